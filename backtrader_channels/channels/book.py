@@ -1,0 +1,175 @@
+"""An L2 order book kept from snapshots and deltas.
+
+Each side keeps its prices in one sorted list and its sizes in a dict: a level update is
+a dict write (plus a bisect insert or delete when a level appears or disappears), the
+best level is an index, and ``depth(n)`` is a slice.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, insort
+from typing import Iterable, Sequence
+
+from ..events import Level
+
+__all__ = ["BookError", "OrderBook"]
+
+
+class BookError(ValueError):
+    """An update the book refuses: a delta before any snapshot, or one that crosses the book."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class _Side:
+    __slots__ = ("prices", "sizes", "descending")
+
+    def __init__(self, descending: bool) -> None:
+        self.prices: list[float] = []  # ascending
+        self.sizes: dict[float, float] = {}
+        self.descending = descending
+
+    def set(self, price: float, size: float) -> float:
+        """Set one level (size 0 removes it); returns the previous size (0 if absent)."""
+        sizes = self.sizes
+        old = sizes.get(price, 0.0)
+        if size > 0.0:
+            if not old:
+                insort(self.prices, price)
+            sizes[price] = size
+        elif old:
+            del sizes[price]
+            prices = self.prices
+            del prices[bisect_left(prices, price)]
+        return old
+
+    def clear(self) -> None:
+        self.prices.clear()
+        self.sizes.clear()
+
+    def best(self) -> Level | None:
+        if not self.prices:
+            return None
+        price = self.prices[-1] if self.descending else self.prices[0]
+        return Level(price, self.sizes[price])
+
+    def best_price(self) -> float:
+        prices = self.prices
+        if not prices:
+            return math.nan
+        return prices[-1] if self.descending else prices[0]
+
+    def top_prices(self, n: int | None) -> list[float]:
+        """Prices best first, at most ``n`` (all when None)."""
+        prices = self.prices
+        if self.descending:
+            chosen = prices[::-1] if n is None else prices[: -n - 1 : -1]
+        else:
+            chosen = prices[:] if n is None else prices[:n]
+        return chosen
+
+    def levels(self, n: int | None = None) -> list[Level]:
+        sizes = self.sizes
+        return [Level(price, sizes[price]) for price in self.top_prices(n)]
+
+
+class OrderBook:
+    """Current state of one symbol's book: best levels, mid, spread and depth."""
+
+    __slots__ = ("_bids", "_asks", "timestamp", "update_id", "has_snapshot", "symbol")
+
+    def __init__(self, symbol: str | None = None) -> None:
+        self._bids = _Side(descending=True)
+        self._asks = _Side(descending=False)
+        self.timestamp = math.nan
+        self.update_id: int | None = None
+        self.has_snapshot = False
+        self.symbol = symbol
+
+    # -- updates -------------------------------------------------------------------------
+    def apply(
+        self,
+        timestamp: float,
+        is_snapshot: bool,
+        bids: Iterable[Sequence[float]],
+        asks: Iterable[Sequence[float]],
+        update_id: int | None = None,
+    ) -> None:
+        """Apply a snapshot or delta; raise ``BookError`` (book unchanged) if refused."""
+        if is_snapshot:
+            self._bids.clear()
+            self._asks.clear()
+            for price, size in bids:
+                self._bids.set(price, size)
+            for price, size in asks:
+                self._asks.set(price, size)
+            self.has_snapshot = True
+        else:
+            if not self.has_snapshot:
+                raise BookError("delta_before_snapshot", "order-book delta before any snapshot")
+            undo = [(self._bids, price, self._bids.set(price, size)) for price, size in bids]
+            undo += [(self._asks, price, self._asks.set(price, size)) for price, size in asks]
+            if self.is_crossed:
+                bid, ask = self._bids.best_price(), self._asks.best_price()
+                for side, price, old in reversed(undo):
+                    side.set(price, old)
+                raise BookError(
+                    "crossed", f"order-book delta would cross the book (bid {bid} >= ask {ask})"
+                )
+        self.timestamp = timestamp
+        self.update_id = update_id
+
+    # -- reading -------------------------------------------------------------------------
+    @property
+    def is_crossed(self) -> bool:
+        bid, ask = self._bids.best_price(), self._asks.best_price()
+        return bid >= ask  # False when either side is empty (nan compares False)
+
+    @property
+    def best_bid(self) -> Level | None:
+        return self._bids.best()
+
+    @property
+    def best_ask(self) -> Level | None:
+        return self._asks.best()
+
+    @property
+    def mid_price(self) -> float:
+        return (self._bids.best_price() + self._asks.best_price()) / 2.0
+
+    @property
+    def spread(self) -> float:
+        return self._asks.best_price() - self._bids.best_price()
+
+    @property
+    def bids(self) -> list[Level]:
+        """All bid levels, best (highest) first."""
+        return self._bids.levels()
+
+    @property
+    def asks(self) -> list[Level]:
+        """All ask levels, best (lowest) first."""
+        return self._asks.levels()
+
+    def depth(self, n: int = 10) -> tuple[list[Level], list[Level]]:
+        """The best ``n`` levels of each side, best first: ``(bids, asks)``."""
+        return self._bids.levels(n), self._asks.levels(n)
+
+    def side_levels(self, buy: bool, limit_price: float | None = None) -> list[Level]:
+        """Levels a buy (asks) or sell (bids) would take, best first, up to ``limit_price``."""
+        side = self._asks if buy else self._bids
+        levels = side.levels()
+        if limit_price is None:
+            return levels
+        if buy:
+            return [level for level in levels if level.price <= limit_price]
+        return [level for level in levels if level.price >= limit_price]
+
+    def __len__(self) -> int:
+        return len(self._bids.prices) + len(self._asks.prices)
+
+    def __repr__(self) -> str:
+        return f"OrderBook({self.symbol!r}, bid={self.best_bid}, ask={self.best_ask})"

@@ -1,0 +1,88 @@
+"""OrderBookChannel: the L2 book of one symbol, kept from snapshots and deltas."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, NamedTuple
+
+from ..events import EventPriority, Level, OrderBookEvent
+from .base import Channel
+from .book import BookError, OrderBook
+
+__all__ = ["BookTop", "OrderBookChannel"]
+
+
+class BookTop(NamedTuple):
+    """Top of the book after one update: what ``OrderBookChannel.history`` keeps."""
+
+    timestamp: float
+    bid: float
+    bid_size: float
+    ask: float
+    ask_size: float
+
+
+class OrderBookChannel(Channel):
+    """The book of one symbol. ``latest`` is the live ``OrderBook`` once a snapshot arrived.
+
+    Refused updates (a delta before any snapshot, a delta that would cross the book) are
+    never applied: with ``on_error='raise'`` they raise ``BookError``; with ``'skip'`` they
+    are counted in ``rejected``.
+    """
+
+    channel_type = "orderbook"
+    priority = EventPriority.ORDERBOOK
+
+    def __init__(self, symbol: str, dataname: Any = None, **kwargs: Any) -> None:
+        self.book = OrderBook(symbol)
+        self.rejected: Counter[str] = Counter()
+        super().__init__(symbol, dataname, **kwargs)
+
+    def _open_source(self, dataname: Any, **options: Any) -> Any:
+        from ..sources import open_book
+
+        return open_book(dataname, **options)
+
+    def push(self, event: Any) -> bool:
+        """Apply an ``OrderBookEvent`` (bare or inside an ``Event``); True if applied."""
+        update: OrderBookEvent = self._unwrap(event)
+        return self.apply(update.timestamp, update.is_snapshot, update.bids, update.asks, update.update_id)
+
+    def apply(self, timestamp: float, is_snapshot: bool, bids: Any, asks: Any, update_id: int | None = None) -> bool:
+        """Apply one update given as level sequences; the hot path of historical runs."""
+        book = self.book
+        try:
+            book.apply(timestamp, is_snapshot, bids, asks, update_id)
+        except BookError as error:
+            if self.on_error == "raise":
+                where = f" from {self.dataname}" if self.dataname is not None else ""
+                raise BookError(error.kind, f"{self.symbol}{where} at timestamp {timestamp}: {error}") from None
+            self.rejected[error.kind] += 1
+            return False
+        self.latest = book
+        self._count += 1
+        bids_side, asks_side = book._bids, book._asks
+        bid, ask = bids_side.best_price(), asks_side.best_price()
+        self._history.append(
+            BookTop(timestamp, bid, bids_side.sizes.get(bid, 0.0), ask, asks_side.sizes.get(ask, 0.0))
+        )
+        return True
+
+    @property
+    def best_bid(self) -> Level | None:
+        return self.book.best_bid
+
+    @property
+    def best_ask(self) -> Level | None:
+        return self.book.best_ask
+
+    @property
+    def mid_price(self) -> float:
+        return self.book.mid_price
+
+    @property
+    def spread(self) -> float:
+        return self.book.spread
+
+    def depth(self, n: int = 10) -> tuple[list[Level], list[Level]]:
+        return self.book.depth(n)

@@ -1,0 +1,1 @@
+"""Historical sources: files streamed as columnar chunks (see chunks.py)."""

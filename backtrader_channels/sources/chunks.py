@@ -1,0 +1,43 @@
+"""The columnar form every historical source streams: chunks of numpy arrays.
+
+Timestamps are int64 nanoseconds since the epoch (UTC), non-decreasing within a source.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["BookChunk", "TradeChunk"]
+
+
+class TradeChunk(NamedTuple):
+    """Consecutive trades of one source."""
+
+    ts_ns: np.ndarray  # int64
+    price: np.ndarray  # float64
+    volume: np.ndarray  # float64
+    is_sell: np.ndarray  # bool: the aggressor sold
+    trade_id: np.ndarray | None  # int64, or None when the source has no ids
+
+    def __len__(self) -> int:
+        return len(self.ts_ns)
+
+
+class BookChunk(NamedTuple):
+    """Consecutive book updates of one source.
+
+    Update ``k`` has its levels at ``offsets[k]:offsets[k + 1]`` of ``side``/``price``/``size``
+    (side 0 = bid, 1 = ask; size 0 removes the level).
+    """
+
+    ts_ns: np.ndarray  # int64, one per update
+    is_snapshot: np.ndarray  # bool, one per update
+    offsets: np.ndarray  # int64, len(ts_ns) + 1
+    side: np.ndarray  # int8, one per level
+    price: np.ndarray  # float64, one per level
+    size: np.ndarray  # float64, one per level
+
+    def __len__(self) -> int:
+        return len(self.ts_ns)
