@@ -1,16 +1,30 @@
-"""backtrader-channels: tick-level and order-book channels for backtrader."""
+"""backtrader-channels: tick-level and order-book channels for backtrader.
 
-from .channels import BookError, OrderBook, OrderBookChannel, TickChannel
+Importing it registers ``cerebro.add_channel`` and ``bt.RunMode`` on backtrader.
+"""
+
+from .broker import ChannelData, FillRecord, TickBroker
+from .cerebro import RunMode, install
+from .channels import BookError, Channel, OrderBook, OrderBookChannel, TickChannel
 from .events import Event, EventPriority, Level, OrderBookEvent, TickEvent
+from .result import RunResult
+
+install()
 
 __all__ = [
     "BookError",
+    "Channel",
+    "ChannelData",
     "Event",
     "EventPriority",
+    "FillRecord",
     "Level",
     "OrderBook",
     "OrderBookChannel",
     "OrderBookEvent",
+    "RunMode",
+    "RunResult",
+    "TickBroker",
     "TickChannel",
     "TickEvent",
 ]

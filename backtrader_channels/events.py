@@ -8,9 +8,10 @@ update before a trade before a bar) and ``sequence`` keeps each source's deliver
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from enum import IntEnum
-from typing import Any, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 __all__ = ["Event", "EventPriority", "Level", "OrderBookEvent", "TickEvent", "to_datetime"]
 

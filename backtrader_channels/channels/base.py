@@ -51,6 +51,12 @@ class Channel:
             else self._open_source(dataname, format=format, on_error=on_error, **source_options)
         )
 
+    def reset(self) -> None:
+        """Forget every event (a new run starts from an empty channel)."""
+        self.latest = None
+        self._history.clear()
+        self._count = 0
+
     @property
     def key(self) -> tuple[str, str]:
         """``(channel_type, symbol)``: how strategies find this channel."""

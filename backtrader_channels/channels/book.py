@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, insort
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from ..events import Level
 
@@ -158,15 +158,13 @@ class OrderBook:
         """The best ``n`` levels of each side, best first: ``(bids, asks)``."""
         return self._bids.levels(n), self._asks.levels(n)
 
-    def side_levels(self, buy: bool, limit_price: float | None = None) -> list[Level]:
-        """Levels a buy (asks) or sell (bids) would take, best first, up to ``limit_price``."""
+    def liquidity(self, buy: bool) -> Iterator[Level]:
+        """Levels a buy (the asks) or a sell (the bids) would take, best first, lazily."""
         side = self._asks if buy else self._bids
-        levels = side.levels()
-        if limit_price is None:
-            return levels
-        if buy:
-            return [level for level in levels if level.price <= limit_price]
-        return [level for level in levels if level.price >= limit_price]
+        sizes = side.sizes
+        prices = side.prices
+        for price in (prices if buy else reversed(prices)):
+            yield Level(price, sizes[price])
 
     def __len__(self) -> int:
         return len(self._bids.prices) + len(self._asks.prices)

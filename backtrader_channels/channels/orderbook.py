@@ -38,6 +38,11 @@ class OrderBookChannel(Channel):
         self.rejected: Counter[str] = Counter()
         super().__init__(symbol, dataname, **kwargs)
 
+    def reset(self) -> None:
+        super().reset()
+        self.book = OrderBook(self.symbol)
+        self.rejected.clear()
+
     def _open_source(self, dataname: Any, **options: Any) -> Any:
         from ..sources import open_book
 

@@ -1,0 +1,58 @@
+"""ChannelData: the backtrader data object that stands for a channel's symbol.
+
+Orders, positions and trades in backtrader hang off a data feed. A ChannelData gives
+them one per symbol without paying for a LineSeries per tick: its lines are written
+only when the broker needs them (an order, a fill, a valuation) or once per
+notification step, never per event.
+"""
+
+from __future__ import annotations
+
+import math
+
+import backtrader as bt
+
+from ..events import to_datetime
+
+__all__ = ["ChannelData", "EPOCH_NUM", "to_num"]
+
+EPOCH_NUM = bt.date2num(to_datetime(0.0).replace(tzinfo=None))
+SECONDS_PER_DAY = 86400.0
+
+
+def to_num(timestamp: float) -> float:
+    """backtrader's float date number of an epoch-seconds timestamp (naive UTC)."""
+    return EPOCH_NUM + timestamp / SECONDS_PER_DAY
+
+
+def from_num(num: float) -> float:
+    """Epoch seconds of a backtrader date number (naive UTC)."""
+    return (num - EPOCH_NUM) * SECONDS_PER_DAY
+
+
+class ChannelData(bt.feed.DataBase):
+    """One symbol's order handle: ``self.buy(data=...)`` and positions key on it."""
+
+    def __init__(self, symbol: str) -> None:
+        self._name = symbol
+        self.symbol = symbol
+
+    def _load(self) -> bool:
+        return False  # events arrive through the tick engine, never through load()
+
+    def mark(self, timestamp: float, price: float | None) -> None:
+        """Write time and price into the current slot (opening one if there is none)."""
+        if not len(self):
+            self.forward()
+        self._write(timestamp, price)
+
+    def advance(self, timestamp: float, price: float | None) -> None:
+        """Open a new slot (one 'bar' of this data) at ``timestamp``."""
+        self.forward()
+        self._write(timestamp, price)
+
+    def _write(self, timestamp: float, price: float | None) -> None:
+        value = math.nan if price is None else price
+        lines = self.lines
+        lines.datetime[0] = to_num(timestamp)
+        lines.open[0] = lines.high[0] = lines.low[0] = lines.close[0] = value

@@ -1,0 +1,32 @@
+"""Market: what the broker knows of one symbol while matching orders."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .data import ChannelData
+
+if TYPE_CHECKING:
+    from ..channels import OrderBook
+
+__all__ = ["Market"]
+
+
+class Market:
+    """Last trade, book and working orders of one symbol."""
+
+    __slots__ = ("symbol", "data", "last_price", "book", "orders", "has_trades")
+
+    def __init__(self, symbol: str, data: ChannelData) -> None:
+        self.symbol = symbol
+        self.data = data
+        self.last_price: float | None = None
+        self.book: OrderBook | None = None
+        self.has_trades = False
+        self.orders: list = []  # active orders, in submission order
+
+    def mark(self, timestamp: float) -> None:
+        self.data.mark(timestamp, self.last_price)
+
+    def __repr__(self) -> str:
+        return f"Market({self.symbol!r}, last={self.last_price}, orders={len(self.orders)})"

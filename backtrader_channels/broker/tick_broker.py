@@ -1,0 +1,289 @@
+"""TickBroker: backtrader's BackBroker, matching orders on every trade and book update.
+
+Cash, commission, positions, margin checks and order/trade notifications are
+BackBroker's own; this class decides *when* and *at what price* an order fills, from
+the events of its symbol (see fills.py and docs/fills.md). In bar mode it is a plain
+BackBroker.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from backtrader import Order
+from backtrader.brokers import BackBroker
+
+from .data import to_num
+from .fills import book_fill, passive_fill, stop_triggered, trade_fill
+from .market import Market
+
+if TYPE_CHECKING:
+    from ..engine.clock import Clock
+
+__all__ = ["FillRecord", "TickBroker"]
+
+_STOPS = (Order.Stop, Order.StopLimit)
+
+
+class FillRecord(tuple):
+    """One execution: ``(timestamp, symbol, size, price, commission, order_ref)``; size < 0 sells."""
+
+    __slots__ = ()
+    _fields = ("timestamp", "symbol", "size", "price", "commission", "order_ref")
+
+    timestamp = property(lambda self: self[0])
+    symbol = property(lambda self: self[1])
+    size = property(lambda self: self[2])
+    price = property(lambda self: self[3])
+    commission = property(lambda self: self[4])
+    order_ref = property(lambda self: self[5])
+
+
+class TickBroker(BackBroker):
+    """A BackBroker whose orders fill against ticks and order books in tick mode.
+
+    Params (besides BackBroker's): ``fill_on_touch`` (a resting limit fills when a trade
+    prints at its price, not only through it), ``latency`` (seconds between submission and
+    the order becoming active), ``partial_fills`` (fills are capped by the trade's volume
+    or the book's depth; without it book orders wait for enough depth).
+    """
+
+    params = (
+        ("fill_on_touch", False),
+        ("latency", 0.0),
+        ("partial_fills", False),
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._clock: Clock | None = None
+        self._markets: dict[str, Market] = {}
+        self._default_market: Market | None = None
+        self._incoming: list[tuple[float, Order]] = []
+        self._fill_size = 0.0
+        self.fills: list[FillRecord] = []
+
+    # -- configuration -------------------------------------------------------------------
+    @classmethod
+    def from_broker(cls, broker: BackBroker) -> TickBroker:
+        """A TickBroker with the cash, commissions and settings of ``broker``."""
+        tick_broker = cls()
+        for name in BackBroker.params._getkeys():
+            setattr(tick_broker.p, name, getattr(broker.p, name))
+        tick_broker.comminfo = dict(broker.comminfo)
+        tick_broker.init()
+        return tick_broker
+
+    def set_fill_on_touch(self, on: bool = True) -> None:
+        self.p.fill_on_touch = on
+
+    def set_latency(self, seconds: float) -> None:
+        if seconds < 0 or not math.isfinite(seconds):
+            raise ValueError(f"latency must be a finite number of seconds >= 0, got {seconds!r}")
+        self.p.latency = seconds
+
+    def set_partial_fills(self, on: bool = True) -> None:
+        self.p.partial_fills = on
+
+    # -- tick mode lifecycle ---------------------------------------------------------------
+    def attach(self, clock: Clock, markets: dict[str, Market]) -> None:
+        """Enter tick mode: match against ``markets``, read time from ``clock``."""
+        self._clock = clock
+        self._markets = markets
+        self._default_market = next(iter(markets.values()), None)
+        self._incoming = []
+        self.fills = []
+        self.p.filler = self._take_fill_size
+
+    def detach(self) -> None:
+        self._clock = None
+        self.p.filler = None
+
+    @property
+    def tick_mode(self) -> bool:
+        return self._clock is not None
+
+    def market_of(self, data: Any) -> Market:
+        """The market an order on ``data`` trades: a channel, its ChannelData, a symbol or a bar feed.
+
+        A bar feed trades the channel symbol it is named after, else the first channel's.
+        """
+        symbol = getattr(data, "symbol", None) or getattr(data, "_name", None) or data
+        market = self._markets.get(symbol) if isinstance(symbol, str) else None
+        if market is None:
+            market = self._default_market
+        if market is None:
+            raise ValueError(f"no channel to trade {symbol!r}: add one with cerebro.add_channel")
+        return market
+
+    def _resolve(self, data: Any) -> Any:
+        return self.market_of(data).data if self.tick_mode else data
+
+    # -- backtrader broker API, resolved to channel data in tick mode -------------------------
+    def getcommissioninfo(self, data: Any) -> Any:
+        return super().getcommissioninfo(self._resolve(data))
+
+    def getposition(self, data: Any) -> Any:
+        return super().getposition(self._resolve(data))
+
+    def buy(self, owner, data, size, price=None, plimit=None, exectype=None, valid=None, **kwargs):
+        return super().buy(owner, self._stamped(data), size, price, plimit, exectype, valid, **kwargs)
+
+    def sell(self, owner, data, size, price=None, plimit=None, exectype=None, valid=None, **kwargs):
+        return super().sell(owner, self._stamped(data), size, price, plimit, exectype, valid, **kwargs)
+
+    def _stamped(self, data: Any) -> Any:
+        if not self.tick_mode:
+            return data
+        market = self.market_of(data)
+        market.mark(self._clock.now)
+        return market.data
+
+    def submit(self, order: Order, check: bool = True) -> Order:
+        order = super().submit(order, check)
+        if self.tick_mode:
+            self.check_submitted()  # cash check now, at the last trade price
+        return order
+
+    def submit_accept(self, order: Order) -> None:
+        super().submit_accept(order)
+        if self.tick_mode:
+            self._incoming.append((self._clock.now + self.p.latency, order))
+
+    def cancel(self, order: Order, bracket: bool = False) -> bool:
+        cancelled = super().cancel(order, bracket=bracket)
+        if cancelled and self.tick_mode:
+            market = self.market_of(order.data)
+            if order in market.orders:
+                market.orders.remove(order)
+            self._incoming = [(t, o) for t, o in self._incoming if o is not order]
+        return cancelled
+
+    def next(self) -> None:
+        if not self.tick_mode:  # bar mode: BackBroker's bar matching
+            super().next()
+
+    def get_value(self, datas=None, mkt=False, lever=False) -> float:
+        if self.tick_mode:
+            now = self._clock.now
+            for data in self.positions:
+                market = self.market_of(data)
+                if market.last_price is not None:
+                    market.mark(now)
+            self._get_value(datas=None, lever=lever)
+        return super().get_value(datas=datas, mkt=mkt, lever=lever)
+
+    getvalue = get_value
+
+    # -- matching -------------------------------------------------------------------------
+    def end_step(self) -> None:
+        """After an event's callbacks: orders submitted during it start working.
+
+        With a latency they wait in ``_incoming`` until a later event of their symbol.
+        """
+        if self.p.latency:
+            return
+        for _, order in self._incoming:
+            if order.alive():
+                self.market_of(order.data).orders.append(order)
+        self._incoming = []
+
+    def _activate_due(self, market: Market, now: float) -> None:
+        due = [pair for pair in self._incoming if pair[0] <= now and self.market_of(pair[1].data) is market]
+        for pair in due:
+            self._incoming.remove(pair)
+            if pair[1].alive():
+                market.orders.append(pair[1])
+
+    def on_trade(self, market: Market, price: float, volume: float) -> None:
+        """Match against a trade, before it becomes the market's last price."""
+        self._match(market, price, volume)
+
+    def on_book(self, market: Market) -> None:
+        """Match against the market's book just after an update."""
+        self._match(market, None, 0.0)
+
+    def _match(self, market: Market, price: float | None, volume: float) -> None:
+        now = self._clock.now
+        if self._incoming and self.p.latency:
+            self._activate_due(market, now)
+        book = market.book if market.book is not None and market.book.has_snapshot else None
+        touch = self.p.fill_on_touch
+        partial = self.p.partial_fills
+        for order in list(market.orders):
+            if self._expired(order, market, now):
+                continue
+            if book is None:
+                fill = None if price is None else trade_fill(order, price, volume, market.last_price, touch, partial)
+            else:
+                fill = self._book_match(order, market, book, price, volume)
+            if fill is not None:
+                self._fill(order, market, *fill)
+
+    def _book_match(self, order: Order, market: Market, book: Any, price: float | None, volume: float):
+        """Take from the book; a resting limit also fills passively when a trade prints through it."""
+        buy = order.isbuy()
+        if order.exectype in _STOPS and not order.triggered:
+            if price is None and market.has_trades:
+                return None  # stops trigger on trades when the symbol has them
+            trigger = price
+            if trigger is None:
+                best = book.best_ask if buy else book.best_bid
+                trigger = None if best is None else best.price
+            if trigger is None or not stop_triggered(order, trigger):
+                return None
+        fill = book_fill(order, book.liquidity(buy), self.p.partial_fills)
+        if fill is None and price is not None and order.exectype in (Order.Limit, Order.StopLimit):
+            fill = passive_fill(order, price, volume, self.p.fill_on_touch, self.p.partial_fills)
+        return fill
+
+    def _expired(self, order: Order, market: Market, now: float) -> bool:
+        if order.valid and order.exectype != Order.Market and to_num(now) > order.valid:
+            market.mark(now)
+            order.expire()
+            self._close_order(order, market)
+            self.notify(order)
+            self._ococheck(order)
+            self._bracketize(order, cancel=True)
+            return True
+        return False
+
+    def _fill(self, order: Order, market: Market, size: float, price: float, passive: bool) -> None:
+        if not passive:
+            price = self._slipped(order, price)
+        now = self._clock.now
+        market.data.mark(now, market.last_price if market.last_price is not None else price)
+        self._fill_size = size
+        executed_before = order.executed.size
+        comm_before = order.executed.comm
+        self.pending.remove(order)  # as in BackBroker.next: OCO checks must not see it
+        self._execute(order, ago=0, price=price, dtcoc=to_num(now))
+        size = order.executed.size - executed_before
+        if size:
+            commission = order.executed.comm - comm_before
+            self.fills.append(FillRecord((now, market.symbol, size, price, commission, order.ref)))
+        if order.alive():
+            self.pending.append(order)
+            return
+        market.orders.remove(order)
+        if order.status == Order.Completed:
+            self._bracketize(order)
+
+    def _slipped(self, order: Order, price: float) -> float:
+        limited = order.exectype in (Order.Limit, Order.StopLimit)
+        cap = order.created.pricelimit if order.exectype == Order.StopLimit else order.created.price
+        if order.isbuy():
+            slipped = self._slip_up(cap if limited else math.inf, price, doslip=not limited or self.p.slip_limit, lim=limited)
+        else:
+            slipped = self._slip_down(cap if limited else -math.inf, price, doslip=not limited or self.p.slip_limit, lim=limited)
+        return price if slipped is None else slipped
+
+    def _close_order(self, order: Order, market: Market) -> None:
+        if order in market.orders:
+            market.orders.remove(order)
+        if order in self.pending:
+            self.pending.remove(order)
+
+    def _take_fill_size(self, order: Order, price: float, ago: int) -> float:
+        return self._fill_size

@@ -1,0 +1,202 @@
+"""Cerebro integration: ``cerebro.add_channel``, ``bt.RunMode`` and ``cerebro.run(mode=...)``.
+
+Importing ``backtrader_channels`` installs these on backtrader once; bar mode (the
+default) is backtrader's own ``run`` untouched. A tick-mode run is backtrader's own
+``run`` too, for strategies, analyzers, sizers and writers, with its bar loop replaced
+by the TickEngine.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from enum import Enum
+from typing import Any
+
+import backtrader as bt
+import numpy as np
+from backtrader.brokers import BackBroker
+
+from .broker import ChannelData, Market, TickBroker
+from .channels import Channel, OrderBookChannel
+from .engine import TickEngine
+from .result import RunResult
+
+__all__ = ["RunMode", "add_channel", "channels_of", "install"]
+
+log = logging.getLogger("backtrader_channels")
+
+
+class RunMode(str, Enum):
+    """How ``cerebro.run`` drives strategies: bar by bar (backtrader) or event by event."""
+
+    BAR = "bar"
+    TICK = "tick"
+
+
+def channels_of(cerebro: bt.Cerebro) -> dict[tuple[str, str], Channel]:
+    """The channels added to ``cerebro``, keyed by ``(channel_type, symbol)``."""
+    registry = cerebro.__dict__.get("_bc_channels")
+    if registry is None:
+        registry = cerebro._bc_channels = {}
+    return registry
+
+
+def add_channel(self: bt.Cerebro, channel_cls: type[Channel], symbol: str, dataname: Any = None,
+                **kwargs: Any) -> Channel:
+    """Add a channel (``TickChannel``, ``OrderBookChannel``) and return it.
+
+    ``dataname`` is its history for backtests (checked now); extra keywords go to the
+    channel (``format=``, ``on_error=``, ``history_size=``).
+    """
+    if not (isinstance(channel_cls, type) and issubclass(channel_cls, Channel)):
+        raise TypeError(f"add_channel needs a Channel class such as TickChannel, got {channel_cls!r}")
+    registry = channels_of(self)
+    key = (channel_cls.channel_type, symbol)
+    if key in registry:
+        raise ValueError(f"a {key[0]} channel for {symbol!r} was already added")
+    channel = channel_cls(symbol, dataname, **kwargs)
+    registry[key] = channel
+    tick_broker_of(self)
+    return channel
+
+
+def tick_broker_of(cerebro: bt.Cerebro) -> TickBroker:
+    """Cerebro's broker as a TickBroker, converting a plain BackBroker (keeping its cash and commissions)."""
+    broker = cerebro.broker
+    if isinstance(broker, TickBroker):
+        return broker
+    if type(broker) is not BackBroker:
+        raise TypeError(f"tick mode needs a TickBroker (or backtrader's BackBroker), got {type(broker).__name__}")
+    cerebro.broker = tick_broker = TickBroker.from_broker(broker)
+    return tick_broker
+
+
+def _run(self: bt.Cerebro, mode: RunMode | str | None = None, **kwargs: Any) -> Any:
+    """``Cerebro.run`` with a ``mode``: ``bt.RunMode.BAR`` (default) or ``bt.RunMode.TICK``."""
+    if mode is None or RunMode(mode) is RunMode.BAR:
+        return _bar_run(self, **kwargs)
+    return _run_tick(self, **kwargs)
+
+
+def _markets(channels: dict[tuple[str, str], Channel], cerebro: bt.Cerebro) -> dict[str, Market]:
+    markets: dict[str, Market] = {}
+    for channel in channels.values():
+        market = markets.get(channel.symbol)
+        if market is None:
+            data = ChannelData(channel.symbol)
+            data.setenvironment(cerebro)
+            data.reset()
+            data._start()
+            market = markets[channel.symbol] = Market(channel.symbol, data)
+        if isinstance(channel, OrderBookChannel):
+            market.book = channel.book
+        else:
+            market.has_trades = True
+    return markets
+
+
+def _run_tick(cerebro: bt.Cerebro, equity_interval: float = 1.0, **kwargs: Any) -> Any:
+    channels = channels_of(cerebro)
+    bar_feeds = list(cerebro.datas)
+    if not channels and getattr(cerebro, "_event_queue", None) is None:
+        raise ValueError(
+            "tick mode needs a channel: cerebro.add_channel(TickChannel, symbol='BTC/USDT', dataname=...)"
+        )
+    for channel in channels.values():
+        channel.reset()
+    broker = tick_broker_of(cerebro)
+    markets = _markets(channels, cerebro)
+    engine = TickEngine(cerebro, channels, markets, broker, bar_feeds, equity_interval=equity_interval)
+    cerebro._bc_engine = engine
+    if not bar_feeds:  # the channels' data stand in as the strategies' datas
+        cerebro.datas = [market.data for market in markets.values()]
+        cerebro.datasbyname = {market.symbol: market.data for market in markets.values()}
+    cerebro._runnext = cerebro._runonce = engine.run
+    started = time.perf_counter()
+    try:
+        strategies = _bar_run(cerebro, runonce=False, **kwargs)
+    finally:
+        del cerebro._runnext, cerebro._runonce
+        if not bar_feeds:
+            cerebro.datas, cerebro.datasbyname = [], {}
+    result = _result(cerebro, engine, broker, strategies, time.perf_counter() - started)
+    cerebro.tick_result = result
+    for strategy in strategies:
+        strategy.tick_result = result
+    for name, count in result.skipped_rows.items():
+        if count:
+            log.warning("%s: skipped %d bad rows (on_error='skip')", name, count)
+    return strategies
+
+
+def _result(cerebro: bt.Cerebro, engine: TickEngine, broker: TickBroker, strategies: list,
+            wall_seconds: float) -> RunResult:
+    trades = [
+        trade
+        for strategy in strategies
+        for by_id in strategy._trades.values()
+        for trade_list in by_id.values()
+        for trade in trade_list
+        if trade.isclosed
+    ]
+    times, values = zip(*engine.equity, strict=False) if engine.equity else ((), ())
+    channels = channels_of(cerebro).values()
+    return RunResult(
+        start_cash=broker.startingcash,
+        end_value=broker.getvalue(),
+        end_cash=broker.getcash(),
+        events=engine.events,
+        wall_seconds=wall_seconds,
+        fills=list(broker.fills),
+        trades_closed=len(trades),
+        trades_won=sum(1 for trade in trades if trade.pnlcomm > 0),
+        equity_times=np.asarray(times, dtype=float),
+        equity_values=np.asarray(values, dtype=float),
+        skipped_rows={
+            f"{c.channel_type} {c.symbol}": c.source.skipped_rows for c in channels if c.source is not None
+        },
+        rejected_book_updates={
+            c.symbol: dict(c.rejected) for c in channels if isinstance(c, OrderBookChannel) and c.rejected
+        },
+    )
+
+
+def _strategy_preinit(cls, _obj, *args, **kwargs):
+    """Give every strategy its channels before its ``__init__`` runs."""
+    _obj, args, kwargs = _strategy_preinit.original(cls, _obj, *args, **kwargs)
+    _obj._channels = _obj.channels = channels_of(_obj.env)
+    return _obj, args, kwargs
+
+
+def _event_time(self: bt.Strategy) -> float:
+    """Timestamp (UTC epoch seconds) of the event being handled in a tick-mode run."""
+    engine = getattr(self.env, "_bc_engine", None)
+    return float("nan") if engine is None else engine.clock.now
+
+
+def _event_datetime(self: bt.Strategy):
+    """``event_time`` as a timezone-aware UTC datetime."""
+    from .events import to_datetime
+
+    return to_datetime(_event_time(self))
+
+
+_bar_run = bt.Cerebro.run
+
+
+def install() -> None:
+    """Install the tick-mode API on backtrader (idempotent)."""
+    global _bar_run
+    if getattr(bt.Cerebro.run, "_backtrader_channels", False):
+        return
+    _bar_run = bt.Cerebro.run
+    _run._backtrader_channels = True
+    bt.Cerebro.run = _run
+    bt.Cerebro.add_channel = add_channel
+    bt.RunMode = RunMode
+    meta = bt.strategy.MetaStrategy
+    _strategy_preinit.original = meta.dopreinit
+    meta.dopreinit = _strategy_preinit
+    bt.Strategy.event_time = property(_event_time)
+    bt.Strategy.event_datetime = property(_event_datetime)

@@ -1,0 +1,213 @@
+"""TickEngine: drives strategies event by event in ``cerebro.run(mode=bt.RunMode.TICK)``.
+
+One step per event: the clock moves to the event, its channel updates, the broker
+matches the symbol's working orders, fills are notified, the strategy's callback
+(``notify_tick`` / ``notify_orderbook``) and ``next()`` run, and orders submitted
+during the step start working only after it (no look-ahead). Historical runs feed
+steps from the merge of the channels' files; live runs from a LiveEventQueue.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import backtrader as bt
+import numpy as np
+
+from ..broker.data import from_num, to_num
+from ..channels import OrderBookChannel, TickChannel
+from .clock import Clock
+from .merge import merge_windows
+from .streams import BarStream, BookStream, TradeStream
+
+if TYPE_CHECKING:
+    from ..broker.market import Market
+    from ..broker.tick_broker import TickBroker
+    from ..events import TickEvent
+
+__all__ = ["TickEngine"]
+
+
+def _overrides(strategy: bt.Strategy, name: str) -> bool:
+    """True when the strategy's class defines ``name`` itself (not backtrader's no-op)."""
+    return getattr(type(strategy), name, None) is not getattr(bt.Strategy, name, None)
+
+
+class TickEngine:
+    """Runs one tick-mode backtest (or live session) for a Cerebro."""
+
+    def __init__(
+        self,
+        cerebro: bt.Cerebro,
+        channels: dict[tuple[str, str], Any],
+        markets: dict[str, Market],
+        broker: TickBroker,
+        bar_feeds: list,
+        equity_interval: float = 1.0,
+    ) -> None:
+        self.cerebro = cerebro
+        self.channels = channels
+        self.markets = markets
+        self.broker = broker
+        self.bar_feeds = bar_feeds
+        self.clock = Clock()
+        self.equity_interval = equity_interval
+        self.equity: list[tuple[float, float]] = []
+        self.events = 0
+        self._next_sample = -math.inf
+        self._strategies: list[bt.Strategy] = []
+        self._tick_callbacks: list[Callable] = []
+        self._book_callbacks: list[Callable] = []
+        self._next_callbacks: list[Callable] = []
+        self._bar_steps: list[tuple[Any, list[float], int]] = []
+
+    # -- entry point (replaces Cerebro._runnext for the run) ---------------------------------
+    def run(self, strategies: list[bt.Strategy]) -> None:
+        self._strategies = strategies
+        self._tick_callbacks = [s.notify_tick for s in strategies if _overrides(s, "notify_tick")]
+        self._book_callbacks = [s.notify_orderbook for s in strategies if _overrides(s, "notify_orderbook")]
+        self._next_callbacks = [s.next for s in strategies if _overrides(s, "next")]
+        self.broker.attach(self.clock, self.markets)
+        streams = self._streams()
+        queue = getattr(self.cerebro, "_event_queue", None)
+        if queue is not None:
+            from .live import run_live
+
+            run_live(self, queue)
+        elif streams:
+            self._run_history(streams)
+        if not math.isnan(self.clock.now):
+            self._sample()
+
+    def _streams(self) -> list:
+        streams: list = []
+        for channel in self.channels.values():
+            if channel.source is None:
+                continue
+            market = self.markets[channel.symbol]
+            stream_cls = TradeStream if isinstance(channel, TickChannel) else BookStream
+            streams.append(stream_cls(self, channel, market))
+        if self.bar_feeds:
+            streams.append(BarStream(self, self._bar_times()))
+        return streams
+
+    def _run_history(self, streams: list) -> None:
+        for window in merge_windows(streams):
+            for index, chunk in window.parts:
+                streams[index].load(chunk)
+            if window.sources is None:
+                index, chunk = window.parts[0]
+                step = streams[index].step
+                for i in range(len(chunk)):
+                    if step(i):
+                        return
+            else:
+                steps = [streams[index].step for index, _ in window.parts]
+                for source, row in zip(window.sources.tolist(), window.rows.tolist(), strict=False):
+                    if steps[source](row):
+                        return
+
+    # -- steps ---------------------------------------------------------------------------
+    def tick_step(self, channel: TickChannel, market: Market, tick: TickEvent) -> bool:
+        """Handle one trade; True when the run must stop."""
+        self.clock.now = tick.timestamp
+        channel.push(tick)
+        broker = self.broker
+        if market.orders or broker._incoming:
+            broker.on_trade(market, tick.price, tick.volume)
+        market.last_price = tick.price
+        if broker.notifs:
+            self.deliver_notifications()
+        for callback in self._tick_callbacks:
+            callback(tick)
+        return self._finish_step()
+
+    def book_step(self, channel: OrderBookChannel, market: Market, timestamp: float,
+                  is_snapshot: bool, bids: list, asks: list) -> bool:
+        """Handle one book update; True when the run must stop."""
+        self.clock.now = timestamp
+        if not channel.apply(timestamp, is_snapshot, bids, asks):
+            return self.cerebro._event_stop  # refused and counted (on_error='skip')
+        broker = self.broker
+        if market.orders or broker._incoming:
+            broker.on_book(market)
+        if broker.notifs:
+            self.deliver_notifications()
+        book = channel.book
+        for callback in self._book_callbacks:
+            callback(book)
+        return self._finish_step()
+
+    def bar_step(self, ts_ns: int) -> bool:
+        """Deliver the bars closing at ``ts_ns``: indicators and ``next()`` as in backtrader."""
+        self.clock.now = (ts_ns // 1000) / 1e6
+        for state in self._bar_steps:
+            feed, times, position = state
+            if position < len(times) and times[position] == ts_ns:
+                feed.next(ticks=False)
+                state[2] = position + 1
+        for strategy in self._strategies:
+            strategy._next()
+        if self.cerebro.runwriters:
+            self.cerebro._next_writers(self._strategies)
+        return self._finish_step(call_next=False)
+
+    def _finish_step(self, call_next: bool = True) -> bool:
+        if call_next:
+            for callback in self._next_callbacks:
+                callback()
+        broker = self.broker
+        if broker._incoming:
+            broker.end_step()
+        if broker.notifs:
+            self.deliver_notifications()
+        self.events += 1
+        if self.clock.now >= self._next_sample:
+            self._sample()
+        return self.cerebro._event_stop
+
+    # -- notifications -------------------------------------------------------------------
+    def deliver_notifications(self) -> None:
+        """Hand the broker's order notifications to their strategies, now.
+
+        Without bar feeds each delivery is one 'bar' of the channel data and strategy
+        lines, so notification-driven analyzers (Transactions, TradeAnalyzer) see a clock.
+        """
+        broker = self.broker
+        tick_only = not self.bar_feeds
+        if tick_only:
+            now = self.clock.now
+            for market in self.markets.values():
+                market.data.advance(now, market.last_price)
+            num = to_num(now)
+            for strategy in self._strategies:
+                strategy.forward()
+                strategy.lines.datetime[0] = num
+        quick = self.cerebro.p.quicknotify
+        while (order := broker.get_notification()) is not None:
+            order.owner._addnotification(order, quicknotify=quick)
+        for strategy in self._strategies:
+            strategy._notify()
+            if tick_only:
+                strategy._next_analyzers(-1)
+            strategy.clear()
+
+    def _sample(self) -> None:
+        now = self.clock.now
+        self.equity.append((now, self.broker.getvalue()))
+        interval = self.equity_interval
+        self._next_sample = (math.floor(now / interval) + 1) * interval
+
+    # -- bars ----------------------------------------------------------------------------
+    def _bar_times(self) -> np.ndarray:
+        """Close times (ns) of every preloaded bar feed, as one sorted, unique time line."""
+        all_times = [np.empty(0, dtype=np.int64)]
+        self._bar_steps = []
+        for feed in self.bar_feeds:
+            milliseconds = np.round(from_num(np.asarray(feed.lines.datetime.array)) * 1e3)
+            times_ns = milliseconds.astype(np.int64) * 1_000_000
+            self._bar_steps.append([feed, times_ns.tolist(), 0])
+            all_times.append(times_ns)
+        return np.unique(np.concatenate(all_times))

@@ -1,0 +1,88 @@
+"""RunResult: what a tick-mode run produced, in numbers a user reads after it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .broker.tick_broker import FillRecord
+
+__all__ = ["RunResult", "max_drawdown"]
+
+
+def max_drawdown(values: np.ndarray) -> tuple[float, float]:
+    """Largest peak-to-trough fall of an equity curve: ``(fraction, money)``."""
+    if len(values) == 0:
+        return 0.0, 0.0
+    peaks = np.maximum.accumulate(values)
+    falls = peaks - values
+    worst = int(np.argmax(falls))
+    money = float(falls[worst])
+    return (money / float(peaks[worst]) if peaks[worst] else 0.0), money
+
+
+@dataclass
+class RunResult:
+    """Summary of a tick-mode run: ``cerebro.tick_result`` and ``strategy.tick_result``."""
+
+    start_cash: float
+    end_value: float
+    end_cash: float
+    events: int
+    wall_seconds: float
+    fills: list[FillRecord]
+    trades_closed: int
+    trades_won: int
+    equity_times: np.ndarray
+    equity_values: np.ndarray
+    skipped_rows: dict[str, int] = field(default_factory=dict)
+    rejected_book_updates: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def pnl(self) -> float:
+        return self.end_value - self.start_cash
+
+    @property
+    def return_pct(self) -> float:
+        return 100.0 * self.pnl / self.start_cash if self.start_cash else 0.0
+
+    @property
+    def fees(self) -> float:
+        return float(sum(fill.commission for fill in self.fills))
+
+    @property
+    def max_drawdown(self) -> float:
+        """Largest fall of the equity curve from a peak, as a fraction of that peak."""
+        return max_drawdown(self.equity_values)[0]
+
+    @property
+    def max_drawdown_money(self) -> float:
+        return max_drawdown(self.equity_values)[1]
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    def rows(self) -> list[tuple[str, str]]:
+        """The summary as (label, value) rows, ready to print."""
+        rows = [
+            ("events", f"{self.events:,}"),
+            ("events/s", f"{self.events_per_second:,.0f}"),
+            ("start cash", f"{self.start_cash:,.2f}"),
+            ("end value", f"{self.end_value:,.2f}"),
+            ("PnL", f"{self.pnl:+,.2f} ({self.return_pct:+.2f}%)"),
+            ("fills", f"{len(self.fills):,}"),
+            ("fees", f"{self.fees:,.2f}"),
+            ("trades closed", f"{self.trades_closed} ({self.trades_won} won)"),
+            ("max drawdown", f"{100 * self.max_drawdown:.2f}% ({self.max_drawdown_money:,.2f})"),
+        ]
+        rows += [(f"skipped rows {name}", f"{count:,}") for name, count in self.skipped_rows.items() if count]
+        for name, kinds in self.rejected_book_updates.items():
+            rows += [(f"rejected book updates {name} ({kind})", f"{count:,}") for kind, count in kinds.items()]
+        return rows
+
+    def summary(self) -> str:
+        rows = self.rows()
+        width = max(len(label) for label, _ in rows)
+        return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
