@@ -1,0 +1,18 @@
+"""Live data sources: ccxt.pro WebSocket feeds that push events onto a ``LiveEventQueue``."""
+
+from .backoff import Backoff
+from .base import CCXTFeedBase
+from .ccxt_feed import CCXTLiveOrderBookFeed, CCXTLiveTickFeed
+from .runner import FeedThread
+from .stats import FeedStats
+from .trade_ids import TradeIdFilter
+
+__all__ = [
+    "Backoff",
+    "CCXTFeedBase",
+    "CCXTLiveOrderBookFeed",
+    "CCXTLiveTickFeed",
+    "FeedStats",
+    "FeedThread",
+    "TradeIdFilter",
+]

@@ -1,0 +1,55 @@
+"""Creating ccxt.pro exchanges whose WebSocket message handling cannot be killed by one frame.
+
+In ccxt (measured with 4.5.90) an exception while handling one inbound frame (invalid JSON,
+or a message missing a field the exchange handler indexes) is raised inside the client's
+receive-loop callback: the loop is never rescheduled and every pending ``watch_*`` waits
+forever on a socket that is still open. The guarded exchange wraps each client's frame
+handler so that such a frame is reported to a callback and skipped, and the stream goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any
+
+import ccxt.pro
+
+__all__ = ["BadMessageHandler", "create_exchange"]
+
+BadMessageHandler = Callable[[Any, Exception], None]
+
+
+def create_exchange(
+    exchange_id: str, config: Mapping[str, Any] | None = None, on_bad_message: BadMessageHandler | None = None
+) -> Any:
+    """A ``ccxt.pro.<exchange_id>(config)``, guarded when ``on_bad_message`` is given."""
+    try:
+        exchange_class = getattr(ccxt.pro, exchange_id)
+    except AttributeError:
+        raise ValueError(f"ccxt.pro has no exchange {exchange_id!r}") from None
+    if on_bad_message is None:
+        return exchange_class(dict(config or {}))
+    exchange = _guarded(exchange_class)(dict(config or {}))
+    exchange.on_bad_message = on_bad_message
+    return exchange
+
+
+@cache
+def _guarded(exchange_class: type) -> type:
+    def client(self: Any, url: str) -> Any:
+        ws_client = exchange_class.client(self, url)
+        if "handle_text_or_binary_message" not in vars(ws_client):
+            handle = ws_client.handle_text_or_binary_message
+            report = self.on_bad_message
+
+            def guarded(data: Any) -> None:
+                try:
+                    handle(data)
+                except Exception as error:  # one bad frame must not end the receive loop
+                    report(data, error)
+
+            ws_client.handle_text_or_binary_message = guarded
+        return ws_client
+
+    return type(f"Guarded{exchange_class.__name__}", (exchange_class,), {"client": client})

@@ -1,0 +1,155 @@
+"""LiveDataValidator: sanity checks on live events before a strategy sees them.
+
+Each check has a kind, counted per ``(channel_type, channel_name)`` in
+``get_anomaly_report()``. Rejecting checks make ``validate`` return False (the event should be
+skipped); warning checks only count. A rejected event counts once, under the first check it
+fails, in this order:
+
+=====================  ======  ====================================================================
+kind                   effect  when
+=====================  ======  ====================================================================
+``nan_or_inf``         reject  timestamp, price, volume or a book level is missing, NaN or infinite
+``invalid_price``      reject  a trade or book price <= 0
+``invalid_volume``     reject  a trade volume or book size < 0
+``crossed_book``       reject  a book event whose best bid >= best ask (levels of that message)
+``out_of_order``       reject  timestamp older than the last accepted event of the same key
+``duplicate_trade_id`` reject  a trade id already accepted among the last ``duplicate_window``
+``stale``              count   ``recv_timestamp - timestamp > max_staleness`` (reject if
+                               ``reject_stale``)
+``time_jump``          count   more than ``max_gap`` seconds since the last accepted event
+=====================  ======  ====================================================================
+
+A delta is checked on its own levels only; whether it crosses the resulting book is the
+``OrderBookChannel``'s check. ``validate`` takes a lock, so one validator may be shared by
+feeds running in different threads.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter, deque
+from typing import Any
+
+from ..events import Event, OrderBookEvent, TickEvent
+
+__all__ = ["LiveDataValidator"]
+
+_isfinite = math.isfinite
+Key = tuple[str, Any]
+
+
+class _RecentIds:
+    """The last ``size`` trade ids of one key: a set for lookups, a deque for eviction."""
+
+    __slots__ = ("ids", "order")
+
+    def __init__(self, size: int) -> None:
+        self.ids: set[Any] = set()
+        self.order: deque[Any] = deque(maxlen=size)
+
+    def add(self, trade_id: Any) -> None:
+        order = self.order
+        if len(order) == order.maxlen:
+            self.ids.discard(order[0])
+        order.append(trade_id)
+        self.ids.add(trade_id)
+
+
+class LiveDataValidator:
+    """Validates live ``Event``s (tick, order book, or any other channel) one by one.
+
+    Thresholds: ``max_gap`` (s, default 3600) before a ``time_jump`` warning;
+    ``max_staleness`` (s, default 5) of receive delay before ``stale``; ``reject_stale``
+    (default False); ``duplicate_window`` (default 10000) trade ids remembered per key.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_gap: float = 3600.0,
+        max_staleness: float = 5.0,
+        reject_stale: bool = False,
+        duplicate_window: int = 10_000,
+    ) -> None:
+        if max_gap <= 0 or max_staleness <= 0:
+            raise ValueError("max_gap and max_staleness must be > 0 seconds")
+        if duplicate_window < 1:
+            raise ValueError(f"duplicate_window must be >= 1, got {duplicate_window!r}")
+        self.max_gap = max_gap
+        self.max_staleness = max_staleness
+        self.reject_stale = reject_stale
+        self.duplicate_window = duplicate_window
+        self._last: dict[Key, float] = {}
+        self._recent: dict[Key, _RecentIds] = {}
+        self._anomalies: dict[Key, Counter[str]] = {}
+        self._lock = threading.Lock()
+
+    def validate(self, event: Event) -> bool:
+        """True if ``event`` is fit to use; anomalies are counted either way."""
+        key = (event.channel_type, event.channel_name)
+        timestamp = event.timestamp
+        data = event.data
+        with self._lock:
+            last = self._last.get(key)
+            try:
+                kind = self._data_error(data) if _isfinite(timestamp) else "nan_or_inf"
+            except TypeError:  # None or another non-number where a number belongs
+                kind = "nan_or_inf"
+            if kind is None and last is not None and timestamp < last:
+                kind = "out_of_order"
+            trade_id = data.trade_id if type(data) is TickEvent else None
+            recent = self._recent.get(key) if trade_id is not None else None
+            if kind is None and recent is not None and trade_id in recent.ids:
+                kind = "duplicate_trade_id"
+            if kind is None:
+                recv = getattr(data, "recv_timestamp", None)
+                if recv is not None and recv - timestamp > self.max_staleness:
+                    self._record(key, "stale")
+                    if self.reject_stale:
+                        return False
+                if last is not None and timestamp - last > self.max_gap:
+                    self._record(key, "time_jump")
+                self._last[key] = timestamp
+                if trade_id is not None:
+                    if recent is None:
+                        recent = self._recent[key] = _RecentIds(self.duplicate_window)
+                    recent.add(trade_id)
+                return True
+            self._record(key, kind)
+            return False
+
+    def get_anomaly_report(self) -> dict[Key, dict[str, int]]:
+        """``{(channel_type, channel_name): {kind: count}}`` for every key with anomalies."""
+        with self._lock:
+            return {key: dict(counts) for key, counts in self._anomalies.items()}
+
+    def _record(self, key: Key, kind: str) -> None:
+        counts = self._anomalies.get(key)
+        if counts is None:
+            counts = self._anomalies[key] = Counter()
+        counts[kind] += 1
+
+    @staticmethod
+    def _data_error(data: Any) -> str | None:
+        if type(data) is TickEvent:
+            price, volume = data.price, data.volume
+            if not (_isfinite(price) and _isfinite(volume)):
+                return "nan_or_inf"
+            if price <= 0:
+                return "invalid_price"
+            if volume < 0:
+                return "invalid_volume"
+            return None
+        if type(data) is OrderBookEvent:
+            for price, size in (*data.bids, *data.asks):
+                if not (_isfinite(price) and _isfinite(size)):
+                    return "nan_or_inf"
+                if price <= 0:
+                    return "invalid_price"
+                if size < 0:
+                    return "invalid_volume"
+            bid, ask = data.best_bid, data.best_ask
+            if bid is not None and ask is not None and bid.price >= ask.price:
+                return "crossed_book"
+        return None

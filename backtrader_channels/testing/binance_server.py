@@ -1,0 +1,512 @@
+"""A local fake of Binance's spot market-data API (REST + WebSocket) on 127.0.0.1.
+
+It speaks the subset that ccxt.pro's ``binance`` client uses for public market data, in
+Binance's exact message formats, so live feeds can be tested with the real ccxt client and
+no mocks: ``GET /api/v3/exchangeInfo``, ``GET /api/v3/depth``, and raw streams under
+``/ws/...`` (SUBSCRIBE/UNSUBSCRIBE, ``<symbol>@trade`` and ``<symbol>@depth[@100ms]``).
+
+The server runs its own asyncio loop in a daemon thread on an ephemeral port; every control
+method is called from any other thread and returns once the server has done it::
+
+    with FakeBinance(["BTC/USDT"]) as server:
+        exchange = ccxt.pro.binance(server.ccxt_config())
+        ...
+        server.send_trades("BTC/USDT", 100, rate=1000)    # waits for a subscriber
+        server.drop_connections()                          # a socket drop mid-stream
+        server.send_depth_updates("BTC/USDT", 5, gap_at=2)  # update 2 never sent: a gap
+        server.send_raw(server.trade_stream("BTC/USDT"), '{"e": "trade",')  # malformed
+        server.mute()                                      # connections go silent
+
+Observations for assertions: ``trades`` (payloads sent, per symbol), ``sent_at`` (send time
+of each trade id, for latency), ``rest_calls`` and ``subscriptions`` (counts per path and
+stream), ``connections``, and ``book(symbol)``, the server's current order book.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+__all__ = ["FakeBinance", "binance_ccxt_config"]
+
+_TICK = 0.5  # price step between book levels
+_LEVELS = 20  # each side keeps its levels within this many steps of the mid
+
+
+def binance_ccxt_config(http_url: str, ws_url: str) -> dict[str, Any]:
+    """ccxt.pro ``binance`` constructor config pointing REST at ``http_url`` and streams at ``ws_url``.
+
+    Only spot markets are loaded (one ``exchangeInfo`` call), and rate limiting is off: a
+    local server has no limits to respect.
+    """
+    rest = f"{http_url}/api/v3"
+    return {
+        "enableRateLimit": False,
+        "urls": {"api": {"public": rest, "private": rest, "v1": rest, "ws": {"spot": ws_url}}},
+        "options": {"fetchMarkets": {"types": ["spot"]}},
+    }
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class _Market:
+    """One symbol's state: its order book and its next trade id and price."""
+
+    def __init__(self, symbol: str, price: float, rng: random.Random) -> None:
+        self.symbol = symbol
+        self.base, self.quote = symbol.split("/")
+        self.id = self.base + self.quote
+        self.mid = price
+        self.price = price
+        self.next_trade_id = 1
+        self.last_update_id = 1000
+        self.bids = {price - _TICK * i: round(rng.uniform(0.1, 5.0), 4) for i in range(1, 11)}
+        self.asks = {price + _TICK * i: round(rng.uniform(0.1, 5.0), 4) for i in range(1, 11)}
+
+    def snapshot(self, limit: int | None = None) -> tuple[int, list[tuple[float, float]], list[tuple[float, float]]]:
+        bids = sorted(self.bids.items(), reverse=True)[:limit]
+        asks = sorted(self.asks.items())[:limit]
+        return self.last_update_id, bids, asks
+
+
+class _Connection:
+    __slots__ = ("ws", "transport", "streams", "muted")
+
+    def __init__(self, ws: web.WebSocketResponse, transport: Any) -> None:
+        self.ws = ws
+        self.transport = transport
+        self.streams: set[str] = set()
+        self.muted = False
+
+    def wants(self, stream: str) -> bool:
+        """Subscribed to ``stream`` itself or to a variant of it (``btcusdt@depth@100ms``)."""
+        return not self.muted and any(s == stream or s.startswith(stream + "@") for s in self.streams)
+
+
+def _levels(levels: Iterable[tuple[float, float]]) -> list[list[str]]:
+    return [[f"{price:.2f}", f"{size:.8f}"] for price, size in levels]
+
+
+class FakeBinance:
+    """A fake Binance spot market-data server for ``symbols`` (unified, e.g. ``'BTC/USDT'``)."""
+
+    def __init__(
+        self,
+        symbols: Iterable[str] = ("BTC/USDT",),
+        *,
+        price: float = 50_000.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 1,
+    ) -> None:
+        self._rng = random.Random(seed)
+        self._markets = {symbol: _Market(symbol, price, self._rng) for symbol in symbols}
+        self._by_id = {market.id: market for market in self._markets.values()}
+        self._host = host
+        self._requested_port = port
+        self.port: int | None = None
+        self.trades: dict[str, list[dict[str, Any]]] = {symbol: [] for symbol in self._markets}
+        self.sent_at: dict[int, float] = {}
+        self.rest_calls: Counter[str] = Counter()
+        self.subscriptions: Counter[str] = Counter()
+        self._connections: list[_Connection] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._changed: asyncio.Condition | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self, timeout: float = 10.0) -> FakeBinance:
+        """Serve in a background thread; returns once the port is bound."""
+        if self._thread is not None:
+            raise RuntimeError("FakeBinance is already started")
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def serve() -> None:
+            loop = self._loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(self._bind())
+            except BaseException as error:  # reported to start()'s caller
+                failure.append(error)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name="FakeBinance", daemon=True)
+        self._thread.start()
+        if not ready.wait(timeout):
+            raise TimeoutError("FakeBinance did not start")
+        if failure:
+            raise failure[0]
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close every connection and the listening socket; join the server thread."""
+        if self._thread is None or self._loop is None or not self._loop.is_running():
+            return
+        self._call(self._shutdown(), timeout)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout)
+
+    def __enter__(self) -> FakeBinance:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self._host}:{self.port}/ws"
+
+    def ccxt_config(self) -> dict[str, Any]:
+        """Config for ``ccxt.pro.binance(...)`` (or a feed's ``config=``) pointing at this server."""
+        return binance_ccxt_config(self.http_url, self.ws_url)
+
+    # -- scenario controls (call from any thread) ----------------------------------------
+    @staticmethod
+    def trade_stream(symbol: str) -> str:
+        return symbol.replace("/", "").lower() + "@trade"
+
+    @staticmethod
+    def depth_stream(symbol: str) -> str:
+        return symbol.replace("/", "").lower() + "@depth"
+
+    def send_trades(
+        self,
+        symbol: str,
+        count: int,
+        *,
+        rate: float | None = None,
+        drop_after: int | None = None,
+        replay: int = 0,
+        timeout: float = 10.0,
+    ) -> list[int]:
+        """Send ``count`` new trades (``rate`` per second, else at once); returns their ids.
+
+        Each trade waits for a live subscriber (up to ``timeout``). With ``drop_after=k``
+        every connection is dropped after the k-th trade; once a client subscribes again,
+        the last ``replay`` trades are sent again (an overlap a feed must de-duplicate),
+        then the rest.
+        """
+        coro = self._send_trades(self._market(symbol), count, rate, drop_after, replay, timeout)
+        return self._call(coro, timeout * (count + replay + 1))
+
+    def skip_trades(self, symbol: str, count: int) -> None:
+        """Trades that happen but reach nobody: the next trade id jumps by ``count``."""
+        market = self._market(symbol)
+        self._call(self._run(lambda: setattr(market, "next_trade_id", market.next_trade_id + count)))
+
+    def send_depth_updates(
+        self,
+        symbol: str,
+        count: int,
+        *,
+        rate: float | None = None,
+        gap_at: int | None = None,
+        timeout: float = 10.0,
+    ) -> int:
+        """Apply ``count`` diff-depth updates to the book and send them; returns the last ``u``.
+
+        With ``gap_at=i`` the i-th update changes the book but is never sent: the next one
+        a client sees has ``U`` beyond its last ``u + 1``.
+        """
+        coro = self._send_depth(self._market(symbol), count, rate, gap_at, timeout)
+        return self._call(coro, timeout * (count + 1))
+
+    def send_raw(self, stream: str, text: str, timeout: float = 10.0) -> None:
+        """Send ``text`` as-is (malformed JSON, a message missing fields) to ``stream``'s subscribers."""
+        self._call(self._broadcast(stream, text, timeout), timeout + 1)
+
+    def drop_connections(self, *, abrupt: bool = False) -> int:
+        """Close every WebSocket (with a close frame, or ``abrupt``: reset the TCP connection)."""
+        return self._call(self._drop(abrupt))
+
+    def mute(self) -> int:
+        """Current connections stay open (pings answered) but receive nothing more."""
+
+        def mute_all() -> int:
+            for connection in self._connections:
+                connection.muted = True
+            return len(self._connections)
+
+        return self._call(self._run(mute_all))
+
+    def wait_subscriptions(self, stream: str, count: int, timeout: float = 10.0) -> None:
+        """Wait until ``stream`` has received ``count`` SUBSCRIBE requests in total."""
+        prefix = stream + "@"
+
+        def seen() -> bool:
+            total = sum(n for s, n in self.subscriptions.items() if s == stream or s.startswith(prefix))
+            return total >= count
+
+        self._call(self._wait_until(seen, timeout), timeout + 1)
+
+    def book(self, symbol: str) -> tuple[int, list[tuple[float, float]], list[tuple[float, float]]]:
+        """``(lastUpdateId, bids best first, asks best first)`` of the server's book now."""
+        market = self._market(symbol)
+        return self._call(self._run(market.snapshot))
+
+    @property
+    def connections(self) -> int:
+        """WebSocket connections open now."""
+        return len(self._connections)
+
+    # -- internals: server side (run on the server loop) ---------------------------------
+    def _market(self, symbol: str) -> _Market:
+        try:
+            return self._markets[symbol]
+        except KeyError:
+            raise ValueError(f"FakeBinance serves {sorted(self._markets)}, not {symbol!r}") from None
+
+    def _call(self, coro: Coroutine[Any, Any, Any], timeout: float = 10.0) -> Any:
+        if self._loop is None:
+            coro.close()
+            raise RuntimeError("FakeBinance is not started")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    @staticmethod
+    async def _run(function: Callable[[], Any]) -> Any:
+        return function()
+
+    async def _bind(self) -> None:
+        self._changed = asyncio.Condition()
+        app = web.Application()
+        app.router.add_get("/api/v3/ping", self._ping)
+        app.router.add_get("/api/v3/time", self._time)
+        app.router.add_get("/api/v3/exchangeInfo", self._exchange_info)
+        app.router.add_get("/api/v3/depth", self._depth)
+        app.router.add_get("/ws{tail:.*}", self._websocket)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._requested_port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def _shutdown(self) -> None:
+        await self._drop(abrupt=False)
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _changed_notify(self) -> None:
+        assert self._changed is not None
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _wait_until(self, predicate: Callable[[], bool], timeout: float) -> None:
+        assert self._changed is not None
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+
+    # REST
+    async def _ping(self, request: web.Request) -> web.Response:
+        self.rest_calls[request.path] += 1
+        return web.json_response({})
+
+    async def _time(self, request: web.Request) -> web.Response:
+        self.rest_calls[request.path] += 1
+        return web.json_response({"serverTime": _now_ms()})
+
+    async def _exchange_info(self, request: web.Request) -> web.Response:
+        self.rest_calls[request.path] += 1
+        symbols = [
+            {
+                "symbol": market.id,
+                "status": "TRADING",
+                "baseAsset": market.base,
+                "baseAssetPrecision": 8,
+                "quoteAsset": market.quote,
+                "quotePrecision": 8,
+                "quoteAssetPrecision": 8,
+                "baseCommissionPrecision": 8,
+                "quoteCommissionPrecision": 8,
+                "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"],
+                "icebergAllowed": True,
+                "ocoAllowed": True,
+                "quoteOrderQtyMarketAllowed": True,
+                "isSpotTradingAllowed": True,
+                "isMarginTradingAllowed": False,
+                "filters": [
+                    {"filterType": "PRICE_FILTER", "minPrice": "0.01000000", "maxPrice": "1000000.00000000", "tickSize": "0.01000000"},
+                    {"filterType": "LOT_SIZE", "minQty": "0.00001000", "maxQty": "9000.00000000", "stepSize": "0.00001000"},
+                ],
+                "permissions": [],
+                "permissionSets": [["SPOT"]],
+            }
+            for market in self._markets.values()
+        ]
+        return web.json_response(
+            {"timezone": "UTC", "serverTime": _now_ms(), "rateLimits": [], "exchangeFilters": [], "symbols": symbols}
+        )
+
+    async def _depth(self, request: web.Request) -> web.Response:
+        self.rest_calls[request.path] += 1
+        market = self._by_id.get(request.query.get("symbol", ""))
+        if market is None:
+            return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
+        limit = int(request.query.get("limit", "100"))
+        last_update_id, bids, asks = market.snapshot(limit)
+        return web.json_response({"lastUpdateId": last_update_id, "bids": _levels(bids), "asks": _levels(asks)})
+
+    # WebSocket
+    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        connection = _Connection(ws, request.transport)
+        self._connections.append(connection)
+        await self._changed_notify()
+        try:
+            async for message in ws:
+                if message.type == WSMsgType.TEXT:
+                    await self._on_request(connection, message.data)
+        finally:
+            self._connections.remove(connection)
+            await self._changed_notify()
+        return ws
+
+    async def _on_request(self, connection: _Connection, text: str) -> None:
+        try:
+            request = json.loads(text)
+            method, params, request_id = request["method"], request.get("params", []), request["id"]
+        except (ValueError, KeyError, TypeError):
+            await connection.ws.send_json({"error": {"code": 2, "msg": "Invalid request"}, "id": None})
+            return
+        if method == "SUBSCRIBE":
+            connection.streams.update(params)
+            self.subscriptions.update(params)
+            result = None
+        elif method == "UNSUBSCRIBE":
+            connection.streams.difference_update(params)
+            result = None
+        elif method == "LIST_SUBSCRIPTIONS":
+            result = sorted(connection.streams)
+        else:
+            await connection.ws.send_json({"error": {"code": 2, "msg": f"Unknown method {method}"}, "id": request_id})
+            return
+        await connection.ws.send_json({"result": result, "id": request_id})
+        await self._changed_notify()
+
+    async def _broadcast(self, stream: str, text: str, timeout: float) -> None:
+        """Send ``text`` to every live subscriber of ``stream``, waiting for one if none."""
+        await self._await_subscriber(stream, timeout)
+        await self._send_text(stream, text)
+
+    async def _await_subscriber(self, stream: str, timeout: float) -> None:
+        def subscribed() -> bool:
+            return any(connection.wants(stream) for connection in self._connections)
+
+        try:
+            await self._wait_until(subscribed, timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"FakeBinance: nobody subscribed to {stream} within {timeout} s") from None
+
+    async def _send_text(self, stream: str, text: str) -> None:
+        for connection in list(self._connections):
+            if connection.wants(stream) and not connection.ws.closed:
+                with contextlib.suppress(ConnectionError):  # the client left meanwhile
+                    await connection.ws.send_str(text)
+
+    async def _drop(self, abrupt: bool) -> int:
+        connections = list(self._connections)
+        for connection in connections:
+            if abrupt and connection.transport is not None:
+                connection.transport.abort()
+            else:
+                await connection.ws.close(code=1001, message=b"server going away")
+        return len(connections)
+
+    async def _send_trades(
+        self, market: _Market, count: int, rate: float | None, drop_after: int | None, replay: int, timeout: float
+    ) -> list[int]:
+        stream = self.trade_stream(market.symbol)
+        sent: list[str] = []
+        ids: list[int] = []
+        for index in range(count):
+            if index == drop_after:
+                await self._drop(abrupt=False)
+                for text in sent[len(sent) - replay :] if replay else ():
+                    await self._broadcast(stream, text, timeout)
+            await self._broadcast_trade(market, stream, sent, ids, timeout)
+            if rate:
+                await asyncio.sleep(1.0 / rate)
+        return ids
+
+    async def _broadcast_trade(self, market: _Market, stream: str, sent: list[str], ids: list[int], timeout: float) -> None:
+        await self._await_subscriber(stream, timeout)
+        rng = self._rng
+        trade_id = market.next_trade_id
+        market.next_trade_id += 1
+        market.price = round(market.price + rng.choice((-0.01, 0.0, 0.01)), 2)
+        now = _now_ms()  # the actual send time, so recv - T is the client's latency
+        payload = {
+            "e": "trade",
+            "E": now,
+            "s": market.id,
+            "t": trade_id,
+            "p": f"{market.price:.8f}",
+            "q": f"{round(rng.uniform(0.0001, 0.5), 5):.8f}",
+            "T": now,
+            "m": rng.random() < 0.5,
+            "M": True,
+        }
+        text = json.dumps(payload, separators=(",", ":"))
+        self.sent_at[trade_id] = time.time()
+        self.trades[market.symbol].append(payload)
+        await self._send_text(stream, text)
+        sent.append(text)
+        ids.append(trade_id)
+
+    async def _send_depth(self, market: _Market, count: int, rate: float | None, gap_at: int | None, timeout: float) -> int:
+        stream = self.depth_stream(market.symbol)
+        for index in range(count):
+            first = market.last_update_id + 1
+            bids, asks = self._change_book(market)
+            market.last_update_id += self._rng.randint(1, 3)
+            if index != gap_at:
+                payload = {
+                    "e": "depthUpdate",
+                    "E": _now_ms(),
+                    "s": market.id,
+                    "U": first,
+                    "u": market.last_update_id,
+                    "b": _levels(bids),
+                    "a": _levels(asks),
+                }
+                await self._broadcast(stream, json.dumps(payload, separators=(",", ":")), timeout)
+            if rate:
+                await asyncio.sleep(1.0 / rate)
+        return market.last_update_id
+
+    def _change_book(self, market: _Market) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+        """One to three level changes (new size, or 0 to remove), never crossing the mid."""
+        rng = self._rng
+        changes: tuple[list[tuple[float, float]], list[tuple[float, float]]] = ([], [])
+        for _ in range(rng.randint(1, 3)):
+            is_bid = rng.random() < 0.5
+            side = market.bids if is_bid else market.asks
+            price = market.mid + (-_TICK if is_bid else _TICK) * rng.randint(1, _LEVELS)
+            size = 0.0 if price in side and rng.random() < 0.3 else round(rng.uniform(0.1, 5.0), 4)
+            if size:
+                side[price] = size
+            else:
+                side.pop(price, None)
+            changes[0 if is_bid else 1].append((price, size))
+        return changes
