@@ -145,13 +145,8 @@ def sample_market(
     # the book: the touch in front of the resting levels, best first, per side
     sides = []
     for sign, touch, queue in ((-1, bid, bid_queue), (1, ask, ask_queue)):
-        deep_ticks, deep_lots = _resting_levels(rng, sign * touch, levels - 1)
-        sides.append(
-            (
-                np.column_stack((touch, sign * deep_ticks)),
-                np.column_stack((queue, deep_lots)),
-            )
-        )
+        away, deep_lots = _resting_levels(rng, sign * touch, levels - 1)
+        sides.append((np.column_stack((touch, sign * away)), np.column_stack((queue, deep_lots))))
     update_ns = start_ns + np.arange(n_updates, dtype=np.int64) * UPDATE_NS
     return trades, _book_chunk(update_ns, sides)
 
@@ -291,31 +286,12 @@ def _in_view_since(level: np.ndarray) -> np.ndarray:
 def _book_chunk(update_ns: np.ndarray, sides: list[tuple[np.ndarray, np.ndarray]]) -> BookChunk:
     """A snapshot of the first rows, then per update only the levels that changed.
 
-    ``sides`` holds (ticks, lots) matrices, one row per update, for the bids then the asks,
-    each row best first. An update that changes nothing is left out.
+    ``sides`` holds (ticks, lots) matrices for the bids then the asks: one row per update,
+    best level first. An update that changes nothing is left out.
     """
-    parts = []
-    for side, (ticks, lots) in enumerate(sides):
-        distance = ticks if side else -ticks  # ascending along every row
-        parts.append((np.zeros(ticks.shape[1], np.int64), side, ticks[0], lots[0]))
-        base, width = distance.min(), distance.max() - distance.min() + 1
-        row = np.arange(1, len(ticks))[:, None] * width
-        now = (row + distance[1:] - base).ravel()
-        before = (row + distance[:-1] - base).ravel()
-        now_lots, before_lots = lots[1:].ravel(), lots[:-1].ravel()
-        at = np.searchsorted(before, now)
-        changed = (before.take(at, mode="clip") != now) | (
-            before_lots.take(at, mode="clip") != now_lots
-        )
-        removed = now.take(np.searchsorted(now, before), mode="clip") != before
-        for keys, new_lots in ((now[changed], now_lots[changed]), (before[removed], 0)):
-            tick = keys % width + base
-            parts.append((keys // width, side, tick if side else -tick, new_lots))
-
-    update, side, tick, lots = (
-        np.concatenate([np.broadcast_to(p[i], np.shape(p[2])) for p in parts]) for i in range(4)
-    )
-    order = np.lexsort((np.where(side == 1, tick, -tick), side, update))
+    columns = zip(*(_changes(side, *m) for side, m in enumerate(sides)), strict=True)
+    update, side, tick, lots = (np.concatenate(column) for column in columns)
+    order = np.lexsort((np.where(side == 1, tick, -tick), side, update))  # best first
     update, side, tick, lots = update[order], side[order], tick[order], lots[order]
     updates = np.unique(update)
     offsets = np.append(np.searchsorted(update, updates), len(update))
@@ -323,10 +299,32 @@ def _book_chunk(update_ns: np.ndarray, sides: list[tuple[np.ndarray, np.ndarray]
         ts_ns=update_ns[updates],
         is_snapshot=updates == 0,
         offsets=offsets.astype(np.int64),
-        side=side.astype(np.int8),
+        side=side,
         price=tick / TICKS_PER_USDT,
         size=lots / LOTS_PER_BTC,
     )
+
+
+def _changes(side: int, ticks: np.ndarray, lots: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(update, side, tick, lots) of one side: the first row in full, then at each update
+    the levels that appear or change size, and those that disappear (lots 0)."""
+    sign = 1 if side else -1
+    away = sign * ticks  # ascending along every row
+    base, width = away.min(), away.max() - away.min() + 1
+    # one key per (update, level), sorted: each row from 1 on, and the row before it
+    row = np.arange(1, len(ticks))[:, None] * width
+    now, before = (row + away[1:] - base).ravel(), (row + away[:-1] - base).ravel()
+    now_lots, before_lots = lots[1:].ravel(), lots[:-1].ravel()
+    at = np.searchsorted(before, now)
+    changed = (before.take(at, mode="clip") != now) | (
+        before_lots.take(at, mode="clip") != now_lots
+    )
+    removed = now.take(np.searchsorted(now, before), mode="clip") != before
+    keys = np.concatenate((now[changed], before[removed]))
+    update = np.concatenate((np.zeros(ticks.shape[1], np.int64), keys // width))
+    tick = np.concatenate((ticks[0], sign * (keys % width + base)))
+    new_lots = np.concatenate((lots[0], now_lots[changed], np.zeros(removed.sum(), np.int64)))
+    return update, np.full(len(update), side, np.int8), tick, new_lots
 
 
 def _sample_files(out_dir: str | PathLike, symbol: str) -> SampleFiles:

@@ -115,22 +115,26 @@ def test_files_hold_the_market(files, market):
     assert all('"type": "delta"' in line for line in lines[1:])
 
 
-@pytest.mark.skipif(
-    not hasattr(sources, "open_trades") or not hasattr(sources, "open_book"),
-    reason="the file readers are not there yet",
-)
-def test_readers_read_back_the_market(files, market):
-    for source, expected in (
-        (sources.open_trades(files.trades, symbol="BTC/USDT"), market[0]),
-        (sources.open_book(files.book), market[1]),
-    ):
-        chunks = list(source.chunks())
-        assert len(chunks) >= 1
-        for name, column in expected._asdict().items():
-            if name == "offsets":
-                continue
+def _assert_chunks_equal(chunks: list, expected: tuple) -> None:
+    assert len(chunks) >= 1
+    for name, column in expected._asdict().items():
+        if name != "offsets":  # chunk-relative
             read = np.concatenate([getattr(chunk, name) for chunk in chunks])
             np.testing.assert_array_equal(read, column, err_msg=name)
+
+
+@pytest.mark.skipif(not hasattr(sources, "open_trades"), reason="no trades reader yet")
+def test_trades_reader_reads_back_the_trades(files, market):
+    chunks = list(sources.open_trades(files.trades, symbol="BTC/USDT").chunks())
+    _assert_chunks_equal(chunks, market[0])
+
+
+@pytest.mark.skipif(not hasattr(sources, "open_book"), reason="no book reader yet")
+def test_book_reader_reads_back_the_book(files, market):
+    chunks = list(sources.open_book(files.book).chunks())
+    _assert_chunks_equal(chunks, market[1])
+    sizes = np.concatenate([np.diff(chunk.offsets) for chunk in chunks])
+    np.testing.assert_array_equal(sizes, np.diff(market[1].offsets))
 
 
 def test_every_trade_prints_at_the_touch_in_effect_and_fits_in_it(replayed):
@@ -199,6 +203,12 @@ def test_custom_parameters(tmp_path):
     assert trades.ts_ns.min() >= start_ns and trades.ts_ns.max() < start_ns + round(duration * NS)
     found = replay(trades, book, levels=5)
     assert found.wrong_price == found.too_large == found.wrong_depth == found.no_op_levels == []
+    trades, book = sample_market(duration=0.05, levels=1)  # shorter than one update interval
+    assert (
+        len(book) == 1
+        and len(book.price) == 2
+        and (len(trades) == 0 or trades.ts_ns[-1] < START * NS + 5e7)
+    )
     files = generate_sample(tmp_path, duration=1.0, symbol="ETH/USDT", levels=3)
     assert files.trades.name == "ETHUSDT-sample-trades.csv.gz" and files.book.exists()
 
