@@ -36,6 +36,7 @@ def replay(trades: TradeChunk, book: BookChunk, levels: int) -> Replay:
     """Rebuild the book with OrderBook, checking each update and each trade in between."""
     found = Replay()
     ob = OrderBook("BTC/USDT")
+    held: tuple[dict, dict] = ({}, {})  # size per price of the bids and asks, 0 once removed
     offsets, sides = book.offsets.tolist(), book.side.tolist()
     prices, sizes = book.price.tolist(), book.size.tolist()
     update_ts = book.ts_ns.tolist()
@@ -47,14 +48,15 @@ def replay(trades: TradeChunk, book: BookChunk, levels: int) -> Replay:
         levels_of = ([], [])
         for i in range(offsets[u], offsets[u + 1]):
             levels_of[sides[i]].append((prices[i], sizes[i]))
-        if not snapshot:
-            if not levels_of[0] and not levels_of[1]:
-                found.empty_deltas.append(u)
-            current = (ob._bids.sizes, ob._asks.sizes)
-            for side in (0, 1):
-                for price, size in levels_of[side]:
-                    if current[side].get(price, 0.0) == size:
-                        found.no_op_levels.append((u, side, price, size))
+        if not snapshot and not levels_of[0] and not levels_of[1]:
+            found.empty_deltas.append(u)
+        for side in (0, 1):
+            if snapshot:
+                held[side].clear()
+            for price, size in levels_of[side]:
+                if held[side].get(price, 0.0) == size:
+                    found.no_op_levels.append((u, side, price, size))
+                held[side][price] = size
         ob.apply(ts / NS, snapshot, *levels_of)  # raises BookError if a delta crosses the book
         if ob.is_crossed:
             found.crossed.append(u)
