@@ -1,7 +1,21 @@
-"""Historical sources: files streamed as columnar chunks (see chunks.py)."""
+"""Historical sources: files streamed as columnar chunks (see chunks.py and docs/data-formats.md)."""
 
+from .books import BOOK_FORMATS, BookSource, open_book
 from .chunks import BookChunk, TradeChunk
 from .errors import SourceError
+from .trades import TRADE_FORMATS, TradeSource, open_trades
 from .writers import write_book, write_trades
 
-__all__ = ["BookChunk", "SourceError", "TradeChunk", "write_book", "write_trades"]
+__all__ = [
+    "BOOK_FORMATS",
+    "BookSource",
+    "TRADE_FORMATS",
+    "BookChunk",
+    "SourceError",
+    "TradeChunk",
+    "TradeSource",
+    "open_book",
+    "open_trades",
+    "write_book",
+    "write_trades",
+]

@@ -100,9 +100,10 @@ def _trades_table(chunk: TradeChunk, symbol: str | None, as_text: bool) -> pa.Ta
 
 def _write_jsonl(path: Path, chunks: Iterable[BookChunk]) -> int:
     count = 0
-    with atomic_output(path) as partial, pa.output_stream(
-        partial, compression=compression_of(path)
-    ) as out:
+    with (
+        atomic_output(path) as partial,
+        pa.output_stream(partial, compression=compression_of(path)) as out,
+    ):
         for chunk in chunks:
             out.write("".join(_jsonl_lines(chunk)).encode())
             count += len(chunk)
@@ -181,9 +182,10 @@ def _write_csv(path: Path, tables: Iterable[pa.Table], schema: pa.Schema) -> int
     """Stream tables into one CSV: a plain header line, then unquoted rows."""
     count = 0
     options = pacsv.WriteOptions(include_header=False, quoting_style="none")
-    with atomic_output(path) as partial, pa.output_stream(
-        partial, compression=compression_of(path)
-    ) as out:
+    with (
+        atomic_output(path) as partial,
+        pa.output_stream(partial, compression=compression_of(path)) as out,
+    ):
         header: list[str] | None = None
         for table in tables:
             if header is None:

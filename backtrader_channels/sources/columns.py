@@ -1,0 +1,166 @@
+"""Arrow columns to checked numpy arrays; bad values are flagged in the batch's Problems.
+
+Each check takes ``rows`` when the values are finer than the rows of ``problems`` (book
+levels within updates): ``rows[i]`` is the row value ``i`` belongs to, and a bad value
+makes its row bad.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from .chunks import TradeChunk
+from .errors import Problems
+from .timestamps import to_ns
+
+__all__ = [
+    "TradeFields",
+    "flag",
+    "integers",
+    "labels",
+    "numbers",
+    "per_value",
+    "timestamps",
+    "trade_chunk",
+]
+
+Rows = np.ndarray | None
+
+
+def flag(
+    problems: Problems,
+    mask: np.ndarray,
+    field: str | None,
+    reason: str,
+    describe: Callable[[int], str] | None = None,
+    rows: Rows = None,
+) -> None:
+    """``problems.flag`` for values that may be finer than rows (see the module docstring)."""
+    if rows is None:
+        problems.flag(mask, field, reason, describe)
+        return
+    if not mask.any():
+        return
+    row_mask = np.bincount(rows[mask], minlength=len(problems.bad)) > 0
+    first_value = (lambda row: int(np.flatnonzero(mask & (rows == row))[0])) if describe else None
+    problems.flag(row_mask, field, reason, describe and (lambda row: describe(first_value(row))))
+
+
+def _array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
+def _missing(column: pa.Array) -> np.ndarray:
+    if column.null_count:
+        return column.is_null().to_numpy(zero_copy_only=False)
+    return np.zeros(len(column), dtype=bool)
+
+
+def numbers(
+    column: pa.Array | pa.ChunkedArray,
+    problems: Problems,
+    field: str,
+    *,
+    zero_ok: bool = False,
+    rows: Rows = None,
+) -> np.ndarray:
+    """float64 values; missing, non-finite and negative (or zero, unless ``zero_ok``) are flagged."""
+    column = _array(column)
+    values = column.cast(pa.float64()).fill_null(0.0).to_numpy()
+
+    def describe(i: int) -> str:
+        return repr(float(values[i]))
+
+    flag(problems, _missing(column), field, "missing", rows=rows)
+    flag(problems, ~np.isfinite(values), field, "not a number", describe, rows)
+    if zero_ok:
+        flag(problems, values < 0, field, "negative", describe, rows)
+    else:
+        flag(problems, ~(values > 0), field, "not positive", describe, rows)
+    return values
+
+
+def integers(
+    column: pa.Array | pa.ChunkedArray, problems: Problems, field: str, *, rows: Rows = None
+) -> np.ndarray:
+    """int64 values; missing ones are flagged."""
+    column = _array(column)
+    flag(problems, _missing(column), field, "missing", rows=rows)
+    return column.cast(pa.int64()).fill_null(0).to_numpy()
+
+
+def timestamps(
+    column: pa.Array | pa.ChunkedArray, problems: Problems, field: str, *, rows: Rows = None
+) -> np.ndarray:
+    """int64 ns; missing, negative or out-of-range values are flagged."""
+    column = _array(column)
+    flag(problems, _missing(column), field, "missing", rows=rows)
+    ns, bad = to_ns(column)
+    flag(problems, bad, field, "bad timestamp", lambda i: repr(column[i].as_py()), rows)
+    return ns
+
+
+def per_value(
+    column: pa.Array | pa.ChunkedArray, function: Callable[[str], Any], missing: Any
+) -> np.ndarray:
+    """``function`` of each value's text (``missing`` for nulls), called once per distinct value."""
+    column = _array(column)
+    if not pa.types.is_dictionary(column.type):
+        column = column.cast(pa.string()).dictionary_encode()
+    distinct = column.dictionary.to_pylist()
+    lookup = np.array([function(str(value)) for value in distinct] + [missing])
+    return lookup[column.indices.fill_null(len(distinct)).to_numpy()]
+
+
+def labels(
+    column: pa.Array | pa.ChunkedArray,
+    known: dict[str, int],
+    problems: Problems,
+    field: str,
+    *,
+    rows: Rows = None,
+) -> np.ndarray:
+    """Codes of text labels (``known`` maps each label, lower-case, to its code); others flagged."""
+    column = _array(column)
+    codes = per_value(column, lambda text: known.get(text.strip().lower(), -1), -1)
+    expected = " or ".join(map(repr, known))
+    flag(problems, codes < 0, field, f"not {expected}", lambda i: repr(column[i].as_py()), rows)
+    return codes
+
+
+@dataclass(frozen=True)
+class TradeFields:
+    """Which column of a file holds each part of a trade."""
+
+    timestamp: str
+    price: str
+    volume: str
+    side: str  # a 'buy'/'sell' direction, or Binance's is_buyer_maker when buyer_maker
+    trade_id: str | None
+    buyer_maker: bool = False
+    symbol: str | None = None
+
+
+DIRECTIONS = {"buy": 0, "sell": 1}
+
+
+def trade_chunk(table: pa.Table, fields: TradeFields, problems: Problems) -> TradeChunk:
+    """A batch's columns as a TradeChunk (bad rows flagged, not yet removed)."""
+    ts_ns = timestamps(table[fields.timestamp], problems, fields.timestamp)
+    price = numbers(table[fields.price], problems, fields.price)
+    volume = numbers(table[fields.volume], problems, fields.volume)
+    side = _array(table[fields.side])
+    if fields.buyer_maker:  # the buyer made the market: the aggressor sold
+        problems.flag(_missing(side), fields.side, "missing")
+        is_sell = side.fill_null(False).to_numpy(zero_copy_only=False)
+    else:
+        is_sell = labels(side, DIRECTIONS, problems, fields.side) == 1
+    trade_id = None
+    if fields.trade_id is not None:
+        trade_id = integers(table[fields.trade_id], problems, fields.trade_id)
+    return TradeChunk(ts_ns, price, volume, is_sell, trade_id)
