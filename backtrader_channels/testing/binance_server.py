@@ -260,6 +260,10 @@ class FakeBinance:
 
         self._call(self._wait_until(seen, timeout), timeout + 1)
 
+    def wait_connections(self, count: int, timeout: float = 10.0) -> None:
+        """Wait until exactly ``count`` WebSocket connections are open."""
+        self._call(self._wait_until(lambda: len(self._connections) == count, timeout), timeout + 1)
+
     def book(self, symbol: str) -> tuple[int, list[tuple[float, float]], list[tuple[float, float]]]:
         """``(lastUpdateId, bids best first, asks best first)`` of the server's book now."""
         market = self._market(symbol)
