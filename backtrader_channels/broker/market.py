@@ -25,8 +25,18 @@ class Market:
         self.has_trades = False
         self.orders: list = []  # active orders, in submission order
 
+    @property
+    def price(self) -> float | None:
+        """Mark price: the last trade, or the book's mid for a symbol with no trades yet."""
+        if self.last_price is not None:
+            return self.last_price
+        book = self.book
+        if book is not None and book.best_bid is not None and book.best_ask is not None:
+            return book.mid_price
+        return None
+
     def mark(self, timestamp: float) -> None:
-        self.data.mark(timestamp, self.last_price)
+        self.data.mark(timestamp, self.price)
 
     def __repr__(self) -> str:
         return f"Market({self.symbol!r}, last={self.last_price}, orders={len(self.orders)})"

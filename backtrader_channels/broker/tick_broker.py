@@ -141,9 +141,13 @@ class TickBroker(BackBroker):
         return market.data
 
     def submit(self, order: Order, check: bool = True) -> Order:
-        order = super().submit(order, check)
-        if self.tick_mode:
-            self.check_submitted()  # cash check now, at the last trade price
+        if not self.tick_mode:
+            return super().submit(order, check)
+        # cash is checked now at the mark price, and again when the order fills; with no
+        # price yet only the fill can check it
+        priced = self.market_of(order.data).price is not None
+        order = super().submit(order, check and priced)
+        self.check_submitted()
         return order
 
     def submit_accept(self, order: Order) -> None:
@@ -168,9 +172,7 @@ class TickBroker(BackBroker):
         if self.tick_mode:
             now = self._clock.now
             for data in self.positions:
-                market = self.market_of(data)
-                if market.last_price is not None:
-                    market.mark(now)
+                self.market_of(data).mark(now)
             self._get_value(datas=None, lever=lever)
         return super().get_value(datas=datas, mkt=mkt, lever=lever)
 
@@ -253,7 +255,7 @@ class TickBroker(BackBroker):
         if not passive:
             price = self._slipped(order, price)
         now = self._clock.now
-        market.data.mark(now, market.last_price if market.last_price is not None else price)
+        market.data.mark(now, market.price if market.price is not None else price)
         self._fill_size = size
         executed_before = order.executed.size
         comm_before = order.executed.comm

@@ -68,7 +68,7 @@ class TickEngine:
         self._strategies = strategies
         self._tick_callbacks = [s.notify_tick for s in strategies if _overrides(s, "notify_tick")]
         self._book_callbacks = [s.notify_orderbook for s in strategies if _overrides(s, "notify_orderbook")]
-        self._next_callbacks = [s.next for s in strategies if _overrides(s, "next")]
+        self._next_callbacks = [] if self.bar_feeds else self._ready_next_callbacks()
         self.broker.attach(self.clock, self.markets)
         streams = self._streams()
         queue = getattr(self.cerebro, "_event_queue", None)
@@ -78,8 +78,8 @@ class TickEngine:
             run_live(self, queue)
         elif streams:
             self._run_history(streams)
-        if not math.isnan(self.clock.now):
-            self._sample()
+        if self.equity and self.equity[-1][0] != self.clock.now:
+            self._sample()  # the final state, when the last event fell between samples
 
     def _streams(self) -> list:
         streams: list = []
@@ -150,9 +150,21 @@ class TickEngine:
                 state[2] = position + 1
         for strategy in self._strategies:
             strategy._next()
+        self._next_callbacks = self._ready_next_callbacks()
         if self.cerebro.runwriters:
             self.cerebro._next_writers(self._strategies)
         return self._finish_step(call_next=False)
+
+    def _ready_next_callbacks(self) -> list[Callable]:
+        """``next`` of the strategies that define it and, with bar feeds, have warmed up.
+
+        With bars, backtrader calls ``prenext`` until every line has its minimum period; a
+        tick step must not call ``next`` before that either (the bars' lines are not ready).
+        """
+        return [
+            s.next for s in self._strategies
+            if _overrides(s, "next") and (not self.bar_feeds or getattr(s, "_minperstatus", 1) <= 0)
+        ]
 
     def _finish_step(self, call_next: bool = True) -> bool:
         if call_next:
@@ -180,7 +192,7 @@ class TickEngine:
         if tick_only:
             now = self.clock.now
             for market in self.markets.values():
-                market.data.advance(now, market.last_price)
+                market.data.advance(now, market.price)
             num = to_num(now)
             for strategy in self._strategies:
                 strategy.forward()

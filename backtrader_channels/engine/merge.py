@@ -24,6 +24,9 @@ class TimeChunk(NamedTuple):
 
     ts_ns: np.ndarray
 
+    def __len__(self) -> int:
+        return len(self.ts_ns)
+
 
 class Stream(Protocol):
     """A historical source seen by the merge: a priority and its chunks in time order."""

@@ -1,0 +1,121 @@
+"""Bar feeds alongside channels in tick mode, and bar-only scripts unchanged by the import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import backtrader as bt
+import numpy as np
+
+import backtrader_channels as bc
+from tests.conftest import T0, write_trades_csv
+
+
+def write_minute_bars(path: Path, closes: list[float], start: str = "2025-01-01 00:01:00") -> Path:
+    import datetime as dt
+
+    first = dt.datetime.fromisoformat(start)
+    lines = ["datetime,open,high,low,close,volume"]
+    for i, close in enumerate(closes):
+        stamp = (first + dt.timedelta(minutes=i)).strftime("%Y-%m-%d %H:%M:%S")
+        lines.append(f"{stamp},{close},{close + 1},{close - 1},{close},10")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def bar_feed(path: Path) -> bt.feeds.GenericCSVData:
+    return bt.feeds.GenericCSVData(dataname=str(path), dtformat="%Y-%m-%d %H:%M:%S", timeframe=bt.TimeFrame.Minutes,
+                                   datetime=0, open=1, high=2, low=3, close=4, volume=5, openinterest=-1)
+
+
+def test_bars_are_delivered_when_they_close_after_the_ticks_of_that_time(tmp_path):
+    closes = [100.0, 102.0, 104.0, 103.0]
+    bars = write_minute_bars(tmp_path / "bars.csv", closes)
+    trades = write_trades_csv(tmp_path / "t.csv", [(T0 + s, 100.0 + s / 60, 1, "buy") for s in (30, 60, 90, 180, 200)])
+    log = []
+
+    class Mixed(bt.Strategy):
+        def __init__(self):
+            self.sma = bt.indicators.SMA(self.data.close, period=2)
+
+        def notify_tick(self, tick):
+            log.append(("tick", tick.timestamp - T0))
+
+        def next(self):
+            log.append(("next", self.event_time - T0, len(self.data), self.data.close[0],
+                        self.sma[0] if len(self.data) >= 2 else None))
+
+    cerebro = bt.Cerebro()
+    cerebro.adddata(bar_feed(bars), name="BTC/USDT")
+    cerebro.add_channel(bc.TickChannel, symbol="BTC/USDT", dataname=trades)
+    cerebro.addstrategy(Mixed)
+    cerebro.run(mode=bt.RunMode.TICK)
+    # notify_tick gets every trade; next() follows each event once the strategy's bars have
+    # warmed up (SMA(2) needs two bars: before that backtrader calls prenext, not next)
+    assert log == [
+        ("tick", 30.0), ("tick", 60.0), ("tick", 90.0),
+        ("next", 120.0, 2, 102.0, 101.0),
+        ("tick", 180.0), ("next", 180.0, 2, 102.0, 101.0),
+        ("next", 180.0, 3, 104.0, 103.0),
+        ("tick", 200.0), ("next", 200.0, 3, 104.0, 103.0),
+        ("next", 240.0, 4, 103.0, 103.5),
+    ]
+
+
+BAR_SCRIPT = textwrap.dedent('''
+    import sys
+    import backtrader as bt
+    if sys.argv[2] == "with":
+        import backtrader_channels  # noqa: F401
+
+    class SmaCross(bt.Strategy):
+        params = (("fast", 5), ("slow", 15))
+
+        def __init__(self):
+            self.cross = bt.indicators.CrossOver(bt.indicators.SMA(period=self.p.fast), bt.indicators.SMA(period=self.p.slow))
+
+        def next(self):
+            if not self.position and self.cross > 0:
+                self.buy(size=10)
+            elif self.position and self.cross < 0:
+                self.close()
+
+        def notify_order(self, order):
+            if order.status == order.Completed:
+                print("fill", bt.num2date(order.executed.dt).isoformat(), order.executed.size, order.executed.price, order.executed.comm)
+
+    for runonce in (True, False):
+        cerebro = bt.Cerebro()
+        cerebro.adddata(bt.feeds.GenericCSVData(dataname=sys.argv[1], dtformat="%Y-%m-%d", datetime=0, open=1, high=2,
+                                                low=3, close=4, volume=5, openinterest=-1))
+        cerebro.addstrategy(SmaCross)
+        cerebro.broker.setcash(10000.0)
+        cerebro.broker.setcommission(commission=0.001)
+        cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name="ta")
+        (strategy,) = cerebro.run(runonce=runonce)
+        print("value", cerebro.broker.getvalue(), "closed", strategy.analyzers.ta.get_analysis().total.closed)
+''')
+
+
+def test_bar_only_script_gives_identical_results_with_and_without_the_import(tmp_path):
+    import datetime as dt
+
+    rng = np.random.default_rng(3)
+    closes = 100 + np.cumsum(rng.normal(0, 1.5, 250))
+    day = dt.date(2024, 1, 1)
+    rows = ["date,open,high,low,close,volume"] + [
+        f"{day + dt.timedelta(days=i)},{c - 0.3:.2f},{c + 1:.2f},{c - 1:.2f},{c:.2f},1000" for i, c in enumerate(closes)
+    ]
+    (tmp_path / "bars.csv").write_text("\n".join(rows) + "\n")
+    script = tmp_path / "sma_cross.py"
+    script.write_text(BAR_SCRIPT)
+    outputs = [
+        subprocess.run([sys.executable, str(script), str(tmp_path / "bars.csv"), variant], capture_output=True,
+                       text=True, check=True).stdout
+        for variant in ("without", "with")
+    ]
+    assert outputs[0] == outputs[1]
+    assert outputs[0].count("fill") >= 4 and outputs[0].count("value") == 2
