@@ -2,6 +2,7 @@
 
 from .books import BOOK_FORMATS, BookSource, open_book
 from .chunks import BookChunk, TradeChunk
+from .convert import convert
 from .errors import SourceError
 from .trades import TRADE_FORMATS, TradeSource, open_trades
 from .writers import write_book, write_trades
@@ -14,6 +15,7 @@ __all__ = [
     "SourceError",
     "TradeChunk",
     "TradeSource",
+    "convert",
     "open_book",
     "open_trades",
     "write_book",

@@ -1,8 +1,8 @@
 """Binance public data dumps (data.binance.vision): spot and USD-M futures trades and aggTrades.
 
 Spot files have no header; futures files have one. Without a header the layout is told by
-the column count and the kinds of values in the first row, and the file name ('aggTrades'
-or 'trades') when that is not enough. Timestamps are ms, or us in spot files from 2025 on:
+the column count and the kinds of values in the first row (the four layouts all differ),
+checked against the file name ('aggTrades' or 'trades'). Timestamps are ms, or us in spot files from 2025 on:
 each value's unit is told by its magnitude (see timestamps.py).
 """
 
@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from .columns import TradeFields
 from .csvtext import FALSE, INTEGER, NUMBER, TRUE, CsvLayout
+from .errors import SourceError
 
 __all__ = ["BINANCE_FORMATS", "BinanceFormat", "binance_by_header", "binance_by_values"]
 
@@ -80,13 +81,21 @@ def binance_by_header(names: list[str]) -> BinanceFormat | None:
     return found[0] if found else None
 
 
-def binance_by_values(values: list[str], path: Path) -> list[BinanceFormat]:
-    """The layouts a header-less first row fits, narrowed by the file name when several do."""
+def binance_by_values(values: list[str], path: Path) -> BinanceFormat:
+    """The layout a header-less first row fits; the file name ('trades' or 'aggTrades')
+    must not contradict it."""
     found = [fmt for fmt in BINANCE_FORMATS.values() if fmt.matches(values)]
-    if len(found) > 1:
-        name = path.name.lower()
-        if "aggtrades" in name:
-            found = [fmt for fmt in found if fmt.aggregated]
-        elif "trades" in name:
-            found = [fmt for fmt in found if not fmt.aggregated]
-    return found
+    if len(found) != 1:
+        raise SourceError(
+            path,
+            f"the first row {values} fits no known trades layout (a project CSV starts "
+            "with a header line: timestamp,price,volume,direction)",
+        )
+    name = path.name.lower()
+    said = "aggtrades" if "aggtrades" in name else "trades" if "trades" in name else None
+    if said is not None and (said == "aggtrades") != found[0].aggregated:
+        raise SourceError(
+            path,
+            f"the name says {said} but the first row has the {found[0].name} layout; pass format=",
+        )
+    return found[0]

@@ -29,7 +29,7 @@ from .errors import Problems, SourceError
 from .files import existing_file, first_line, plain_suffix
 from .timestamps import DECIMAL_SECONDS
 
-__all__ = ["BOOK_FORMATS", "BookSource", "open_book"]
+__all__ = ["BOOK_FORMATS", "JSONL_SUFFIXES", "PARQUET_COLUMNS", "BookSource", "open_book"]
 
 BOOK_FORMATS = ("jsonl", "parquet")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")

@@ -78,7 +78,7 @@ class CsvLayout:
         read = pacsv.ReadOptions(
             column_names=list(self.names), use_threads=True, block_size=1 << 22
         )
-        parse = pacsv.ParseOptions(ignore_empty_lines=False)
+        parse = pacsv.ParseOptions(ignore_empty_lines=True)
         convert = pacsv.ConvertOptions(
             include_columns=list(self.types),
             column_types=dict(self.types),

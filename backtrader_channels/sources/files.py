@@ -8,12 +8,15 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import SourceError
 
-try:  # zlib-ng (installed with ccxt) inflates about twice as fast as the standard zlib
+try:  # zlib-ng (installed with ccxt) is about twice as fast as the standard zlib
+    from zlib_ng import gzip_ng as gzip
     from zlib_ng import zlib_ng as zlib
 except ImportError:  # pragma: no cover - same results, slower
+    import gzip  # type: ignore[no-redef]
     import zlib  # type: ignore[no-redef]
 
 __all__ = [
@@ -23,6 +26,7 @@ __all__ = [
     "first_line",
     "content_pieces",
     "line_blocks",
+    "open_output",
     "plain_suffix",
 ]
 
@@ -30,7 +34,7 @@ BOM = b"\xef\xbb\xbf"
 SNIFF_BYTES = 1 << 16
 PIECE_BYTES = 1 << 20
 INFLATE_INPUT_BYTES = 1 << 18  # about a megabyte once inflated
-GZIP_WBITS = 16 + 15
+GZIP_LEVEL = 6  # gzip's default: 4x faster than level 9, files about 5% larger
 ZIP_LOCAL_HEADER = 30
 
 
@@ -62,7 +66,9 @@ def content_pieces(path: Path) -> Iterator[bytes]:
         if plain_suffix(path) == ".zip" and not compression_of(path):
             yield from _zip_pieces(path)
         elif compression_of(path):
-            yield from _gzip_pieces(path)
+            with gzip.open(path, "rb") as stream:
+                while data := stream.read(PIECE_BYTES):
+                    yield data
         else:
             yield from _raw_pieces(path, 0, None, PIECE_BYTES)
     except (OSError, EOFError, zlib.error) as error:
@@ -82,25 +88,6 @@ def _raw_pieces(path: Path, start: int, size: int | None, piece: int) -> Iterato
             if size is not None:
                 size -= len(data)
             yield data
-
-
-def _gzip_pieces(path: Path) -> Iterator[bytes]:
-    """Inflate gzip data, one member after another (concatenated gzip files are valid)."""
-    inflater, started = zlib.decompressobj(GZIP_WBITS), False
-    for data in _raw_pieces(path, 0, None, INFLATE_INPUT_BYTES):
-        while data:
-            started = True
-            if out := inflater.decompress(data):
-                yield out
-            data = b""
-            if inflater.eof:
-                data, inflater, started = (
-                    inflater.unused_data,
-                    zlib.decompressobj(GZIP_WBITS),
-                    False,
-                )
-    if started and not inflater.eof:
-        raise EOFError("the gzip data ends early")
 
 
 def _zip_pieces(path: Path) -> Iterator[bytes]:
@@ -185,6 +172,11 @@ def line_blocks(pieces: Iterable[bytes], block_bytes: int) -> Iterator[bytes]:
                 parts, size = [data[end:]], len(data) - end
     if size:
         yield b"".join(parts)
+
+
+def open_output(path: Path, gzipped: bool) -> BinaryIO:
+    """A file to write, gzip-compressed when ``gzipped``."""
+    return gzip.open(path, "wb", compresslevel=GZIP_LEVEL) if gzipped else open(path, "wb")
 
 
 @contextmanager

@@ -114,7 +114,7 @@ class TradeSource(Source[TradeChunk]):
         has_header = bool(values) and not NUMBER.fullmatch(values[0].strip())
         names = [value.strip().lower() for value in values] if has_header else []
         if format is None:
-            format = self._detect_text(has_header, names, values)
+            format = self._detect_text(has_header, names, values, number)
         if format == "csv":
             if not has_header:
                 raise SourceError(
@@ -145,7 +145,9 @@ class TradeSource(Source[TradeChunk]):
 
         return format, fields, batches
 
-    def _detect_text(self, has_header: bool, names: list[str], values: list[str]) -> str:
+    def _detect_text(
+        self, has_header: bool, names: list[str], values: list[str], number: int
+    ) -> str:
         if has_header:
             binance = binance_by_header(names)
             if binance is not None:
@@ -156,19 +158,11 @@ class TradeSource(Source[TradeChunk]):
                 self.path,
                 f"unknown columns {names}: expected a header with {', '.join(REQUIRED)} "
                 f"or a Binance trades/aggTrades layout",
-                line=1,
+                line=number,
             )
         if not values:
             raise SourceError(self.path, "no data to tell the format from (pass format=)")
-        found = binance_by_values(values, self.path)
-        if len(found) != 1:
-            guesses = [fmt.name for fmt in found] or "no known layout"
-            raise SourceError(
-                self.path,
-                f"the first row {values} fits {guesses}; pass format= "
-                f"(a project CSV needs a header: {','.join(REQUIRED)})",
-            )
-        return found[0].name
+        return binance_by_values(values, self.path).name
 
     def _project_fields(self, names: list[str]) -> TradeFields:
         missing = [name for name in REQUIRED if name not in names]

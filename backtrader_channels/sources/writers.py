@@ -19,7 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .chunks import BookChunk, TradeChunk
-from .files import atomic_output, compression_of, plain_suffix
+from .files import atomic_output, compression_of, open_output, plain_suffix
 
 __all__ = ["write_book", "write_trades"]
 
@@ -102,7 +102,7 @@ def _write_jsonl(path: Path, chunks: Iterable[BookChunk]) -> int:
     count = 0
     with (
         atomic_output(path) as partial,
-        pa.output_stream(partial, compression=compression_of(path)) as out,
+        open_output(partial, compression_of(path) is not None) as out,
     ):
         for chunk in chunks:
             out.write("".join(_jsonl_lines(chunk)).encode())
@@ -184,7 +184,7 @@ def _write_csv(path: Path, tables: Iterable[pa.Table], schema: pa.Schema) -> int
     options = pacsv.WriteOptions(include_header=False, quoting_style="none")
     with (
         atomic_output(path) as partial,
-        pa.output_stream(partial, compression=compression_of(path)) as out,
+        open_output(partial, compression_of(path) is not None) as out,
     ):
         header: list[str] | None = None
         for table in tables:
