@@ -6,12 +6,12 @@ queue), kept alive across failures:
 - ``NetworkError`` (socket closed or reset, timeouts, exchange unavailable): reconnect after
   an exponential backoff with jitter (``Backoff``: 0.5 s doubling to 30 s), forever unless
   ``max_retries`` consecutive failures; ccxt reconnects by itself on the next ``watch_*``.
-- a gap in an order book (``InvalidNonce``/``ChecksumError``): ccxt has dropped the book and
-  the next ``watch_*`` rebuilds it from a fresh REST snapshot; counted in ``resyncs``, retried
-  at once the first time, with the backoff if it keeps failing.
+- a gap in an order book (``InvalidNonce``/``ChecksumError``): the book is rebuilt from a
+  fresh REST snapshot on a new connection; counted in ``resyncs``, at once the first time,
+  after the backoff if resyncs follow each other with nothing delivered in between.
 - the watchdog: no result for ``stale_timeout`` seconds (a silent server, a half-open TCP
-  connection, or ccxt's receive loop dead after a bad frame) closes the exchange and opens a
-  new one (markets are carried over, so no extra REST call).
+  connection, or ccxt's receive loop dead after a bad frame) replaces the exchange with a
+  new one (markets carried over, so no extra REST call) and reconnects.
 - any other error (bad symbol, authentication) ends the feed: ``start()`` raises it.
 
 ``stop()`` may be called from any thread; it returns once the exchange is closed.

@@ -13,13 +13,16 @@ engine to dispatch to the strategy's ``('tick', symbol)`` / ``('orderbook', symb
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ccxt
 
 from ..events import EventPriority, OrderBookEvent, TickEvent
 from .base import CCXTFeedBase
 from .trade_ids import TradeIdFilter
+
+if TYPE_CHECKING:
+    from ..live import LiveEventQueue
 
 __all__ = ["CCXTLiveOrderBookFeed", "CCXTLiveTickFeed"]
 
@@ -37,7 +40,9 @@ class CCXTLiveTickFeed(CCXTFeedBase):
     channel_type = "tick"
     priority = EventPriority.TICK
 
-    def __init__(self, exchange_id: str, symbol: str, event_queue: Any, *, dedupe_window: int = 100_000, **options: Any) -> None:
+    def __init__(
+        self, exchange_id: str, symbol: str, event_queue: LiveEventQueue, *, dedupe_window: int = 100_000, **options: Any
+    ) -> None:
         super().__init__(exchange_id, symbol, event_queue, **options)
         self._trade_ids = TradeIdFilter(dedupe_window)
 
@@ -97,7 +102,9 @@ class CCXTLiveOrderBookFeed(CCXTFeedBase):
     channel_type = "orderbook"
     priority = EventPriority.ORDERBOOK
 
-    def __init__(self, exchange_id: str, symbol: str, event_queue: Any, *, depth: int | None = None, **options: Any) -> None:
+    def __init__(
+        self, exchange_id: str, symbol: str, event_queue: LiveEventQueue, *, depth: int | None = None, **options: Any
+    ) -> None:
         if depth is not None and depth < 1:
             raise ValueError(f"depth must be >= 1 or None, got {depth!r}")
         super().__init__(exchange_id, symbol, event_queue, **options)

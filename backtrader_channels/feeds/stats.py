@@ -17,7 +17,7 @@ class FeedStats:
     messages: int  # items received from ccxt (trades, book updates) plus bad messages
     trades: int  # ticks pushed to the queue
     books: int  # book snapshots pushed to the queue
-    reconnects: int  # reconnections for any reason (network errors and watchdog restarts)
+    reconnects: int  # reconnections after network errors or watchdog restarts (not resyncs)
     watchdog_restarts: int  # restarts because nothing arrived for stale_timeout seconds
     resyncs: int  # order books rebuilt from a fresh snapshot after a gap (InvalidNonce/ChecksumError)
     bad_messages: int  # unparseable frames or items missing fields: counted and skipped
