@@ -178,7 +178,7 @@ def test_watchdog_recovers_ccxt_receive_loop_killed_by_a_bad_frame(server, start
 
 
 def test_silent_server_triggers_watchdog_reconnect(server, start_feed):
-    feed, queue = start_feed(stale_timeout=0.5)
+    feed, queue = start_feed(stale_timeout=1.0)
     server.send_trades(SYMBOL, 5)
     assert trade_ids(collect(queue, 5)) == [1, 2, 3, 4, 5]
     server.mute()  # socket stays open and answers pings, but nothing more arrives
