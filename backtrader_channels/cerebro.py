@@ -140,7 +140,7 @@ def _result(cerebro: bt.Cerebro, engine: TickEngine, broker: TickBroker, strateg
         for trade in trade_list
         if trade.isclosed
     ]
-    times, values = zip(*engine.equity, strict=False) if engine.equity else ((), ())
+    times, values, prices = zip(*engine.equity) if engine.equity else ((), (), ())
     channels = channels_of(cerebro).values()
     return RunResult(
         start_cash=broker.startingcash,
@@ -153,6 +153,8 @@ def _result(cerebro: bt.Cerebro, engine: TickEngine, broker: TickBroker, strateg
         trades_won=sum(1 for trade in trades if trade.pnlcomm > 0),
         equity_times=np.asarray(times, dtype=float),
         equity_values=np.asarray(values, dtype=float),
+        prices=np.asarray(prices, dtype=float),
+        symbol=engine._first_market.symbol if engine._first_market is not None else "",
         skipped_rows={
             f"{c.channel_type} {c.symbol}": c.source.skipped_rows for c in channels if c.source is not None
         },

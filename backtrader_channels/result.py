@@ -36,6 +36,8 @@ class RunResult:
     trades_won: int
     equity_times: np.ndarray
     equity_values: np.ndarray
+    prices: np.ndarray  # the first symbol's mark price at each equity sample
+    symbol: str
     skipped_rows: dict[str, int] = field(default_factory=dict)
     rejected_book_updates: dict[str, dict[str, int]] = field(default_factory=dict)
 

@@ -158,10 +158,7 @@ class TickBroker(BackBroker):
     def cancel(self, order: Order, bracket: bool = False) -> bool:
         cancelled = super().cancel(order, bracket=bracket)
         if cancelled and self.tick_mode:
-            market = self.market_of(order.data)
-            if order in market.orders:
-                market.orders.remove(order)
-            self._incoming = [(t, o) for t, o in self._incoming if o is not order]
+            self._close_order(order, self.market_of(order.data))
         return cancelled
 
     def next(self) -> None:
@@ -214,8 +211,11 @@ class TickBroker(BackBroker):
         touch = self.p.fill_on_touch
         partial = self.p.partial_fills
         for order in list(market.orders):
-            if self._expired(order, market, now):
+            if not order.alive():  # cancelled as the other side of an OCO or a bracket
+                self._close_order(order, market)
                 continue
+            if not order.active() or self._expired(order, market, now):
+                continue  # a bracket child waits for its parent to fill
             if book is None:
                 fill = None if price is None else trade_fill(order, price, volume, market.last_price, touch, partial)
             else:
@@ -268,9 +268,11 @@ class TickBroker(BackBroker):
         if order.alive():
             self.pending.append(order)
             return
-        market.orders.remove(order)
+        self._close_order(order, market)
         if order.status == Order.Completed:
-            self._bracketize(order)
+            self._bracketize(order)  # a filled bracket parent releases its children
+            while self._toactivate:
+                self._toactivate.popleft().activate()
 
     def _slipped(self, order: Order, price: float) -> float:
         limited = order.exectype in (Order.Limit, Order.StopLimit)
@@ -282,10 +284,12 @@ class TickBroker(BackBroker):
         return price if slipped is None else slipped
 
     def _close_order(self, order: Order, market: Market) -> None:
+        """Forget an order that can no longer fill, wherever it waits."""
         if order in market.orders:
             market.orders.remove(order)
         if order in self.pending:
             self.pending.remove(order)
+        self._incoming = [pair for pair in self._incoming if pair[1] is not order]
 
     def _take_fill_size(self, order: Order, price: float, ago: int) -> float:
         return self._fill_size

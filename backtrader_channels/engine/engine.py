@@ -54,7 +54,7 @@ class TickEngine:
         self.bar_feeds = bar_feeds
         self.clock = Clock()
         self.equity_interval = equity_interval
-        self.equity: list[tuple[float, float]] = []
+        self.equity: list[tuple[float, float, float]] = []  # (time, value, first symbol's price)
         self.events = 0
         self._next_sample = -math.inf
         self._strategies: list[bt.Strategy] = []
@@ -62,6 +62,7 @@ class TickEngine:
         self._book_callbacks: list[Callable] = []
         self._next_callbacks: list[Callable] = []
         self._bar_steps: list[tuple[Any, list[float], int]] = []
+        self._first_market = next(iter(markets.values()), None)
 
     # -- entry point (replaces Cerebro._runnext for the run) ---------------------------------
     def run(self, strategies: list[bt.Strategy]) -> None:
@@ -208,7 +209,8 @@ class TickEngine:
 
     def _sample(self) -> None:
         now = self.clock.now
-        self.equity.append((now, self.broker.getvalue()))
+        price = self._first_market.price if self._first_market is not None else None
+        self.equity.append((now, self.broker.getvalue(), math.nan if price is None else price))
         interval = self.equity_interval
         self._next_sample = (math.floor(now / interval) + 1) * interval
 
