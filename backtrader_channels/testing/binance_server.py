@@ -446,7 +446,7 @@ class FakeBinance:
         for index in range(count):
             if index == drop_after:
                 await self._drop(abrupt=False)
-                for text in sent[len(sent) - replay :] if replay else ():
+                for text in sent[max(0, len(sent) - replay) :]:
                     await self._broadcast(stream, text, timeout)
             await self._broadcast_trade(market, stream, sent, ids, timeout)
             if rate:
