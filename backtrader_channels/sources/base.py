@@ -71,6 +71,15 @@ class Source(Generic[ChunkT]):
 
     def _check_order(self, ts_ns: np.ndarray, problems: Problems, field: str) -> None:
         """Flag rows earlier than the row delivered before them (rows already bad do not count)."""
+        if not len(ts_ns):
+            return
+        if (
+            ts_ns[0] >= self._last_ns
+            and not problems.dropped.any()
+            and (ts_ns[1:] >= ts_ns[:-1]).all()
+        ):
+            self._last_ns = int(ts_ns[-1])  # in order: the usual case
+            return
         usable = np.where(problems.dropped, np.iinfo(np.int64).min, ts_ns)
         before = np.maximum.accumulate(np.concatenate(([self._last_ns], usable[:-1])))
         problems.flag(
@@ -79,8 +88,7 @@ class Source(Generic[ChunkT]):
             "time goes backwards",
             lambda i: f"{_seconds(ts_ns[i])} after {_seconds(before[i])}",
         )
-        if len(ts_ns):
-            self._last_ns = max(int(before[-1]), int(usable[-1]))
+        self._last_ns = max(int(before[-1]), int(usable[-1]))
 
     def _settle(self, batch: Batch) -> np.ndarray | None:
         """Raise for the first problem, or count the bad rows; the rows to keep (None: all)."""

@@ -76,7 +76,11 @@ def numbers(
     def describe(i: int) -> str:
         return repr(float(values[i]))
 
-    flag(problems, _missing(column), field, "missing", rows=rows)
+    missing = _missing(column)
+    usable = np.isfinite(values) & ((values >= 0) if zero_ok else (values > 0))
+    if usable.all() and not missing.any():
+        return values
+    flag(problems, missing, field, "missing", rows=rows)
     flag(problems, ~np.isfinite(values), field, "not a number", describe, rows)
     if zero_ok:
         flag(problems, values < 0, field, "negative", describe, rows)

@@ -65,6 +65,8 @@ class Problems:
         describe: Callable[[int], str] | None = None,
     ) -> None:
         """Mark the rows of ``mask`` bad for ``reason``; ``describe(row)`` details the first."""
+        if not mask.any():
+            return
         mask = mask & ~(self.bad | self.ignored)
         if not mask.any():
             return

@@ -49,6 +49,10 @@ def _missing(values: pa.Array) -> np.ndarray:
 
 def _whole_ns(whole: np.ndarray, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Whole numbers in the unit their magnitude tells, to nanoseconds."""
+    if len(whole) and not bad.any():
+        low, high = np.searchsorted(LIMITS, [whole.min(), whole.max()], side="right")
+        if low == high and whole.min() >= 0 and float(whole.max()) * NS_PER_UNIT[high] < MAX_NS:
+            return whole * NS_PER_UNIT[high], bad  # one unit throughout: the usual case
     magnitude = whole.astype(np.float64)
     factor = NS_PER_UNIT[np.searchsorted(LIMITS, magnitude, side="right")]
     bad = bad | (whole < 0) | (magnitude * factor >= MAX_NS)
