@@ -7,6 +7,7 @@ from .broker import ChannelData, FillRecord, TickBroker
 from .cerebro import RunMode, install
 from .channels import BookError, Channel, OrderBook, OrderBookChannel, TickChannel
 from .events import Event, EventPriority, Level, OrderBookEvent, TickEvent
+from .live import LiveDataValidator, LiveEventQueue
 from .result import RunResult
 
 install()
@@ -19,6 +20,8 @@ __all__ = [
     "EventPriority",
     "FillRecord",
     "Level",
+    "LiveDataValidator",
+    "LiveEventQueue",
     "OrderBook",
     "OrderBookChannel",
     "OrderBookEvent",

@@ -18,11 +18,13 @@ import numpy as np
 from backtrader.brokers import BackBroker
 
 from .broker import ChannelData, Market, TickBroker
-from .channels import Channel, OrderBookChannel
+from .channels import Channel, OrderBookChannel, TickChannel
 from .engine import TickEngine
+from .engine.live import LiveSession
+from .live import LiveDataValidator
 from .result import RunResult
 
-__all__ = ["RunMode", "add_channel", "channels_of", "install"]
+__all__ = ["RunMode", "add_channel", "add_live_feed", "channels_of", "install", "new_market"]
 
 log = logging.getLogger("backtrader_channels")
 
@@ -79,27 +81,79 @@ def _run(self: bt.Cerebro, mode: RunMode | str | None = None, **kwargs: Any) -> 
     return _run_tick(self, **kwargs)
 
 
+def new_market(symbol: str, cerebro: bt.Cerebro) -> Market:
+    """A market with its ChannelData ready for orders and positions."""
+    data = ChannelData(symbol)
+    data.setenvironment(cerebro)
+    data.reset()
+    data._start()
+    return Market(symbol, data)
+
+
 def _markets(channels: dict[tuple[str, str], Channel], cerebro: bt.Cerebro) -> dict[str, Market]:
     markets: dict[str, Market] = {}
     for channel in channels.values():
-        market = markets.get(channel.symbol)
-        if market is None:
-            data = ChannelData(channel.symbol)
-            data.setenvironment(cerebro)
-            data.reset()
-            data._start()
-            market = markets[channel.symbol] = Market(channel.symbol, data)
-        if isinstance(channel, OrderBookChannel):
-            market.book = channel.book
-        else:
-            market.has_trades = True
+        if channel.symbol not in markets:
+            markets[channel.symbol] = new_market(channel.symbol, cerebro)
+        markets[channel.symbol].attach(channel)
     return markets
 
 
-def _run_tick(cerebro: bt.Cerebro, equity_interval: float = 1.0, **kwargs: Any) -> Any:
+def add_live_feed(self: bt.Cerebro, feed: Any) -> Channel:
+    """Attach a live feed (``CCXTLiveTickFeed``, ``CCXTLiveOrderBookFeed``) and return its channel.
+
+    A tick-mode run then starts the feeds, consumes their queue until stopped and stops
+    them. All feeds of a Cerebro share one ``LiveEventQueue``.
+    """
+    queue = getattr(self, "_event_queue", None)
+    if queue is None:
+        self._event_queue = queue = feed.event_queue
+    elif feed.event_queue is not queue:
+        raise ValueError(f"{feed!r} pushes to another queue than this Cerebro's feeds; give them one LiveEventQueue")
+    self.__dict__.setdefault("_bc_live_feeds", []).append(feed)
+    registry = channels_of(self)
+    key = (feed.channel_type, feed.symbol)
+    if key not in registry:
+        channel_cls = OrderBookChannel if feed.channel_type == "orderbook" else TickChannel
+        registry[key] = channel_cls(feed.symbol, on_error="skip")
+    tick_broker_of(self)
+    return registry[key]
+
+
+def _live_session(cerebro: bt.Cerebro, validator: Any, duration: float | None) -> LiveSession | None:
+    queue = getattr(cerebro, "_event_queue", None)
+    if queue is None:
+        return None
+    if validator is True:
+        validator = LiveDataValidator()
+    session = LiveSession(queue, list(cerebro.__dict__.get("_bc_live_feeds", ())), validator or None, duration)
+    channels = channels_of(cerebro)
+    if not channels:  # the seed's way: a bare queue; learn the first symbol from its first event
+        session.first = first = _first_event(queue)
+        if first is not None:
+            channel_cls = OrderBookChannel if first.channel_type == "orderbook" else TickChannel
+            channels[(channel_cls.channel_type, first.channel_name)] = channel_cls(first.channel_name, on_error="skip")
+    return session
+
+
+def _first_event(queue: Any) -> Any:
+    while not (queue.stopped and not len(queue)):
+        event = queue.pop(timeout=0.1)
+        if event is not None:
+            return event
+    return None
+
+
+def _run_tick(cerebro: bt.Cerebro, equity_interval: float = 1.0, duration: float | None = None,
+              validator: Any = True, **kwargs: Any) -> Any:
+    """Tick-mode run. Live runs (a queue or live feeds attached) also take ``duration``
+    (wall seconds) and ``validator`` (True: a default LiveDataValidator; False: none)."""
+    live = _live_session(cerebro, validator, duration)
     channels = channels_of(cerebro)
     bar_feeds = list(cerebro.datas)
-    if not channels and getattr(cerebro, "_event_queue", None) is None:
+    if not channels:
+        if live is not None:
+            return []  # the queue stopped before any event arrived
         raise ValueError(
             "tick mode needs a channel: cerebro.add_channel(TickChannel, symbol='BTC/USDT', dataname=...)"
         )
@@ -108,6 +162,7 @@ def _run_tick(cerebro: bt.Cerebro, equity_interval: float = 1.0, **kwargs: Any) 
     broker = tick_broker_of(cerebro)
     markets = _markets(channels, cerebro)
     engine = TickEngine(cerebro, channels, markets, broker, bar_feeds, equity_interval=equity_interval)
+    engine.live = live
     cerebro._bc_engine = engine
     if not bar_feeds:  # the channels' data stand in as the strategies' datas
         cerebro.datas = [market.data for market in markets.values()]
@@ -161,6 +216,7 @@ def _result(cerebro: bt.Cerebro, engine: TickEngine, broker: TickBroker, strateg
         rejected_book_updates={
             c.symbol: dict(c.rejected) for c in channels if isinstance(c, OrderBookChannel) and c.rejected
         },
+        live_rows=engine.live.rows() if engine.live is not None else [],
     )
 
 
@@ -196,6 +252,7 @@ def install() -> None:
     _run._backtrader_channels = True
     bt.Cerebro.run = _run
     bt.Cerebro.add_channel = add_channel
+    bt.Cerebro.add_live_feed = add_live_feed
     bt.RunMode = RunMode
     meta = bt.strategy.MetaStrategy
     _strategy_preinit.original = meta.dopreinit

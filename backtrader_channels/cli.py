@@ -65,8 +65,9 @@ def load_strategy(path: Path, name: str | None = None) -> type[bt.Strategy]:
     """The ``bt.Strategy`` subclass defined in a Python file (``name`` picks one of several)."""
     if not path.is_file():
         raise SystemExit(f"btchannels: strategy file not found: {path}")
-    spec = importlib.util.spec_from_file_location(path.stem, path)
+    spec = importlib.util.spec_from_file_location(f"btchannels_strategy_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # backtrader looks strategies' modules up by name
     spec.loader.exec_module(module)
     found = {
         value.__name__: value for value in vars(module).values()
@@ -118,6 +119,77 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if rejected or source.skipped_rows else 0
 
 
+class StatusLine:
+    """A status line refreshed in place once a second while a live run lasts."""
+
+    def __init__(self, cerebro: bt.Cerebro, feeds: list, stream: Any = sys.stderr) -> None:
+        import threading
+
+        self._cerebro, self._feeds, self._stream = cerebro, feeds, stream
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="btchannels-status", daemon=True)
+
+    def __enter__(self) -> StatusLine:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._done.set()
+        self._thread.join(2.0)
+        self._stream.write("\n")
+
+    def line(self, events: int, rate: float) -> str:
+        stats = [feed.stats for feed in self._feeds]
+        p50 = [s.latency_p50 for s in stats if s.latency_p50 is not None]
+        p99 = [s.latency_p99 for s in stats if s.latency_p99 is not None]
+        latency = f"p50 {1e3 * max(p50):.1f} ms p99 {1e3 * max(p99):.1f} ms" if p50 else "p50 - p99 -"
+        engine = getattr(self._cerebro, "_bc_engine", None)
+        session = engine.live if engine is not None else None
+        anomalies = sum(sum(kinds.values()) for kinds in session.anomaly_report().values()) if session else 0
+        return (f"{events:,} events  {rate:,.0f}/s  latency {latency}  "
+                f"reconnects {sum(s.reconnects for s in stats)}  anomalies {anomalies}")
+
+    def _loop(self) -> None:
+        last_events, last_time = 0, time.monotonic()
+        while not self._done.wait(1.0):
+            engine = getattr(self._cerebro, "_bc_engine", None)
+            events = engine.events if engine is not None else 0
+            now = time.monotonic()
+            rate = (events - last_events) / (now - last_time)
+            last_events, last_time = events, now
+            self._stream.write("\r" + self.line(events, rate).ljust(100))
+            self._stream.flush()
+
+
+def cmd_live(args: argparse.Namespace) -> int:
+    from .feeds import CCXTLiveOrderBookFeed, CCXTLiveTickFeed
+    from .live import LiveEventQueue
+    from .testing import binance_ccxt_config
+
+    strategy = load_strategy(args.strategy_file, args.strategy)
+    config: dict[str, Any] = {}
+    if args.rest_url or args.ws_url:
+        if args.exchange != "binance" or not (args.rest_url and args.ws_url):
+            raise SystemExit("btchannels: --rest-url and --ws-url go together, for --exchange binance")
+        config = binance_ccxt_config(args.rest_url, args.ws_url)
+    if args.sandbox:
+        config["sandbox"] = True
+    queue = LiveEventQueue()
+    feeds = [CCXTLiveTickFeed(args.exchange, args.symbol, queue, config=config)]
+    if args.orderbook:
+        feeds.append(CCXTLiveOrderBookFeed(args.exchange, args.symbol, queue, config=config))
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.broker.setcash(args.cash)
+    cerebro.broker.setcommission(commission=args.commission)
+    for feed in feeds:
+        cerebro.add_live_feed(feed)
+    cerebro.addstrategy(strategy)
+    with StatusLine(cerebro, feeds):
+        cerebro.run(mode=bt.RunMode.TICK, duration=args.duration)
+    _report(cerebro.tick_result, args.chart)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="btchannels", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -150,6 +222,21 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("destination", type=Path)
     convert.add_argument("--format", help="source format, when detection cannot tell")
     convert.set_defaults(run=cmd_convert)
+
+    live = commands.add_parser("live", help="run a strategy file live (paper fills) on an exchange's streams")
+    live.add_argument("strategy_file", type=Path)
+    live.add_argument("--exchange", default="binance", help="a ccxt.pro exchange id")
+    live.add_argument("--symbol", default="BTC/USDT")
+    live.add_argument("--orderbook", action="store_true", help="also stream the order book")
+    live.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C/SIGTERM)")
+    live.add_argument("--strategy", help="class name, when the file defines several")
+    live.add_argument("--cash", type=float, default=10_000.0)
+    live.add_argument("--commission", type=float, default=0.001)
+    live.add_argument("--sandbox", action="store_true", help="the exchange's testnet (ccxt sandbox mode)")
+    live.add_argument("--rest-url", help="REST base for Binance, e.g. http://127.0.0.1:8080 (a local or test server)")
+    live.add_argument("--ws-url", help="WebSocket base for Binance, e.g. ws://127.0.0.1:8080/ws")
+    live.add_argument("--chart", type=Path, help="write a PNG chart here at the end")
+    live.set_defaults(run=cmd_live)
 
     validate = commands.add_parser("validate", help="run the live-data validator over a historical file")
     validate.add_argument("file", type=Path)

@@ -40,6 +40,7 @@ class RunResult:
     symbol: str
     skipped_rows: dict[str, int] = field(default_factory=dict)
     rejected_book_updates: dict[str, dict[str, int]] = field(default_factory=dict)
+    live_rows: list[tuple[str, str]] = field(default_factory=list)  # live runs: feeds, queue, validator
 
     @property
     def pnl(self) -> float:
@@ -82,7 +83,7 @@ class RunResult:
         rows += [(f"skipped rows {name}", f"{count:,}") for name, count in self.skipped_rows.items() if count]
         for name, kinds in self.rejected_book_updates.items():
             rows += [(f"rejected book updates {name} ({kind})", f"{count:,}") for kind, count in kinds.items()]
-        return rows
+        return rows + self.live_rows
 
     def summary(self) -> str:
         rows = self.rows()

@@ -35,6 +35,15 @@ class Market:
             return book.mid_price
         return None
 
+    def attach(self, channel: object) -> None:
+        """Learn what the symbol has: a book to walk, or trades to match."""
+        from ..channels import OrderBookChannel
+
+        if isinstance(channel, OrderBookChannel):
+            self.book = channel.book
+        else:
+            self.has_trades = True
+
     def mark(self, timestamp: float) -> None:
         self.data.mark(timestamp, self.price)
 

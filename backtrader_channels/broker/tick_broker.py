@@ -59,7 +59,6 @@ class TickBroker(BackBroker):
         super().__init__()
         self._clock: Clock | None = None
         self._markets: dict[str, Market] = {}
-        self._default_market: Market | None = None
         self._incoming: list[tuple[float, Order]] = []
         self._fill_size = 0.0
         self.fills: list[FillRecord] = []
@@ -91,7 +90,6 @@ class TickBroker(BackBroker):
         """Enter tick mode: match against ``markets``, read time from ``clock``."""
         self._clock = clock
         self._markets = markets
-        self._default_market = next(iter(markets.values()), None)
         self._incoming = []
         self.fills = []
         self.p.filler = self._take_fill_size
@@ -111,8 +109,8 @@ class TickBroker(BackBroker):
         """
         symbol = getattr(data, "symbol", None) or getattr(data, "_name", None) or data
         market = self._markets.get(symbol) if isinstance(symbol, str) else None
-        if market is None:
-            market = self._default_market
+        if market is None:  # the first channel's symbol (live runs may add markets as they go)
+            market = next(iter(self._markets.values()), None)
         if market is None:
             raise ValueError(f"no channel to trade {symbol!r}: add one with cerebro.add_channel")
         return market

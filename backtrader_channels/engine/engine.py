@@ -63,6 +63,7 @@ class TickEngine:
         self._next_callbacks: list[Callable] = []
         self._bar_steps: list[tuple[Any, list[float], int]] = []
         self._first_market = next(iter(markets.values()), None)
+        self.live = None  # a LiveSession when the run consumes a LiveEventQueue
 
     # -- entry point (replaces Cerebro._runnext for the run) ---------------------------------
     def run(self, strategies: list[bt.Strategy]) -> None:
@@ -71,14 +72,12 @@ class TickEngine:
         self._book_callbacks = [s.notify_orderbook for s in strategies if _overrides(s, "notify_orderbook")]
         self._next_callbacks = [] if self.bar_feeds else self._ready_next_callbacks()
         self.broker.attach(self.clock, self.markets)
-        streams = self._streams()
-        queue = getattr(self.cerebro, "_event_queue", None)
-        if queue is not None:
+        if self.live is not None:
             from .live import run_live
 
-            run_live(self, queue)
-        elif streams:
-            self._run_history(streams)
+            run_live(self, self.live)
+        else:
+            self._run_history(self._streams())
         if self.equity and self.equity[-1][0] != self.clock.now:
             self._sample()  # the final state, when the last event fell between samples
 
@@ -111,6 +110,33 @@ class TickEngine:
                         return
 
     # -- steps ---------------------------------------------------------------------------
+    def live_step(self, event: Any) -> bool:
+        """Handle one live ``Event`` (tick or orderbook); True when the run must stop."""
+        kind = event.channel_type
+        if kind != "tick" and kind != "orderbook":
+            self.live.unknown += 1
+            return self.cerebro._event_stop
+        channel, market = self.channel_for(kind, event.channel_name)
+        data = event.data
+        if kind == "tick":
+            return self.tick_step(channel, market, data)
+        return self.book_step(channel, market, data.timestamp, data.is_snapshot, data.bids, data.asks)
+
+    def channel_for(self, kind: str, symbol: str) -> tuple[Any, Market]:
+        """The channel and market of a live event, made on first sight of a new symbol."""
+        channel = self.channels.get((kind, symbol))
+        if channel is None:
+            from ..cerebro import new_market
+
+            channel = (TickChannel if kind == "tick" else OrderBookChannel)(symbol, on_error="skip")
+            self.channels[(kind, symbol)] = channel
+            market = self.markets.get(symbol) or new_market(symbol, self.cerebro)
+            self.markets[symbol] = market
+            market.attach(channel)
+            if self._first_market is None:
+                self._first_market = market
+        return channel, self.markets[symbol]
+
     def tick_step(self, channel: TickChannel, market: Market, tick: TickEvent) -> bool:
         """Handle one trade; True when the run must stop."""
         self.clock.now = tick.timestamp
