@@ -3,6 +3,7 @@
 Importing it registers ``cerebro.add_channel`` and ``bt.RunMode`` on backtrader.
 """
 
+from .bridge import ChannelBridge
 from .broker import ChannelData, FillRecord, TickBroker
 from .cerebro import RunMode, install
 from .channels import BookError, Channel, OrderBook, OrderBookChannel, TickChannel
@@ -15,6 +16,7 @@ install()
 __all__ = [
     "BookError",
     "Channel",
+    "ChannelBridge",
     "ChannelData",
     "Event",
     "EventPriority",

@@ -36,11 +36,19 @@ class RunMode(str, Enum):
     TICK = "tick"
 
 
-def channels_of(cerebro: bt.Cerebro) -> dict[tuple[str, str], Channel]:
+class ChannelRegistry(dict):
+    """Channels keyed by ``(channel_type, symbol)``; a missing key says which ones exist."""
+
+    def __missing__(self, key: Any) -> Channel:
+        added = ", ".join(map(repr, self)) or "none"
+        raise KeyError(f"no channel {key!r}; added: {added}")
+
+
+def channels_of(cerebro: bt.Cerebro) -> ChannelRegistry:
     """The channels added to ``cerebro``, keyed by ``(channel_type, symbol)``."""
     registry = cerebro.__dict__.get("_bc_channels")
     if registry is None:
-        registry = cerebro._bc_channels = {}
+        registry = cerebro._bc_channels = ChannelRegistry()
     return registry
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..broker.data import from_num, to_num
 from ..channels import OrderBookChannel, TickChannel
+from .bridges import BridgeUpdater
 from .clock import Clock
 from .merge import merge_windows
 from .streams import BarStream, BookStream, TradeStream
@@ -64,6 +65,7 @@ class TickEngine:
         self._bar_steps: list[tuple[Any, list[float], int]] = []
         self._first_market = next(iter(markets.values()), None)
         self.live = None  # a LiveSession when the run consumes a LiveEventQueue
+        self.bridges: BridgeUpdater | None = None
 
     # -- entry point (replaces Cerebro._runnext for the run) ---------------------------------
     def run(self, strategies: list[bt.Strategy]) -> None:
@@ -72,6 +74,7 @@ class TickEngine:
         self._book_callbacks = [s.notify_orderbook for s in strategies if _overrides(s, "notify_orderbook")]
         self._next_callbacks = [] if self.bar_feeds else self._ready_next_callbacks()
         self.broker.attach(self.clock, self.markets)
+        self.bridges = BridgeUpdater(strategies)
         if self.live is not None:
             from .live import run_live
 
@@ -147,6 +150,8 @@ class TickEngine:
         market.last_price = tick.price
         if broker.notifs:
             self.deliver_notifications()
+        if self.bridges:
+            self.bridges.update(channel)
         for callback in self._tick_callbacks:
             callback(tick)
         return self._finish_step()
@@ -162,6 +167,8 @@ class TickEngine:
             broker.on_book(market)
         if broker.notifs:
             self.deliver_notifications()
+        if self.bridges:
+            self.bridges.update(channel)
         book = channel.book
         for callback in self._book_callbacks:
             callback(book)
