@@ -1,0 +1,105 @@
+"""Every script in examples/ runs as a user would run it and prints what it claims."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+TIMEOUT = 120  # seconds; each example takes a few seconds on an idle machine
+
+
+def run_example(name: str, cwd: Path, *args: str) -> str:
+    completed = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args],
+        cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT,
+    )
+    assert completed.returncode == 0, f"{name} failed:\n{completed.stdout}\n{completed.stderr}"
+    assert "Traceback" not in completed.stderr, completed.stderr
+    return completed.stdout
+
+
+def summary(output: str) -> dict[str, str]:
+    """The RunResult summary rows at the end of the output: label -> value."""
+    rows = {}
+    for line in output.splitlines():
+        match = re.fullmatch(r"(events|events/s|start cash|end value|PnL|fills|fees|trades closed"
+                             r"|max drawdown)\s{2,}(.+)", line)
+        if match:
+            rows[match[1]] = match[2]
+    return rows
+
+
+def number(text: str) -> float:
+    return float(text.split()[0].replace(",", ""))
+
+
+def check_tick_backtest(output: str, rows: dict[str, str]) -> None:
+    assert "(format csv)" in output
+    closed = int(re.search(r"TradeAnalyzer: (\d+) closed trades", output)[1])
+    assert closed == int(rows["trades closed"].split()[0]) > 0
+    assert output.count("closed trade  pnl") == closed
+    assert number(rows["events"]) == 35_510  # every trade of the sample hour
+    assert number(rows["fills"]) >= 2 * closed  # an entry and an exit per closed trade
+
+
+def check_orderbook_strategy(output: str, rows: dict[str, str]) -> None:
+    fills = re.findall(r"(buy|sell)\s+0\.25 @ ([\d,.]+)\s+when sent: touch ([\d,.]+), (\d+) level", output)
+    assert fills and len(fills) == number(rows["fills"])
+    assert f"{len(fills)} fills, on average" in output
+    # 0.25 BTC is more than the sample's touch holds: market orders walk several levels
+    assert max(int(levels) for *_, levels in fills) > 1
+    assert [side for side, *_ in fills[:2]] == ["buy", "sell"]
+
+
+def check_bars_and_ticks(output: str, rows: dict[str, str]) -> None:
+    match = re.search(r"([\d,]+) trades -> (\d+) one-minute bars", output)
+    trades, bars = number(match[1]), int(match[2])
+    assert (trades, bars) == (35_510, 60)
+    assert number(rows["events"]) == trades + bars  # one step per trade and per bar close
+    # a bar stamped with its close time reaches the strategy exactly then, never earlier
+    assert "bar closed 00:05:00, delivered at 00:05:00.000000" in output
+    assert "bar closed 00:04:00" not in output  # SMA(5) warm-up: next() not called yet
+    assert number(rows["fills"]) > 0
+
+
+def check_binance_dump(output: str, rows: dict[str, str]) -> None:
+    assert "wrote BTCUSDT-trades-2025-01-01.zip" in output
+    assert re.search(r"first line: \d+,[\d.]+,[\d.]+,[\d.]+,1735689600\d{6},(True|False),True", output)
+    assert "detected format: binance-spot-trades" in output
+    assert "first trade: 2025-01-01T00:00:00.659000+00:00" in output  # microseconds kept
+    fills = re.findall(r"fill ([+-][\d.]+) BTC/USDT @ ([\d,.]+)", output)
+    assert fills and len(fills) == number(rows["fills"])
+    assert fills[0][0] == "+0.01"  # the first fill is an entry
+
+
+CHECKS: dict[str, Callable[[str, dict[str, str]], None]] = {
+    "tick_backtest.py": check_tick_backtest,
+    "orderbook_strategy.py": check_orderbook_strategy,
+    "bars_and_ticks.py": check_bars_and_ticks,
+    "binance_dump.py": check_binance_dump,
+}
+
+
+def test_every_example_has_checks():
+    assert sorted(path.name for path in EXAMPLES.glob("*.py")) == sorted(CHECKS)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_example_runs_and_prints_its_summary(name: str, tmp_path: Path) -> None:
+    output = run_example(name, tmp_path)
+    rows = summary(output)
+    assert set(rows) >= {"events", "start cash", "end value", "PnL", "fills", "fees", "trades closed"}
+    CHECKS[name](output, rows)
+    assert not list(tmp_path.iterdir()), "examples write only into their own temporary directory"
+
+
+@pytest.mark.parametrize("name", ["orderbook_strategy.py", "bars_and_ticks.py", "binance_dump.py"])
+def test_example_fast_flag(name: str, tmp_path: Path) -> None:
+    rows = summary(run_example(name, tmp_path, "--fast"))
+    assert number(rows["events"]) > 0
