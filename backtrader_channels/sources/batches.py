@@ -23,7 +23,7 @@ from .prefetch import prefetch
 __all__ = ["Batch", "block_size", "parquet_batches", "text_batches"]
 
 MIN_BLOCK_BYTES = 1 << 16
-MAX_BLOCK_BYTES = 1 << 24  # bounds memory: a few blocks are in flight at once
+MAX_BLOCK_BYTES = 1 << 22  # bounds memory: a few blocks are in flight at once
 PREFETCH_BLOCKS = 2  # blocks read and inflated ahead, in a worker thread
 ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
 
@@ -38,7 +38,7 @@ class Batch(NamedTuple):
 
 
 def block_size(chunk_rows: int, line_bytes: int) -> int:
-    """Bytes per text block: about ``chunk_rows`` lines, within 64 KiB .. 16 MiB."""
+    """Bytes per text block: about ``chunk_rows`` lines, within 64 KiB .. 4 MiB."""
     return min(MAX_BLOCK_BYTES, max(MIN_BLOCK_BYTES, chunk_rows * line_bytes))
 
 

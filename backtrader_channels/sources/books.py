@@ -213,7 +213,7 @@ class JsonLines:
 
     def __init__(self) -> None:
         self._schemas = [_json_schema(pa.float64()), _json_schema(pa.string())]
-        self._read = pajson.ReadOptions(use_threads=True, block_size=1 << 22)
+        self._read = pajson.ReadOptions(use_threads=True, block_size=1 << 20)
 
     def fast(self, data: bytes) -> pa.Table:
         for schema in list(self._schemas):

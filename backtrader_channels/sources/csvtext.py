@@ -76,7 +76,7 @@ class CsvLayout:
 
     def __post_init__(self) -> None:
         read = pacsv.ReadOptions(
-            column_names=list(self.names), use_threads=True, block_size=1 << 22
+            column_names=list(self.names), use_threads=True, block_size=1 << 20
         )
         parse = pacsv.ParseOptions(ignore_empty_lines=True)
         convert = pacsv.ConvertOptions(
