@@ -19,10 +19,13 @@ from .errors import Problems
 from .timestamps import to_ns
 
 __all__ = [
+    "BOOK_TYPES",
+    "Levels",
     "TradeFields",
     "flag",
     "integers",
     "labels",
+    "level_offsets",
     "numbers",
     "per_value",
     "timestamps",
@@ -135,6 +138,22 @@ def labels(
     expected = " or ".join(map(repr, known))
     flag(problems, codes < 0, field, f"not {expected}", lambda i: repr(column[i].as_py()), rows)
     return codes
+
+
+# --- books --------------------------------------------------------------------------------
+
+BOOK_TYPES = {"delta": 0, "snapshot": 1}
+Levels = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # offsets, side, price, size
+
+
+def level_offsets(counts: np.ndarray) -> np.ndarray:
+    """Offsets (``len(counts) + 1``) into level arrays holding ``counts`` levels per update."""
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return offsets
+
+
+# --- trades -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

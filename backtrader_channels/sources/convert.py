@@ -5,12 +5,10 @@ from __future__ import annotations
 from os import PathLike
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from .books import JSONL_SUFFIXES, PARQUET_COLUMNS, open_book
-from .errors import SourceError
-from .files import existing_file, plain_suffix
+from .bookjson import JSONL_SUFFIXES
+from .bookparquet import PARQUET_BOOK_COLUMNS
+from .books import open_book
+from .files import PARQUET_SUFFIXES, existing_file, parquet_columns, plain_suffix
 from .trades import open_trades
 from .writers import write_book, write_trades
 
@@ -51,14 +49,6 @@ def _kind_of(path: Path) -> str:
     suffix = plain_suffix(path)
     if suffix in JSONL_SUFFIXES:
         return "book"
-    if suffix in (".parquet", ".pq"):
-        try:
-            names = pq.read_schema(path).names
-        except (pa.ArrowInvalid, OSError) as error:
-            raise SourceError(path, f"not a readable Parquet file ({error})") from None
-        return (
-            "book"
-            if {"side", "update"} <= set(names) and set(PARQUET_COLUMNS) <= set(names)
-            else "trades"
-        )
+    if suffix in PARQUET_SUFFIXES and set(PARQUET_BOOK_COLUMNS) <= set(parquet_columns(path)):
+        return "book"
     return "trades"

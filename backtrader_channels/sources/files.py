@@ -10,6 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from .errors import SourceError
 
 try:  # zlib-ng (installed with ccxt) is about twice as fast as the standard zlib
@@ -20,6 +23,7 @@ except ImportError:  # pragma: no cover - same results, slower
     import zlib  # type: ignore[no-redef]
 
 __all__ = [
+    "PARQUET_SUFFIXES",
     "atomic_output",
     "compression_of",
     "existing_file",
@@ -27,9 +31,11 @@ __all__ = [
     "content_pieces",
     "line_blocks",
     "open_output",
+    "parquet_columns",
     "plain_suffix",
 ]
 
+PARQUET_SUFFIXES = (".parquet", ".pq")
 BOM = b"\xef\xbb\xbf"
 SNIFF_BYTES = 1 << 16
 PIECE_BYTES = 1 << 20
@@ -49,6 +55,14 @@ def plain_suffix(path: Path) -> str:
     if name.endswith(".gz"):
         name = name[:-3]
     return os.path.splitext(name)[1]
+
+
+def parquet_columns(path: Path) -> list[str]:
+    """The column names of a Parquet file, or SourceError if it is not one."""
+    try:
+        return pq.read_schema(path).names
+    except (pa.ArrowInvalid, OSError) as error:
+        raise SourceError(path, f"not a readable Parquet file ({error})") from None
 
 
 def existing_file(path: str | os.PathLike) -> Path:

@@ -12,7 +12,6 @@ from os import PathLike
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .base import Source
 from .batches import Batch, block_size, parquet_batches, text_batches
@@ -21,14 +20,13 @@ from .chunks import TradeChunk
 from .columns import TradeFields, per_value, trade_chunk
 from .csvtext import NUMBER, CsvLayout
 from .errors import SourceError
-from .files import existing_file, first_line, plain_suffix
+from .files import PARQUET_SUFFIXES, existing_file, first_line, parquet_columns, plain_suffix
 from .timestamps import DECIMAL_SECONDS
 
 __all__ = ["TRADE_FORMATS", "TradeSource", "normalize_symbol", "open_trades"]
 
 TRADE_FORMATS = ("csv", "parquet", *BINANCE_FORMATS)
 TEXT_SUFFIXES = (".csv", ".zip", ".txt")
-PARQUET_SUFFIXES = (".parquet", ".pq")
 
 LABEL = pa.dictionary(pa.int32(), pa.string())
 PROJECT_TYPES = {
@@ -98,10 +96,7 @@ class TradeSource(Source[TradeChunk]):
     # --- detection ------------------------------------------------------------------------
 
     def _plan_parquet(self) -> tuple[str, TradeFields, Callable[[], Iterator[Batch]]]:
-        try:
-            names = pq.read_schema(self.path).names
-        except (pa.ArrowInvalid, OSError) as error:
-            raise SourceError(self.path, f"not a readable Parquet file ({error})") from None
+        names = parquet_columns(self.path)
         fields = self._project_fields(names)
         columns = [name for name in PROJECT_TYPES if name in names]
         return "parquet", fields, lambda: parquet_batches(self.path, columns, self.chunk_rows)
