@@ -40,8 +40,8 @@ class BridgeUpdater:
         for channel_id, bridges in bridges_by_channel.items():
             self._by_channel[channel_id] = (bridges, indicators_by_channel[channel_id])
 
-    def __bool__(self) -> bool:
-        return bool(self._by_channel)
+    def watches(self, channel: Any) -> bool:
+        return id(channel) in self._by_channel
 
     def update(self, channel: Any) -> None:
         """After an event of ``channel``: append to its bridges, step their indicators."""

@@ -10,7 +10,7 @@ steps from the merge of the channels' files; live runs from a LiveEventQueue.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import backtrader as bt
@@ -65,7 +65,7 @@ class TickEngine:
         self._bar_steps: list[tuple[Any, list[float], int]] = []
         self._first_market = next(iter(markets.values()), None)
         self.live = None  # a LiveSession when the run consumes a LiveEventQueue
-        self.bridges: BridgeUpdater | None = None
+        self.bridges = BridgeUpdater([])
 
     # -- entry point (replaces Cerebro._runnext for the run) ---------------------------------
     def run(self, strategies: list[bt.Strategy]) -> None:
@@ -97,20 +97,23 @@ class TickEngine:
         return streams
 
     def _run_history(self, streams: list) -> None:
+        """Dispatch each window as runs: consecutive events of one stream go in one call."""
         for window in merge_windows(streams):
             for index, chunk in window.parts:
                 streams[index].load(chunk)
             if window.sources is None:
                 index, chunk = window.parts[0]
-                step = streams[index].step
-                for i in range(len(chunk)):
-                    if step(i):
-                        return
-            else:
-                steps = [streams[index].step for index, _ in window.parts]
-                for source, row in zip(window.sources.tolist(), window.rows.tolist(), strict=False):
-                    if steps[source](row):
-                        return
+                if streams[index].run(0, len(chunk)):
+                    return
+                continue
+            sources, rows = window.sources, window.rows
+            starts = np.flatnonzero(np.diff(sources)) + 1
+            bounds = zip([0, *starts.tolist()], [*starts.tolist(), len(sources)])
+            loaded = [streams[index] for index, _ in window.parts]
+            for start, stop in bounds:
+                first_row = int(rows[start])
+                if loaded[sources[start]].run(first_row, first_row + stop - start):
+                    return
 
     # -- steps ---------------------------------------------------------------------------
     def live_step(self, event: Any) -> bool:
@@ -122,7 +125,7 @@ class TickEngine:
         channel, market = self.channel_for(kind, event.channel_name)
         data = event.data
         if kind == "tick":
-            return self.tick_step(channel, market, data)
+            return self.run_ticks(channel, market, (data,))
         return self.book_step(channel, market, data.timestamp, data.is_snapshot, data.bids, data.asks)
 
     def channel_for(self, kind: str, symbol: str) -> tuple[Any, Market]:
@@ -140,21 +143,55 @@ class TickEngine:
                 self._first_market = market
         return channel, self.markets[symbol]
 
-    def tick_step(self, channel: TickChannel, market: Market, tick: TickEvent) -> bool:
-        """Handle one trade; True when the run must stop."""
-        self.clock.now = tick.timestamp
-        channel.push(tick)
-        broker = self.broker
-        if market.orders or broker._incoming:
-            broker.on_trade(market, tick.price, tick.volume)
-        market.last_price = tick.price
-        if broker.notifs:
-            self.deliver_notifications()
-        if self.bridges:
-            self.bridges.update(channel)
-        for callback in self._tick_callbacks:
-            callback(tick)
-        return self._finish_step()
+    def run_ticks(self, channel: TickChannel, market: Market, ticks: Iterable[TickEvent]) -> bool:
+        """Handle consecutive trades of one channel; True when the run must stop.
+
+        This is the hot path: per trade, the clock and channel update, the broker matches
+        (only when the symbol has working orders), fills are notified, the bridges and the
+        strategy's callbacks run, and orders sent meanwhile start working after the trade.
+        """
+        clock, broker, cerebro = self.clock, self.broker, self.cerebro
+        notifs = broker.notifs
+        keep = channel._history.append
+        callbacks, nexts = self._tick_callbacks, self._next_callbacks
+        only = callbacks[0] if len(callbacks) == 1 else None
+        bridges = self.bridges if self.bridges.watches(channel) else None
+        next_sample = self._next_sample
+        handled = 0
+        stop = False
+        for tick in ticks:
+            now = clock.now = tick.timestamp
+            channel.latest = tick
+            keep(tick)
+            channel._count += 1
+            if market.orders or broker._incoming:
+                broker.on_trade(market, tick.price, tick.volume)
+            market.last_price = tick.price
+            if notifs:
+                self.deliver_notifications()
+            if bridges is not None:
+                bridges.update(channel)
+            if only is not None:
+                only(tick)
+            else:
+                for callback in callbacks:
+                    callback(tick)
+            if nexts:
+                for callback in nexts:
+                    callback()
+            if broker._incoming:
+                broker.end_step()
+            if notifs:
+                self.deliver_notifications()
+            handled += 1
+            if now >= next_sample:
+                self._sample()
+                next_sample = self._next_sample
+            if cerebro._event_stop:
+                stop = True
+                break
+        self.events += handled
+        return stop
 
     def book_step(self, channel: OrderBookChannel, market: Market, timestamp: float,
                   is_snapshot: bool, bids: list, asks: list) -> bool:
@@ -167,7 +204,7 @@ class TickEngine:
             broker.on_book(market)
         if broker.notifs:
             self.deliver_notifications()
-        if self.bridges:
+        if self.bridges.watches(channel):
             self.bridges.update(channel)
         book = channel.book
         for callback in self._book_callbacks:

@@ -117,6 +117,13 @@ def merge_windows(streams: list[Stream]) -> Iterator[Window]:
         live = [c for c in cursors if not c.empty or c.more]
         if not live:
             return
+        if len(live) == 1:  # nothing to merge with: pass the stream's chunks through
+            cursor = live[0]
+            if not cursor.empty:
+                yield Window([(cursor.index, cursor.split(None))], None, None)
+            if cursor.more:
+                cursor._pull()
+            continue
         pending = [c for c in live if c.more]
         for cursor in pending:
             if cursor.empty:

@@ -1,12 +1,13 @@
 """Historical streams: chunks from a channel's source, turned into engine steps.
 
 A stream loads a window of its chunk as Python lists (one fast ``tolist`` per column)
-and then hands the engine one event per ``step(i)``.
+and hands the engine runs of consecutive events with ``run(start, stop)``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["BarStream", "BookStream", "TradeStream"]
 
 
+_DIRECTIONS = np.array(["buy", "sell"], dtype=object)
+
 
 def _seconds(ts_ns: np.ndarray) -> list[float]:
     """Epoch seconds as floats, via whole microseconds so that e.g. ...009 s prints as .009."""
@@ -32,6 +35,7 @@ class TradeStream:
     """A TickChannel's trade file."""
 
     priority = EventPriority.TICK
+    batch = 8192  # TickEvents built at a time (bounds the memory of a long run)
 
     def __init__(self, engine: TickEngine, channel: TickChannel, market: Market) -> None:
         self._engine = engine
@@ -48,14 +52,20 @@ class TradeStream:
             _seconds(chunk.ts_ns),
             chunk.price.tolist(),
             chunk.volume.tolist(),
-            np.where(chunk.is_sell, "sell", "buy").tolist(),
+            _DIRECTIONS.take(chunk.is_sell.view(np.int8)).tolist(),  # two shared str objects
             ids,
         )
 
-    def step(self, i: int) -> bool:
+    def run(self, start: int, stop: int) -> bool:
         ts, price, volume, direction, ids = self._columns
-        tick = TickEvent(ts[i], price[i], volume[i], direction[i], ids[i], self.channel.symbol)
-        return self._engine.tick_step(self.channel, self.market, tick)
+        symbol = repeat(self.channel.symbol)
+        run_ticks, channel, market = self._engine.run_ticks, self.channel, self.market
+        for lo in range(start, stop, self.batch):
+            hi = min(lo + self.batch, stop)
+            ticks = map(TickEvent, ts[lo:hi], price[lo:hi], volume[lo:hi], direction[lo:hi], ids[lo:hi], symbol)
+            if run_ticks(channel, market, ticks):
+                return True
+        return False
 
 
 class BookStream:
@@ -82,12 +92,16 @@ class BookStream:
             chunk.size.tolist(),
         )
 
-    def step(self, k: int) -> bool:
+    def run(self, start: int, stop: int) -> bool:
         ts, is_snapshot, offsets, side, price, size = self._columns
-        bids, asks = [], []
-        for j in range(offsets[k], offsets[k + 1]):
-            (asks if side[j] else bids).append((price[j], size[j]))
-        return self._engine.book_step(self.channel, self.market, ts[k], is_snapshot[k], bids, asks)
+        book_step, channel, market = self._engine.book_step, self.channel, self.market
+        for k in range(start, stop):
+            bids, asks = [], []
+            for j in range(offsets[k], offsets[k + 1]):
+                (asks if side[j] else bids).append((price[j], size[j]))
+            if book_step(channel, market, ts[k], is_snapshot[k], bids, asks):
+                return True
+        return False
 
 
 class BarStream:
@@ -106,5 +120,6 @@ class BarStream:
     def load(self, chunk: Any) -> None:
         self._ts = chunk.ts_ns.tolist()
 
-    def step(self, i: int) -> bool:
-        return self._engine.bar_step(self._ts[i])
+    def run(self, start: int, stop: int) -> bool:
+        bar_step = self._engine.bar_step
+        return any(bar_step(self._ts[i]) for i in range(start, stop))
