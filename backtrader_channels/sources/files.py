@@ -188,9 +188,19 @@ def line_blocks(pieces: Iterable[bytes], block_bytes: int) -> Iterator[bytes]:
         yield b"".join(parts)
 
 
-def open_output(path: Path, gzipped: bool) -> BinaryIO:
-    """A file to write, gzip-compressed when ``gzipped``."""
-    return gzip.open(path, "wb", compresslevel=GZIP_LEVEL) if gzipped else open(path, "wb")
+@contextmanager
+def open_output(path: Path, gzipped: bool) -> Iterator[BinaryIO]:
+    """A file to write, gzip-compressed when ``gzipped``.
+
+    The gzip header gets no name and no time, so the same content gives the same bytes.
+    """
+    with open(path, "wb") as raw:
+        if not gzipped:
+            yield raw
+            return
+        compressor = getattr(gzip, "GzipNGFile", None) or gzip.GzipFile  # zlib-ng when present
+        with compressor(filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0) as stream:
+            yield stream
 
 
 @contextmanager
