@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from itertools import takewhile
 
+import numpy as np
 from backtrader import Order
 
 from ..events import Level
 
-__all__ = ["Fill", "book_fill", "limit_price", "passive_fill", "stop_triggered", "trade_fill", "walk"]
+__all__ = ["Fill", "book_fill", "first_trigger", "limit_price", "passive_fill", "stop_triggered", "trade_fill", "walk"]
 
 Fill = tuple[float, float, bool]  # (size, price, passive): passive fills are never slipped
 
@@ -123,3 +124,28 @@ def book_fill(order: Order, levels: Iterable[Level], partial: bool) -> Fill | No
     if not filled or (filled < remaining and not partial):
         return None
     return filled, price, False
+
+
+def first_trigger(order: Order, prices: np.ndarray, touch: bool) -> int | None:
+    """Index of the first trade in ``prices`` that could fill an active order (None: none).
+
+    The vectorised twin of ``trade_fill``'s conditions, so a backtest can skip the trades
+    in between without looking at them one by one.
+    """
+    kind = order.exectype
+    buy = order.isbuy()
+    if kind == Order.Market or (kind == Order.Stop and order.triggered):
+        return 0
+    if kind in (Order.Stop, Order.StopLimit) and not order.triggered:
+        stop = order.created.price
+        hits = prices >= stop if buy else prices <= stop
+    elif getattr(order, "_bc_marketable", None) is None:
+        return 0  # whether a limit arrived marketable is decided on its first trade
+    else:
+        limit = limit_price(order)
+        if buy:
+            hits = prices <= limit if touch else prices < limit
+        else:
+            hits = prices >= limit if touch else prices > limit
+    index = int(np.argmax(hits)) if len(hits) else 0
+    return index if len(hits) and hits[index] else None

@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from backtrader import Order
 from backtrader.brokers import BackBroker
 
-from .data import to_num
-from .fills import book_fill, passive_fill, stop_triggered, trade_fill
+from .data import from_num, to_num
+from .fills import book_fill, first_trigger, passive_fill, stop_triggered, trade_fill
 from .market import Market
 
 if TYPE_CHECKING:
@@ -192,6 +193,26 @@ class TickBroker(BackBroker):
             self._incoming.remove(pair)
             if pair[1].alive():
                 market.orders.append(pair[1])
+
+    def first_candidate(self, market: Market, seconds: np.ndarray, prices: np.ndarray) -> int:
+        """Index of the first of these trades that could change an order of ``market``
+        (fill, expiry, activation after latency); ``len(prices)`` when none can."""
+        candidate = len(prices)
+        for active_at, order in self._incoming:
+            if self.market_of(order.data) is market:
+                candidate = min(candidate, int(np.searchsorted(seconds, active_at, side="left")))
+        touch = self.p.fill_on_touch
+        for order in market.orders:
+            if not order.alive():
+                return 0
+            if not order.active():
+                continue
+            if order.valid and order.exectype != Order.Market:
+                candidate = min(candidate, int(np.searchsorted(seconds, from_num(order.valid), side="left")))
+            index = first_trigger(order, prices[:candidate], touch)
+            if index is not None:
+                candidate = index
+        return candidate
 
     def on_trade(self, market: Market, price: float, volume: float) -> None:
         """Match against a trade, before it becomes the market's last price."""

@@ -72,7 +72,8 @@ class TickEngine:
         self._strategies = strategies
         self._tick_callbacks = [s.notify_tick for s in strategies if _overrides(s, "notify_tick")]
         self._book_callbacks = [s.notify_orderbook for s in strategies if _overrides(s, "notify_orderbook")]
-        self._next_callbacks = [] if self.bar_feeds else self._ready_next_callbacks()
+        # without bars next() follows every event; with bars it stays backtrader's bar callback
+        self._next_callbacks = [] if self.bar_feeds else [s.next for s in strategies if _overrides(s, "next")]
         self.broker.attach(self.clock, self.markets)
         self.bridges = BridgeUpdater(strategies)
         if self.live is not None:
@@ -193,6 +194,27 @@ class TickEngine:
         self.events += handled
         return stop
 
+    def takes_in_bulk(self, channel: TickChannel, market: Market) -> bool:
+        """Whether nothing needs this channel's trades one by one (see TradeStream)."""
+        book = market.book
+        return (
+            not self._tick_callbacks and not self._next_callbacks and not self.bridges.watches(channel)
+            and (book is None or not book.has_snapshot)
+        )
+
+    def take_in_bulk(self, channel: TickChannel, market: Market, rows: tuple) -> None:
+        """Trades no order can react to: channel, last price, clock and equity samples only."""
+        seconds, prices = rows[0], rows[1]
+        while seconds[-1] >= self._next_sample:  # equity at each sample time inside the rows
+            j = int(np.searchsorted(seconds, self._next_sample, side="left"))
+            market.last_price = float(prices[j])
+            self.clock.now = float(seconds[j])
+            self._sample()
+        channel.extend(rows)
+        market.last_price = float(prices[-1])
+        self.clock.now = float(seconds[-1])
+        self.events += len(seconds)
+
     def book_step(self, channel: OrderBookChannel, market: Market, timestamp: float,
                   is_snapshot: bool, bids: list, asks: list) -> bool:
         """Handle one book update; True when the run must stop."""
@@ -221,21 +243,9 @@ class TickEngine:
                 state[2] = position + 1
         for strategy in self._strategies:
             strategy._next()
-        self._next_callbacks = self._ready_next_callbacks()
         if self.cerebro.runwriters:
             self.cerebro._next_writers(self._strategies)
         return self._finish_step(call_next=False)
-
-    def _ready_next_callbacks(self) -> list[Callable]:
-        """``next`` of the strategies that define it and, with bar feeds, have warmed up.
-
-        With bars, backtrader calls ``prenext`` until every line has its minimum period; a
-        tick step must not call ``next`` before that either (the bars' lines are not ready).
-        """
-        return [
-            s.next for s in self._strategies
-            if _overrides(s, "next") and (not self.bar_feeds or getattr(s, "_minperstatus", 1) <= 0)
-        ]
 
     def _finish_step(self, call_next: bool = True) -> bool:
         if call_next:

@@ -7,12 +7,12 @@ and hands the engine runs of consecutive events with ``run(start, stop)``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..events import EventPriority, TickEvent
+from ..channels.tick import TradeRows, ticks_of
+from ..events import EventPriority
 from .merge import TimeChunk
 
 if TYPE_CHECKING:
@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["BarStream", "BookStream", "TradeStream"]
 
 
-_DIRECTIONS = np.array(["buy", "sell"], dtype=object)
-
 
 def _seconds(ts_ns: np.ndarray) -> list[float]:
     """Epoch seconds as floats, via whole microseconds so that e.g. ...009 s prints as .009."""
@@ -32,38 +30,59 @@ def _seconds(ts_ns: np.ndarray) -> list[float]:
 
 
 class TradeStream:
-    """A TickChannel's trade file."""
+    """A TickChannel's trade file.
+
+    When nothing watches its trades one by one (no ``notify_tick``, no per-event
+    ``next``, no bridge, no book to walk), a run is taken in bulk: the broker names the
+    first trade that could touch an order, everything before it goes to the channel as
+    columns, and only that trade takes a full step.
+    """
 
     priority = EventPriority.TICK
     batch = 8192  # TickEvents built at a time (bounds the memory of a long run)
+    block = 65536  # trades scanned at a time in bulk
 
     def __init__(self, engine: TickEngine, channel: TickChannel, market: Market) -> None:
         self._engine = engine
         self.channel = channel
         self.market = market
-        self._columns: tuple = ()
+        self._rows: TradeRows = ()
 
     def chunks(self) -> Iterator[Any]:
         return self.channel.source.chunks()
 
     def load(self, chunk: Any) -> None:
-        ids = chunk.trade_id.tolist() if chunk.trade_id is not None else [None] * len(chunk)
-        self._columns = (
-            _seconds(chunk.ts_ns),
-            chunk.price.tolist(),
-            chunk.volume.tolist(),
-            _DIRECTIONS.take(chunk.is_sell.view(np.int8)).tolist(),  # two shared str objects
-            ids,
-        )
+        ids = chunk.trade_id if chunk.trade_id is not None else np.full(len(chunk), None, dtype=object)
+        self._rows = ((chunk.ts_ns // 1000) / 1e6, chunk.price, chunk.volume, chunk.is_sell, ids)
+
+    def _slice(self, lo: int, hi: int) -> TradeRows:
+        return tuple(column[lo:hi] for column in self._rows)
 
     def run(self, start: int, stop: int) -> bool:
-        ts, price, volume, direction, ids = self._columns
-        symbol = repeat(self.channel.symbol)
-        run_ticks, channel, market = self._engine.run_ticks, self.channel, self.market
+        engine, channel, market = self._engine, self.channel, self.market
+        if engine.takes_in_bulk(channel, market):
+            return self._run_bulk(start, stop)
         for lo in range(start, stop, self.batch):
-            hi = min(lo + self.batch, stop)
-            ticks = map(TickEvent, ts[lo:hi], price[lo:hi], volume[lo:hi], direction[lo:hi], ids[lo:hi], symbol)
-            if run_ticks(channel, market, ticks):
+            if engine.run_ticks(channel, market, ticks_of(self._slice(lo, min(lo + self.batch, stop)), channel.symbol)):
+                return True
+        return False
+
+    def _run_bulk(self, start: int, stop: int) -> bool:
+        engine, channel, market = self._engine, self.channel, self.market
+        seconds, prices = self._rows[0], self._rows[1]
+        i = start
+        while i < stop:
+            end = min(i + self.block, stop)
+            k = i + engine.broker.first_candidate(market, seconds[i:end], prices[i:end])
+            if k > i:
+                engine.take_in_bulk(channel, market, self._slice(i, k))
+            if k == end:
+                i = end
+            elif engine.run_ticks(channel, market, ticks_of(self._slice(k, k + 1), channel.symbol)):
+                return True
+            else:
+                i = k + 1
+            if engine.cerebro._event_stop:
                 return True
         return False
 

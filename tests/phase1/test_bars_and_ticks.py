@@ -53,16 +53,60 @@ def test_bars_are_delivered_when_they_close_after_the_ticks_of_that_time(tmp_pat
     cerebro.add_channel(bc.TickChannel, symbol="BTC/USDT", dataname=trades)
     cerebro.addstrategy(Mixed)
     cerebro.run(mode=bt.RunMode.TICK)
-    # notify_tick gets every trade; next() follows each event once the strategy's bars have
-    # warmed up (SMA(2) needs two bars: before that backtrader calls prenext, not next)
+    # notify_tick gets every trade; next() stays the bar callback: once per bar close, after
+    # that time's ticks (prenext while SMA(2) warms up, so the first bar shows no next)
     assert log == [
         ("tick", 30.0), ("tick", 60.0), ("tick", 90.0),
         ("next", 120.0, 2, 102.0, 101.0),
-        ("tick", 180.0), ("next", 180.0, 2, 102.0, 101.0),
+        ("tick", 180.0),
         ("next", 180.0, 3, 104.0, 103.0),
-        ("tick", 200.0), ("next", 200.0, 3, 104.0, 103.0),
+        ("tick", 200.0),
         ("next", 240.0, 4, 103.0, 103.5),
     ]
+
+
+def test_bar_strategy_resting_limits_fill_on_ticks_in_bulk_exactly_as_one_by_one(tmp_path):
+    """A strategy with no tick callback is matched in bulk; the fills must equal a per-tick run."""
+    rng = np.random.default_rng(5)
+    seconds = np.sort(rng.uniform(0, 600, 4_000))
+    prices = np.round(100 + np.cumsum(rng.normal(0, 0.05, 4_000)), 2)
+    trades = write_trades_csv(tmp_path / "t.csv", [(T0 + s, p, 0.5, "buy") for s, p in zip(seconds, prices)])
+    minute = (seconds // 60).astype(int)
+    closes = [float(prices[minute == m][-1]) for m in range(10)]
+    bars = write_minute_bars(tmp_path / "bars.csv", closes)
+
+    class Dip(bt.Strategy):
+        """Each bar: rest a buy 0.3 below the close and a sell 0.3 above (one at a time)."""
+
+        def __init__(self):
+            self.fills = []
+
+        def next(self):
+            close = self.data.close[0]
+            if not self.position:
+                self.buy(size=1.0, exectype=bt.Order.Limit, price=round(close - 0.3, 2))
+            else:
+                self.sell(size=1.0, exectype=bt.Order.Limit, price=round(close + 0.3, 2))
+
+        def notify_order(self, order):
+            if order.status == order.Completed:
+                self.fills.append((self.event_time, order.executed.price, order.executed.size))
+
+    class DipWatchingTicks(Dip):
+        def notify_tick(self, tick):  # forces the one-by-one path
+            self.last = tick.price
+
+    outcomes = []
+    for strategy in (Dip, DipWatchingTicks):
+        cerebro = bt.Cerebro(stdstats=False)
+        cerebro.adddata(bar_feed(bars), name="BTC/USDT")
+        channel = cerebro.add_channel(bc.TickChannel, symbol="BTC/USDT", dataname=trades, history_size=50)
+        cerebro.addstrategy(strategy)
+        (result,) = cerebro.run(mode=bt.RunMode.TICK)
+        outcomes.append((result.fills, cerebro.broker.getvalue(), len(channel), channel.latest,
+                         channel.history(50), list(cerebro.tick_result.equity_values)))
+    assert outcomes[0] == outcomes[1]
+    assert len(outcomes[0][0]) >= 4 and len(outcomes[0][4]) == 50 and outcomes[0][2] == 4_000
 
 
 BAR_SCRIPT = textwrap.dedent('''
