@@ -53,17 +53,14 @@ class SmaOnBarsTradeOnTicks(bt.Strategy):
 
     def __init__(self) -> None:
         self.sma = bt.indicators.SMA(self.data.close, period=self.p.period)
-        self.bars_seen = 0
         self.order: bt.Order | None = None
 
     def next(self) -> None:
-        # after warm-up next() runs after every event; a new bar shows as a longer data
-        if len(self.data) > self.bars_seen:
-            self.bars_seen = len(self.data)
-            if self.bars_seen <= self.p.period + 2:
-                print(f"  bar closed {bt.num2date(self.data.datetime[0]):%H:%M:%S}, delivered at"
-                      f" {self.event_datetime:%H:%M:%S.%f}: close {self.data.close[0]:,.2f},"
-                      f" SMA {self.sma[0]:,.2f}")
+        # with bar feeds next() is the bar callback: once per bar close, after the warm-up
+        if len(self.data) <= self.p.period + 2:
+            print(f"  bar closed {bt.num2date(self.data.datetime[0]):%H:%M:%S}, delivered at"
+                  f" {self.event_datetime:%H:%M:%S.%f}: close {self.data.close[0]:,.2f},"
+                  f" SMA {self.sma[0]:,.2f}")
 
     def notify_tick(self, tick: TickEvent) -> None:
         if len(self.data) < self.p.period or self.order is not None:
