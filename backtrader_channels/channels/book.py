@@ -10,10 +10,14 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
 
 from ..events import Level
 
 __all__ = ["BookError", "OrderBook"]
+
+
+_new_tuple = tuple.__new__
 
 
 class BookError(ValueError):
@@ -72,8 +76,9 @@ class _Side:
         return chosen
 
     def levels(self, n: int | None = None) -> list[Level]:
-        sizes = self.sizes
-        return [Level(price, sizes[price]) for price in self.top_prices(n)]
+        prices = self.top_prices(n)
+        pairs = zip(prices, map(self.sizes.__getitem__, prices))
+        return list(map(_new_tuple, repeat(Level), pairs))  # Level(price, size) without a Python call
 
 
 class OrderBook:
@@ -98,29 +103,61 @@ class OrderBook:
         asks: Iterable[Sequence[float]],
         update_id: int | None = None,
     ) -> None:
-        """Apply a snapshot or delta; raise ``BookError`` (book unchanged) if refused."""
+        """Apply a snapshot or delta given as (price, size) levels; see ``apply_levels``."""
+        bids, asks = list(bids), list(asks)
+        levels = bids + asks
+        self.apply_levels(timestamp, is_snapshot, [0] * len(bids) + [1] * len(asks),
+                          [level[0] for level in levels], [level[1] for level in levels], update_id)
+
+    def apply_levels(
+        self,
+        timestamp: float,
+        is_snapshot: bool,
+        sides: Sequence[int],
+        prices: Sequence[float],
+        sizes: Sequence[float],
+        update_id: int | None = None,
+    ) -> None:
+        """Apply an update given as columns (side 0 = bid, 1 = ask; size 0 removes a level).
+
+        Raises ``BookError``, leaving the book unchanged, for a delta before any snapshot
+        or one that would cross the book.
+        """
+        by_side = (self._bids, self._asks)
         if is_snapshot:
             self._bids.clear()
             self._asks.clear()
-            for price, size in bids:
-                self._bids.set(price, size)
-            for price, size in asks:
-                self._asks.set(price, size)
+            for side, price, size in zip(sides, prices, sizes):
+                by_side[side].set(price, size)
             self.has_snapshot = True
-        else:
-            if not self.has_snapshot:
-                raise BookError("delta_before_snapshot", "order-book delta before any snapshot")
-            undo = [(self._bids, price, self._bids.set(price, size)) for price, size in bids]
-            undo += [(self._asks, price, self._asks.set(price, size)) for price, size in asks]
+        elif not self.has_snapshot:
+            raise BookError("delta_before_snapshot", "order-book delta before any snapshot")
+        elif self._may_cross(sides, prices, sizes):
+            undo = [(by_side[side], price, by_side[side].set(price, size)) for side, price, size in zip(sides, prices, sizes)]
             if self.is_crossed:
                 bid, ask = self._bids.best_price(), self._asks.best_price()
-                for side, price, old in reversed(undo):
-                    side.set(price, old)
-                raise BookError(
-                    "crossed", f"order-book delta would cross the book (bid {bid} >= ask {ask})"
-                )
+                for book_side, price, old in reversed(undo):
+                    book_side.set(price, old)
+                raise BookError("crossed", f"order-book delta would cross the book (bid {bid} >= ask {ask})")
+        else:
+            for side, price, size in zip(sides, prices, sizes):
+                by_side[side].set(price, size)
         self.timestamp = timestamp
         self.update_id = update_id
+
+    def _may_cross(self, sides: Sequence[int], prices: Sequence[float], sizes: Sequence[float]) -> bool:
+        """Whether a delta could leave the book crossed: its highest bid (or the current best)
+        reaches its lowest ask (or the current best). Most deltas cannot, and skip the undo log."""
+        high_bid = self._bids.prices[-1] if self._bids.prices else -math.inf
+        low_ask = self._asks.prices[0] if self._asks.prices else math.inf
+        for side, price, size in zip(sides, prices, sizes):
+            if size > 0.0:
+                if side:
+                    if price < low_ask:
+                        low_ask = price
+                elif price > high_bid:
+                    high_bid = price
+        return high_bid >= low_ask
 
     # -- reading -------------------------------------------------------------------------
     @property

@@ -54,10 +54,17 @@ class OrderBookChannel(Channel):
         return self.apply(update.timestamp, update.is_snapshot, update.bids, update.asks, update.update_id)
 
     def apply(self, timestamp: float, is_snapshot: bool, bids: Any, asks: Any, update_id: int | None = None) -> bool:
-        """Apply one update given as level sequences; the hot path of historical runs."""
+        """Apply one update given as (price, size) level sequences; True if applied."""
+        return self._applied(self.book.apply, timestamp, is_snapshot, bids, asks, update_id)
+
+    def apply_levels(self, timestamp: float, is_snapshot: bool, sides: Any, prices: Any, sizes: Any) -> bool:
+        """Apply one update given as columns (the hot path of historical runs); True if applied."""
+        return self._applied(self.book.apply_levels, timestamp, is_snapshot, sides, prices, sizes)
+
+    def _applied(self, apply: Any, timestamp: float, *update: Any) -> bool:
         book = self.book
         try:
-            book.apply(timestamp, is_snapshot, bids, asks, update_id)
+            apply(timestamp, *update)
         except BookError as error:
             if self.on_error == "raise":
                 where = f" from {self.dataname}" if self.dataname is not None else ""
@@ -68,9 +75,8 @@ class OrderBookChannel(Channel):
         self._count += 1
         bids_side, asks_side = book._bids, book._asks
         bid, ask = bids_side.best_price(), asks_side.best_price()
-        self._history.append(
-            BookTop(timestamp, bid, bids_side.sizes.get(bid, 0.0), ask, asks_side.sizes.get(ask, 0.0))
-        )
+        top = (timestamp, bid, bids_side.sizes.get(bid, 0.0), ask, asks_side.sizes.get(ask, 0.0))
+        self._history.append(tuple.__new__(BookTop, top))  # BookTop(*top) without a Python call
         return True
 
     @property

@@ -127,7 +127,10 @@ class TickEngine:
         data = event.data
         if kind == "tick":
             return self.run_ticks(channel, market, (data,))
-        return self.book_step(channel, market, data.timestamp, data.is_snapshot, data.bids, data.asks)
+        levels = data.bids + data.asks
+        sides = [0] * len(data.bids) + [1] * len(data.asks)
+        return self.book_step(channel, market, data.timestamp, data.is_snapshot, sides,
+                              [level.price for level in levels], [level.size for level in levels])
 
     def channel_for(self, kind: str, symbol: str) -> tuple[Any, Market]:
         """The channel and market of a live event, made on first sight of a new symbol."""
@@ -216,10 +219,10 @@ class TickEngine:
         self.events += len(seconds)
 
     def book_step(self, channel: OrderBookChannel, market: Market, timestamp: float,
-                  is_snapshot: bool, bids: list, asks: list) -> bool:
-        """Handle one book update; True when the run must stop."""
+                  is_snapshot: bool, sides: list, prices: list, sizes: list) -> bool:
+        """Handle one book update (levels as columns); True when the run must stop."""
         self.clock.now = timestamp
-        if not channel.apply(timestamp, is_snapshot, bids, asks):
+        if not channel.apply_levels(timestamp, is_snapshot, sides, prices, sizes):
             return self.cerebro._event_stop  # refused and counted (on_error='skip')
         broker = self.broker
         if market.orders or broker._incoming:

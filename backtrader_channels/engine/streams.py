@@ -115,10 +115,8 @@ class BookStream:
         ts, is_snapshot, offsets, side, price, size = self._columns
         book_step, channel, market = self._engine.book_step, self.channel, self.market
         for k in range(start, stop):
-            bids, asks = [], []
-            for j in range(offsets[k], offsets[k + 1]):
-                (asks if side[j] else bids).append((price[j], size[j]))
-            if book_step(channel, market, ts[k], is_snapshot[k], bids, asks):
+            lo, hi = offsets[k], offsets[k + 1]
+            if book_step(channel, market, ts[k], is_snapshot[k], side[lo:hi], price[lo:hi], size[lo:hi]):
                 return True
         return False
 
