@@ -1,0 +1,28 @@
+"""Benchmark fixtures: sizes from BTCHANNELS_BENCH_SIZE, inputs generated once per session.
+
+Set ``BTCHANNELS_BENCH_DIR`` to keep the generated inputs between sessions (the full
+sizes take minutes to write). Each benchmark records its measured figures in
+``benchmark.extra_info``; under ``--benchmark-disable`` (the default run) each scenario
+runs once and its checks are still asserted.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from backtrader_channels.bench import Inputs, Sizes, sizes_from_env
+
+BENCH_DIR_ENV = "BTCHANNELS_BENCH_DIR"
+
+
+@pytest.fixture(scope="session")
+def sizes() -> Sizes:
+    return sizes_from_env()
+
+
+@pytest.fixture(scope="session")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> Inputs:
+    root = os.environ.get(BENCH_DIR_ENV) or tmp_path_factory.mktemp("bench-inputs")
+    return Inputs(root)

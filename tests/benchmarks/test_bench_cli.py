@@ -1,0 +1,38 @@
+"""``btchannels bench``: the table and its command-line entry point (``main_bench``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from backtrader_channels import bench
+
+
+def test_rows_are_judged_against_their_goals():
+    rows = [bench.Row("1", "fast", 2e6, "events/s", 1e6),
+            bench.Row("7", "memory", 250.0, "MB", 200.0, higher_is_better=False),
+            bench.Row("cost", "info", 5.0, "x")]
+    assert [row.met for row in rows] == [True, False, None]
+    table = bench.format_rows(rows)
+    assert "| 1 | fast | 2,000,000 events/s | >= 1,000,000 | yes |" in table
+    assert "| 7 | memory | 250 MB | <= 200 | **no** |" in table
+
+
+def test_sizes_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv(bench.SIZE_ENV, "full")
+    assert bench.sizes_from_env().name == "full"
+    monkeypatch.setenv(bench.SIZE_ENV, "huge")
+    with pytest.raises(ValueError, match="quick, full"):
+        bench.sizes_from_env()
+
+
+def test_main_bench_prints_the_table_for_chosen_targets(capsys, tmp_path):
+    assert bench.main_bench(["--only", "5", "--dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "btchannels bench (quick) on" in out
+    assert out.count("| 5 |") == 2
+
+
+def test_main_bench_refuses_unknown_targets(capsys):
+    with pytest.raises(SystemExit):
+        bench.main_bench(["--only", "9"])
+    assert "unknown target" in capsys.readouterr().err
