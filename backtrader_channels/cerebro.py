@@ -8,13 +8,10 @@ by the TickEngine.
 
 from __future__ import annotations
 
-import logging
-import time
 from enum import Enum
 from typing import Any
 
 import backtrader as bt
-import numpy as np
 from backtrader.brokers import BackBroker
 
 from .broker import ChannelData, Market, TickBroker
@@ -22,12 +19,8 @@ from .channels import Channel, OrderBookChannel, TickChannel
 from .engine import TickEngine
 from .engine.live import LiveSession
 from .live import LiveDataValidator
-from .result import RunResult
 
 __all__ = ["RunMode", "add_channel", "add_live_feed", "channels_of", "install", "new_market"]
-
-log = logging.getLogger("backtrader_channels")
-
 
 class RunMode(str, Enum):
     """How ``cerebro.run`` drives strategies: bar by bar (backtrader) or event by event."""
@@ -165,8 +158,7 @@ def _run_tick(cerebro: bt.Cerebro, equity_interval: float = 1.0, duration: float
         raise ValueError(
             "tick mode needs a channel: cerebro.add_channel(TickChannel, symbol='BTC/USDT', dataname=...)"
         )
-    for channel in channels.values():
-        channel.reset()
+    _check_bar_feeds(bar_feeds, kwargs)
     broker = tick_broker_of(cerebro)
     markets = _markets(channels, cerebro)
     engine = TickEngine(cerebro, channels, markets, broker, bar_feeds, equity_interval=equity_interval)
@@ -176,56 +168,24 @@ def _run_tick(cerebro: bt.Cerebro, equity_interval: float = 1.0, duration: float
         cerebro.datas = [market.data for market in markets.values()]
         cerebro.datasbyname = {market.symbol: market.data for market in markets.values()}
     cerebro._runnext = cerebro._runonce = engine.run
-    started = time.perf_counter()
     try:
-        strategies = _bar_run(cerebro, runonce=False, **kwargs)
+        # one process: optimisation runs share this engine; full strategies carry tick_result
+        strategies = _bar_run(cerebro, **{**kwargs, "runonce": False, "preload": True, "maxcpus": 1, "optreturn": False})
     finally:
         del cerebro._runnext, cerebro._runonce
         if not bar_feeds:
             cerebro.datas, cerebro.datasbyname = [], {}
-    result = _result(cerebro, engine, broker, strategies, time.perf_counter() - started)
-    cerebro.tick_result = result
-    for strategy in strategies:
-        strategy.tick_result = result
-    for name, count in result.skipped_rows.items():
-        if count:
-            log.warning("%s: skipped %d bad rows (on_error='skip')", name, count)
+    cerebro.tick_result = engine.result
     return strategies
 
 
-def _result(cerebro: bt.Cerebro, engine: TickEngine, broker: TickBroker, strategies: list,
-            wall_seconds: float) -> RunResult:
-    trades = [
-        trade
-        for strategy in strategies
-        for by_id in strategy._trades.values()
-        for trade_list in by_id.values()
-        for trade in trade_list
-        if trade.isclosed
-    ]
-    times, values, prices = zip(*engine.equity) if engine.equity else ((), (), ())
-    channels = channels_of(cerebro).values()
-    return RunResult(
-        start_cash=broker.startingcash,
-        end_value=broker.getvalue(),
-        end_cash=broker.getcash(),
-        events=engine.events,
-        wall_seconds=wall_seconds,
-        fills=list(broker.fills),
-        trades_closed=len(trades),
-        trades_won=sum(1 for trade in trades if trade.pnlcomm > 0),
-        equity_times=np.asarray(times, dtype=float),
-        equity_values=np.asarray(values, dtype=float),
-        prices=np.asarray(prices, dtype=float),
-        symbol=engine._first_market.symbol if engine._first_market is not None else "",
-        skipped_rows={
-            f"{c.channel_type} {c.symbol}": c.source.skipped_rows for c in channels if c.source is not None
-        },
-        rejected_book_updates={
-            c.symbol: dict(c.rejected) for c in channels if isinstance(c, OrderBookChannel) and c.rejected
-        },
-        live_rows=engine.live.rows() if engine.live is not None else [],
-    )
+def _check_bar_feeds(bar_feeds: list, kwargs: dict[str, Any]) -> None:
+    """Tick mode reads bar feeds preloaded (their close times join the event merge)."""
+    if bar_feeds and kwargs.get("preload") is False:
+        raise ValueError("tick mode preloads bar feeds: run without preload=False")
+    live = [feed._name or type(feed).__name__ for feed in bar_feeds if feed.islive()]
+    if live:
+        raise ValueError(f"tick mode takes historical bar feeds only; live: {', '.join(live)} (use live channels)")
 
 
 def _strategy_preinit(cls, _obj, *args, **kwargs):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from .broker.tick_broker import FillRecord
 
-__all__ = ["RunResult", "max_drawdown"]
+__all__ = ["RunResult", "build_result", "max_drawdown"]
 
 
 def max_drawdown(values: np.ndarray) -> tuple[float, float]:
@@ -89,3 +90,42 @@ class RunResult:
         rows = self.rows()
         width = max(len(label) for label, _ in rows)
         return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
+
+
+def build_result(engine: Any, strategies: list, wall_seconds: float) -> RunResult:
+    """The RunResult of one engine run (one set of strategies)."""
+    from .channels import OrderBookChannel
+
+    broker = engine.broker
+    trades = [
+        trade
+        for strategy in strategies
+        for by_id in strategy._trades.values()
+        for trade_list in by_id.values()
+        for trade in trade_list
+        if trade.isclosed
+    ]
+    times, values, prices = zip(*engine.equity) if engine.equity else ((), (), ())
+    channels = engine.channels.values()
+    first = engine.first_market
+    return RunResult(
+        start_cash=broker.startingcash,
+        end_value=broker.getvalue(),
+        end_cash=broker.getcash(),
+        events=engine.events,
+        wall_seconds=wall_seconds,
+        fills=list(broker.fills),
+        trades_closed=len(trades),
+        trades_won=sum(1 for trade in trades if trade.pnlcomm > 0),
+        equity_times=np.asarray(times, dtype=float),
+        equity_values=np.asarray(values, dtype=float),
+        prices=np.asarray(prices, dtype=float),
+        symbol=first.symbol if first is not None else "",
+        skipped_rows={
+            f"{c.channel_type} {c.symbol}": c.source.skipped_rows for c in channels if c.source is not None
+        },
+        rejected_book_updates={
+            c.symbol: dict(c.rejected) for c in channels if isinstance(c, OrderBookChannel) and c.rejected
+        },
+        live_rows=engine.live.rows() if engine.live is not None else [],
+    )

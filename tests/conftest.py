@@ -73,8 +73,9 @@ class Scripted(bt.Strategy):
 def run_ticks(tmp_path):
     """Run ``Scripted`` in tick mode over trade rows (and optional book updates)."""
 
-    def run(trades=None, book=None, actions=None, cash=100_000.0, commission=0.0, broker=None, **channel_kw):
-        cerebro = bt.Cerebro(stdstats=False)
+    def run(trades=None, book=None, actions=None, cash=100_000.0, commission=0.0, broker=None, stdstats=True,
+            **channel_kw):
+        cerebro = bt.Cerebro(stdstats=stdstats)
         cerebro.broker.setcash(cash)
         if commission:
             cerebro.broker.setcommission(commission=commission)

@@ -25,6 +25,12 @@ class Market:
         self.has_trades = False
         self.orders: list = []  # active orders, in submission order
 
+    def reset(self) -> None:
+        """Forget prices and orders (a new run), keeping what the symbol has (book, trades)."""
+        self.last_price = None
+        self.orders = []
+        self.data.reset()
+
     @property
     def price(self) -> float | None:
         """Mark price: the last trade, or the book's mid for a symbol with no trades yet."""
@@ -34,6 +40,15 @@ class Market:
         if book is not None and book.best_bid is not None and book.best_ask is not None:
             return book.mid_price
         return None
+
+    def quote(self, buy: bool) -> float | None:
+        """The price a buy (sell) would trade at now: the best ask (bid), else the last trade."""
+        book = self.book
+        if book is not None and book.has_snapshot:
+            best = book.best_ask if buy else book.best_bid
+            if best is not None:
+                return best.price
+        return self.last_price
 
     def attach(self, channel: object) -> None:
         """Learn what the symbol has: a book to walk, or trades to match."""

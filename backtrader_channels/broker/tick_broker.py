@@ -16,16 +16,13 @@ from backtrader import Order
 from backtrader.brokers import BackBroker
 
 from .data import from_num, to_num
-from .fills import book_fill, first_trigger, passive_fill, stop_triggered, trade_fill
+from .fills import LIMITS, SUPPORTED, arrive, book_match, first_trigger, limit_price, trade_fill
 from .market import Market
 
 if TYPE_CHECKING:
     from ..engine.clock import Clock
 
 __all__ = ["FillRecord", "TickBroker"]
-
-_STOPS = (Order.Stop, Order.StopLimit)
-
 
 class FillRecord(tuple):
     """One execution: ``(timestamp, symbol, size, price, commission, order_ref)``; size < 0 sells."""
@@ -142,12 +139,23 @@ class TickBroker(BackBroker):
     def submit(self, order: Order, check: bool = True) -> Order:
         if not self.tick_mode:
             return super().submit(order, check)
-        # cash is checked now at the mark price, and again when the order fills; with no
-        # price yet only the fill can check it
-        priced = self.market_of(order.data).price is not None
-        order = super().submit(order, check and priced)
+        if order.exectype not in SUPPORTED:  # Close and Historical need bars
+            order.reject(self)
+            self.notify(order)
+            return order
+        order = super().submit(order, check)
         self.check_submitted()
         return order
+
+    def check_submitted(self) -> None:
+        """Cash is checked at submission at the mark price, and again when the order fills;
+        an order on a symbol with no price yet can only be checked when it fills."""
+        if self.tick_mode:
+            unpriced = [o for o in self.submitted if self.market_of(o.data).price is None]
+            for order in unpriced:
+                self.submitted.remove(order)
+                self.submit_accept(order)
+        super().check_submitted()
 
     def submit_accept(self, order: Order) -> None:
         super().submit_accept(order)
@@ -183,16 +191,19 @@ class TickBroker(BackBroker):
         if self.p.latency:
             return
         for _, order in self._incoming:
-            if order.alive():
-                self.market_of(order.data).orders.append(order)
+            self._start_working(order, self.market_of(order.data))
         self._incoming = []
+
+    def _start_working(self, order: Order, market: Market) -> None:
+        if order.alive():
+            arrive(order, market.quote(order.isbuy()))
+            market.orders.append(order)
 
     def _activate_due(self, market: Market, now: float) -> None:
         due = [pair for pair in self._incoming if pair[0] <= now and self.market_of(pair[1].data) is market]
         for pair in due:
             self._incoming.remove(pair)
-            if pair[1].alive():
-                market.orders.append(pair[1])
+            self._start_working(pair[1], market)
 
     def first_candidate(self, market: Market, seconds: np.ndarray, prices: np.ndarray) -> int:
         """Index of the first of these trades that could change an order of ``market``
@@ -238,26 +249,9 @@ class TickBroker(BackBroker):
             if book is None:
                 fill = None if price is None else trade_fill(order, price, volume, market.last_price, touch, partial)
             else:
-                fill = self._book_match(order, market, book, price, volume)
+                fill = book_match(order, book, price, volume, not market.has_trades, touch, partial)
             if fill is not None:
                 self._fill(order, market, *fill)
-
-    def _book_match(self, order: Order, market: Market, book: Any, price: float | None, volume: float):
-        """Take from the book; a resting limit also fills passively when a trade prints through it."""
-        buy = order.isbuy()
-        if order.exectype in _STOPS and not order.triggered:
-            if price is None and market.has_trades:
-                return None  # stops trigger on trades when the symbol has them
-            trigger = price
-            if trigger is None:
-                best = book.best_ask if buy else book.best_bid
-                trigger = None if best is None else best.price
-            if trigger is None or not stop_triggered(order, trigger):
-                return None
-        fill = book_fill(order, book.liquidity(buy), self.p.partial_fills)
-        if fill is None and price is not None and order.exectype in (Order.Limit, Order.StopLimit):
-            fill = passive_fill(order, price, volume, self.p.fill_on_touch, self.p.partial_fills)
-        return fill
 
     def _expired(self, order: Order, market: Market, now: float) -> bool:
         if order.valid and order.exectype != Order.Market and to_num(now) > order.valid:
@@ -294,8 +288,8 @@ class TickBroker(BackBroker):
                 self._toactivate.popleft().activate()
 
     def _slipped(self, order: Order, price: float) -> float:
-        limited = order.exectype in (Order.Limit, Order.StopLimit)
-        cap = order.created.pricelimit if order.exectype == Order.StopLimit else order.created.price
+        limited = order.exectype in LIMITS
+        cap = limit_price(order)
         if order.isbuy():
             slipped = self._slip_up(cap if limited else math.inf, price, doslip=not limited or self.p.slip_limit, lim=limited)
         else:

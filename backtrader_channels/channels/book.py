@@ -89,10 +89,16 @@ class OrderBook:
     def __init__(self, symbol: str | None = None) -> None:
         self._bids = _Side(descending=True)
         self._asks = _Side(descending=False)
+        self.symbol = symbol
+        self.clear()
+
+    def clear(self) -> None:
+        """Empty the book (as before any snapshot)."""
+        self._bids.clear()
+        self._asks.clear()
         self.timestamp = math.nan
         self.update_id: int | None = None
         self.has_snapshot = False
-        self.symbol = symbol
 
     # -- updates -------------------------------------------------------------------------
     def apply(

@@ -40,7 +40,7 @@ class OrderBookChannel(Channel):
 
     def reset(self) -> None:
         super().reset()
-        self.book = OrderBook(self.symbol)
+        self.book.clear()  # in place: the broker's market holds this book
         self.rejected.clear()
 
     def _open_source(self, dataname: Any, **options: Any) -> Any:

@@ -9,7 +9,9 @@ steps from the merge of the channels' files; live runs from a LiveEventQueue.
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +20,7 @@ import numpy as np
 
 from ..broker.data import from_num, to_num
 from ..channels import OrderBookChannel, TickChannel
+from ..result import RunResult, build_result
 from .bridges import BridgeUpdater
 from .clock import Clock
 from .merge import merge_windows
@@ -29,6 +32,8 @@ if TYPE_CHECKING:
     from ..events import TickEvent
 
 __all__ = ["TickEngine"]
+
+log = logging.getLogger("backtrader_channels")
 
 
 def _overrides(strategy: bt.Strategy, name: str) -> bool:
@@ -63,12 +68,16 @@ class TickEngine:
         self._book_callbacks: list[Callable] = []
         self._next_callbacks: list[Callable] = []
         self._bar_steps: list[tuple[Any, list[float], int]] = []
-        self._first_market = next(iter(markets.values()), None)
+        self.first_market = next(iter(markets.values()), None)
         self.live = None  # a LiveSession when the run consumes a LiveEventQueue
+        self.result: RunResult | None = None
         self.bridges = BridgeUpdater([])
 
     # -- entry point (replaces Cerebro._runnext for the run) ---------------------------------
     def run(self, strategies: list[bt.Strategy]) -> None:
+        """One run over the events for one set of strategies (optimisation runs come again)."""
+        started = time.perf_counter()
+        self._reset()
         self._strategies = strategies
         self._tick_callbacks = [s.notify_tick for s in strategies if _overrides(s, "notify_tick")]
         self._book_callbacks = [s.notify_orderbook for s in strategies if _overrides(s, "notify_orderbook")]
@@ -84,7 +93,22 @@ class TickEngine:
             self._run_history(self._streams())
         if self.equity and self.equity[-1][0] != self.clock.now:
             self._sample()  # the final state, when the last event fell between samples
+        self.result = build_result(self, strategies, time.perf_counter() - started)
+        for strategy in strategies:
+            strategy.tick_result = self.result
+        for name, count in self.result.skipped_rows.items():
+            if count:
+                log.warning("%s: skipped %d bad rows (on_error='skip')", name, count)
 
+    def _reset(self) -> None:
+        self.clock.now = math.nan
+        self.events = 0
+        self.equity = []
+        self._next_sample = -math.inf
+        for channel in self.channels.values():
+            channel.reset()
+        for market in self.markets.values():
+            market.reset()
     def _streams(self) -> list:
         streams: list = []
         for channel in self.channels.values():
@@ -143,8 +167,8 @@ class TickEngine:
             market = self.markets.get(symbol) or new_market(symbol, self.cerebro)
             self.markets[symbol] = market
             market.attach(channel)
-            if self._first_market is None:
-                self._first_market = market
+            if self.first_market is None:
+                self.first_market = market
         return channel, self.markets[symbol]
 
     def run_ticks(self, channel: TickChannel, market: Market, ticks: Iterable[TickEvent]) -> bool:
@@ -288,11 +312,12 @@ class TickEngine:
             strategy._notify()
             if tick_only:
                 strategy._next_analyzers(-1)
+                strategy._next_observers(-1)
             strategy.clear()
 
     def _sample(self) -> None:
         now = self.clock.now
-        price = self._first_market.price if self._first_market is not None else None
+        price = self.first_market.price if self.first_market is not None else None
         self.equity.append((now, self.broker.getvalue(), math.nan if price is None else price))
         interval = self.equity_interval
         self._next_sample = (math.floor(now / interval) + 1) * interval

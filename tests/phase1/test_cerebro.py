@@ -62,11 +62,15 @@ def test_strategy_sees_its_channels_in_init_and_trades_a_named_channel(tmp_path)
             self.eth = self._channels[("tick", "ETH/USDT")]
             assert self.channels is self._channels
             self.done = False
+            self.statuses = []
 
         def notify_tick(self, tick):
             if not self.done:
                 self.done = True
                 self.order = self.buy(data=self.eth, size=2.0)
+
+        def notify_order(self, order):
+            self.statuses.append(order.getstatusname())
 
     cerebro = bt.Cerebro()
     cerebro.add_channel(bc.TickChannel, symbol="BTC/USDT", dataname=btc)
@@ -74,6 +78,8 @@ def test_strategy_sees_its_channels_in_init_and_trades_a_named_channel(tmp_path)
     cerebro.addstrategy(TwoSymbols)
     (strategy,) = cerebro.run(mode=bt.RunMode.TICK)
     assert strategy.order.executed.price == 10.0  # the first ETH trade after the BTC tick it was sent on
+    # no ETH price yet when it was sent: no cash check then, but the usual notifications
+    assert strategy.statuses == ["Submitted", "Accepted", "Completed"]
     assert strategy.getposition(strategy.eth).size == 2.0
     assert strategy.getposition(strategy.datas[0]).size == 0  # BTC/USDT untouched
     assert [d._name for d in strategy.datas] == ["BTC/USDT", "ETH/USDT"]
@@ -141,3 +147,40 @@ def test_same_inputs_same_calls_orders_and_fills(run_ticks):
     first, _ = run_ticks(trades, actions=actions)
     second, _ = run_ticks(trades, actions=actions)
     assert first.seen == second.seen and first.orders == second.orders and len(first.orders) > 10
+
+
+def test_optimisation_runs_each_parameter_set_from_a_fresh_start(tmp_path):
+    path = write_trades_csv(tmp_path / "t.csv", [(T0 + t, 100.0 + t, 1, "buy") for t in range(10)])
+
+    class Sized(bt.Strategy):
+        params = (("size", 1.0),)
+
+        def notify_tick(self, tick):
+            self.seen = len(self.channels[("tick", "BTC/USDT")])
+            if self.seen == 1:
+                self.buy(size=self.p.size)
+
+    cerebro = bt.Cerebro()
+    cerebro.add_channel(bc.TickChannel, symbol="BTC/USDT", dataname=path)
+    cerebro.optstrategy(Sized, size=[1.0, 2.0, 3.0])
+    runs = [strategies[0] for strategies in cerebro.run(mode=bt.RunMode.TICK)]
+    assert [run.seen for run in runs] == [10, 10, 10]
+    assert [[(f.size, f.price) for f in run.tick_result.fills] for run in runs] == [[(1.0, 101.0)], [(2.0, 101.0)], [(3.0, 101.0)]]
+    assert [run.tick_result.end_value for run in runs] == [10_000 + 8.0 * k for k in (1, 2, 3)]  # bt default cash
+
+
+def test_bar_feeds_must_be_preloaded_in_tick_mode(tmp_path):
+    from tests.phase1.test_bars_and_ticks import bar_feed, write_minute_bars
+
+    cerebro = bt.Cerebro()
+    cerebro.adddata(bar_feed(write_minute_bars(tmp_path / "bars.csv", [1.0, 2.0])))
+    cerebro.add_channel(bc.TickChannel, symbol="BTC/USDT", dataname=write_trades_csv(tmp_path / "t.csv", [(T0, 1.0, 1, "buy")]))
+    with pytest.raises(ValueError, match="preload"):
+        cerebro.run(mode=bt.RunMode.TICK, preload=False)
+
+
+def test_standard_observers_follow_the_notification_steps_of_tick_only_runs(run_ticks):
+    trades = [(T0 + t, 100.0 + t, 1, "buy") for t in range(6)]
+    strategy, cerebro = run_ticks(trades, actions={1: lambda s: s.buy(size=1.0), 3: lambda s: s.close()})
+    assert strategy.stats.broker.lines.value.array  # stepped, so a plot has something to draw
+    assert strategy.stats.broker.lines.value[0] == pytest.approx(cerebro.broker.getvalue())

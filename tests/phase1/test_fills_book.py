@@ -85,3 +85,12 @@ def test_market_order_with_a_book_fills_on_a_trade_event_by_walking_the_book(run
     strategy, _ = run_ticks(trades=trades, book=book, actions={2: lambda s: s.buy(size=2.0)})
     # sent on the first trade, filled on the next event (the trade at T0+2) from the book: 1@101 + 1@102
     assert fills(strategy) == [("Completed", pytest.approx(101.5), 2.0, T0 + 2)]
+
+
+def test_resting_limit_reached_by_the_other_side_fills_at_its_own_price(run_ticks):
+    # bid placed at 100.5 while the ask is 101: it rests; when sellers quote 99.0 they would
+    # have hit it at 100.5 first, so it fills at 100.5, not at 99.0
+    book = [snapshot(T0), delta(T0 + 1, asks=[[101.0, 0.0], [99.0, 2.0]], bids=[[100.0, 0.0], [99.0, 0.0], [98.0, 1.0]])]
+    order = lambda s: s.buy(size=1.0, exectype=bt.Order.Limit, price=100.5)  # noqa: E731
+    strategy, _ = run_ticks(book=book, actions={1: order})
+    assert fills(strategy) == [("Completed", 100.5, 1.0, T0 + 1)]

@@ -142,3 +142,24 @@ def test_limit_with_a_validity_expires_when_it_passes(run_ticks):
     order = buy(exectype=bt.Order.Limit, price=90.0, valid=dt.timedelta(seconds=1.5))
     strategy, _ = run_ticks(ticks(100.0, 99.0, 98.0, 97.0), actions={1: order})
     assert [(status, at) for status, _, _, at in fills(strategy)] == [("Expired", T0 + 2)]
+
+
+def test_sell_trailing_stop_follows_the_price_up_and_fills_at_the_trigger_trade(run_ticks):
+    actions = {1: buy(), 2: sell(exectype=bt.Order.StopTrail, trailamount=2.0)}
+    strategy, _ = run_ticks(ticks(100.0, 101.0, 105.0, 104.0, 103.0, 102.0), actions=actions)
+    # stop starts at 101 - 2 = 99, trails to 105 - 2 = 103 and stays there at 104; 103 triggers
+    assert fills(strategy) == [("Completed", 101.0, 1.0, T0 + 1), ("Completed", 103.0, -1.0, T0 + 4)]
+
+
+def test_trailing_stop_limit_moves_its_limit_with_the_stop(run_ticks):
+    order = sell(exectype=bt.Order.StopTrailLimit, price=101.0, plimit=100.5, trailamount=2.0)
+    actions = {1: buy(), 2: order}
+    strategy, _ = run_ticks(ticks(100.0, 101.0, 105.0, 104.0, 102.0, 102.7), actions=actions)
+    # stop 103 / limit 102.5 after 105; 102 triggers below the limit, so it rests at 102.5 and
+    # fills there when 102.7 prints through it
+    assert fills(strategy) == [("Completed", 101.0, 1.0, T0 + 1), ("Completed", 102.5, -1.0, T0 + 5)]
+
+
+def test_close_orders_need_bars_and_are_rejected_in_tick_mode(run_ticks):
+    strategy, _ = run_ticks(ticks(100.0, 101.0), actions={1: buy(exectype=bt.Order.Close)})
+    assert fills(strategy) == [("Rejected", 0.0, 0.0, T0)]
