@@ -1,15 +1,26 @@
-"""Keeping ChannelBridges and the indicators built on them in step with their channels."""
+"""Keeping ChannelBridges and the indicators built on them in step with their channels.
+
+Two ways: live (and book channels), a value is appended to each bridge per event and
+its indicators take one ``_next`` step; in a backtest over a trade file, the bridges'
+lines are filled from the file up front and the indicators computed with backtrader's
+vectorised ``_once``, so each event only moves their line pointers (``advance``).
+"""
 
 from __future__ import annotations
 
+import array
 from collections import defaultdict
 from typing import Any
 
 import backtrader as bt
+import numpy as np
 
 from ..bridge import ChannelBridge
 
 __all__ = ["BridgeUpdater"]
+
+# tick fields a trade file holds, as functions of its rows (seconds, price, volume, is_sell, id)
+_TRADE_COLUMNS = {"price": 1, "volume": 2, "timestamp": 0}
 
 
 def _root_clock(item: Any) -> Any:
@@ -21,35 +32,97 @@ def _root_clock(item: Any) -> Any:
     return item
 
 
+def _roots(indicator: Any) -> set[int]:
+    """ids of every data an indicator reads, through the indicators it is built on."""
+    found, stack, seen = set(), [indicator], set()
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        datas = getattr(item, "datas", None)
+        if not datas:
+            found.add(id(item))
+        else:
+            stack.extend(datas)
+    return found
+
+
+class _Group:
+    """One channel's bridges and, in creation order, the indicators they clock."""
+
+    __slots__ = ("bridges", "indicators", "buffers")
+
+    def __init__(self) -> None:
+        self.bridges: list[ChannelBridge] = []
+        self.indicators: list[Any] = []
+        self.buffers: list[Any] | None = None  # their line buffers, once precomputed
+
+
 class BridgeUpdater:
-    """Per channel: its bridges and, in creation order, the indicators they clock."""
+    """Per channel: its bridges and the indicators built on them."""
 
     def __init__(self, strategies: list[bt.Strategy]) -> None:
-        self._by_channel: dict[int, tuple[list[ChannelBridge], list[Any]]] = {}
-        bridges_by_channel: dict[int, list[ChannelBridge]] = defaultdict(list)
-        indicators_by_channel: dict[int, list[Any]] = defaultdict(list)
+        self._groups: dict[int, _Group] = defaultdict(_Group)
         for strategy in strategies:
             bridges = strategy.__dict__.get("_bc_bridges", [])
             for bridge in bridges:
-                bridges_by_channel[id(bridge.channel)].append(bridge)
-            owner_of = {id(bridge): id(bridge.channel) for bridge in bridges}
+                self._groups[id(bridge.channel)].bridges.append(bridge)
+            channel_of = {id(bridge): id(bridge.channel) for bridge in bridges}
             for indicator in strategy._lineiterators[bt.LineIterator.IndType]:
-                channel_id = owner_of.get(id(_root_clock(indicator)))
+                channel_id = channel_of.get(id(_root_clock(indicator)))
                 if channel_id is not None:
-                    indicators_by_channel[channel_id].append(indicator)
-        for channel_id, bridges in bridges_by_channel.items():
-            self._by_channel[channel_id] = (bridges, indicators_by_channel[channel_id])
+                    self._groups[channel_id].indicators.append(indicator)
+        self._groups = dict(self._groups)
 
     def watches(self, channel: Any) -> bool:
-        return id(channel) in self._by_channel
+        return id(channel) in self._groups
+
+    def precompute(self, channel: Any) -> bool:
+        """Fill the bridges of a trade channel from its file and compute their indicators
+        at once; False (the per-event way stays) when that cannot be done exactly."""
+        group = self._groups.get(id(channel))
+        if group is None or channel.source is None:
+            return False
+        if any(bridge.p.field not in _TRADE_COLUMNS for bridge in group.bridges):
+            return False
+        own = {id(bridge) for bridge in group.bridges}
+        if any(not _roots(indicator) <= own for indicator in group.indicators):
+            return False  # an indicator also reads a bar feed or another channel
+        items = (*group.bridges, *group.indicators)
+        buffers = [line for item in items for line in item.lines]
+        if any(line.mode != line.UnBounded for line in buffers):
+            return False  # memory-saving buffers (exactbars) keep their own index rules
+        columns = [[], [], []]
+        for chunk in channel.source.chunks():
+            columns[0].append((chunk.ts_ns // 1000) / 1e6)
+            columns[1].append(chunk.price)
+            columns[2].append(chunk.volume)
+        values = [np.concatenate(parts) if parts else np.empty(0) for parts in columns]
+        for bridge in group.bridges:
+            line = bridge.lines.value
+            line.reset()
+            line.array = array.array("d", values[_TRADE_COLUMNS[bridge.p.field]].astype(float).tobytes())
+            line.lencount = len(line.array)
+            line.idx = line.lencount - 1
+        for indicator in group.indicators:
+            indicator._once()
+        for item in items:
+            item.home()
+        group.buffers = buffers
+        return True
 
     def update(self, channel: Any) -> None:
-        """After an event of ``channel``: append to its bridges, step their indicators."""
-        entry = self._by_channel.get(id(channel))
-        if entry is None:
+        """After an event of ``channel``: its bridges and their indicators move one step."""
+        group = self._groups.get(id(channel))
+        if group is None:
             return
-        bridges, indicators = entry
-        for bridge in bridges:
+        if group.buffers is not None:
+            for line in group.buffers:  # LineBuffer.advance() without the method calls
+                line._idx += 1
+                line.lencount += 1
+            return
+        for bridge in group.bridges:
             bridge._load()
-        for indicator in indicators:
+        for indicator in group.indicators:
             indicator._next()

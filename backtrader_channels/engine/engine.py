@@ -90,6 +90,9 @@ class TickEngine:
 
             run_live(self, self.live)
         else:
+            for channel in self.channels.values():
+                if isinstance(channel, TickChannel):
+                    self.bridges.precompute(channel)
             self._run_history(self._streams())
         if self.equity and self.equity[-1][0] != self.clock.now:
             self._sample()  # the final state, when the last event fell between samples

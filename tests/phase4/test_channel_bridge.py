@@ -163,3 +163,32 @@ def test_unknown_channel_key_in_a_strategy_names_the_key(trades_file):
 
     with pytest.raises(KeyError, match=r"no channel \('tick', 'ETH/USDT'\); added: \('tick', 'BTC/USDT'\)"):
         run_with(trades_file, Typo)
+
+
+def test_live_bridge_steps_give_the_same_values_as_the_precomputed_backtest(trades_file, prices):
+    """A backtest fills bridges up front; live runs step them per event: same numbers."""
+    from backtrader_channels import Event, EventPriority, LiveEventQueue
+
+    class Bands(bt.Strategy):
+        def __init__(self):
+            price = ChannelBridge(channel=self.channels[("tick", "BTC/USDT")])
+            self.bands = bt.indicators.BollingerBands(price, period=20)
+            self.rsi = bt.indicators.RSI(price, period=14)
+            self.rows = []
+
+        def notify_tick(self, tick):
+            self.rows.append((len(self.bands), self.bands.mid[0], self.bands.top[0], self.rsi[0]))
+
+    backtest = run_with(trades_file, Bands)
+    queue = LiveEventQueue(max_queue_size=len(prices) + 1)
+    for i, price in enumerate(prices[:500]):
+        tick = TickEvent(T0 + i * 0.01, float(price), 0.1, "buy", trade_id=i, symbol="BTC/USDT")
+        queue.push(Event(tick.timestamp, EventPriority.TICK, "tick", "BTC/USDT", data=tick))
+    queue.stop()
+    cerebro = bt.Cerebro()
+    cerebro.add_channel(TickChannel, symbol="BTC/USDT")
+    cerebro._event_queue = queue
+    cerebro.addstrategy(Bands)
+    (live,) = cerebro.run(mode=bt.RunMode.TICK)
+    np.testing.assert_allclose(np.array(live.rows), np.array(backtest.rows[:500]), equal_nan=True, atol=1e-9)
+    assert live.rows[-1][0] == 500
