@@ -29,7 +29,19 @@ def _seconds(ts_ns: np.ndarray) -> list[float]:
     return ((ts_ns // 1000) / 1e6).tolist()
 
 
-class TradeStream:
+class _ChannelStream:
+    """A channel's file as a stream: its chunks, loaded one window at a time."""
+
+    def __init__(self, engine: TickEngine, channel: Any, market: Market) -> None:
+        self._engine = engine
+        self.channel = channel
+        self.market = market
+
+    def chunks(self) -> Iterator[Any]:
+        return self.channel.source.chunks()
+
+
+class TradeStream(_ChannelStream):
     """A TickChannel's trade file.
 
     When nothing watches its trades one by one (no ``notify_tick``, no per-event
@@ -41,15 +53,8 @@ class TradeStream:
     priority = EventPriority.TICK
     batch = 8192  # TickEvents built at a time (bounds the memory of a long run)
     block = 65536  # trades scanned at a time in bulk
-
-    def __init__(self, engine: TickEngine, channel: TickChannel, market: Market) -> None:
-        self._engine = engine
-        self.channel = channel
-        self.market = market
-        self._rows: TradeRows = ()
-
-    def chunks(self) -> Iterator[Any]:
-        return self.channel.source.chunks()
+    channel: TickChannel
+    _rows: TradeRows = ()
 
     def load(self, chunk: Any) -> None:
         ids = chunk.trade_id if chunk.trade_id is not None else np.full(len(chunk), None, dtype=object)
@@ -87,19 +92,12 @@ class TradeStream:
         return False
 
 
-class BookStream:
+class BookStream(_ChannelStream):
     """An OrderBookChannel's book file."""
 
     priority = EventPriority.ORDERBOOK
-
-    def __init__(self, engine: TickEngine, channel: OrderBookChannel, market: Market) -> None:
-        self._engine = engine
-        self.channel = channel
-        self.market = market
-        self._columns: tuple = ()
-
-    def chunks(self) -> Iterator[Any]:
-        return self.channel.source.chunks()
+    channel: OrderBookChannel
+    _columns: tuple = ()
 
     def load(self, chunk: Any) -> None:
         self._columns = (
