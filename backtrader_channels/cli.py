@@ -100,6 +100,12 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import main_bench
+
+    return main_bench(args.bench_args)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from .live.validator import LiveDataValidator
     from .replay import replay_events
@@ -237,6 +243,11 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--ws-url", help="WebSocket base for Binance, e.g. ws://127.0.0.1:8080/ws")
     live.add_argument("--chart", type=Path, help="write a PNG chart here at the end")
     live.set_defaults(run=cmd_live)
+
+    bench = commands.add_parser("bench", add_help=False,
+                                help="speed and memory against the performance targets (--full, --only 1,2)")
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    bench.set_defaults(run=cmd_bench)
 
     validate = commands.add_parser("validate", help="run the live-data validator over a historical file")
     validate.add_argument("file", type=Path)
