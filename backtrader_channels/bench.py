@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import math
 import os
@@ -705,6 +706,20 @@ def _cost_ticks(strategy: type[bt.Strategy], **run_kw: Any) -> Callable[[Inputs,
     return lambda inputs, sizes: scenario_ticks(inputs.trades(sizes.ticks), strategy, **run_kw)
 
 
+def _gc_tuned(run: Callable[[Inputs, Sizes], Measured]) -> Callable[[Inputs, Sizes], Measured]:
+    """``run`` with the user-side GC workaround: ``gc.freeze()`` and a gen-0 threshold of 100k."""
+    def tuned(inputs: Inputs, sizes: Sizes) -> Measured:
+        thresholds = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(100_000, *thresholds[1:])
+        try:
+            return run(inputs, sizes)
+        finally:
+            gc.set_threshold(*thresholds)
+            gc.unfreeze()
+    return tuned
+
+
 def _cost_books(depth: int) -> Callable[[Inputs, Sizes], Measured]:
     return lambda inputs, sizes: scenario_books(inputs, sizes, trades=False, depth=depth)
 
@@ -718,6 +733,7 @@ COSTS: dict[str, tuple[str, Callable[[Inputs, Sizes], Measured]]] = {
     "empty notify_tick": ("events/s", _cost_ticks(EmptyTick)),
     "notify_tick with arithmetic (target 1)": ("events/s", _cost_ticks(TickArithmetic)),
     "notify_tick, equity_interval=60": ("events/s", _cost_ticks(TickArithmetic, equity_interval=60.0)),
+    "notify_tick, gc.freeze() + gc threshold 100k": ("events/s", _gc_tuned(_cost_ticks(TickArithmetic))),
     "next() after every trade, no tick callback": ("events/s", _cost_ticks(NextPerTrade)),
     "ChannelBridge + SMA(20) (target 4)": ("events/s",
                                           lambda inputs, sizes: scenario_bridge(inputs.trades(sizes.ticks))),

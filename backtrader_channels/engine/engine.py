@@ -1,10 +1,12 @@
 """TickEngine: drives strategies event by event in ``cerebro.run(mode=bt.RunMode.TICK)``.
 
 One step per event: the clock moves to the event, its channel updates, the broker
-matches the symbol's working orders, fills are notified, the strategy's callback
-(``notify_tick`` / ``notify_orderbook``) and ``next()`` run, and orders submitted
-during the step start working only after it (no look-ahead). Historical runs feed
-steps from the merge of the channels' files; live runs from a LiveEventQueue.
+matches the symbol's working orders, fills are notified, bridges move, the strategy's
+callback (``notify_tick`` / ``notify_orderbook``) and, without bar feeds, ``next()``
+run, and orders submitted during the step start working only after it (no
+look-ahead). A bar close is one step too: backtrader's own bar machinery (indicators,
+``next``, analyzers, observers). Historical runs feed steps from the merge of the
+channels' files; live runs from a LiveEventQueue.
 """
 
 from __future__ import annotations
@@ -112,6 +114,7 @@ class TickEngine:
             channel.reset()
         for market in self.markets.values():
             market.reset()
+
     def _streams(self) -> list:
         streams: list = []
         for channel in self.channels.values():
