@@ -184,3 +184,23 @@ def test_standard_observers_follow_the_notification_steps_of_tick_only_runs(run_
     strategy, cerebro = run_ticks(trades, actions={1: lambda s: s.buy(size=1.0), 3: lambda s: s.close()})
     assert strategy.stats.broker.lines.value.array  # stepped, so a plot has something to draw
     assert strategy.stats.broker.lines.value[0] == pytest.approx(cerebro.broker.getvalue())
+
+
+def test_bad_rows_skipped_on_request_are_counted_and_reported_after_the_run(tmp_path, caplog):
+    path = tmp_path / "t.csv"
+    path.write_text("timestamp,price,volume,direction\n"
+                    f"{T0},100,1,buy\n{T0 + 1},abc,1,buy\n{T0 + 2},101,1,sideways\n{T0 + 3},102,1,sell\n")
+    cerebro = bt.Cerebro()
+    cerebro.add_channel(bc.TickChannel, symbol="BTC/USDT", dataname=path, on_error="skip")
+    cerebro.addstrategy(Scripted)
+    with caplog.at_level("WARNING", logger="backtrader_channels"):
+        (strategy,) = cerebro.run(mode=bt.RunMode.TICK)
+    assert [price for _, _, price, _ in strategy.seen] == [100.0, 102.0]
+    assert cerebro.tick_result.skipped_rows == {"tick BTC/USDT": 2}
+    assert "skipped rows tick BTC/USDT  2" in cerebro.tick_result.summary()
+    assert "tick BTC/USDT: skipped 2 bad rows" in caplog.text
+
+
+def test_missing_file_fails_at_add_channel_with_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no-such-day.zip"):
+        bt.Cerebro().add_channel(bc.TickChannel, symbol="BTC/USDT", dataname=tmp_path / "no-such-day.zip")

@@ -123,7 +123,8 @@ class Printer(bt.Strategy):
 '''
 
 
-def test_btchannels_live_stops_cleanly_on_sigterm_with_a_summary(server, tmp_path):
+@pytest.mark.parametrize("stop_signal", ["SIGTERM", "SIGINT"])
+def test_btchannels_live_stops_cleanly_on_sigterm_or_ctrl_c_with_a_summary(server, tmp_path, stop_signal):
     import signal
     import subprocess
     import sys
@@ -138,10 +139,10 @@ def test_btchannels_live_stops_cleanly_on_sigterm_with_a_summary(server, tmp_pat
     server.wait_subscriptions(server.trade_stream(SYMBOL), 1, timeout=30)
     server.send_trades(SYMBOL, 5, rate=100)
     time.sleep(1.5)  # let the status line refresh at least once
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(getattr(signal, stop_signal))
     out, err = process.communicate(timeout=15)
     assert process.returncode == 0, err
-    assert "ended: stopped" in out
+    assert ("ended: stopped" if stop_signal == "SIGTERM" else "ended: interrupted") in out
     fills_line = next(line for line in out.splitlines() if line.startswith("fills"))
     assert fills_line.split()[-1] == "1"
     assert "events" in err and "latency p50" in err  # the status line
