@@ -776,12 +776,15 @@ COSTS: dict[str, tuple[str, Callable[[Inputs, Sizes], Measured]]] = {
 }
 
 
+def bench_cost(name: str, inputs: Inputs, sizes: Sizes) -> list[Row]:
+    """One row of the cost table: ``COSTS[name]``, one round."""
+    unit, run = COSTS[name]
+    return [_rate_row("cost", name, [run(inputs, sizes)], None, unit=unit)]
+
+
 def bench_costs(inputs: Inputs, sizes: Sizes) -> list[Row]:
     """The same inputs with one thing changed at a time (no goals: for choosing); one round each."""
-    return [
-        _rate_row("cost", name, [run(inputs, sizes)], None, unit=unit)
-        for name, (unit, run) in COSTS.items()
-    ]
+    return [row for name in COSTS for row in bench_cost(name, inputs, sizes)]
 
 
 # --- the table ------------------------------------------------------------------------------
@@ -913,24 +916,61 @@ TARGETS: dict[str, Callable[[Inputs, Sizes], list[Row]]] = {
 }
 
 
+COST_JOB = "cost:"
+
+
+def job_names(only: list[str] | None = None) -> list[str]:
+    """The jobs of the chosen targets: one per target, and one per row of the cost table."""
+    names: list[str] = []
+    for name in TARGETS:
+        if only and name not in only:
+            continue
+        names += [COST_JOB + cost for cost in COSTS] if name == "costs" else [name]
+    return names
+
+
+def job_rows(job: str, inputs: Inputs, sizes: Sizes) -> list[Row]:
+    """Run one job in this process."""
+    if job.startswith(COST_JOB):
+        return bench_cost(job[len(COST_JOB):], inputs, sizes)
+    return TARGETS[job](inputs, sizes)
+
+
+JOB_CHILD = """
+import dataclasses, json, sys
+from backtrader_channels import bench
+job, size, root = sys.argv[1:4]
+rows = bench.job_rows(job, bench.Inputs(root), bench.SIZES[size])
+print(json.dumps([dataclasses.asdict(row) for row in rows]))
+"""
+
+
+def isolated_job_rows(job: str, size: str, root: str | os.PathLike) -> list[Row]:
+    """Run one job in a fresh interpreter, as a user's script would run (own heap, own GC)."""
+    done = subprocess.run([sys.executable, "-c", JOB_CHILD, job, size, str(root)],
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"benchmark job {job!r} failed:\n{done.stderr[-4000:]}")
+    return [Row(**row) for row in json.loads(done.stdout.strip().splitlines()[-1])]
+
+
 def run_bench(size: str = "quick", only: list[str] | None = None, root: str | os.PathLike | None = None,
-              progress: Callable[[str], None] | None = None) -> list[Row]:
+              progress: Callable[[str], None] | None = None, isolate: bool = True) -> list[Row]:
     """Run the benchmarks of ``size`` ('quick' or 'full'), every target or ``only`` some.
 
-    Inputs are written under ``root`` (reused across runs) or a temporary directory.
+    Each job runs in a fresh interpreter unless ``isolate`` is False (then all in this
+    process, whose heap grows from job to job). Inputs are written under ``root`` (reused
+    across runs) or a temporary directory.
     """
     sizes = SIZES[size]
     with contextlib.ExitStack() as stack:
         if root is None:
             root = stack.enter_context(tempfile.TemporaryDirectory(prefix="btchannels-bench-"))
-        inputs = Inputs(root)
         rows: list[Row] = []
-        for name, bench in TARGETS.items():
-            if only and name not in only:
-                continue
+        for job in job_names(only):
             if progress is not None:
-                progress(f"target {name} ...")
-            rows += bench(inputs, sizes)
+                progress(f"{job} ...")
+            rows += isolated_job_rows(job, size, root) if isolate else job_rows(job, Inputs(root), sizes)
         return rows
 
 
@@ -968,18 +1008,21 @@ def print_rows(rows: list[Row], size: str, file: Any = None) -> None:
 
 
 def main_bench(argv: list[str] | None = None) -> int:
-    """``btchannels bench [--full] [--only 1,2] [--dir DIR]``: run the benchmarks, print the table."""
+    """``btchannels bench [--full] [--only 1,2] [--dir DIR] [--in-process]``: run, print the table."""
     parser = argparse.ArgumentParser(prog="btchannels bench", description="performance targets vs goals")
     parser.add_argument("--full", action="store_true", help="the issue's sizes (minutes) instead of quick ones")
     parser.add_argument("--only", help="comma-separated targets: " + ",".join(TARGETS))
     parser.add_argument("--dir", type=Path, help="keep the generated inputs here and reuse them")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run every job in this process (default: each in a fresh interpreter)")
     args = parser.parse_args(argv)
     size = "full" if args.full else "quick"
     only = args.only.split(",") if args.only else None
     unknown = sorted(set(only or ()) - set(TARGETS))
     if unknown:
         parser.error(f"unknown target(s) {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
-    rows = run_bench(size, only, args.dir, progress=lambda text: print(text, file=sys.stderr, flush=True))
+    rows = run_bench(size, only, args.dir, progress=lambda text: print(text, file=sys.stderr, flush=True),
+                     isolate=not args.in_process)
     print_rows(rows, size)
     return 0
 

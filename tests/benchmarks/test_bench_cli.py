@@ -36,3 +36,8 @@ def test_main_bench_refuses_unknown_targets(capsys):
     with pytest.raises(SystemExit):
         bench.main_bench(["--only", "9"])
     assert "unknown target" in capsys.readouterr().err
+
+
+def test_jobs_expand_the_cost_table_one_row_each():
+    assert bench.job_names(["2", "costs"]) == ["2", *(bench.COST_JOB + name for name in bench.COSTS)]
+    assert bench.job_names()[:2] == ["1", "2"]
