@@ -29,7 +29,7 @@ def test_main_bench_prints_the_table_for_chosen_targets(capsys, tmp_path):
     assert bench.main_bench(["--only", "5", "--dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "btchannels bench (quick) on" in out
-    assert out.count("| 5 |") == 2
+    assert out.count("| 5 |") == 3
 
 
 def test_main_bench_refuses_unknown_targets(capsys):
