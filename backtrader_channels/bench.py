@@ -2,7 +2,8 @@
 
 Each ``scenario_*`` function runs one measured workload and returns a ``Measured`` (what
 was counted, how long it took, the checks a test asserts); ``run_bench(size)`` runs them
-all and returns the table rows; ``main_bench(argv)`` prints the table. The pytest-benchmark
+all, each target in a fresh interpreter, and returns the table rows; ``main_bench(argv)``
+(``btchannels bench``) prints the table. The pytest-benchmark
 suite in ``tests/benchmarks/`` wraps the same scenarios. Input sizes come from
 ``BTCHANNELS_BENCH_SIZE``: ``quick`` (the default, seconds) or ``full`` (the issue's sizes).
 Inputs are generated with numpy and written with the project's writers (and, for the
@@ -416,19 +417,20 @@ class RestingLimits(bt.Strategy):
 
 
 class BookReader(bt.Strategy):
-    """Target 3: reads best bid/ask and depth(10) of each book update; arithmetic per trade."""
+    """Target 3: reads best bid/ask and depth(10) of each book update; target 1's sum per trade."""
 
     params = (("depth", 10),)
 
     def __init__(self) -> None:
         self.ticks = 0
         self.books = 0
+        self.notional = 0.0
         self.spread_sum = 0.0
         self.depth_size = 0.0
 
     def notify_tick(self, tick: bc.TickEvent) -> None:
         self.ticks += 1
-        self.spread_sum += 0.0 * tick.price
+        self.notional += tick.price * tick.volume
 
     def notify_orderbook(self, book: bc.OrderBook) -> None:
         self.books += 1
