@@ -10,18 +10,18 @@ import numpy as np
 from ..events import EventPriority, TickEvent
 from .base import Channel
 
-__all__ = ["TickChannel", "TradeRows"]
+__all__ = ["DIRECTIONS", "TickChannel", "TradeRows", "ticks_of"]
 
 TradeRows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # seconds, price, volume, is_sell, id
 
 
-_DIRECTIONS = np.array(["buy", "sell"], dtype=object)
+DIRECTIONS = np.array(["buy", "sell"], dtype=object)  # indexed by is_sell
 
 
 def ticks_of(rows: TradeRows, symbol: str) -> list[TickEvent]:
     """TickEvents of trade rows (directions share two str objects)."""
     seconds, price, volume, is_sell, ids = rows
-    directions = _DIRECTIONS.take(is_sell.view(np.int8)).tolist()
+    directions = DIRECTIONS.take(is_sell.view(np.int8)).tolist()
     return list(map(TickEvent, seconds.tolist(), price.tolist(), volume.tolist(), directions, ids.tolist(), repeat(symbol)))
 
 

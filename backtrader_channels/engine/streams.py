@@ -7,12 +7,13 @@ and hands the engine runs of consecutive events with ``run(start, stop)``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..channels.tick import TradeRows, ticks_of
-from ..events import EventPriority
+from ..channels.tick import DIRECTIONS, TradeRows, ticks_of
+from ..events import EventPriority, TickEvent
 from .merge import TimeChunk
 
 if TYPE_CHECKING:
@@ -55,20 +56,30 @@ class TradeStream(_ChannelStream):
     block = 65536  # trades scanned at a time in bulk
     channel: TickChannel
     _rows: TradeRows = ()
+    _lists: tuple | None = None  # the window as Python lists, when trades are watched one by one
 
     def load(self, chunk: Any) -> None:
         ids = chunk.trade_id if chunk.trade_id is not None else np.full(len(chunk), None, dtype=object)
         self._rows = ((chunk.ts_ns // 1000) / 1e6, chunk.price, chunk.volume, chunk.is_sell, ids)
+        self._lists = None
+        if self._engine.watches_each_trade(self.channel, self.market):  # one tolist per window
+            seconds, price, volume, is_sell, ids = self._rows
+            self._lists = (seconds.tolist(), price.tolist(), volume.tolist(),
+                           DIRECTIONS.take(is_sell.view(np.int8)).tolist(), ids.tolist())
 
     def _slice(self, lo: int, hi: int) -> TradeRows:
         return tuple(column[lo:hi] for column in self._rows)
 
     def run(self, start: int, stop: int) -> bool:
-        engine, channel, market = self._engine, self.channel, self.market
-        if engine.takes_in_bulk(channel, market):
+        if self._lists is None:
             return self._run_bulk(start, stop)
+        engine, channel, market = self._engine, self.channel, self.market
+        seconds, price, volume, direction, ids = self._lists
+        symbol = repeat(channel.symbol)
         for lo in range(start, stop, self.batch):
-            if engine.run_ticks(channel, market, ticks_of(self._slice(lo, min(lo + self.batch, stop)), channel.symbol)):
+            hi = min(lo + self.batch, stop)
+            ticks = map(TickEvent, seconds[lo:hi], price[lo:hi], volume[lo:hi], direction[lo:hi], ids[lo:hi], symbol)
+            if engine.run_ticks(channel, market, ticks):
                 return True
         return False
 

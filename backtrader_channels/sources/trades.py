@@ -46,7 +46,7 @@ def open_trades(
     symbol: str | None = None,
     format: str | None = None,
     on_error: str = "raise",
-    chunk_rows: int = 500_000,
+    chunk_rows: int = 100_000,
 ) -> TradeSource:
     """Open a trades file (checked now: it exists and its format is known) to stream chunks.
 
@@ -73,7 +73,7 @@ class TradeSource(Source[TradeChunk]):
         symbol: str | None = None,
         format: str | None = None,
         on_error: str = "raise",
-        chunk_rows: int = 500_000,
+        chunk_rows: int = 100_000,
     ) -> None:
         path = existing_file(path)
         if format is not None and format not in TRADE_FORMATS:

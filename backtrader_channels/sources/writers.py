@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from functools import cache
 from os import PathLike
 from pathlib import Path
 
@@ -25,9 +26,13 @@ __all__ = ["write_book", "write_trades"]
 
 NS_PER_S = 1_000_000_000
 UTC_NS = pa.timestamp("ns", tz="UTC")
-DIRECTIONS = pa.array(["buy", "sell"])  # indexed by is_sell
-BOOK_SIDES = pa.array(["bid", "ask"])  # indexed by side
-BOOK_TYPES = pa.array(["delta", "snapshot"])  # indexed by is_snapshot
+
+
+@cache
+def _labels(*names: str) -> pa.Array:
+    """A dictionary of labels indexed by a small integer code, built on first use (building
+    an Arrow string array makes pyarrow import pandas, which importing us should not)."""
+    return pa.array(list(names), pa.string())
 PARQUET_COMPRESSION = "zstd"
 
 
@@ -83,7 +88,7 @@ def _trades_table(chunk: TradeChunk, symbol: str | None, as_text: bool) -> pa.Ta
         "price": pa.array(chunk.price, pa.float64()),
         "volume": pa.array(chunk.volume, pa.float64()),
         "direction": pa.DictionaryArray.from_arrays(
-            pa.array(np.asarray(chunk.is_sell, dtype=np.int8)), DIRECTIONS
+            pa.array(np.asarray(chunk.is_sell, dtype=np.int8)), _labels("buy", "sell")  # indexed by is_sell
         ),
     }
     if chunk.trade_id is not None:
@@ -163,10 +168,10 @@ def _book_long_table(chunk: BookChunk, first_update: int) -> pa.Table:
             "timestamp": _utc_ns(chunk.ts_ns[update]),
             "update": pa.array(update + first_update, pa.int64()),
             "type": pa.DictionaryArray.from_arrays(
-                pa.array(chunk.is_snapshot[update].astype(np.int8)), BOOK_TYPES
+                pa.array(chunk.is_snapshot[update].astype(np.int8)), _labels("delta", "snapshot")  # indexed by is_snapshot
             ),
             "side": pa.DictionaryArray.from_arrays(
-                pa.array(np.asarray(chunk.side, dtype=np.int8)), BOOK_SIDES
+                pa.array(np.asarray(chunk.side, dtype=np.int8)), _labels("bid", "ask")  # indexed by side
             ).take(take),
             "price": pa.array(chunk.price, pa.float64()).take(take),
             "size": pa.array(chunk.size, pa.float64()).take(take),
