@@ -1,0 +1,254 @@
+"""The ``btchannels bench`` table: targets, jobs in fresh interpreters, printing."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .costs import COSTS, bench_cost, bench_costs
+from .inputs import Inputs
+from .latency import scenario_latency
+from .measure import SIZES, Row, Sizes, median_rate, rate_row, repeat
+from .scenarios import (
+    backtrader_frame,
+    queue_events,
+    scenario_backtrader,
+    scenario_books,
+    scenario_bridge,
+    scenario_convert,
+    scenario_limits,
+    scenario_load_zip,
+    scenario_memory,
+    scenario_queue_one_thread,
+    scenario_queue_threads,
+    scenario_ticks,
+)
+
+# --- the table ------------------------------------------------------------------------------
+
+
+
+def bench_target1(inputs: Inputs, sizes: Sizes) -> list[Row]:
+    trades = inputs.trades(sizes.ticks)
+    ours = repeat(lambda: scenario_ticks(trades), sizes.rounds)
+    frame = backtrader_frame(trades, sizes.backtrader_ticks)
+    theirs = repeat(lambda: scenario_backtrader(frame), sizes.rounds)
+    ratio = median_rate(ours) / median_rate(theirs)
+    return [
+        rate_row("1", f"notify_tick, {sizes.ticks:,} trades from Parquet", ours, 1e6, unit="events/s"),
+        rate_row("1", f"backtrader itself, {sizes.backtrader_ticks:,} ticks as bars (PandasData)",
+                  theirs, None, unit="events/s"),
+        Row("1", "ratio ours / backtrader", ratio, "x", 100.0),
+    ]
+
+
+def bench_target2(inputs: Inputs, sizes: Sizes) -> list[Row]:
+    n = sizes.limit_trades
+    trades, bars = inputs.trades(n), inputs.bars(n)
+    runs = repeat(lambda: scenario_limits(trades, bars), sizes.rounds)
+    fills = runs[-1].checks["fills"]
+    return [rate_row("2", f"bars + 2 resting limits, {n:,} trades ({fills:,} fills)", runs, 3e6,
+                      unit="trades/s")]
+
+
+def bench_target3(inputs: Inputs, sizes: Sizes) -> list[Row]:
+    books = repeat(lambda: scenario_books(inputs, sizes, trades=False), sizes.rounds)
+    merged = repeat(lambda: scenario_books(inputs, sizes), sizes.rounds)
+    levels = statistics.median(run.checks["levels_per_second"] for run in books)
+    per_symbol = f"{sizes.book_updates:,} updates x 10 levels"
+    return [
+        Row("3", f"book level updates, 2 books merged ({per_symbol} each)", levels, "levels/s", 5e5),
+        rate_row("3", f"merged events, 2 symbols (+{sizes.book_trades:,} trades each)", merged, 5e5,
+                  unit="events/s"),
+    ]
+
+
+def bench_target4(inputs: Inputs, sizes: Sizes) -> list[Row]:
+    trades = inputs.trades(sizes.bridge_ticks)
+    runs = repeat(lambda: scenario_bridge(trades), sizes.rounds)
+    return [rate_row("4", f"ChannelBridge + SMA(20), {sizes.bridge_ticks:,} ticks", runs, 2e5,
+                      unit="ticks/s")]
+
+
+def bench_target5(sizes: Sizes) -> list[Row]:
+    events = queue_events(sizes.queue_events)
+    one = repeat(lambda: scenario_queue_one_thread(events), sizes.rounds)
+    batched = repeat(lambda: scenario_queue_one_thread(events, batch=True), sizes.rounds)
+    two = repeat(lambda: scenario_queue_threads(events), sizes.rounds)
+    return [
+        rate_row("5", "LiveEventQueue push + pop(), one thread", one, 1e6, unit="pairs/s"),
+        rate_row("5", "LiveEventQueue push + pop_batch(1000), one thread", batched, 1e6, unit="pairs/s"),
+        rate_row("5", "LiveEventQueue producer -> consumer thread (pop_batch)", two, 3e5, unit="events/s"),
+    ]
+
+
+def bench_target6(inputs: Inputs, sizes: Sizes) -> list[Row]:
+    n = sizes.zip_rows
+    archive = inputs.binance_zip(n)
+    load = repeat(lambda: scenario_load_zip(archive), sizes.rounds)
+    from_zip = scenario_convert(archive, inputs.root / "converted-zip.parquet")
+    from_csv = scenario_convert(inputs.trades_csv(n), inputs.root / "converted-csv.parquet")
+    return [
+        rate_row("6", f"Binance zip -> TradeChunks, {n:,} rows", load, 5e6, unit="rows/s"),
+        rate_row("6", "convert Binance zip -> Parquet", [from_zip], None, unit="rows/s"),
+        rate_row("6", "convert project CSV -> Parquet", [from_csv], None, unit="rows/s"),
+    ]
+
+
+def bench_target7(inputs: Inputs, sizes: Sizes) -> list[Row]:
+    rows = []
+    for n in sizes.memory_rows:
+        run = scenario_memory(inputs.trades(n), inputs.bars(n))
+        note = f"{run.seconds:.1f} s, {run.rate:,.0f} trades/s, imports {run.checks['baseline_rss_mb']:.0f} MB"
+        rows.append(Row("7", f"peak RSS, target 2's run on {n:,} trades", run.checks["peak_rss_mb"], "MB",
+                        200.0, higher_is_better=False, note=note))
+    return rows
+
+
+def bench_latency(sizes: Sizes) -> list[Row]:
+    rows = []
+    for server_process in (False, True):
+        where = "server in its own process" if server_process else "server in-process"
+        for rate in (1_000, 5_000):
+            checks = scenario_latency(rate, sizes.latency_seconds, server_process).checks
+            note = (f"{checks['received']:,}/{checks['sent']:,} trades, p50 {checks['p50_ms']:.1f} ms, "
+                    f"max {checks['max_ms']:.1f} ms")
+            goal = 20.0 if rate == 5_000 else None
+            rows.append(Row("live", f"p99 send -> notify_tick, {rate:,} trades/s, {where}", checks["p99_ms"],
+                            "ms", goal, higher_is_better=False, note=note))
+    return rows
+
+
+TARGETS: dict[str, Callable[[Inputs, Sizes], list[Row]]] = {
+    "1": bench_target1,
+    "2": bench_target2,
+    "3": bench_target3,
+    "4": bench_target4,
+    "5": lambda inputs, sizes: bench_target5(sizes),
+    "6": bench_target6,
+    "7": bench_target7,
+    "live": lambda inputs, sizes: bench_latency(sizes),
+    "costs": bench_costs,
+}
+
+
+COST_JOB = "cost:"
+
+
+def job_names(only: list[str] | None = None) -> list[str]:
+    """The jobs of the chosen targets: one per target, and one per row of the cost table."""
+    names: list[str] = []
+    for name in TARGETS:
+        if only and name not in only:
+            continue
+        names += [COST_JOB + cost for cost in COSTS] if name == "costs" else [name]
+    return names
+
+
+def job_rows(job: str, inputs: Inputs, sizes: Sizes) -> list[Row]:
+    """Run one job in this process."""
+    if job.startswith(COST_JOB):
+        return bench_cost(job[len(COST_JOB):], inputs, sizes)
+    return TARGETS[job](inputs, sizes)
+
+
+JOB_CHILD = """
+import dataclasses, json, sys
+from backtrader_channels import bench
+job, size, root = sys.argv[1:4]
+rows = bench.job_rows(job, bench.Inputs(root), bench.SIZES[size])
+print(json.dumps([dataclasses.asdict(row) for row in rows]))
+"""
+
+
+def isolated_job_rows(job: str, size: str, root: str | os.PathLike) -> list[Row]:
+    """Run one job in a fresh interpreter, as a user's script would run (own heap, own GC)."""
+    done = subprocess.run([sys.executable, "-c", JOB_CHILD, job, size, str(root)],
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"benchmark job {job!r} failed:\n{done.stderr[-4000:]}")
+    return [Row(**row) for row in json.loads(done.stdout.strip().splitlines()[-1])]
+
+
+def run_bench(size: str = "quick", only: list[str] | None = None, root: str | os.PathLike | None = None,
+              progress: Callable[[str], None] | None = None, isolate: bool = True) -> list[Row]:
+    """Run the benchmarks of ``size`` ('quick' or 'full'), every target or ``only`` some.
+
+    Each job runs in a fresh interpreter unless ``isolate`` is False (then all in this
+    process, whose heap grows from job to job). Inputs are written under ``root`` (reused
+    across runs) or a temporary directory.
+    """
+    sizes = SIZES[size]
+    with contextlib.ExitStack() as stack:
+        if root is None:
+            root = stack.enter_context(tempfile.TemporaryDirectory(prefix="btchannels-bench-"))
+        rows: list[Row] = []
+        for job in job_names(only):
+            if progress is not None:
+                progress(f"{job} ...")
+            rows += isolated_job_rows(job, size, root) if isolate else job_rows(job, Inputs(root), sizes)
+        return rows
+
+
+def machine() -> str:
+    """'2 cores, <CPU model>, Python 3.x.y'."""
+    model = platform.processor() or "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
+
+
+def _figure(value: float) -> str:
+    if math.isnan(value):
+        return "n/a"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+
+
+def format_rows(rows: list[Row]) -> str:
+    """The rows as a Markdown table."""
+    lines = ["| target | what | figure | goal | met | note |", "|---|---|---:|---:|:---:|---|"]
+    for row in rows:
+        sign = ">=" if row.higher_is_better else "<="
+        goal = "" if row.goal is None else f"{sign} {_figure(row.goal)}"
+        met = {True: "yes", False: "**no**", None: ""}[row.met]
+        lines.append(f"| {row.target} | {row.what} | {_figure(row.figure)} {row.unit} | {goal} | {met} | {row.note} |")
+    return "\n".join(lines)
+
+
+def print_rows(rows: list[Row], size: str, file: Any = None) -> None:
+    print(f"btchannels bench ({size}) on {machine()}\n", file=file or sys.stdout)
+    print(format_rows(rows), file=file or sys.stdout)
+
+
+def main_bench(argv: list[str] | None = None) -> int:
+    """``btchannels bench [--full] [--only 1,2] [--dir DIR] [--in-process]``: run, print the table."""
+    parser = argparse.ArgumentParser(prog="btchannels bench", description="performance targets vs goals")
+    parser.add_argument("--full", action="store_true", help="the issue's sizes (minutes) instead of quick ones")
+    parser.add_argument("--only", help="comma-separated targets: " + ",".join(TARGETS))
+    parser.add_argument("--dir", type=Path, help="keep the generated inputs here and reuse them")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run every job in this process (default: each in a fresh interpreter)")
+    args = parser.parse_args(argv)
+    size = "full" if args.full else "quick"
+    only = args.only.split(",") if args.only else None
+    unknown = sorted(set(only or ()) - set(TARGETS))
+    if unknown:
+        parser.error(f"unknown target(s) {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
+    rows = run_bench(size, only, args.dir, progress=lambda text: print(text, file=sys.stderr, flush=True),
+                     isolate=not args.in_process)
+    print_rows(rows, size)
+    return 0
