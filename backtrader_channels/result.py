@@ -105,7 +105,7 @@ def build_result(engine: Any, strategies: list, wall_seconds: float) -> RunResul
         for trade in trade_list
         if trade.isclosed
     ]
-    times, values, prices = zip(*engine.equity) if engine.equity else ((), (), ())
+    equity = engine.equity
     channels = engine.channels.values()
     first = engine.first_market
     return RunResult(
@@ -117,9 +117,9 @@ def build_result(engine: Any, strategies: list, wall_seconds: float) -> RunResul
         fills=list(broker.fills),
         trades_closed=len(trades),
         trades_won=sum(1 for trade in trades if trade.pnlcomm > 0),
-        equity_times=np.asarray(times, dtype=float),
-        equity_values=np.asarray(values, dtype=float),
-        prices=np.asarray(prices, dtype=float),
+        equity_times=np.frombuffer(equity.times, dtype=float).copy(),
+        equity_values=np.frombuffer(equity.values, dtype=float).copy(),
+        prices=np.frombuffer(equity.prices, dtype=float).copy(),
         symbol=first.symbol if first is not None else "",
         skipped_rows={
             f"{c.channel_type} {c.symbol}": c.source.skipped_rows for c in channels if c.source is not None

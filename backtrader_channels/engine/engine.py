@@ -15,6 +15,7 @@ import gc
 import logging
 import math
 import time
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -64,6 +65,20 @@ def _few_collections(young: int = 100_000) -> Iterator[None]:
         gc.unfreeze()
 
 
+class EquityCurve:
+    """Samples of (time, portfolio value, first symbol's price), in compact float arrays."""
+
+    __slots__ = ("times", "values", "prices")
+
+    def __init__(self) -> None:
+        self.times, self.values, self.prices = array("d"), array("d"), array("d")
+
+    def add(self, time: float, value: float, price: float) -> None:
+        self.times.append(time)
+        self.values.append(value)
+        self.prices.append(price)
+
+
 class TickEngine:
     """Runs one tick-mode backtest (or live session) for a Cerebro."""
 
@@ -83,7 +98,7 @@ class TickEngine:
         self.bar_feeds = bar_feeds
         self.clock = Clock()
         self.equity_interval = equity_interval
-        self.equity: list[tuple[float, float, float]] = []  # (time, value, first symbol's price)
+        self.equity = EquityCurve()
         self.events = 0
         self._next_sample = -math.inf
         self._strategies: list[bt.Strategy] = []
@@ -118,7 +133,7 @@ class TickEngine:
                     if isinstance(channel, TickChannel):
                         self.bridges.precompute(channel)
                 self._run_history(self._streams())
-        if self.equity and self.equity[-1][0] != self.clock.now:
+        if self.equity.times and self.equity.times[-1] != self.clock.now:
             self._sample()  # the final state, when the last event fell between samples
         self.result = build_result(self, strategies, time.perf_counter() - started)
         for strategy in strategies:
@@ -130,7 +145,7 @@ class TickEngine:
     def _reset(self) -> None:
         self.clock.now = math.nan
         self.events = 0
-        self.equity = []
+        self.equity = EquityCurve()
         self._next_sample = -math.inf
         for channel in self.channels.values():
             channel.reset()
@@ -344,7 +359,7 @@ class TickEngine:
     def _sample(self) -> None:
         now = self.clock.now
         price = self.first_market.price if self.first_market is not None else None
-        self.equity.append((now, self.broker.getvalue(), math.nan if price is None else price))
+        self.equity.add(now, self.broker.getvalue(), math.nan if price is None else price)
         interval = self.equity_interval
         self._next_sample = (math.floor(now / interval) + 1) * interval
 
