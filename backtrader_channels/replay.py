@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .events import Event, EventPriority, OrderBookEvent, TickEvent
-from .sources.chunks import BookChunk
+from .channels.tick import rows_of, ticks_of
+from .events import Event, EventPriority, OrderBookEvent
+from .sources.chunks import BookChunk, to_seconds
 
 __all__ = ["replay_events"]
 
@@ -18,8 +19,8 @@ __all__ = ["replay_events"]
 def replay_events(source: Any, symbol: str) -> Iterator[Event]:
     """Each row of a trade or book source as an ``Event`` (tick or orderbook) for ``symbol``."""
     for chunk in source.chunks():
-        seconds = ((chunk.ts_ns // 1000) / 1e6).tolist()
         if isinstance(chunk, BookChunk):
+            seconds = to_seconds(chunk.ts_ns).tolist()
             offsets, side = chunk.offsets.tolist(), chunk.side.tolist()
             prices, sizes = chunk.price.tolist(), chunk.size.tolist()
             for k, (ts, snapshot) in enumerate(zip(seconds, chunk.is_snapshot.tolist())):
@@ -30,8 +31,5 @@ def replay_events(source: Any, symbol: str) -> Iterator[Event]:
                 book = OrderBookEvent(ts, bids, asks, kind=kind, symbol=symbol)
                 yield Event(ts, EventPriority.ORDERBOOK, "orderbook", symbol, data=book)
         else:
-            ids = chunk.trade_id.tolist() if chunk.trade_id is not None else [None] * len(seconds)
-            columns = zip(seconds, chunk.price.tolist(), chunk.volume.tolist(), chunk.is_sell.tolist(), ids)
-            for ts, price, volume, sell, trade_id in columns:
-                tick = TickEvent(ts, price, volume, "sell" if sell else "buy", trade_id, symbol)
-                yield Event(ts, EventPriority.TICK, "tick", symbol, data=tick)
+            for tick in ticks_of(rows_of(chunk), symbol):
+                yield Event(tick.timestamp, EventPriority.TICK, "tick", symbol, data=tick)

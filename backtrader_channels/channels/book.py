@@ -14,10 +14,17 @@ from itertools import repeat
 
 from ..events import Level
 
-__all__ = ["BookError", "OrderBook"]
+__all__ = ["BookError", "OrderBook", "level_columns"]
 
 
 _new_tuple = tuple.__new__
+
+
+def level_columns(bids: Iterable[Sequence[float]], asks: Iterable[Sequence[float]]) -> tuple[list, list, list]:
+    """(price, size) levels of each side as the columns ``apply_levels`` takes."""
+    bids, asks = list(bids), list(asks)
+    levels = bids + asks
+    return [0] * len(bids) + [1] * len(asks), [level[0] for level in levels], [level[1] for level in levels]
 
 
 class BookError(ValueError):
@@ -110,10 +117,7 @@ class OrderBook:
         update_id: int | None = None,
     ) -> None:
         """Apply a snapshot or delta given as (price, size) levels; see ``apply_levels``."""
-        bids, asks = list(bids), list(asks)
-        levels = bids + asks
-        self.apply_levels(timestamp, is_snapshot, [0] * len(bids) + [1] * len(asks),
-                          [level[0] for level in levels], [level[1] for level in levels], update_id)
+        self.apply_levels(timestamp, is_snapshot, *level_columns(bids, asks), update_id)
 
     def apply_levels(
         self,

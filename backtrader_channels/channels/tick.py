@@ -8,14 +8,21 @@ from typing import Any
 import numpy as np
 
 from ..events import EventPriority, TickEvent
+from ..sources.chunks import to_seconds
 from .base import Channel
 
-__all__ = ["DIRECTIONS", "TickChannel", "TradeRows", "ticks_of"]
+__all__ = ["DIRECTIONS", "TickChannel", "TradeRows", "rows_of", "ticks_of"]
 
 TradeRows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # seconds, price, volume, is_sell, id
 
 
 DIRECTIONS = np.array(["buy", "sell"], dtype=object)  # indexed by is_sell
+
+
+def rows_of(chunk: Any) -> TradeRows:
+    """A TradeChunk as TradeRows: float seconds and ids (None when the file has none)."""
+    ids = chunk.trade_id if chunk.trade_id is not None else np.full(len(chunk), None, dtype=object)
+    return to_seconds(chunk.ts_ns), chunk.price, chunk.volume, chunk.is_sell, ids
 
 
 def ticks_of(rows: TradeRows, symbol: str) -> list[TickEvent]:

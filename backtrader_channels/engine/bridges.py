@@ -16,6 +16,7 @@ import backtrader as bt
 import numpy as np
 
 from ..bridge import ChannelBridge
+from ..sources.chunks import to_seconds
 
 __all__ = ["BridgeUpdater"]
 
@@ -95,7 +96,7 @@ class BridgeUpdater:
             return False  # memory-saving buffers (exactbars) keep their own index rules
         columns = [[], [], []]
         for chunk in channel.source.chunks():
-            columns[0].append((chunk.ts_ns // 1000) / 1e6)
+            columns[0].append(to_seconds(chunk.ts_ns))
             columns[1].append(chunk.price)
             columns[2].append(chunk.volume)
         values = [np.concatenate(parts) if parts else np.empty(0) for parts in columns]

@@ -25,7 +25,9 @@ import numpy as np
 
 from ..broker.data import from_num, to_num
 from ..channels import OrderBookChannel, TickChannel
+from ..channels.book import level_columns
 from ..result import RunResult, build_result
+from ..sources.chunks import to_seconds
 from .bridges import BridgeUpdater
 from .clock import Clock
 from .merge import merge_windows
@@ -194,10 +196,7 @@ class TickEngine:
         data = event.data
         if kind == "tick":
             return self.run_ticks(channel, market, (data,))
-        levels = data.bids + data.asks
-        sides = [0] * len(data.bids) + [1] * len(data.asks)
-        return self.book_step(channel, market, data.timestamp, data.is_snapshot, sides,
-                              [level.price for level in levels], [level.size for level in levels])
+        return self.book_step(channel, market, data.timestamp, data.is_snapshot, *level_columns(data.bids, data.asks))
 
     def channel_for(self, kind: str, symbol: str) -> tuple[Any, Market]:
         """The channel and market of a live event, made on first sight of a new symbol."""
@@ -303,7 +302,7 @@ class TickEngine:
 
     def bar_step(self, ts_ns: int) -> bool:
         """Deliver the bars closing at ``ts_ns``: indicators and ``next()`` as in backtrader."""
-        self.clock.now = (ts_ns // 1000) / 1e6
+        self.clock.now = to_seconds(ts_ns)
         for state in self._bar_steps:
             feed, times, position = state
             if position < len(times) and times[position] == ts_ns:

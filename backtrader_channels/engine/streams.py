@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..channels.tick import DIRECTIONS, TradeRows, ticks_of
+from ..channels.tick import DIRECTIONS, TradeRows, rows_of, ticks_of
 from ..events import EventPriority, TickEvent
+from ..sources.chunks import to_seconds
 from .merge import TimeChunk
 
 if TYPE_CHECKING:
@@ -22,12 +23,6 @@ if TYPE_CHECKING:
     from .engine import TickEngine
 
 __all__ = ["BarStream", "BookStream", "TradeStream"]
-
-
-
-def _seconds(ts_ns: np.ndarray) -> list[float]:
-    """Epoch seconds as floats, via whole microseconds so that e.g. ...009 s prints as .009."""
-    return ((ts_ns // 1000) / 1e6).tolist()
 
 
 class _ChannelStream:
@@ -59,8 +54,7 @@ class TradeStream(_ChannelStream):
     _lists: tuple | None = None  # the window as Python lists, when trades are watched one by one
 
     def load(self, chunk: Any) -> None:
-        ids = chunk.trade_id if chunk.trade_id is not None else np.full(len(chunk), None, dtype=object)
-        self._rows = ((chunk.ts_ns // 1000) / 1e6, chunk.price, chunk.volume, chunk.is_sell, ids)
+        self._rows = rows_of(chunk)
         self._lists = None
         if self._engine.watches_each_trade(self.channel, self.market):  # one tolist per window
             seconds, price, volume, is_sell, ids = self._rows
@@ -112,7 +106,7 @@ class BookStream(_ChannelStream):
 
     def load(self, chunk: Any) -> None:
         self._columns = (
-            _seconds(chunk.ts_ns),
+            to_seconds(chunk.ts_ns).tolist(),
             chunk.is_snapshot.tolist(),
             chunk.offsets.tolist(),
             chunk.side.tolist(),

@@ -9,7 +9,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["BookChunk", "TradeChunk"]
+__all__ = ["BookChunk", "TradeChunk", "to_seconds"]
+
+
+def to_seconds(ts_ns: np.ndarray | int) -> np.ndarray | float:
+    """Epoch seconds as floats, via whole microseconds: 1735689600009000000 ns gives
+    1735689600.009 exactly as printed (ns / 1e9 would round to ...0089998)."""
+    return (ts_ns // 1000) / 1e6
 
 
 class TradeChunk(NamedTuple):
