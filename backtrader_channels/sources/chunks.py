@@ -47,3 +47,12 @@ class BookChunk(NamedTuple):
 
     def __len__(self) -> int:
         return len(self.ts_ns)
+
+
+def _make(cls: type, iterable: object) -> tuple:
+    return tuple.__new__(cls, iterable)
+
+
+# len() of a chunk is its number of rows, not of fields, so NamedTuple's own _make (and so
+# _replace) would refuse every chunk: build them without that check.
+TradeChunk._make = BookChunk._make = classmethod(_make)

@@ -85,3 +85,11 @@ def test_book_chunks_keep_their_levels_when_split_and_joined():
     levels = [(int(t), list(p.price[p.offsets[k]:p.offsets[k + 1]]))
               for p in book_rows for k, t in enumerate(p.ts_ns)]
     assert levels == [(1, [10.0, 11.0]), (2, [10.5]), (3, [10.2, 11.5])]
+
+
+def test_chunks_count_rows_and_still_replace_fields():
+    from backtrader_channels.sources.chunks import TradeChunk
+
+    chunk = TradeChunk(np.arange(3), np.ones(3), np.ones(3), np.zeros(3, bool), None)
+    replaced = chunk._replace(price=np.array([1.0, 2.0, 3.0]))
+    assert len(chunk) == 3 and replaced.price.tolist() == [1.0, 2.0, 3.0] and isinstance(replaced, TradeChunk)
