@@ -176,13 +176,12 @@ class TickEngine:
                 if streams[index].run(0, len(chunk)):
                     return
                 continue
-            sources, rows = window.sources, window.rows
-            starts = np.flatnonzero(np.diff(sources)) + 1
-            bounds = zip([0, *starts.tolist()], [*starts.tolist(), len(sources)])
-            loaded = [streams[index] for index, _ in window.parts]
-            for start, stop in bounds:
-                first_row = int(rows[start])
-                if loaded[sources[start]].run(first_row, first_row + stop - start):
+            starts = (np.flatnonzero(np.diff(window.sources)) + 1).tolist()
+            sources, rows = window.sources.tolist(), window.rows.tolist()
+            runs = [streams[index].run for index, _ in window.parts]
+            for start, stop in zip([0, *starts], [*starts, len(sources)]):
+                first_row = rows[start]
+                if runs[sources[start]](first_row, first_row + stop - start):
                     return
 
     # -- steps ---------------------------------------------------------------------------
