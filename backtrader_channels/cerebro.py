@@ -78,6 +78,8 @@ def tick_broker_of(cerebro: bt.Cerebro) -> TickBroker:
 def _run(self: bt.Cerebro, mode: RunMode | str | None = None, **kwargs: Any) -> Any:
     """``Cerebro.run`` with a ``mode``: ``bt.RunMode.BAR`` (default) or ``bt.RunMode.TICK``."""
     if mode is None or RunMode(mode) is RunMode.BAR:
+        if isinstance(self.broker, TickBroker):
+            self.broker.detach()
         return _bar_run(self, **kwargs)
     return _run_tick(self, **kwargs)
 

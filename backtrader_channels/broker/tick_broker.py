@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FillRecord", "TickBroker"]
 
+
 class FillRecord(tuple):
     """One execution: ``(timestamp, symbol, size, price, commission, order_ref)``; size < 0 sells."""
 
@@ -93,6 +94,8 @@ class TickBroker(BackBroker):
         self.p.filler = self._take_fill_size
 
     def detach(self) -> None:
+        """Back to bar mode (BackBroker's matching); a tick run stays attached after it ends
+        so that values and positions still read the channels' last prices."""
         self._clock = None
         self.p.filler = None
 

@@ -204,3 +204,22 @@ def test_bad_rows_skipped_on_request_are_counted_and_reported_after_the_run(tmp_
 def test_missing_file_fails_at_add_channel_with_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="no-such-day.zip"):
         bt.Cerebro().add_channel(bc.TickChannel, symbol="BTC/USDT", dataname=tmp_path / "no-such-day.zip")
+
+
+def test_a_bar_run_after_a_tick_run_matches_on_bars_again(tmp_path):
+    from tests.phase1.test_bars_and_ticks import bar_feed, write_minute_bars
+
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(bar_feed(write_minute_bars(tmp_path / "bars.csv", [100.0, 101.0, 102.0, 103.0])))
+    cerebro.add_channel(bc.TickChannel, symbol="BTC/USDT",
+                        dataname=write_trades_csv(tmp_path / "t.csv", [(T0 + 30, 100.0, 1, "buy")]))
+
+    class BuyFirstBar(bt.Strategy):
+        def next(self):
+            if len(self.data) == 1:
+                self.buy(size=1.0)
+
+    cerebro.addstrategy(BuyFirstBar)
+    cerebro.run(mode=bt.RunMode.TICK)
+    (strategy,) = cerebro.run()  # bar mode: backtrader fills at the next bar's open
+    assert strategy.position.size == 1.0 and strategy.position.price == 101.0  # the second bar opens at 101
