@@ -57,9 +57,10 @@ class OrderBookChannel(Channel):
         """Apply one update given as (price, size) level sequences; True if applied."""
         return self._applied(self.book.apply, timestamp, is_snapshot, bids, asks, update_id)
 
-    def apply_levels(self, timestamp: float, is_snapshot: bool, sides: Any, prices: Any, sizes: Any) -> bool:
+    def apply_levels(self, timestamp: float, is_snapshot: bool, sides: Any, prices: Any, sizes: Any,
+                     update_id: int | None = None) -> bool:
         """Apply one update given as columns (the hot path of historical runs); True if applied."""
-        return self._applied(self.book.apply_levels, timestamp, is_snapshot, sides, prices, sizes)
+        return self._applied(self.book.apply_levels, timestamp, is_snapshot, sides, prices, sizes, update_id)
 
     def _applied(self, apply: Any, timestamp: float, *update: Any) -> bool:
         book = self.book

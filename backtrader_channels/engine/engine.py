@@ -195,7 +195,8 @@ class TickEngine:
         data = event.data
         if kind == "tick":
             return self.run_ticks(channel, market, (data,))
-        return self.book_step(channel, market, data.timestamp, data.is_snapshot, *level_columns(data.bids, data.asks))
+        return self.book_step(channel, market, data.timestamp, data.is_snapshot,
+                              *level_columns(data.bids, data.asks), data.update_id)
 
     def channel_for(self, kind: str, symbol: str) -> tuple[Any, Market]:
         """The channel and market of a live event, made on first sight of a new symbol."""
@@ -282,10 +283,10 @@ class TickEngine:
         self.events += len(seconds)
 
     def book_step(self, channel: OrderBookChannel, market: Market, timestamp: float,
-                  is_snapshot: bool, sides: list, prices: list, sizes: list) -> bool:
+                  is_snapshot: bool, sides: list, prices: list, sizes: list, update_id: int | None = None) -> bool:
         """Handle one book update (levels as columns); True when the run must stop."""
         self.clock.now = timestamp
-        if not channel.apply_levels(timestamp, is_snapshot, sides, prices, sizes):
+        if not channel.apply_levels(timestamp, is_snapshot, sides, prices, sizes, update_id):
             return self.cerebro._event_stop  # refused and counted (on_error='skip')
         broker = self.broker
         if market.orders or broker._incoming:

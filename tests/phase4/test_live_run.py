@@ -147,3 +147,50 @@ def test_btchannels_live_stops_cleanly_on_sigterm_or_ctrl_c_with_a_summary(serve
     assert fills_line.split()[-1] == "1"
     assert "events" in err and "latency p50" in err  # the status line
     assert server.connections == 0  # the feed closed its socket
+
+
+def test_live_order_book_reaches_the_strategy_and_a_market_order_walks_it(server):
+    from backtrader_channels.feeds import CCXTLiveOrderBookFeed
+
+    queue = LiveEventQueue()
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.broker.setcash(10_000_000.0)
+    book_feed = CCXTLiveOrderBookFeed("binance", SYMBOL, queue, config=server.ccxt_config(), backoff=Backoff(0.05, 0.2))
+    channel = cerebro.add_live_feed(book_feed)
+
+    class BookWatcher(bt.Strategy):
+        def __init__(self):
+            self.updates = []
+            self.fill = None
+
+        def notify_orderbook(self, book):
+            self.updates.append(book.update_id)
+            if len(self.updates) == 1:
+                self.asks_at_order = book.depth(3)[1]
+                self.buy(size=1.0)
+
+        def notify_order(self, order):
+            if order.status == order.Completed:
+                self.fill = (order.executed.price, order.executed.size)
+
+    cerebro.addstrategy(BookWatcher)
+    sent = {}
+
+    def send():
+        server.wait_subscriptions(server.depth_stream(SYMBOL), 1)
+        sent["last"] = server.send_depth_updates(SYMBOL, 10, rate=50)
+        sent["book"] = server.book(SYMBOL)
+        time.sleep(0.5)
+        cerebro.runstop()
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    (strategy,) = cerebro.run(mode=bt.RunMode.TICK, duration=30)
+    sender.join(10)
+    _, bids, asks = sent["book"]
+    assert strategy.updates[-1] == sent["last"]  # every update up to the server's last one
+    assert channel.book.bids == bids and channel.book.asks == asks
+    # the market order walked the book as it was after the first update (sizes < 1 take several levels)
+    assert strategy.fill is not None and strategy.fill[1] == 1.0
+    assert strategy.asks_at_order[0].price <= strategy.fill[0]
+    assert not book_feed.running
