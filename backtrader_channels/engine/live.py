@@ -39,6 +39,7 @@ class LiveSession:
         self.started_at = time.monotonic()
         self.stop_reason = ""
         self.first: Any = None  # an event popped before the run to learn its symbol
+        self.unprocessed = 0  # received but not handled when the run stopped
 
     def anomaly_report(self) -> dict:
         return self.validator.get_anomaly_report() if self.validator is not None else {}
@@ -49,6 +50,7 @@ class LiveSession:
         rows = [
             ("live run", f"{time.monotonic() - self.started_at:,.1f} s, ended: {self.stop_reason}"),
             ("rejected by validator", f"{self.rejected:,}"),
+            ("received, not handled at stop", f"{self.unprocessed:,}"),
             ("queue dropped / conflated", f"{queue.dropped:,} / {queue.conflated:,}"),
         ]
         for (channel_type, name), kinds in sorted(self.anomaly_report().items()):
@@ -92,6 +94,7 @@ def run_live(engine: TickEngine, session: LiveSession) -> None:
             session.stop_reason = _consume(engine, session, deadline)
     except KeyboardInterrupt:
         session.stop_reason = "interrupted"
+        session.unprocessed = len(session.queue)
     finally:
         if feed_thread is not None:
             feed_thread.stop()
@@ -101,18 +104,18 @@ def _consume(engine: TickEngine, session: LiveSession, deadline: float | None) -
     cerebro, queue, validator = engine.cerebro, session.queue, session.validator
     pending = [session.first] if session.first is not None else []
     while True:
-        if cerebro._event_stop:
-            return "stopped"
-        if deadline is not None and time.monotonic() >= deadline:
-            return "duration"
+        if cerebro._event_stop or (deadline is not None and time.monotonic() >= deadline):
+            session.unprocessed = len(queue)
+            return "stopped" if cerebro._event_stop else "duration"
         batch, pending = pending or queue.pop_batch(BATCH, timeout=POLL_SECONDS), []
         if not batch:
             if queue.stopped and not len(queue):
                 return "queue stopped"
             continue
-        for event in batch:
+        for handled, event in enumerate(batch, 1):
             if validator is not None and not validator.validate(event):
                 session.rejected += 1
                 continue
             if engine.live_step(event):
+                session.unprocessed = len(batch) - handled + len(queue)
                 return "stopped"

@@ -194,3 +194,18 @@ def test_live_order_book_reaches_the_strategy_and_a_market_order_walks_it(server
     assert strategy.fill is not None and strategy.fill[1] == 1.0
     assert strategy.asks_at_order[0].price <= strategy.fill[0]
     assert not book_feed.running
+
+
+def test_events_left_when_the_strategy_stops_the_run_are_counted():
+    queue = LiveEventQueue()
+    for i in range(10):
+        tick = TickEvent(1_700_000_000.0 + i, 100.0 + i, 1.0, "buy", trade_id=i, symbol=SYMBOL)
+        queue.push(Event(tick.timestamp, EventPriority.TICK, "tick", SYMBOL, data=tick))
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro._event_queue = queue
+    cerebro.addstrategy(BuyThirdTick, stop_after=4)
+    (strategy,) = cerebro.run(mode=bt.RunMode.TICK)
+    assert len(strategy.ticks) == 4
+    assert cerebro._bc_engine.live.unprocessed == 6  # received, never lost silently
+    row = next(line for line in cerebro.tick_result.summary().splitlines() if line.startswith("received, not handled"))
+    assert row.split()[-1] == "6"
