@@ -129,24 +129,31 @@ def test_rejects_events_with_no_place_in_time_order():
     assert len(queue) == 0
 
 
+def drain_in_thread(queue: LiveEventQueue, batch: int) -> tuple[threading.Thread, list[Event]]:
+    """A started consumer thread popping batches into a list until the queue is stopped and empty."""
+    received: list[Event] = []
+
+    def consume() -> None:
+        while True:
+            events = queue.pop_batch(batch, timeout=5)
+            received.extend(events)
+            if not events and queue.stopped:
+                return
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    return consumer, received
+
+
 def test_many_producer_threads_one_consumer_every_event_once_in_source_order():
     queue = LiveEventQueue(max_queue_size=100_000)
     producers, per_producer = 4, 5000
-    received: list[Event] = []
 
     def produce(source: int) -> None:
         for i in range(per_producer):
             queue.push(Event(1000.0 + i * 0.001, EventPriority.TICK, "tick", f"S{source}", i))
 
-    def consume() -> None:
-        while True:
-            batch = queue.pop_batch(500, timeout=5)
-            received.extend(batch)
-            if not batch and queue.stopped:
-                return
-
-    consumer = threading.Thread(target=consume)
-    consumer.start()
+    consumer, received = drain_in_thread(queue, batch=500)
     threads = [threading.Thread(target=produce, args=(source,)) for source in range(producers)]
     for thread in threads:
         thread.start()
@@ -298,17 +305,7 @@ def test_benchmark_producer_thread_to_consumer_thread(benchmark):
 
     def across_threads():
         queue = LiveEventQueue()
-        received = []
-
-        def consume():
-            while True:
-                batch = queue.pop_batch(1000, timeout=5)
-                received.extend(batch)
-                if not batch and queue.stopped:
-                    return
-
-        consumer = threading.Thread(target=consume)
-        consumer.start()
+        consumer, received = drain_in_thread(queue, batch=1000)
         for event in events:
             queue.push(event)
         queue.stop()
