@@ -65,7 +65,7 @@ class ChannelBridge(bt.LineSeries):
                 raise ValueError(f"ChannelBridge: field {field!r} is not a number ({type(value).__name__})")
         owner = metabase.findowner(self, bt.Strategy)
         if owner is not None:
-            owner.__dict__.setdefault("_bc_bridges", []).append(self)
+            vars(owner).setdefault("_bc_bridges", []).append(self)
 
     @property
     def channel(self) -> Channel:

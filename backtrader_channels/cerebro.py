@@ -1,9 +1,11 @@
-"""Cerebro integration: ``cerebro.add_channel``, ``bt.RunMode`` and ``cerebro.run(mode=...)``.
+"""Cerebro integration: ``add_channel``, ``add_live_feed``, ``RunMode`` and ``run(mode=...)``.
 
-Importing ``backtrader_channels`` installs these on backtrader once; bar mode (the
-default) is backtrader's own ``run`` untouched. A tick-mode run is backtrader's own
-``run`` too, for strategies, analyzers, sizers and writers, with its bar loop replaced
-by the TickEngine.
+Two ways in. ``import backtrader_channels`` installs them on backtrader itself (every
+``bt.Cerebro`` gets them, every ``bt.Strategy`` its channels). ``btchannels.Cerebro`` and
+``btchannels.Strategy`` (see ``explicit.py``) offer the same without touching backtrader.
+Bar mode (the default) is backtrader's own ``run``; a tick-mode run is backtrader's own
+``run`` too, for strategies, analyzers, sizers and writers, with its bar loop replaced by
+the TickEngine.
 """
 
 from __future__ import annotations
@@ -14,13 +16,17 @@ from typing import Any
 import backtrader as bt
 from backtrader.brokers import BackBroker
 
-from .broker import ChannelData, Market, TickBroker
-from .channels import Channel, OrderBookChannel, TickChannel
+from . import seam
+from .broker import Market, TickBroker
+from .channels import Channel
 from .engine import TickEngine
 from .engine.live import LiveSession
+from .engine.plan import RunPlan
+from .events import to_datetime
+from .kinds import kind_of
 from .live import LiveDataValidator
 
-__all__ = ["RunMode", "add_channel", "add_live_feed", "channels_of", "install", "new_market"]
+__all__ = ["RunMode", "add_channel", "add_live_feed", "channels_of", "install", "run"]
 
 class RunMode(str, Enum):
     """How ``cerebro.run`` drives strategies: bar by bar (backtrader) or event by event."""
@@ -75,7 +81,7 @@ def tick_broker_of(cerebro: bt.Cerebro) -> TickBroker:
     return tick_broker
 
 
-def _run(self: bt.Cerebro, mode: RunMode | str | None = None, **kwargs: Any) -> Any:
+def run(self: bt.Cerebro, mode: RunMode | str | None = None, **kwargs: Any) -> Any:
     """``Cerebro.run`` with a ``mode``: ``bt.RunMode.BAR`` (default) or ``bt.RunMode.TICK``."""
     if mode is None or RunMode(mode) is RunMode.BAR:
         if isinstance(self.broker, TickBroker):
@@ -84,20 +90,11 @@ def _run(self: bt.Cerebro, mode: RunMode | str | None = None, **kwargs: Any) -> 
     return _run_tick(self, **kwargs)
 
 
-def new_market(symbol: str, cerebro: bt.Cerebro) -> Market:
-    """A market with its ChannelData ready for orders and positions."""
-    data = ChannelData(symbol)
-    data.setenvironment(cerebro)
-    data.reset()
-    data._start()
-    return Market(symbol, data)
-
-
 def _markets(channels: dict[tuple[str, str], Channel], cerebro: bt.Cerebro) -> dict[str, Market]:
     markets: dict[str, Market] = {}
     for channel in channels.values():
         if channel.symbol not in markets:
-            markets[channel.symbol] = new_market(channel.symbol, cerebro)
+            markets[channel.symbol] = Market.create(channel.symbol, cerebro)
         markets[channel.symbol].attach(channel)
     return markets
 
@@ -117,8 +114,7 @@ def add_live_feed(self: bt.Cerebro, feed: Any) -> Channel:
     registry = channels_of(self)
     key = (feed.channel_type, feed.symbol)
     if key not in registry:
-        channel_cls = OrderBookChannel if feed.channel_type == "orderbook" else TickChannel
-        registry[key] = channel_cls(feed.symbol, on_error="skip")
+        registry[key] = kind_of(feed.channel_type).new_channel(feed.symbol)
     tick_broker_of(self)
     return registry[key]
 
@@ -129,14 +125,24 @@ def _live_session(cerebro: bt.Cerebro, validator: Any, duration: float | None) -
         return None
     if validator is True:
         validator = LiveDataValidator()
-    session = LiveSession(queue, list(cerebro.__dict__.get("_bc_live_feeds", ())), validator or None, duration)
+    feeds = list(cerebro.__dict__.get("_bc_live_feeds", ()))
+    session = LiveSession(queue, feeds, validator or None, duration, start_feeds=_feed_starter(feeds))
     channels = channels_of(cerebro)
     if not channels:  # the seed's way: a bare queue; learn the first symbol from its first event
         session.first = first = _first_event(queue)
         if first is not None:
-            channel_cls = OrderBookChannel if first.channel_type == "orderbook" else TickChannel
-            channels[(channel_cls.channel_type, first.channel_name)] = channel_cls(first.channel_name, on_error="skip")
+            kind = kind_of(first.channel_type)
+            channels[(kind.name, first.channel_name)] = kind.new_channel(first.channel_name)
     return session
+
+
+def _feed_starter(feeds: list) -> Any:
+    """What starts the feeds of a live run in a background thread (None without feeds)."""
+    if not feeds:
+        return None
+    from .feeds.runner import FeedThread
+
+    return lambda: FeedThread(feeds).start()
 
 
 def _first_event(queue: Any) -> Any:
@@ -163,18 +169,18 @@ def _run_tick(cerebro: bt.Cerebro, equity_interval: float = 1.0, duration: float
     _check_bar_feeds(bar_feeds, kwargs)
     broker = tick_broker_of(cerebro)
     markets = _markets(channels, cerebro)
-    engine = TickEngine(cerebro, channels, markets, broker, bar_feeds, equity_interval=equity_interval)
-    engine.live = live
+    plan = RunPlan(channels, markets, broker, bar_feeds, live, equity_interval, environment=cerebro)
+    engine = TickEngine(cerebro, plan)
     cerebro._bc_engine = engine
     if not bar_feeds:  # the channels' data stand in as the strategies' datas
         cerebro.datas = [market.data for market in markets.values()]
         cerebro.datasbyname = {market.symbol: market.data for market in markets.values()}
-    cerebro._runnext = cerebro._runonce = engine.run
     try:
-        # one process: optimisation runs share this engine; full strategies carry tick_result
-        strategies = _bar_run(cerebro, **{**kwargs, "runonce": False, "preload": True, "maxcpus": 1, "optreturn": False})
+        with seam.bar_loop_replaced(cerebro, engine.run):
+            # one process: optimisation runs share this engine; full strategies carry tick_result
+            strategies = _bar_run(cerebro, **{**kwargs, "runonce": False, "preload": True, "maxcpus": 1,
+                                              "optreturn": False})
     finally:
-        del cerebro._runnext, cerebro._runonce
         if not bar_feeds:
             cerebro.datas, cerebro.datasbyname = [], {}
     cerebro.tick_result = engine.result
@@ -190,42 +196,34 @@ def _check_bar_feeds(bar_feeds: list, kwargs: dict[str, Any]) -> None:
         raise ValueError(f"tick mode takes historical bar feeds only; live: {', '.join(live)} (use live channels)")
 
 
-def _strategy_preinit(cls, _obj, *args, **kwargs):
-    """Give every strategy its channels before its ``__init__`` runs."""
-    _obj, args, kwargs = _strategy_preinit.original(cls, _obj, *args, **kwargs)
-    _obj._channels = _obj.channels = channels_of(_obj.env)
-    return _obj, args, kwargs
+def give_channels(strategy: bt.Strategy) -> None:
+    """Give a strategy its channels (before its ``__init__`` runs)."""
+    vars(strategy).update(_channels=channels_of(strategy.env), channels=channels_of(strategy.env))
 
 
-def _event_time(self: bt.Strategy) -> float:
+def event_time(strategy: bt.Strategy) -> float:
     """Timestamp (UTC epoch seconds) of the event being handled in a tick-mode run."""
-    engine = getattr(self.env, "_bc_engine", None)
+    engine = getattr(strategy.env, "_bc_engine", None)
     return float("nan") if engine is None else engine.clock.now
 
 
-def _event_datetime(self: bt.Strategy):
+def event_datetime(strategy: bt.Strategy) -> Any:
     """``event_time`` as a timezone-aware UTC datetime."""
-    from .events import to_datetime
-
-    return to_datetime(_event_time(self))
+    return to_datetime(event_time(strategy))
 
 
 _bar_run = bt.Cerebro.run
 
 
 def install() -> None:
-    """Install the tick-mode API on backtrader (idempotent)."""
-    global _bar_run
+    """Install the tick-mode API on backtrader itself (idempotent)."""
     if getattr(bt.Cerebro.run, "_backtrader_channels", False):
         return
-    _bar_run = bt.Cerebro.run
-    _run._backtrader_channels = True
-    bt.Cerebro.run = _run
+    run._backtrader_channels = True  # type: ignore[attr-defined]
+    bt.Cerebro.run = run
     bt.Cerebro.add_channel = add_channel
     bt.Cerebro.add_live_feed = add_live_feed
     bt.RunMode = RunMode
-    meta = bt.strategy.MetaStrategy
-    _strategy_preinit.original = meta.dopreinit
-    meta.dopreinit = _strategy_preinit
-    bt.Strategy.event_time = property(_event_time)
-    bt.Strategy.event_datetime = property(_event_datetime)
+    seam.install_strategy_preinit(give_channels)
+    bt.Strategy.event_time = property(event_time)
+    bt.Strategy.event_datetime = property(event_datetime)

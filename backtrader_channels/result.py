@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from .broker.tick_broker import FillRecord
+from . import seam
+from .broker.tick_broker import CashFlow, FillRecord
 
 __all__ = ["RunResult", "build_result", "max_drawdown"]
 
@@ -41,6 +42,7 @@ class RunResult:
     symbol: str
     skipped_rows: dict[str, int] = field(default_factory=dict)
     rejected_book_updates: dict[str, dict[str, int]] = field(default_factory=dict)
+    cashflows: list[CashFlow] = field(default_factory=list)  # funding payments...
     live_rows: list[tuple[str, str]] = field(default_factory=list)  # live runs: feeds, queue, validator
 
     @property
@@ -54,6 +56,10 @@ class RunResult:
     @property
     def fees(self) -> float:
         return float(sum(fill.commission for fill in self.fills))
+
+    def cashflow_total(self, kind: str) -> float:
+        """Net cash booked outside fills of one kind (e.g. 'funding'): positive was received."""
+        return float(sum(flow.amount for flow in self.cashflows if flow.kind == kind))
 
     @property
     def max_drawdown(self) -> float:
@@ -81,6 +87,9 @@ class RunResult:
             ("trades closed", f"{self.trades_closed} ({self.trades_won} won)"),
             ("max drawdown", f"{100 * self.max_drawdown:.2f}% ({self.max_drawdown_money:,.2f})"),
         ]
+        for kind in sorted({flow.kind for flow in self.cashflows}):
+            count = sum(1 for flow in self.cashflows if flow.kind == kind)
+            rows.append((kind, f"{self.cashflow_total(kind):+,.2f} ({count} payments)"))
         rows += [(f"skipped rows {name}", f"{count:,}") for name, count in self.skipped_rows.items() if count]
         for name, kinds in self.rejected_book_updates.items():
             rows += [(f"rejected book updates {name} ({kind})", f"{count:,}") for kind, count in kinds.items()]
@@ -94,17 +103,8 @@ class RunResult:
 
 def build_result(engine: Any, strategies: list, wall_seconds: float) -> RunResult:
     """The RunResult of one engine run (one set of strategies)."""
-    from .channels import OrderBookChannel
-
     broker = engine.broker
-    trades = [
-        trade
-        for strategy in strategies
-        for by_id in strategy._trades.values()
-        for trade_list in by_id.values()
-        for trade in trade_list
-        if trade.isclosed
-    ]
+    trades = [trade for strategy in strategies for trade in seam.closed_trades(strategy)]
     equity = engine.equity
     channels = engine.channels.values()
     first = engine.first_market
@@ -125,7 +125,8 @@ def build_result(engine: Any, strategies: list, wall_seconds: float) -> RunResul
             f"{c.channel_type} {c.symbol}": c.source.skipped_rows for c in channels if c.source is not None
         },
         rejected_book_updates={
-            c.symbol: dict(c.rejected) for c in channels if isinstance(c, OrderBookChannel) and c.rejected
+            c.symbol: dict(c.rejected) for c in channels if getattr(c, "rejected", None)
         },
+        cashflows=list(broker.cashflows),
         live_rows=engine.live.rows() if engine.live is not None else [],
     )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from .. import seam
 from .data import ChannelData
 
 if TYPE_CHECKING:
@@ -24,6 +25,13 @@ class Market:
         self.book: OrderBook | None = None
         self.has_trades = False
         self.orders: list = []  # active orders, in submission order
+
+    @classmethod
+    def create(cls, symbol: str, environment: Any) -> Market:
+        """A market with its ChannelData started in ``environment`` (the Cerebro), ready for orders."""
+        data = ChannelData(symbol)
+        seam.start_data(data, environment)
+        return cls(symbol, data)
 
     def reset(self) -> None:
         """Forget prices and orders (a new run), keeping what the symbol has (book, trades)."""
@@ -52,11 +60,10 @@ class Market:
 
     def attach(self, channel: object) -> None:
         """Learn what the symbol has: a book to walk, or trades to match."""
-        from ..channels import OrderBookChannel
-
-        if isinstance(channel, OrderBookChannel):
-            self.book = channel.book
-        else:
+        book = getattr(channel, "book", None)
+        if book is not None:
+            self.book = book
+        elif getattr(channel, "prints_trades", False):
             self.has_trades = True
 
     def mark(self, timestamp: float) -> None:

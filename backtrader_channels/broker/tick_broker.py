@@ -9,20 +9,23 @@ BackBroker.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from collections import deque
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from backtrader import Order
 from backtrader.brokers import BackBroker
 
+from .. import seam
 from .data import from_num, to_num
-from .fills import LIMITS, SUPPORTED, arrive, book_match, first_trigger, limit_price, trade_fill
+from .fills import LIMITS, SUPPORTED, FillModel, FrontOfQueue, TradeThroughFills, limit_price
+from .latency import FixedLatency, LatencyModel
 from .market import Market
 
 if TYPE_CHECKING:
     from ..engine.clock import Clock
 
-__all__ = ["FillRecord", "TickBroker"]
+__all__ = ["CashFlow", "FillRecord", "TickBroker"]
 
 
 class FillRecord(tuple):
@@ -39,28 +42,44 @@ class FillRecord(tuple):
     order_ref = property(lambda self: self[5])
 
 
+class CashFlow(NamedTuple):
+    """Cash booked outside a fill (funding payments...): positive is received."""
+
+    timestamp: float
+    symbol: str
+    kind: str
+    amount: float
+
+
 class TickBroker(BackBroker):
     """A BackBroker whose orders fill against ticks and order books in tick mode.
 
-    Params (besides BackBroker's): ``fill_on_touch`` (a resting limit fills when a trade
-    prints at its price, not only through it), ``latency`` (seconds between submission and
-    the order becoming active), ``partial_fills`` (fills are capped by the trade's volume
-    or the book's depth; without it book orders wait for enough depth).
+    Params (besides BackBroker's): ``fill_on_touch`` (the default fill model's queue:
+    a resting limit fills when a trade prints at its price, not only through it),
+    ``latency`` (seconds between submission and the order becoming active, or a
+    ``LatencyModel`` with order-entry and response latency), ``partial_fills`` (fills are
+    capped by the trade's volume or the book's depth; without it book orders wait for
+    enough depth), ``fill_model`` (a ``FillModel``; None: ``TradeThroughFills``).
     """
 
     params = (
         ("fill_on_touch", False),
         ("latency", 0.0),
         ("partial_fills", False),
+        ("fill_model", None),
     )
 
     def __init__(self) -> None:
         super().__init__()
         self._clock: Clock | None = None
         self._markets: dict[str, Market] = {}
-        self._incoming: list[tuple[float, Order]] = []
+        self.incoming: list[tuple[float, Order]] = []  # (time it starts working, order)
         self._fill_size = 0.0
+        self._due: deque[float] = deque()  # when each queued notification reaches the strategy
         self.fills: list[FillRecord] = []
+        self.cashflows: list[CashFlow] = []
+        self.fill_model: FillModel = TradeThroughFills()
+        self.latency_model: LatencyModel = FixedLatency()
 
     # -- configuration -------------------------------------------------------------------
     @classmethod
@@ -76,10 +95,15 @@ class TickBroker(BackBroker):
     def set_fill_on_touch(self, on: bool = True) -> None:
         self.p.fill_on_touch = on
 
-    def set_latency(self, seconds: float) -> None:
-        if seconds < 0 or not math.isfinite(seconds):
-            raise ValueError(f"latency must be a finite number of seconds >= 0, got {seconds!r}")
-        self.p.latency = seconds
+    def set_latency(self, entry: float | LatencyModel, response: float = 0.0) -> None:
+        """Order-entry latency (submission to working at the venue) and response latency
+        (a fill or other order event to the strategy's notification), in seconds; or a
+        ``LatencyModel``."""
+        self.p.latency = entry if isinstance(entry, LatencyModel) else FixedLatency(entry, response)
+
+    def set_fill_model(self, model: FillModel | None) -> None:
+        """Decide fills with ``model`` (None: the default ``TradeThroughFills``)."""
+        self.p.fill_model = model
 
     def set_partial_fills(self, on: bool = True) -> None:
         self.p.partial_fills = on
@@ -89,15 +113,23 @@ class TickBroker(BackBroker):
         """Enter tick mode: match against ``markets``, read time from ``clock``."""
         self._clock = clock
         self._markets = markets
-        self._incoming = []
+        self.incoming = []
+        self._due.clear()
         self.fills = []
-        self.p.filler = self._take_fill_size
+        self.cashflows = []
+        latency = self.p.latency
+        self.latency_model = latency if isinstance(latency, LatencyModel) else FixedLatency(latency)
+        queue = FrontOfQueue() if self.p.fill_on_touch else None
+        self.fill_model = self.p.fill_model or TradeThroughFills(queue)
+        self.fill_model.reset()
+        seam.set_fill_size(self, self._take_fill_size)
 
     def detach(self) -> None:
         """Back to bar mode (BackBroker's matching); a tick run stays attached after it ends
         so that values and positions still read the channels' last prices."""
         self._clock = None
-        self.p.filler = None
+        self._due.clear()
+        seam.set_fill_size(self, None)
 
     @property
     def tick_mode(self) -> bool:
@@ -163,7 +195,7 @@ class TickBroker(BackBroker):
     def submit_accept(self, order: Order) -> None:
         super().submit_accept(order)
         if self.tick_mode:
-            self._incoming.append((self._clock.now + self.p.latency, order))
+            self.incoming.append((self._clock.now + self.latency_model.entry(order), order))
 
     def cancel(self, order: Order, bracket: bool = False) -> bool:
         cancelled = super().cancel(order, bracket=bracket)
@@ -180,42 +212,65 @@ class TickBroker(BackBroker):
             now = self._clock.now
             for data in self.positions:
                 self.market_of(data).mark(now)
-            self._get_value(datas=None, lever=lever)
+            seam.revalue(self)
         return super().get_value(datas=datas, mkt=mkt, lever=lever)
 
     getvalue = get_value
+
+    def book_cashflow(self, timestamp: float, symbol: str, kind: str, amount: float) -> None:
+        """Add ``amount`` to cash now (a funding payment...) and record it."""
+        self.cash += amount
+        self.cashflows.append(CashFlow(timestamp, symbol, kind, amount))
+
+    # -- notifications, delayed by the response latency ----------------------------------------
+    def notify(self, order: Order) -> None:
+        super().notify(order)
+        if self.tick_mode:
+            self._due.append(self._clock.now + self.latency_model.response(order))
+
+    def notification_due(self) -> bool:
+        """Whether a notification has reached the strategy's side by now."""
+        if not self.notifs:
+            return False
+        return not self._due or self._due[0] <= self._clock.now
+
+    def get_notification(self) -> Order | None:
+        if self._due:
+            if self._due[0] > self._clock.now:
+                return None
+            self._due.popleft()
+        return super().get_notification()
 
     # -- matching -------------------------------------------------------------------------
     def end_step(self) -> None:
         """After an event's callbacks: orders submitted during it start working.
 
-        With a latency they wait in ``_incoming`` until a later event of their symbol.
+        With an order-entry latency they wait in ``incoming`` until a later event of their symbol.
         """
-        if self.p.latency:
+        if self.latency_model.delays_entry:
             return
-        for _, order in self._incoming:
+        for _, order in self.incoming:
             self._start_working(order, self.market_of(order.data))
-        self._incoming = []
+        self.incoming = []
 
     def _start_working(self, order: Order, market: Market) -> None:
         if order.alive():
-            arrive(order, market.quote(order.isbuy()))
+            self.fill_model.arrive(order, market.quote(order.isbuy()))
             market.orders.append(order)
 
     def _activate_due(self, market: Market, now: float) -> None:
-        due = [pair for pair in self._incoming if pair[0] <= now and self.market_of(pair[1].data) is market]
+        due = [pair for pair in self.incoming if pair[0] <= now and self.market_of(pair[1].data) is market]
         for pair in due:
-            self._incoming.remove(pair)
+            self.incoming.remove(pair)
             self._start_working(pair[1], market)
 
     def first_candidate(self, market: Market, seconds: np.ndarray, prices: np.ndarray) -> int:
         """Index of the first of these trades that could change an order of ``market``
         (fill, expiry, activation after latency); ``len(prices)`` when none can."""
         candidate = len(prices)
-        for active_at, order in self._incoming:
+        for active_at, order in self.incoming:
             if self.market_of(order.data) is market:
                 candidate = min(candidate, int(np.searchsorted(seconds, active_at, side="left")))
-        touch = self.p.fill_on_touch
         for order in market.orders:
             if not order.alive():
                 return 0
@@ -223,7 +278,7 @@ class TickBroker(BackBroker):
                 continue
             if order.valid and order.exectype != Order.Market:
                 candidate = min(candidate, int(np.searchsorted(seconds, from_num(order.valid), side="left")))
-            index = first_trigger(order, prices[:candidate], touch)
+            index = self.fill_model.first_trigger(order, prices[:candidate])
             if index is not None:
                 candidate = index
         return candidate
@@ -238,10 +293,10 @@ class TickBroker(BackBroker):
 
     def _match(self, market: Market, price: float | None, volume: float) -> None:
         now = self._clock.now
-        if self._incoming and self.p.latency:
+        if self.incoming and self.latency_model.delays_entry:
             self._activate_due(market, now)
         book = market.book if market.book is not None and market.book.has_snapshot else None
-        touch = self.p.fill_on_touch
+        model = self.fill_model
         partial = self.p.partial_fills
         for order in list(market.orders):
             if not order.alive():  # cancelled as the other side of an OCO or a bracket
@@ -250,9 +305,9 @@ class TickBroker(BackBroker):
             if not order.active() or self._expired(order, market, now):
                 continue  # a bracket child waits for its parent to fill
             if book is None:
-                fill = None if price is None else trade_fill(order, price, volume, market.last_price, touch, partial)
+                fill = None if price is None else model.on_trade(order, price, volume, market.last_price, partial)
             else:
-                fill = book_match(order, book, price, volume, not market.has_trades, touch, partial)
+                fill = model.on_book(order, book, price, volume, not market.has_trades, partial)
             if fill is not None:
                 self._fill(order, market, *fill)
 
@@ -262,8 +317,8 @@ class TickBroker(BackBroker):
             order.expire()
             self._close_order(order, market)
             self.notify(order)
-            self._ococheck(order)
-            self._bracketize(order, cancel=True)
+            seam.oco_check(self, order)
+            seam.bracket_done(self, order, cancel=True)
             return True
         return False
 
@@ -276,7 +331,7 @@ class TickBroker(BackBroker):
         executed_before = order.executed.size
         comm_before = order.executed.comm
         self.pending.remove(order)  # as in BackBroker.next: OCO checks must not see it
-        self._execute(order, ago=0, price=price, dtcoc=to_num(now))
+        seam.execute(self, order, price, to_num(now))
         size = order.executed.size - executed_before
         if size:
             commission = order.executed.comm - comm_before
@@ -286,17 +341,15 @@ class TickBroker(BackBroker):
             return
         self._close_order(order, market)
         if order.status == Order.Completed:
-            self._bracketize(order)  # a filled bracket parent releases its children
-            while self._toactivate:
-                self._toactivate.popleft().activate()
+            seam.bracket_done(self, order)  # a filled bracket parent releases its children
 
     def _slipped(self, order: Order, price: float) -> float:
         limited = order.exectype in LIMITS
         cap = limit_price(order)
-        if order.isbuy():
-            slipped = self._slip_up(cap if limited else math.inf, price, doslip=not limited or self.p.slip_limit, lim=limited)
-        else:
-            slipped = self._slip_down(cap if limited else -math.inf, price, doslip=not limited or self.p.slip_limit, lim=limited)
+        buy = order.isbuy()
+        if not limited:
+            cap = math.inf if buy else -math.inf
+        slipped = seam.slipped(self, buy, cap, price, limited)
         return price if slipped is None else slipped
 
     def _close_order(self, order: Order, market: Market) -> None:
@@ -305,7 +358,8 @@ class TickBroker(BackBroker):
             market.orders.remove(order)
         if order in self.pending:
             self.pending.remove(order)
-        self._incoming = [pair for pair in self._incoming if pair[1] is not order]
+        self.incoming = [pair for pair in self.incoming if pair[1] is not order]
+        self.fill_model.forget(order)
 
     def _take_fill_size(self, order: Order, price: float, ago: int) -> float:
         return self._fill_size

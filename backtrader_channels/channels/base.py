@@ -22,6 +22,7 @@ class Channel:
 
     channel_type: ClassVar[str]
     priority: ClassVar[EventPriority]
+    prints_trades: ClassVar[bool] = False  # its events are trades orders can fill against
 
     def __init__(
         self,

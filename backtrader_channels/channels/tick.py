@@ -52,6 +52,7 @@ class TickChannel(Channel):
 
     channel_type = "tick"
     priority = EventPriority.TICK
+    prints_trades = True
 
     latest: TickEvent | None
 

@@ -8,13 +8,13 @@ vectorised ``_once``, so each event only moves their line pointers (``advance``)
 
 from __future__ import annotations
 
-import array
 from collections import defaultdict
 from typing import Any
 
 import backtrader as bt
 import numpy as np
 
+from .. import seam
 from ..bridge import ChannelBridge
 from ..sources.chunks import to_seconds
 
@@ -22,15 +22,6 @@ __all__ = ["BridgeUpdater"]
 
 # tick fields a trade file holds, as functions of its rows (seconds, price, volume, is_sell, id)
 _TRADE_COLUMNS = {"price": 1, "volume": 2, "timestamp": 0}
-
-
-def _root_clock(item: Any) -> Any:
-    """What ultimately clocks an indicator: follow ``_clock`` down to a data."""
-    seen = set()
-    while getattr(item, "_clock", None) is not None and id(item) not in seen:
-        seen.add(id(item))
-        item = item._clock
-    return item
 
 
 def _roots(indicator: Any) -> set[int]:
@@ -70,8 +61,8 @@ class BridgeUpdater:
             for bridge in bridges:
                 self._groups[id(bridge.channel)].bridges.append(bridge)
             channel_of = {id(bridge): id(bridge.channel) for bridge in bridges}
-            for indicator in strategy._lineiterators[bt.LineIterator.IndType]:
-                channel_id = channel_of.get(id(_root_clock(indicator)))
+            for indicator in seam.indicators(strategy):
+                channel_id = channel_of.get(id(seam.root_clock(indicator)))
                 if channel_id is not None:
                     self._groups[channel_id].indicators.append(indicator)
         self._groups = dict(self._groups)
@@ -92,7 +83,7 @@ class BridgeUpdater:
             return False  # an indicator also reads a bar feed or another channel
         items = (*group.bridges, *group.indicators)
         buffers = [line for item in items for line in item.lines]
-        if any(line.mode != line.UnBounded for line in buffers):
+        if not all(seam.unbounded(line) for line in buffers):
             return False  # memory-saving buffers (exactbars) keep their own index rules
         columns = [[], [], []]
         for chunk in channel.source.chunks():
@@ -101,15 +92,8 @@ class BridgeUpdater:
             columns[2].append(chunk.volume)
         values = [np.concatenate(parts) if parts else np.empty(0) for parts in columns]
         for bridge in group.bridges:
-            line = bridge.lines.value
-            line.reset()
-            line.array = array.array("d", values[_TRADE_COLUMNS[bridge.p.field]].astype(float).tobytes())
-            line.lencount = len(line.array)
-            line.idx = line.lencount - 1
-        for indicator in group.indicators:
-            indicator._once()
-        for item in items:
-            item.home()
+            seam.fill_line(bridge.lines.value, values[_TRADE_COLUMNS[bridge.p.field]].astype(float).tobytes())
+        seam.compute_once(group.indicators, items)
         group.buffers = buffers
         return True
 
@@ -119,11 +103,9 @@ class BridgeUpdater:
         if group is None:
             return
         if group.buffers is not None:
-            for line in group.buffers:  # LineBuffer.advance() without the method calls
-                line._idx += 1
-                line.lencount += 1
+            seam.advance(group.buffers)
             return
         for bridge in group.bridges:
             bridge._load()
         for indicator in group.indicators:
-            indicator._next()
+            seam.indicator_step(indicator)

@@ -13,6 +13,7 @@ import contextlib
 import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,9 +30,11 @@ class LiveSession:
     """What a live run is made of, and what it counted."""
 
     def __init__(self, queue: LiveEventQueue, feeds: list, validator: LiveDataValidator | None,
-                 duration: float | None) -> None:
+                 duration: float | None, start_feeds: Callable[[], Any] | None = None) -> None:
+        """``start_feeds()`` starts ``feeds`` in the background and returns a handle to ``stop()``."""
         self.queue = queue
         self.feeds = feeds
+        self.start_feeds = start_feeds
         self.validator = validator
         self.duration = duration
         self.rejected = 0
@@ -83,11 +86,7 @@ def _sigterm_stops(cerebro: Any):
 def run_live(engine: TickEngine, session: LiveSession) -> None:
     """Pop, validate and step events until the run stops."""
     cerebro = engine.cerebro
-    feed_thread = None
-    if session.feeds:
-        from ..feeds import FeedThread
-
-        feed_thread = FeedThread(session.feeds).start()
+    feed_thread = session.start_feeds() if session.start_feeds is not None else None
     deadline = None if session.duration is None else session.started_at + session.duration
     try:
         with _sigterm_stops(cerebro):
@@ -101,12 +100,12 @@ def run_live(engine: TickEngine, session: LiveSession) -> None:
 
 
 def _consume(engine: TickEngine, session: LiveSession, deadline: float | None) -> str:
-    cerebro, queue, validator = engine.cerebro, session.queue, session.validator
+    queue, validator = session.queue, session.validator
     pending = [session.first] if session.first is not None else []
     while True:
-        if cerebro._event_stop or (deadline is not None and time.monotonic() >= deadline):
+        if engine.stopping or (deadline is not None and time.monotonic() >= deadline):
             session.unprocessed = len(queue)
-            return "stopped" if cerebro._event_stop else "duration"
+            return "stopped" if engine.stopping else "duration"
         batch, pending = pending or queue.pop_batch(BATCH, timeout=POLL_SECONDS), []
         if not batch:
             if queue.stopped and not len(queue):

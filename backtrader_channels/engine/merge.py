@@ -14,18 +14,9 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
-from ..sources.chunks import BookChunk
+from ..sources.chunks import BookChunk, TimeChunk
 
 __all__ = ["Stream", "TimeChunk", "Window", "join", "merge_windows", "take"]
-
-
-class TimeChunk(NamedTuple):
-    """Rows that carry only a time (bar closes)."""
-
-    ts_ns: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.ts_ns)
 
 
 class Stream(Protocol):

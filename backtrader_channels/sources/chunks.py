@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["BookChunk", "TradeChunk", "to_seconds"]
+__all__ = ["BookChunk", "TimeChunk", "TradeChunk", "to_seconds"]
 
 
 def to_seconds(ts_ns: np.ndarray | int) -> np.ndarray | float:
@@ -49,10 +49,19 @@ class BookChunk(NamedTuple):
         return len(self.ts_ns)
 
 
+class TimeChunk(NamedTuple):
+    """Rows that carry only a time (bar closes)."""
+
+    ts_ns: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ts_ns)
+
+
 def _make(cls: type, iterable: object) -> tuple:
     return tuple.__new__(cls, iterable)
 
 
 # len() of a chunk is its number of rows, not of fields, so NamedTuple's own _make (and so
 # _replace) would refuse every chunk: build them without that check.
-TradeChunk._make = BookChunk._make = classmethod(_make)
+TradeChunk._make = BookChunk._make = TimeChunk._make = classmethod(_make)

@@ -1,0 +1,101 @@
+"""Funding-rate files of perpetual futures, as FundingChunks.
+
+Formats (``.csv``, ``.csv.gz`` or a ``.zip`` holding one CSV, each with a header):
+
+- Binance USD-M ``fundingRate`` dumps (``BTCUSDT-fundingRate-2025-01.zip``):
+  ``calc_time,funding_interval_hours,last_funding_rate`` with ``calc_time`` in milliseconds;
+- the project's own: ``timestamp,rate[,mark_price]`` with ``timestamp`` in epoch seconds.
+
+Funding files hold a few rows a day, so they are read whole into one chunk.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterator
+from os import PathLike
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from .errors import SourceError
+from .files import content_pieces, existing_file
+
+__all__ = ["FundingChunk", "FundingSource", "open_funding"]
+
+_LAYOUTS = {  # (time column, its unit in ns, rate column)
+    "binance": ("calc_time", 1_000_000, "last_funding_rate"),
+    "csv": ("timestamp", 1_000_000_000, "rate"),
+}
+
+
+class FundingChunk(NamedTuple):
+    """Funding events: time (int64 ns), rate (fraction per interval), mark price (NaN: unknown)."""
+
+    ts_ns: np.ndarray
+    rate: np.ndarray
+    mark_price: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ts_ns)
+
+
+def open_funding(path: str | PathLike, *, on_error: str = "raise", **_: object) -> FundingSource:
+    """Open a funding-rate file (read and checked now)."""
+    return FundingSource(path, on_error=on_error)
+
+
+class FundingSource:
+    """The funding events of one file. Bad rows raise ``SourceError`` (file, line, field) or,
+    with ``on_error='skip'``, are counted in ``skipped_rows``."""
+
+    def __init__(self, path: str | PathLike, *, on_error: str = "raise") -> None:
+        self.path = existing_file(path)
+        self.on_error = on_error
+        self.skipped_rows = 0
+        self._chunk = self._read(self.path)
+
+    def chunks(self) -> Iterator[FundingChunk]:
+        yield self._chunk
+
+    def _read(self, path: Path) -> FundingChunk:
+        text = b"".join(content_pieces(path)).decode("utf-8", errors="replace")
+        rows = csv.reader(io.StringIO(text))
+        header = [name.strip() for name in next(rows, [])]
+        layout = next((layout for layout in _LAYOUTS.values() if {layout[0], layout[2]} <= set(header)), None)
+        if layout is None:
+            raise SourceError(path, "not a funding-rate file: the header needs calc_time and "
+                                    "last_funding_rate (Binance) or timestamp and rate", line=1)
+        time_name, unit_ns, rate_name = layout
+        columns = {name: header.index(name) for name in (time_name, rate_name, "mark_price") if name in header}
+        times, rates, marks = [], [], []
+        for line, row in enumerate(rows, start=2):
+            if not row:
+                continue
+            try:
+                values = {name: float(row[index]) for name, index in columns.items()}
+                problem = next((name for name, value in values.items() if not math.isfinite(value)), None)
+            except (ValueError, IndexError):
+                problem = next((name for name, index in columns.items() if not _is_number(row, index)), time_name)
+            ts_ns = 0 if problem is not None else round(values[time_name] * (unit_ns // 1000)) * 1000
+            if problem is None and times and ts_ns < times[-1]:
+                problem = time_name
+            if problem is not None:
+                if self.on_error == "raise":
+                    raise SourceError(path, "not a finite number in time order", line=line, field=problem)
+                self.skipped_rows += 1
+                continue
+            times.append(ts_ns)
+            rates.append(values[rate_name])
+            marks.append(values.get("mark_price", math.nan))
+        return FundingChunk(np.array(times, dtype=np.int64), np.array(rates, dtype=float), np.array(marks, dtype=float))
+
+
+def _is_number(row: list[str], index: int) -> bool:
+    try:
+        return math.isfinite(float(row[index]))
+    except (ValueError, IndexError):
+        return False
