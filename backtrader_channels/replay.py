@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from .channels.tick import rows_of, ticks_of
-from .events import Event, EventPriority, OrderBookEvent
+from .events import Event, OrderBookEvent
+from .kinds.books import BOOKS
+from .kinds.trades import TRADES
 from .sources.chunks import BookChunk, to_seconds
 
 __all__ = ["replay_events"]
@@ -29,7 +31,7 @@ def replay_events(source: Any, symbol: str) -> Iterator[Event]:
                 asks = [(prices[j], sizes[j]) for j in levels if side[j]]
                 kind = "snapshot" if snapshot else "delta"
                 book = OrderBookEvent(ts, bids, asks, kind=kind, symbol=symbol)
-                yield Event(ts, EventPriority.ORDERBOOK, "orderbook", symbol, data=book)
+                yield Event(ts, BOOKS.priority, BOOKS.name, symbol, data=book)
         else:
             for tick in ticks_of(rows_of(chunk), symbol):
-                yield Event(tick.timestamp, EventPriority.TICK, "tick", symbol, data=tick)
+                yield Event(tick.timestamp, TRADES.priority, TRADES.name, symbol, data=tick)

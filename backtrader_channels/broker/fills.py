@@ -189,8 +189,8 @@ class TradeThroughFills:
             return 0  # a trailing stop moves with every trade
         if kind in STOPS and not order.triggered:
             hits = stop_reached(buy, prices, order.created.price)
-        elif self.marketable.get(order.ref) is None:
-            return 0  # whether a limit arrived marketable is decided on its first trade
+        elif self.marketable.get(order.ref) is not False:
+            return 0  # a limit marketable on arrival (or not judged yet) takes its first trade
         else:
             hits = self.queue.reached(buy, prices, limit_price(order))
         index = int(np.argmax(hits)) if len(hits) else 0

@@ -32,11 +32,11 @@ import ccxt
 from ..events import Event, EventPriority
 from .backoff import Backoff
 from .guard import create_exchange
+from .runner import FeedThread
 from .stats import FeedCounters, FeedStats
 
 if TYPE_CHECKING:
     from ..live import LiveDataValidator, LiveEventQueue
-    from .runner import FeedThread
 
 __all__ = ["CCXTFeedBase"]
 
@@ -142,8 +142,6 @@ class CCXTFeedBase:
 
     def start_in_thread(self) -> FeedThread:
         """Run this feed on its own event loop in a daemon thread; ``stop()``/``join()`` the handle."""
-        from .runner import FeedThread
-
         return FeedThread([self]).start()
 
     @property

@@ -9,12 +9,17 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from .base import CCXTFeedBase
+__all__ = ["Feed", "FeedThread"]
 
-__all__ = ["FeedThread"]
+
+class Feed(Protocol):
+    """What FeedThread runs: an async ``start()`` that streams until ``request_stop()``."""
+
+    async def start(self) -> None: ...
+
+    def request_stop(self) -> None: ...
 
 
 class FeedThread:
@@ -24,7 +29,7 @@ class FeedThread:
     in ``feed.error``) while the others go on.
     """
 
-    def __init__(self, feeds: Iterable[CCXTFeedBase], *, name: str = "ccxt-feeds") -> None:
+    def __init__(self, feeds: Iterable[Feed], *, name: str = "ccxt-feeds") -> None:
         self.feeds = list(feeds)
         if not self.feeds:
             raise ValueError("FeedThread needs at least one feed")

@@ -75,11 +75,8 @@ class FundingSource:
         for line, row in enumerate(rows, start=2):
             if not row:
                 continue
-            try:
-                values = {name: float(row[index]) for name, index in columns.items()}
-                problem = next((name for name, value in values.items() if not math.isfinite(value)), None)
-            except (ValueError, IndexError):
-                problem = next((name for name, index in columns.items() if not _is_number(row, index)), time_name)
+            values = {name: _number(row, index, optional=name == "mark_price") for name, index in columns.items()}
+            problem = next((name for name, value in values.items() if value is None), None)
             ts_ns = 0 if problem is not None else round(values[time_name] * (unit_ns // 1000)) * 1000
             if problem is None and times and ts_ns < times[-1]:
                 problem = time_name
@@ -94,8 +91,13 @@ class FundingSource:
         return FundingChunk(np.array(times, dtype=np.int64), np.array(rates, dtype=float), np.array(marks, dtype=float))
 
 
-def _is_number(row: list[str], index: int) -> bool:
+def _number(row: list[str], index: int, optional: bool) -> float | None:
+    """The finite number in ``row[index]`` (NaN for an empty optional cell), else None."""
+    text = row[index].strip() if index < len(row) else ""
+    if not text and optional:
+        return math.nan
     try:
-        return math.isfinite(float(row[index]))
-    except (ValueError, IndexError):
-        return False
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
