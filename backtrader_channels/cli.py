@@ -196,6 +196,14 @@ def cmd_live(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fake_exchange(args: argparse.Namespace) -> int:
+    from .fake_exchange import serve_fake_exchange
+
+    serve_fake_exchange(args.symbol, port=args.port, trade_rate=args.trade_rate, book_rate=args.book_rate,
+                        price=args.price, seed=args.seed, out=sys.stdout)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="btchannels", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -243,6 +251,15 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--ws-url", help="WebSocket base for Binance, e.g. ws://127.0.0.1:8080/ws")
     live.add_argument("--chart", type=Path, help="write a PNG chart here at the end")
     live.set_defaults(run=cmd_live)
+
+    fake = commands.add_parser("fake-exchange", help="serve a local fake Binance to try btchannels live on")
+    fake.add_argument("--port", type=int, default=8080, help="TCP port on 127.0.0.1 (0: any free port)")
+    fake.add_argument("--symbol", default="BTC/USDT", help="the market it streams")
+    fake.add_argument("--trade-rate", type=float, default=20.0, help="trades per second")
+    fake.add_argument("--book-rate", type=float, default=10.0, help="order-book updates per second (0: none)")
+    fake.add_argument("--price", type=float, default=50_000.0, help="starting price")
+    fake.add_argument("--seed", type=int, default=1, help="random seed of the generated trades and book")
+    fake.set_defaults(run=cmd_fake_exchange)
 
     bench = commands.add_parser("bench", add_help=False,
                                 help="speed and memory against the performance targets (--full, --only 1,2)")
