@@ -44,7 +44,7 @@ def _report(result: RunResult, chart: Path | None) -> None:
 def cmd_sample(args: argparse.Namespace) -> int:
     from .sample import generate_sample
 
-    files = generate_sample(args.out, seed=args.seed)
+    files = generate_sample(args.out, seed=args.seed, duration=args.minutes * 60.0)
     print(f"trades: {files.trades}\nbook:   {files.book}")
     return 0
 
@@ -211,6 +211,7 @@ def _parser() -> argparse.ArgumentParser:
     sample = commands.add_parser("sample", help="write the synthetic BTC/USDT sample hour")
     sample.add_argument("--out", type=Path, default=DEFAULT_OUT / "sample")
     sample.add_argument("--seed", type=int, default=7)
+    sample.add_argument("--minutes", type=float, default=60.0)
     sample.set_defaults(run=cmd_sample)
 
     demo = commands.add_parser("demo", help="run the demo strategy on the sample: summary and chart")
