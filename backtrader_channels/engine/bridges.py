@@ -60,6 +60,22 @@ class _Group:
         self.buffers: list[Any] | None = None  # their line buffers, once precomputed
 
 
+def _warm_up_without(strategy: bt.Strategy, tick_indicators: list[Any]) -> None:
+    """Recount the strategy's warm-up (backtrader's ``_periodset``) leaving out the
+    indicators on bridges: their periods count ticks, not bars, so they must not hold
+    ``next()`` back on a bar feed (SMA over 200 trades with 60 one-minute bars would
+    otherwise leave every bar in ``prenext``)."""
+    if not tick_indicators:
+        return
+    indicators = strategy._lineiterators[bt.LineIterator.IndType]
+    ticks = {id(indicator) for indicator in tick_indicators}
+    strategy._lineiterators[bt.LineIterator.IndType] = [i for i in indicators if id(i) not in ticks]
+    try:
+        strategy._periodset()
+    finally:
+        strategy._lineiterators[bt.LineIterator.IndType] = indicators
+
+
 class BridgeUpdater:
     """Per channel: its bridges and the indicators built on them."""
 
@@ -70,10 +86,13 @@ class BridgeUpdater:
             for bridge in bridges:
                 self._groups[id(bridge.channel)].bridges.append(bridge)
             channel_of = {id(bridge): id(bridge.channel) for bridge in bridges}
+            tick_indicators = []
             for indicator in strategy._lineiterators[bt.LineIterator.IndType]:
                 channel_id = channel_of.get(id(_root_clock(indicator)))
                 if channel_id is not None:
                     self._groups[channel_id].indicators.append(indicator)
+                    tick_indicators.append(indicator)
+            _warm_up_without(strategy, tick_indicators)
         self._groups = dict(self._groups)
 
     def watches(self, channel: Any) -> bool:
