@@ -251,7 +251,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = command("demo", "run the demo strategy on the sample: summary and chart")
     demo.add_argument("--out", type=Path, default=DEFAULT_OUT,
                       help="directory for the sample (made once, then reused) and demo.png")
-    _money(demo, 0.0002, ", a maker-level fee")
+    _money(demo, 0.0002, "; the default is a maker-level fee")
     demo.add_argument("--no-chart", action="store_true", help="skip writing demo.png")
     demo.set_defaults(run=cmd_demo)
 

@@ -219,7 +219,7 @@ def _figure(value: float) -> str:
 
 
 def format_rows(rows: list[Row]) -> str:
-    """The rows as a Markdown table; ``#`` is the section of docs/performance.md."""
+    """The rows as a Markdown table; ``#`` numbers the workload as docs/performance.md does."""
     lines = ["| # | what | measured | target | met | note |", "|---|---|---:|---:|:---:|---|"]
     for row in rows:
         sign = ">=" if row.higher_is_better else "<="
@@ -243,7 +243,7 @@ def bench_parser() -> argparse.ArgumentParser:
     parser.add_argument("--full", action="store_true",
                         help="full-size inputs (up to a 17-million-trade day; takes many minutes) "
                              "instead of quick ones (about a minute)")
-    parser.add_argument("--only", help="comma-separated sections of docs/performance.md to run: "
+    parser.add_argument("--only", help="comma-separated workloads to run, numbered as in docs/performance.md: "
                                        + ",".join(TARGETS) + " (default: all)")
     parser.add_argument("--dir", type=Path,
                         help="keep the generated inputs here and reuse them (default: a temporary directory)")

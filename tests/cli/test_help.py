@@ -73,3 +73,10 @@ def test_bench_table_uses_user_words(capsys):
     assert "| 7 | memory | 250 MB | <= 200 | **missed** |" in table
     assert _forbidden_in(table) == []
     assert _forbidden_in(" ".join(bench.COSTS)) == []  # the cost table's row names
+
+
+def test_bench_run_prints_user_words(capsys, tmp_path):
+    assert bench.main_bench(["--only", "5", "--in-process", "--dir", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.count("| 5 |") == 3
+    assert _forbidden_in(captured.out + captured.err) == []

@@ -1,6 +1,6 @@
 """The ```python blocks of the Markdown docs, with the markers that say how to run them.
 
-The convention (documented in docs/README.md):
+The convention (documented in docs/writing-docs.md):
 
 - every ```python block is a script that runs on its own, in a fresh directory holding the
   sample hour under ``btchannels-output/sample/``;
