@@ -44,7 +44,7 @@ def _report(result: RunResult, chart: Path | None) -> None:
 def cmd_sample(args: argparse.Namespace) -> int:
     from .sample import generate_sample
 
-    files = generate_sample(args.out, seed=args.seed)
+    files = generate_sample(args.out, seed=args.seed, duration=args.minutes * 60.0)
     print(f"trades: {files.trades}\nbook:   {files.book}")
     return 0
 
@@ -196,63 +196,115 @@ def cmd_live(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="btchannels", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+def cmd_fake_exchange(args: argparse.Namespace) -> int:
+    from .fake_exchange import serve_fake_exchange
 
-    sample = commands.add_parser("sample", help="write the synthetic BTC/USDT sample hour")
-    sample.add_argument("--out", type=Path, default=DEFAULT_OUT / "sample")
-    sample.add_argument("--seed", type=int, default=7)
+    serve_fake_exchange(args.symbol, port=args.port, trade_rate=args.trade_rate, book_rate=args.book_rate,
+                        price=args.price, seed=args.seed, out=sys.stdout)
+    return 0
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help that shows each option's default, unless it has none (None, False) or says it already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (action.option_strings and action.default not in (None, False, argparse.SUPPRESS)
+                and "%(default)" not in text and "default:" not in text):
+            text += " (default: %(default)s)"
+        return text
+
+
+DESCRIPTION = """Tick-level and order-book backtests for backtrader, and live runs on Binance.
+
+Start with `btchannels demo`; `btchannels COMMAND --help` describes each command."""
+
+FORMATS = "csv, parquet, binance-spot-trades, binance-spot-aggtrades, binance-futures-trades, " \
+          "binance-futures-aggtrades for trades; jsonl, parquet for books"
+
+
+def _money(parser: argparse.ArgumentParser, commission: float, note: str = "") -> None:
+    parser.add_argument("--cash", type=float, default=10_000.0, help="starting cash, in the quote currency")
+    parser.add_argument("--commission", type=float, default=commission,
+                        help=f"fee per fill as a fraction of its value, 0.001 = 0.1%%{note}")
+
+
+def _strategy_file(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("strategy_file", type=Path, help="a Python file defining a bt.Strategy subclass")
+    parser.add_argument("--strategy", help="the class to run, when the file defines several")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="btchannels", description=DESCRIPTION, formatter_class=HelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, summary: str, **kw: Any) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".",
+                                   formatter_class=HelpFormatter, **kw)
+
+    sample = command("sample", "write the synthetic BTC/USDT sample hour (trades and order book)")
+    sample.add_argument("--out", type=Path, default=DEFAULT_OUT / "sample", help="directory to write the files to")
+    sample.add_argument("--seed", type=int, default=7, help="random seed; the same seed writes the same files")
+    sample.add_argument("--minutes", type=float, default=60.0, help="length of the sample, in minutes")
     sample.set_defaults(run=cmd_sample)
 
-    demo = commands.add_parser("demo", help="run the demo strategy on the sample: summary and chart")
-    demo.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    demo.add_argument("--cash", type=float, default=10_000.0)
-    demo.add_argument("--commission", type=float, default=0.0002, help="maker-level fee by default")
-    demo.add_argument("--no-chart", action="store_true")
+    demo = command("demo", "run the demo strategy on the sample: summary and chart")
+    demo.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                      help="directory for the sample (made once, then reused) and demo.png")
+    _money(demo, 0.0002, "; the default is a maker-level fee")
+    demo.add_argument("--no-chart", action="store_true", help="skip writing demo.png")
     demo.set_defaults(run=cmd_demo)
 
-    backtest = commands.add_parser("backtest", help="tick backtest of a strategy file")
-    backtest.add_argument("strategy_file", type=Path)
-    backtest.add_argument("--ticks", type=Path, required=True, help="trades file (CSV, Parquet, Binance zip)")
-    backtest.add_argument("--book", type=Path, help="order-book file (JSONL, Parquet)")
-    backtest.add_argument("--symbol", default="BTC/USDT")
-    backtest.add_argument("--strategy", help="class name, when the file defines several")
-    backtest.add_argument("--cash", type=float, default=10_000.0)
-    backtest.add_argument("--commission", type=float, default=0.001)
-    backtest.add_argument("--chart", type=Path, help="write a PNG chart here")
+    backtest = command("backtest", "tick backtest of the strategy in a Python file")
+    _strategy_file(backtest)
+    backtest.add_argument("--ticks", type=Path, required=True,
+                          help="trades file: project CSV(.gz), Parquet, or a Binance trades/aggTrades zip or CSV")
+    backtest.add_argument("--book", type=Path, help="order-book file: JSON lines(.gz) or Parquet (default: none)")
+    backtest.add_argument("--symbol", default="BTC/USDT", help="the market the files hold")
+    _money(backtest, 0.001)
+    backtest.add_argument("--chart", type=Path, help="write a PNG chart (price with fills, position, equity) here")
     backtest.set_defaults(run=cmd_backtest)
 
-    convert = commands.add_parser("convert", help="convert a trades or book file to Parquet (or CSV/JSONL)")
-    convert.add_argument("source", type=Path)
-    convert.add_argument("destination", type=Path)
-    convert.add_argument("--format", help="source format, when detection cannot tell")
+    convert = command("convert", "convert a trades or order-book file to Parquet, CSV or JSON lines")
+    convert.add_argument("source", type=Path, help="the file to read")
+    convert.add_argument("destination", type=Path,
+                         help="the file to write; its extension picks the format (.parquet, .csv(.gz), .jsonl(.gz))")
+    convert.add_argument("--format", help=f"the source's format, when detection cannot tell: {FORMATS}")
     convert.set_defaults(run=cmd_convert)
 
-    live = commands.add_parser("live", help="run a strategy file live (paper fills) on an exchange's streams")
-    live.add_argument("strategy_file", type=Path)
+    live = command("live", "run a strategy file live on an exchange's streams, with paper fills")
+    _strategy_file(live)
     live.add_argument("--exchange", default="binance", help="a ccxt.pro exchange id")
-    live.add_argument("--symbol", default="BTC/USDT")
+    live.add_argument("--symbol", default="BTC/USDT", help="the market to stream")
     live.add_argument("--orderbook", action="store_true", help="also stream the order book")
-    live.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C/SIGTERM)")
-    live.add_argument("--strategy", help="class name, when the file defines several")
-    live.add_argument("--cash", type=float, default=10_000.0)
-    live.add_argument("--commission", type=float, default=0.001)
-    live.add_argument("--sandbox", action="store_true", help="the exchange's testnet (ccxt sandbox mode)")
-    live.add_argument("--rest-url", help="REST base for Binance, e.g. http://127.0.0.1:8080 (a local or test server)")
-    live.add_argument("--ws-url", help="WebSocket base for Binance, e.g. ws://127.0.0.1:8080/ws")
+    live.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C or SIGTERM)")
+    _money(live, 0.001)
+    live.add_argument("--sandbox", action="store_true", help="use the exchange's testnet (ccxt sandbox mode)")
+    live.add_argument("--rest-url", help="REST base URL for Binance, e.g. http://127.0.0.1:8080 from "
+                                         "btchannels fake-exchange (goes with --ws-url)")
+    live.add_argument("--ws-url", help="WebSocket base URL for Binance, e.g. ws://127.0.0.1:8080/ws")
     live.add_argument("--chart", type=Path, help="write a PNG chart here at the end")
     live.set_defaults(run=cmd_live)
 
+    fake = command("fake-exchange", "serve a local fake Binance to try btchannels live on, until Ctrl-C")
+    fake.add_argument("--port", type=int, default=8080, help="TCP port on 127.0.0.1 (0: any free port)")
+    fake.add_argument("--symbol", default="BTC/USDT", help="the market it streams")
+    fake.add_argument("--trade-rate", type=float, default=20.0, help="trades per second")
+    fake.add_argument("--book-rate", type=float, default=10.0, help="order-book updates per second (0: none)")
+    fake.add_argument("--price", type=float, default=50_000.0, help="starting price")
+    fake.add_argument("--seed", type=int, default=1, help="random seed of the generated trades and book")
+    fake.set_defaults(run=cmd_fake_exchange)
+
     bench = commands.add_parser("bench", add_help=False,
-                                help="speed and memory against the performance targets (--full, --only 1,2)")
+                                help="measure speed and memory (see btchannels bench --help)")
     bench.set_defaults(run=cmd_bench)  # its options are bench.main_bench's
 
-    validate = commands.add_parser("validate", help="run the live-data validator over a historical file")
-    validate.add_argument("file", type=Path)
-    validate.add_argument("--kind", choices=("trades", "book"))
-    validate.add_argument("--format")
-    validate.add_argument("--symbol", default="BTC/USDT")
+    validate = command("validate", "run the live-data validator over a historical trades or book file")
+    validate.add_argument("file", type=Path, help="the file to check")
+    validate.add_argument("--kind", choices=("trades", "book"),
+                          help="what the file holds (default: book for .jsonl files, else trades)")
+    validate.add_argument("--format", help=f"the file's format, when detection cannot tell: {FORMATS}")
+    validate.add_argument("--symbol", default="BTC/USDT", help="the market the events are stamped with")
     validate.set_defaults(run=cmd_validate)
     return parser
 

@@ -33,7 +33,7 @@ KNOWN_VERSIONS = ("1.9.78.123",)
 _REQUIRED: dict[Any, tuple[str, ...]] = {
     bt.Cerebro: ("run", "runstop", "_next_writers", "runstrategies"),
     bt.Strategy: ("_next", "_notify", "_addnotification", "_next_analyzers", "_next_observers",
-                  "forward", "clear"),
+                  "_periodset", "forward", "clear"),
     MetaStrategy: ("dopreinit",),
     BackBroker: ("_execute", "_ococheck", "_bracketize", "_slip_up", "_slip_down", "_get_value",
                  "check_submitted", "submit_accept", "get_notification", "notify"),
@@ -154,6 +154,19 @@ def closed_trades(strategy: bt.Strategy) -> list:
 
 def indicators(strategy: bt.Strategy) -> list:
     return list(strategy._lineiterators[LineIterator.IndType])
+
+
+def recount_warm_up(strategy: bt.Strategy, leaving_out: list) -> None:
+    """Recount the strategy's warm-up (backtrader's ``_periodset``) without ``leaving_out``."""
+    if not leaving_out:
+        return
+    kept = strategy._lineiterators[LineIterator.IndType]
+    left_out = {id(indicator) for indicator in leaving_out}
+    strategy._lineiterators[LineIterator.IndType] = [i for i in kept if id(i) not in left_out]
+    try:
+        strategy._periodset()
+    finally:
+        strategy._lineiterators[LineIterator.IndType] = kept
 
 
 # -- broker ----------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ was counted, how long it took, the checks a test asserts); ``run_bench(size)`` r
 all, each target in a fresh interpreter, and returns the table rows; ``main_bench(argv)``
 (``btchannels bench``) prints the table. The pytest-benchmark
 suite in ``tests/benchmarks/`` wraps the same scenarios. Input sizes come from
-``BTCHANNELS_BENCH_SIZE``: ``quick`` (the default, seconds) or ``full`` (the issue's sizes).
+``BTCHANNELS_BENCH_SIZE``: ``quick`` (the default, seconds) or ``full`` (up to a 17-million-trade day).
 Inputs are generated with numpy and written with the project's writers (and, for the
 Binance zip, in Binance's own layout) into a directory, once.
 """
@@ -28,7 +28,16 @@ from .scenarios import (
     scenario_queue_threads,
     scenario_ticks,
 )
-from .table import COST_JOB, format_rows, job_names, job_rows, main_bench, print_rows, run_bench
+from .table import (
+    COST_JOB,
+    bench_parser,
+    format_rows,
+    job_names,
+    job_rows,
+    main_bench,
+    print_rows,
+    run_bench,
+)
 
 __all__ = [
     "COSTS",
@@ -41,6 +50,7 @@ __all__ = [
     "Row",
     "Sizes",
     "backtrader_frame",
+    "bench_parser",
     "format_rows",
     "job_names",
     "job_rows",

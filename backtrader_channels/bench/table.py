@@ -219,13 +219,13 @@ def _figure(value: float) -> str:
 
 
 def format_rows(rows: list[Row]) -> str:
-    """The rows as a Markdown table."""
-    lines = ["| target | what | figure | goal | met | note |", "|---|---|---:|---:|:---:|---|"]
+    """The rows as a Markdown table; ``#`` numbers the workload as docs/performance.md does."""
+    lines = ["| # | what | measured | target | met | note |", "|---|---|---:|---:|:---:|---|"]
     for row in rows:
         sign = ">=" if row.higher_is_better else "<="
-        goal = "" if row.goal is None else f"{sign} {_figure(row.goal)}"
-        met = {True: "yes", False: "**no**", None: ""}[row.met]
-        lines.append(f"| {row.target} | {row.what} | {_figure(row.figure)} {row.unit} | {goal} | {met} | {row.note} |")
+        target = "" if row.goal is None else f"{sign} {_figure(row.goal)}"
+        met = {True: "yes", False: "**missed**", None: ""}[row.met]
+        lines.append(f"| {row.target} | {row.what} | {_figure(row.figure)} {row.unit} | {target} | {met} | {row.note} |")
     return "\n".join(lines)
 
 
@@ -234,14 +234,27 @@ def print_rows(rows: list[Row], size: str, file: Any = None) -> None:
     print(format_rows(rows), file=file or sys.stdout)
 
 
-def main_bench(argv: list[str] | None = None) -> int:
-    """``btchannels bench [--full] [--only 1,2] [--dir DIR] [--in-process]``: run, print the table."""
-    parser = argparse.ArgumentParser(prog="btchannels bench", description="performance targets vs goals")
-    parser.add_argument("--full", action="store_true", help="the issue's sizes (minutes) instead of quick ones")
-    parser.add_argument("--only", help="comma-separated targets: " + ",".join(TARGETS))
-    parser.add_argument("--dir", type=Path, help="keep the generated inputs here and reuse them")
+def bench_parser() -> argparse.ArgumentParser:
+    """The options of ``btchannels bench``."""
+    parser = argparse.ArgumentParser(
+        prog="btchannels bench",
+        description="Measure speed and memory on generated data and print them, as a Markdown table, "
+                    "next to the targets of docs/performance.md.")
+    parser.add_argument("--full", action="store_true",
+                        help="full-size inputs (up to a 17-million-trade day; takes many minutes) "
+                             "instead of quick ones (about a minute)")
+    parser.add_argument("--only", help="comma-separated workloads to run, numbered as in docs/performance.md: "
+                                       + ",".join(TARGETS) + " (default: all)")
+    parser.add_argument("--dir", type=Path,
+                        help="keep the generated inputs here and reuse them (default: a temporary directory)")
     parser.add_argument("--in-process", action="store_true",
                         help="run every job in this process (default: each in a fresh interpreter)")
+    return parser
+
+
+def main_bench(argv: list[str] | None = None) -> int:
+    """``btchannels bench [--full] [--only 1,2] [--dir DIR] [--in-process]``: run, print the table."""
+    parser = bench_parser()
     args = parser.parse_args(argv)
     size = "full" if args.full else "quick"
     only = args.only.split(",") if args.only else None

@@ -61,10 +61,14 @@ class BridgeUpdater:
             for bridge in bridges:
                 self._groups[id(bridge.channel)].bridges.append(bridge)
             channel_of = {id(bridge): id(bridge.channel) for bridge in bridges}
+            tick_indicators = []
             for indicator in seam.indicators(strategy):
                 channel_id = channel_of.get(id(seam.root_clock(indicator)))
                 if channel_id is not None:
                     self._groups[channel_id].indicators.append(indicator)
+                    tick_indicators.append(indicator)
+            # their periods count ticks, not bars: they must not hold a bar strategy's next() back
+            seam.recount_warm_up(strategy, leaving_out=tick_indicators)
         self._groups = dict(self._groups)
 
     def watches(self, channel: Any) -> bool:

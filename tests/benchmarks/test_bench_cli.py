@@ -14,7 +14,7 @@ def test_rows_are_judged_against_their_goals():
     assert [row.met for row in rows] == [True, False, None]
     table = bench.format_rows(rows)
     assert "| 1 | fast | 2,000,000 events/s | >= 1,000,000 | yes |" in table
-    assert "| 7 | memory | 250 MB | <= 200 | **no** |" in table
+    assert "| 7 | memory | 250 MB | <= 200 | **missed** |" in table
 
 
 def test_sizes_come_from_the_environment(monkeypatch):

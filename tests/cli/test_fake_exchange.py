@@ -1,0 +1,92 @@
+"""``btchannels fake-exchange``: a local exchange that ``btchannels live`` runs against."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import signal
+import subprocess
+import sys
+
+import pytest
+
+STRATEGY = '''
+import backtrader as bt
+
+
+class BuyOnSecondTrade(bt.Strategy):
+    def __init__(self):
+        self.books = 0
+
+    def notify_orderbook(self, book):
+        self.books += 1
+
+    def notify_tick(self, tick):
+        if len(self.channels[("tick", "BTC/USDT")]) == 2:
+            self.buy(size=0.1)
+
+    def stop(self):
+        print(f"book updates seen {self.books}")
+'''
+
+CLI = [sys.executable, "-m", "backtrader_channels.cli"]
+
+
+@pytest.fixture
+def fake_exchange():
+    process = subprocess.Popen([*CLI, "fake-exchange", "--port", "0", "--trade-rate", "50", "--book-rate", "20"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    banner = []
+    try:
+        for line in process.stdout:  # the banner ends with how to stop it
+            banner.append(line)
+            if line.startswith("Ctrl-C"):
+                break
+        assert banner and banner[-1].startswith("Ctrl-C"), "".join(banner) + process.stderr.read()
+        yield process, "".join(banner)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def test_live_runs_against_the_fake_exchange_with_the_printed_command(fake_exchange, tmp_path):
+    process, banner = fake_exchange
+    command = next(line.strip() for line in banner.splitlines() if line.strip().startswith("btchannels live"))
+    assert re.search(r"--rest-url http://127\.0\.0\.1:\d+ --ws-url ws://127\.0\.0\.1:\d+/ws$", command)
+    strategy = tmp_path / "my_strategy.py"
+    strategy.write_text(STRATEGY)
+    argv = shlex.split(command)[2:]  # after "btchannels live"
+    live = subprocess.run([*CLI, "live", *argv, "--duration", "4"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert live.returncode == 0, live.stderr
+    rows = dict(re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in live.stdout.splitlines()
+                if re.search(r"\S\s{2,}\S", line))
+    assert rows["fills"] == "1"  # the buy on the second trade, filled live by the paper broker
+    assert int(rows["events"].replace(",", "")) > 20  # trades and book updates flowed
+    books_seen = int(re.search(r"book updates seen (\d+)", live.stdout).group(1))
+    assert books_seen > 0
+
+    process.send_signal(signal.SIGINT)  # Ctrl-C
+    out, err = process.communicate(timeout=15)
+    assert process.returncode == 0, err
+    sent = int(re.search(r"stopped: ([\d,]+) trades sent", out).group(1).replace(",", ""))
+    assert sent >= 20
+
+
+def test_fake_exchange_stops_on_sigterm(fake_exchange):
+    process, banner = fake_exchange
+    assert "Ctrl-C stops it" in banner
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=15)
+    assert process.returncode == 0, err
+    assert "stopped: 0 trades sent" in out  # nobody subscribed: nothing generated
+
+
+def test_fake_exchange_refuses_a_port_in_use(fake_exchange):
+    process, banner = fake_exchange
+    port = re.search(r"http://127\.0\.0\.1:(\d+)", banner).group(1)
+    second = subprocess.run([*CLI, "fake-exchange", "--port", port], capture_output=True, text=True, timeout=60)
+    assert second.returncode == 1
+    assert f"cannot listen on 127.0.0.1 port {port}" in second.stderr
+    assert "Traceback" not in second.stderr
