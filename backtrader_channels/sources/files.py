@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import struct
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -205,10 +206,25 @@ def open_output(path: Path, gzipped: bool) -> Iterator[BinaryIO]:
 
 @contextmanager
 def atomic_output(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; move it into place only if the body succeeds."""
-    partial = path.with_name(f".{path.name}.partial")
+    """Yield a new temporary file next to ``path``; move it into place only if the body succeeds.
+
+    The temporary file is created exclusively under a random name (``.NAME.XXXXXXXX.partial``),
+    so a file or symlink already there is never followed or overwritten.
+    """
+    partial = _new_file(path)
     try:
         yield partial
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _new_file(path: Path) -> Path:
+    """A file that did not exist before, next to ``path`` (mode 0o666 less the umask)."""
+    while True:
+        partial = path.with_name(f".{path.name}.{secrets.token_hex(8)}.partial")
+        try:
+            os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return partial
