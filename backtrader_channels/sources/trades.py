@@ -6,7 +6,6 @@ public dumps (``.zip`` or ``.csv``); see docs/data-formats.md.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterator
 from os import PathLike
 
@@ -18,7 +17,7 @@ from .batches import Batch, block_size, parquet_batches, text_batches
 from .binance import BINANCE_FORMATS, binance_by_header, binance_by_values
 from .chunks import TradeChunk
 from .columns import TradeFields, per_value, trade_chunk
-from .csvtext import NUMBER, CsvLayout
+from .csvtext import NUMBER, CsvLayout, split_line
 from .errors import SourceError
 from .files import PARQUET_SUFFIXES, existing_file, first_line, parquet_columns, plain_suffix
 from .timestamps import DECIMAL_SECONDS
@@ -105,7 +104,10 @@ class TradeSource(Source[TradeChunk]):
         self, format: str | None
     ) -> tuple[str, TradeFields, Callable[[], Iterator[Batch]]]:
         number, text, line_bytes = first_line(self.path)
-        values = next(csv.reader([text]), [])
+        try:
+            values = split_line(text)
+        except ValueError as error:
+            raise SourceError(self.path, f"unreadable line ({error})", line=number) from None
         has_header = bool(values) and not NUMBER.fullmatch(values[0].strip())
         names = [value.strip().lower() for value in values] if has_header else []
         if format is None:
