@@ -18,6 +18,7 @@ from backtrader.brokers import BackBroker
 from .data import from_num, to_num
 from .fills import LIMITS, SUPPORTED, arrive, book_match, first_trigger, limit_price, trade_fill
 from .market import Market
+from .rules import check_commissions, short_refusal
 
 if TYPE_CHECKING:
     from ..engine.clock import Clock
@@ -45,13 +46,16 @@ class TickBroker(BackBroker):
     Params (besides BackBroker's): ``fill_on_touch`` (a resting limit fills when a trade
     prints at its price, not only through it), ``latency`` (seconds between submission and
     the order becoming active), ``partial_fills`` (fills are capped by the trade's volume
-    or the book's depth; without it book orders wait for enough depth).
+    or the book's depth; without it book orders wait for enough depth), ``maker_rebate``
+    (allow a negative commission). In tick mode a sell of a spot asset (backtrader's
+    default stock-like commission) may not exceed what is held: see rules.py.
     """
 
     params = (
         ("fill_on_touch", False),
         ("latency", 0.0),
         ("partial_fills", False),
+        ("maker_rebate", False),
     )
 
     def __init__(self) -> None:
@@ -84,9 +88,14 @@ class TickBroker(BackBroker):
     def set_partial_fills(self, on: bool = True) -> None:
         self.p.partial_fills = on
 
+    def set_maker_rebate(self, on: bool = True) -> None:
+        """Allow a negative commission (an exchange paying makers); refused otherwise."""
+        self.p.maker_rebate = on
+
     # -- tick mode lifecycle ---------------------------------------------------------------
     def attach(self, clock: Clock, markets: dict[str, Market]) -> None:
         """Enter tick mode: match against ``markets``, read time from ``clock``."""
+        check_commissions(self)
         self._clock = clock
         self._markets = markets
         self._incoming = []
@@ -161,6 +170,14 @@ class TickBroker(BackBroker):
         super().check_submitted()
 
     def submit_accept(self, order: Order) -> None:
+        refusal = short_refusal(self, order) if self.tick_mode else None
+        if refusal is not None:
+            order.addinfo(reason=refusal)
+            order.margin()
+            self.notify(order)
+            self._ococheck(order)
+            self._bracketize(order, cancel=True)
+            return
         super().submit_accept(order)
         if self.tick_mode:
             self._incoming.append((self._clock.now + self.p.latency, order))
