@@ -67,8 +67,10 @@ def parquet_columns(path: Path) -> list[str]:
 
 
 def existing_file(path: str | os.PathLike) -> Path:
-    """``path`` as a Path, or FileNotFoundError naming it."""
+    """``path`` as a Path; SourceError for a folder, FileNotFoundError for nothing there."""
     path = Path(path)
+    if path.is_dir():
+        raise SourceError(path, "a folder, not a data file")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     return path
@@ -211,6 +213,10 @@ def atomic_output(path: Path) -> Iterator[Path]:
     The temporary file is created exclusively under a random name (``.NAME.XXXXXXXX.partial``),
     so a file or symlink already there is never followed or overwritten.
     """
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: a folder, not a file to write")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path.parent}: no such folder")
     partial = _new_file(path)
     try:
         yield partial
