@@ -45,6 +45,18 @@ class Source(Generic[ChunkT]):
         self.skipped_reasons = Counter()
         self._last_ns = 0
         self._restart()
+        delivered = 0
+        try:
+            for chunk in self._sized_chunks():
+                yield chunk
+                delivered += len(chunk)
+        except SourceError as error:  # a whole-file problem found late (a zip's checksum)
+            if not delivered or error.line is not None or error.row is not None:
+                raise
+            problem = f"{error.problem}, after {delivered:,} rows were delivered"
+            raise SourceError(self.path, problem, field=error.field) from None
+
+    def _sized_chunks(self) -> Iterator[ChunkT]:
         size = self.chunk_rows
         for batch in self._batches():
             chunk = self._decode(batch)

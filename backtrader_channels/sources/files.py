@@ -76,12 +76,13 @@ def existing_file(path: str | os.PathLike) -> Path:
     return path
 
 
-def content_pieces(path: Path) -> Iterator[bytes]:
+def content_pieces(path: Path, *, sniff: bool = False) -> Iterator[bytes]:
     """The content of a plain, ``.gz`` or ``.zip`` (holding one file) file, decompressed, in
-    pieces of about a megabyte."""
+    pieces of about a megabyte. A stored (uncompressed) zip member's checksum is checked
+    before its first piece, unless ``sniff`` (only the first pieces will be read)."""
     try:
         if plain_suffix(path) == ".zip" and not compression_of(path):
-            yield from _zip_pieces(path)
+            yield from _zip_pieces(path, check_first=not sniff)
         elif compression_of(path):
             with gzip.open(path, "rb") as stream:
                 while data := stream.read(PIECE_BYTES):
@@ -107,8 +108,12 @@ def _raw_pieces(path: Path, start: int, size: int | None, piece: int) -> Iterato
             yield data
 
 
-def _zip_pieces(path: Path) -> Iterator[bytes]:
-    """Inflate the one file of a zip archive (stored or deflated; others through zipfile)."""
+def _zip_pieces(path: Path, check_first: bool) -> Iterator[bytes]:
+    """Inflate the one file of a zip archive (stored or deflated; others through zipfile).
+
+    The checksum of what was read is compared at the end; a stored member's is checked
+    first too when ``check_first`` (reading it is cheap next to parsing it).
+    """
     try:
         with zipfile.ZipFile(path) as archive:
             members = [info for info in archive.infolist() if not info.is_dir()]
@@ -133,6 +138,12 @@ def _zip_pieces(path: Path) -> Iterator[bytes]:
     raw = _raw_pieces(path, start, member.compress_size, INFLATE_INPUT_BYTES)
     crc = 0
     if member.compress_type == zipfile.ZIP_STORED:
+        if check_first:
+            for data in _raw_pieces(path, start, member.compress_size, PIECE_BYTES):
+                crc = zlib.crc32(data, crc)
+            if crc != member.CRC:
+                raise SourceError(path, "corrupt zip data (CRC mismatch), found before reading any row")
+            crc = 0
         pieces: Iterator[bytes] = raw
     else:
         inflater = zlib.decompressobj(-zlib.MAX_WBITS)
@@ -148,7 +159,7 @@ def first_line(path: Path) -> tuple[int, str, int]:
     """The first non-blank line of the content (its 1-based number and text; 0 and '' if none)
     and the average line length in bytes near the top."""
     head = b""
-    pieces = content_pieces(path)
+    pieces = content_pieces(path, sniff=True)
     try:
         for data in pieces:
             head += data
