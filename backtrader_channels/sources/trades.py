@@ -20,6 +20,7 @@ from .columns import TradeFields, per_value, trade_chunk
 from .csvtext import NUMBER, CsvLayout, split_line
 from .errors import SourceError
 from .files import PARQUET_SUFFIXES, existing_file, first_line, parquet_columns, plain_suffix
+from .repeats import RepeatedIds
 from .timestamps import DECIMAL_SECONDS
 
 __all__ = ["TRADE_FORMATS", "TradeSource", "normalize_symbol", "open_trades"]
@@ -63,7 +64,8 @@ def normalize_symbol(symbol: str) -> str:
 
 class TradeSource(Source[TradeChunk]):
     """The trades of one file, as TradeChunks. ``other_symbol_rows`` counts rows left out
-    because their ``symbol`` column names another symbol (not errors)."""
+    because their ``symbol`` column names another symbol (not errors); ``duplicate_ids``
+    counts trades delivered whose id repeats a recent one (delivered all the same)."""
 
     def __init__(
         self,
@@ -80,6 +82,7 @@ class TradeSource(Source[TradeChunk]):
         super().__init__(path, format or "", on_error, chunk_rows)
         self.symbol = symbol
         self.other_symbol_rows = 0
+        self._repeats = RepeatedIds()
         self._symbol_key = None if symbol is None else normalize_symbol(symbol)
         if format == "parquet" or (format is None and plain_suffix(path) in PARQUET_SUFFIXES):
             self.format, self._fields, self._open = self._plan_parquet()
@@ -175,8 +178,13 @@ class TradeSource(Source[TradeChunk]):
 
     # --- reading --------------------------------------------------------------------------
 
+    @property
+    def duplicate_ids(self) -> int:
+        return self._repeats.count
+
     def _restart(self) -> None:
         self.other_symbol_rows = 0
+        self._repeats.reset()
 
     def _batches(self) -> Iterator[Batch]:
         return self._open()
@@ -190,9 +198,11 @@ class TradeSource(Source[TradeChunk]):
         chunk = trade_chunk(batch.table, fields, problems)
         self._check_order(chunk.ts_ns, problems, fields.timestamp)
         keep = self._settle(batch)
-        if keep is None:
-            return chunk
-        return TradeChunk(*(None if column is None else column[keep] for column in chunk))
+        if keep is not None:
+            chunk = TradeChunk(*(None if column is None else column[keep] for column in chunk))
+        if chunk.trade_id is not None:
+            self._repeats.add(chunk.trade_id)
+        return chunk
 
     def _slice(self, chunk: TradeChunk, start: int, stop: int) -> TradeChunk:
         return TradeChunk(*(None if column is None else column[start:stop] for column in chunk))
