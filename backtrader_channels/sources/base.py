@@ -55,6 +55,7 @@ class Source(Generic[ChunkT]):
                 raise
             problem = f"{error.problem}, after {delivered:,} rows were delivered"
             raise SourceError(self.path, problem, field=error.field) from None
+        self._finish(delivered)
 
     def _sized_chunks(self) -> Iterator[ChunkT]:
         size = self.chunk_rows
@@ -69,6 +70,9 @@ class Source(Generic[ChunkT]):
 
     def _restart(self) -> None:
         """Reset what a pass counts, before it starts."""
+
+    def _finish(self, delivered: int) -> None:
+        """After a whole pass that delivered ``delivered`` rows."""
 
     def _batches(self) -> Iterator[Batch]:
         raise NotImplementedError
