@@ -140,7 +140,22 @@ def integers(
     column = _array(column)
     flag(problems, _missing(column), field, "missing", rows=rows)
     values = _readable(column, pa.int64(), INTEGER_TEXT, problems, field, rows)
-    return values.cast(pa.int64()).fill_null(0).to_numpy()
+    try:
+        return values.cast(pa.int64()).fill_null(0).to_numpy()
+    except pa.ArrowInvalid:  # fractions, or beyond int64: found value by value
+        whole = [_whole(value) for value in values.to_pylist()]
+        bad = np.array([w is None for w in whole]) & ~_missing(values)
+        flag(problems, bad, field, "not an integer", lambda i: repr(values[i].as_py()), rows)
+        return np.array([w or 0 for w in whole], dtype=np.int64)
+
+
+def _whole(value: Any) -> int | None:
+    """``value`` as an int64, or None when it is not a whole number in range."""
+    try:
+        whole = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return whole if whole == value and -(2**63) <= whole < 2**63 else None
 
 
 def timestamps(

@@ -103,3 +103,16 @@ def test_more_than_nine_timestamp_decimals_says_so(tmp_path: Path) -> None:
     # trailing zeros past the ninth decimal change nothing: the value is exact
     path = write(tmp_path / "zeros.csv", [HEADER, "1735689600.1234567890,100,1,buy"])
     assert read(open_trades(path)) == [(1735689600123456789, 100.0)]
+
+
+def test_parquet_ids_that_are_not_whole_int64_numbers_name_their_row(tmp_path: Path) -> None:
+    for name, ids, shown in (("fraction", pa.array([1.0, 2.5]), "2.5"),
+                             ("huge", pa.array([1, 2**64 - 1], pa.uint64()), str(2**64 - 1))):
+        path = tmp_path / f"{name}.parquet"
+        pq.write_table(pa.table({"timestamp": [1735689600, 1735689601], "price": [1.0, 2.0], "volume": [1.0, 1.0],
+                                 "direction": ["buy", "sell"], "trade_id": ids}), path)
+        with pytest.raises(SourceError) as raised:
+            read(open_trades(path))
+        assert str(raised.value) == f"{path}, row 2, field 'trade_id': not an integer ({shown})"
+        source = open_trades(path, on_error="skip")
+        assert [chunk.trade_id.tolist() for chunk in source.chunks()] == [[1]]
