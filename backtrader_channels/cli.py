@@ -44,9 +44,19 @@ def _report(result: RunResult, chart: Path | None) -> None:
 def cmd_sample(args: argparse.Namespace) -> int:
     from .sample import generate_sample
 
-    files = generate_sample(args.out, seed=args.seed, duration=args.minutes * 60.0)
+    try:
+        files = generate_sample(args.out, seed=args.seed, duration=args.minutes * 60.0)
+    except OSError as error:
+        return _failed(error)
     print(f"trades: {files.trades}\nbook:   {files.book}")
     return 0
+
+
+def _failed(error: Exception) -> int:
+    """Report an error the user can fix (no traceback); the exit status 2."""
+    text = f"{error.filename}: {error.strerror}" if isinstance(error, OSError) and error.strerror else str(error)
+    print(f"btchannels: {text}", file=sys.stderr)
+    return 2
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -94,7 +104,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from .sources import convert
 
     started = time.perf_counter()
-    rows = convert(args.source, args.destination, format=args.format)
+    try:
+        rows = convert(args.source, args.destination, format=args.format)
+    except (ValueError, OSError) as error:  # bad input or a destination that cannot be written
+        return _failed(error)
     elapsed = time.perf_counter() - started
     print(f"{rows:,} rows -> {args.destination} in {elapsed:.2f} s ({rows / max(elapsed, 1e-9):,.0f} rows/s)")
     return 0

@@ -41,6 +41,7 @@ class RunResult:
     prices: np.ndarray  # the first symbol's mark price at each equity sample
     symbol: str
     skipped_rows: dict[str, int] = field(default_factory=dict)
+    duplicate_trade_ids: dict[str, int] = field(default_factory=dict)  # per symbol: trades whose id repeats
     rejected_book_updates: dict[str, dict[str, int]] = field(default_factory=dict)
     cashflows: list[CashFlow] = field(default_factory=list)  # funding payments...
     live_rows: list[tuple[str, str]] = field(default_factory=list)  # live runs: feeds, queue, validator
@@ -91,6 +92,8 @@ class RunResult:
             count = sum(1 for flow in self.cashflows if flow.kind == kind)
             rows.append((kind, f"{self.cashflow_total(kind):+,.2f} ({count} payments)"))
         rows += [(f"skipped rows {name}", f"{count:,}") for name, count in self.skipped_rows.items() if count]
+        rows += [(f"duplicate trade ids {name}", f"{count:,}") for name, count in self.duplicate_trade_ids.items()
+                 if count]
         for name, kinds in self.rejected_book_updates.items():
             rows += [(f"rejected book updates {name} ({kind})", f"{count:,}") for kind, count in kinds.items()]
         return rows + self.live_rows
@@ -103,6 +106,8 @@ class RunResult:
 
 def build_result(engine: Any, strategies: list, wall_seconds: float) -> RunResult:
     """The RunResult of one engine run (one set of strategies)."""
+    from .sources import TradeSource
+
     broker = engine.broker
     trades = [trade for strategy in strategies for trade in seam.closed_trades(strategy)]
     equity = engine.equity
@@ -124,6 +129,7 @@ def build_result(engine: Any, strategies: list, wall_seconds: float) -> RunResul
         skipped_rows={
             f"{c.channel_type} {c.symbol}": c.source.skipped_rows for c in channels if c.source is not None
         },
+        duplicate_trade_ids={c.symbol: c.source.duplicate_ids for c in channels if isinstance(c.source, TradeSource)},
         rejected_book_updates={
             c.symbol: dict(c.rejected) for c in channels if getattr(c, "rejected", None)
         },

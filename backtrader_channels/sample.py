@@ -75,6 +75,8 @@ def generate_sample(
     symbol: str = "BTC/USDT",
 ) -> SampleFiles:
     """Write the sample market of ``sample_market`` to ``out_dir`` (created if needed)."""
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise NotADirectoryError(f"{out_dir}: not a folder (the sample is written into a folder)")
     files = _sample_files(out_dir, symbol)
     trades, book = sample_market(
         seed=seed, duration=duration, start=start, levels=levels, symbol=symbol

@@ -51,7 +51,7 @@ _PARAMETERS: dict[Callable[..., Any], tuple[str, ...]] = {
 }
 # attributes set on instances in __init__, checked on fresh objects
 _INSTANCE_FIELDS: dict[str, tuple[str, ...]] = {
-    "BackBroker": ("notifs", "pending", "submitted", "_toactivate", "positions", "comminfo"),
+    "BackBroker": ("notifs", "pending", "submitted", "_toactivate", "_ocos", "positions", "comminfo"),
     "Cerebro": ("_event_stop", "runwriters", "datas", "datasbyname"),
     "LineBuffer": ("array", "idx", "lencount", "mode", "_idx"),
 }
@@ -184,6 +184,11 @@ def execute(broker: BackBroker, order: Any, price: float, when_num: float) -> No
     """Execute (part of) ``order`` at ``price`` at date number ``when_num``: cash, commission,
     position, trade and notification bookkeeping, all backtrader's own."""
     broker._execute(order, ago=0, price=price, dtcoc=when_num)
+
+
+def oco_group(broker: BackBroker, order: Any) -> int:
+    """The ref of the first order of ``order``'s OCO group (its own ref when it has none)."""
+    return broker._ocos.get(order.ref, order.ref)
 
 
 def oco_check(broker: BackBroker, order: Any) -> None:

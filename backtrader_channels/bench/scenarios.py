@@ -84,6 +84,7 @@ def scenario_limits(trades: Path, bars: Path, orders: int = 2, **run_kw: Any) ->
     """Target 2: 1-minute bars + trades; ``orders`` resting limits matched on every trade."""
     started = time.perf_counter()
     cerebro = tick_cerebro(RestingLimits, orders=orders)
+    cerebro.broker.set_shortcash(False)  # it quotes both sides, so its sells may go short: margin mode
     cerebro.adddata(_bar_feed(bars), name=SYMBOLS[0])
     channel = cerebro.add_channel(bc.TickChannel, symbol=SYMBOLS[0], dataname=trades)
     (strategy,) = cerebro.run(mode=bt.RunMode.TICK, **run_kw)

@@ -21,6 +21,7 @@ from .data import from_num, to_num
 from .fills import LIMITS, SUPPORTED, FillModel, FrontOfQueue, TradeThroughFills, limit_price
 from .latency import FixedLatency, LatencyModel
 from .market import Market
+from .rules import check_commissions, short_refusal
 
 if TYPE_CHECKING:
     from ..engine.clock import Clock
@@ -59,7 +60,9 @@ class TickBroker(BackBroker):
     ``latency`` (seconds between submission and the order becoming active, or a
     ``LatencyModel`` with order-entry and response latency), ``partial_fills`` (fills are
     capped by the trade's volume or the book's depth; without it book orders wait for
-    enough depth), ``fill_model`` (a ``FillModel``; None: ``TradeThroughFills``).
+    enough depth), ``fill_model`` (a ``FillModel``; None: ``TradeThroughFills``),
+    ``maker_rebate`` (allow a negative commission). In tick mode a sell of a spot asset
+    (backtrader's default stock-like commission) may not exceed what is held: see rules.py.
     """
 
     params = (
@@ -67,6 +70,7 @@ class TickBroker(BackBroker):
         ("latency", 0.0),
         ("partial_fills", False),
         ("fill_model", None),
+        ("maker_rebate", False),
     )
 
     def __init__(self) -> None:
@@ -108,9 +112,14 @@ class TickBroker(BackBroker):
     def set_partial_fills(self, on: bool = True) -> None:
         self.p.partial_fills = on
 
+    def set_maker_rebate(self, on: bool = True) -> None:
+        """Allow a negative commission (an exchange paying makers); refused otherwise."""
+        self.p.maker_rebate = on
+
     # -- tick mode lifecycle ---------------------------------------------------------------
     def attach(self, clock: Clock, markets: dict[str, Market]) -> None:
         """Enter tick mode: match against ``markets``, read time from ``clock``."""
+        check_commissions(self)
         self._clock = clock
         self._markets = markets
         self.incoming = []
@@ -193,6 +202,14 @@ class TickBroker(BackBroker):
         super().check_submitted()
 
     def submit_accept(self, order: Order) -> None:
+        refusal = short_refusal(self, order) if self.tick_mode else None
+        if refusal is not None:
+            order.addinfo(reason=refusal)
+            order.margin()
+            self.notify(order)
+            seam.oco_check(self, order)
+            seam.bracket_done(self, order, cancel=True)
+            return
         super().submit_accept(order)
         if self.tick_mode:
             self.incoming.append((self._clock.now + self.latency_model.entry(order), order))

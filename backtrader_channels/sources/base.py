@@ -45,6 +45,19 @@ class Source(Generic[ChunkT]):
         self.skipped_reasons = Counter()
         self._last_ns = 0
         self._restart()
+        delivered = 0
+        try:
+            for chunk in self._sized_chunks():
+                yield chunk
+                delivered += len(chunk)
+        except SourceError as error:  # a whole-file problem found late (a zip's checksum)
+            if not delivered or error.line is not None or error.row is not None:
+                raise
+            problem = f"{error.problem}, after {delivered:,} rows were delivered"
+            raise SourceError(self.path, problem, field=error.field) from None
+        self._finish(delivered)
+
+    def _sized_chunks(self) -> Iterator[ChunkT]:
         size = self.chunk_rows
         for batch in self._batches():
             chunk = self._decode(batch)
@@ -57,6 +70,9 @@ class Source(Generic[ChunkT]):
 
     def _restart(self) -> None:
         """Reset what a pass counts, before it starts."""
+
+    def _finish(self, delivered: int) -> None:
+        """After a whole pass that delivered ``delivered`` rows."""
 
     def _batches(self) -> Iterator[Batch]:
         raise NotImplementedError

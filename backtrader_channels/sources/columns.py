@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .chunks import TradeChunk
 from .errors import Problems
-from .timestamps import to_ns
+from .timestamps import DECIMAL_SECONDS, to_ns
 
 __all__ = [
     "BOOK_TYPES",
@@ -64,6 +65,45 @@ def _missing(column: pa.Array) -> np.ndarray:
     return np.zeros(len(column), dtype=bool)
 
 
+# Text that casts to each type without error: numbers, whole numbers that fit in int64, and
+# decimal seconds with at most 9 decimals (what a Parquet file with text columns may hold).
+NUMBER_TEXT = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:inf|nan)"
+INTEGER_TEXT = r"-?\d{1,18}"
+SECONDS_TEXT = r"\d{1,20}(?:\.\d{0,9})?"
+
+
+def _from_text(
+    column: pa.Array, kind: pa.DataType, pattern: str, problems: Problems, field: str, rows: Rows
+) -> pa.Array:
+    """A text column cast to ``kind``; values that do not read as one are flagged (and 0)."""
+    text = column.cast(pa.string())
+    trimmed = pc.utf8_trim_whitespace(text)
+    fits = pc.match_substring_regex(trimmed, f"^(?:{pattern})$", ignore_case=True).fill_null(True)
+    bad = ~fits.to_numpy(zero_copy_only=False)
+    flag(problems, bad, field, f"not {_NAMES[pattern]}", lambda i: repr(text[i].as_py()), rows)
+    return pc.if_else(fits, trimmed, "0").cast(kind)
+
+
+_NAMES = {NUMBER_TEXT: "a number", INTEGER_TEXT: "an integer", SECONDS_TEXT: "a timestamp"}
+
+
+def _readable(
+    column: pa.Array, kind: pa.DataType, pattern: str, problems: Problems, field: str, rows: Rows
+) -> pa.Array:
+    """``column`` as ``kind`` when its type casts safely, read from text when it is text;
+    a column of any other type (binary, lists...) has every row flagged."""
+    plain = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+    if pa.types.is_string(plain) or pa.types.is_large_string(plain):
+        return _from_text(column, kind, pattern, problems, field, rows)
+    if pa.types.is_integer(plain) or pa.types.is_floating(plain) or pa.types.is_decimal(plain):
+        return column
+    if pa.types.is_timestamp(plain) and kind == DECIMAL_SECONDS:
+        return column
+    reason = f"values of type {plain} are not {_NAMES[pattern]}"
+    flag(problems, np.ones(len(column), dtype=bool), field, reason, rows=rows)
+    return pa.nulls(len(column), kind).fill_null(0)
+
+
 def numbers(
     column: pa.Array | pa.ChunkedArray,
     problems: Problems,
@@ -74,7 +114,8 @@ def numbers(
 ) -> np.ndarray:
     """float64 values; missing, non-finite and negative (or zero, unless ``zero_ok``) are flagged."""
     column = _array(column)
-    values = column.cast(pa.float64()).fill_null(0.0).to_numpy()
+    values = _readable(column, pa.float64(), NUMBER_TEXT, problems, field, rows)
+    values = values.cast(pa.float64()).fill_null(0.0).to_numpy()
 
     def describe(i: int) -> str:
         return repr(float(values[i]))
@@ -98,7 +139,23 @@ def integers(
     """int64 values; missing ones are flagged."""
     column = _array(column)
     flag(problems, _missing(column), field, "missing", rows=rows)
-    return column.cast(pa.int64()).fill_null(0).to_numpy()
+    values = _readable(column, pa.int64(), INTEGER_TEXT, problems, field, rows)
+    try:
+        return values.cast(pa.int64()).fill_null(0).to_numpy()
+    except pa.ArrowInvalid:  # fractions, or beyond int64: found value by value
+        whole = [_whole(value) for value in values.to_pylist()]
+        bad = np.array([w is None for w in whole]) & ~_missing(values)
+        flag(problems, bad, field, "not an integer", lambda i: repr(values[i].as_py()), rows)
+        return np.array([w or 0 for w in whole], dtype=np.int64)
+
+
+def _whole(value: Any) -> int | None:
+    """``value`` as an int64, or None when it is not a whole number in range."""
+    try:
+        whole = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return whole if whole == value and -(2**63) <= whole < 2**63 else None
 
 
 def timestamps(
@@ -107,7 +164,7 @@ def timestamps(
     """int64 ns; missing, negative or out-of-range values are flagged."""
     column = _array(column)
     flag(problems, _missing(column), field, "missing", rows=rows)
-    ns, bad = to_ns(column)
+    ns, bad = to_ns(_readable(column, DECIMAL_SECONDS, SECONDS_TEXT, problems, field, rows))
     flag(problems, bad, field, "bad timestamp", lambda i: repr(column[i].as_py()), rows)
     return ns
 

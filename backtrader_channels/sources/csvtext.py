@@ -6,7 +6,7 @@ import csv
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -14,12 +14,23 @@ import pyarrow.csv as pacsv
 
 from .errors import Problems
 
-__all__ = ["CsvLayout"]
+__all__ = ["CsvLayout", "split_line"]
 
 NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 INTEGER = re.compile(r"-?\d+")
 TRUE = ("true", "True", "TRUE", "1")
 FALSE = ("false", "False", "FALSE", "0")
+NANO = Decimal("1e-9")
+WIDE = Context(prec=1000, Emax=10**6)  # exact for any value a CSV field can hold
+
+
+def split_line(text: str) -> list[str]:
+    """The fields of one CSV line; ValueError saying why for a line the csv module refuses
+    (a field longer than its limit of 128 KiB)."""
+    try:
+        return next(csv.reader([text]), [])
+    except csv.Error as error:
+        raise ValueError(str(error)) from None
 
 
 def _number(text: str) -> float:
@@ -40,8 +51,10 @@ def _decimal(text: str) -> Decimal:
     if not NUMBER.fullmatch(text):
         raise ValueError("not a number")
     value = Decimal(text)
-    if value != value.quantize(Decimal("1e-9")) or len(value.as_tuple().digits) > 38:
-        raise ValueError("not a number")
+    if value != value.quantize(NANO, context=WIDE):
+        raise ValueError("more than 9 decimals")
+    if len(value.quantize(NANO, context=WIDE).as_tuple().digits) > 38:
+        raise ValueError("too large")
     return value
 
 
@@ -104,7 +117,11 @@ class CsvLayout:
         columns: list[list] = [[] for _ in read]
         width = len(self.names)
         for row, text in enumerate(texts):
-            fields = next(csv.reader([text]), [])
+            try:
+                fields = split_line(text)
+            except ValueError as error:
+                problems.flag_row(row, None, "unreadable line", str(error))
+                fields = []
             if len(fields) != width:
                 problems.flag_row(
                     row, None, "wrong column count", f"expected {width} columns, got {len(fields)}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import struct
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -66,19 +67,22 @@ def parquet_columns(path: Path) -> list[str]:
 
 
 def existing_file(path: str | os.PathLike) -> Path:
-    """``path`` as a Path, or FileNotFoundError naming it."""
+    """``path`` as a Path; SourceError for a folder, FileNotFoundError for nothing there."""
     path = Path(path)
+    if path.is_dir():
+        raise SourceError(path, "a folder, not a data file")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     return path
 
 
-def content_pieces(path: Path) -> Iterator[bytes]:
+def content_pieces(path: Path, *, sniff: bool = False) -> Iterator[bytes]:
     """The content of a plain, ``.gz`` or ``.zip`` (holding one file) file, decompressed, in
-    pieces of about a megabyte."""
+    pieces of about a megabyte. A stored (uncompressed) zip member's checksum is checked
+    before its first piece, unless ``sniff`` (only the first pieces will be read)."""
     try:
         if plain_suffix(path) == ".zip" and not compression_of(path):
-            yield from _zip_pieces(path)
+            yield from _zip_pieces(path, check_first=not sniff)
         elif compression_of(path):
             with gzip.open(path, "rb") as stream:
                 while data := stream.read(PIECE_BYTES):
@@ -104,8 +108,12 @@ def _raw_pieces(path: Path, start: int, size: int | None, piece: int) -> Iterato
             yield data
 
 
-def _zip_pieces(path: Path) -> Iterator[bytes]:
-    """Inflate the one file of a zip archive (stored or deflated; others through zipfile)."""
+def _zip_pieces(path: Path, check_first: bool) -> Iterator[bytes]:
+    """Inflate the one file of a zip archive (stored or deflated; others through zipfile).
+
+    The checksum of what was read is compared at the end; a stored member's is checked
+    first too when ``check_first`` (reading it is cheap next to parsing it).
+    """
     try:
         with zipfile.ZipFile(path) as archive:
             members = [info for info in archive.infolist() if not info.is_dir()]
@@ -130,6 +138,12 @@ def _zip_pieces(path: Path) -> Iterator[bytes]:
     raw = _raw_pieces(path, start, member.compress_size, INFLATE_INPUT_BYTES)
     crc = 0
     if member.compress_type == zipfile.ZIP_STORED:
+        if check_first:
+            for data in _raw_pieces(path, start, member.compress_size, PIECE_BYTES):
+                crc = zlib.crc32(data, crc)
+            if crc != member.CRC:
+                raise SourceError(path, "corrupt zip data (CRC mismatch), found before reading any row")
+            crc = 0
         pieces: Iterator[bytes] = raw
     else:
         inflater = zlib.decompressobj(-zlib.MAX_WBITS)
@@ -145,7 +159,7 @@ def first_line(path: Path) -> tuple[int, str, int]:
     """The first non-blank line of the content (its 1-based number and text; 0 and '' if none)
     and the average line length in bytes near the top."""
     head = b""
-    pieces = content_pieces(path)
+    pieces = content_pieces(path, sniff=True)
     try:
         for data in pieces:
             head += data
@@ -205,10 +219,29 @@ def open_output(path: Path, gzipped: bool) -> Iterator[BinaryIO]:
 
 @contextmanager
 def atomic_output(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; move it into place only if the body succeeds."""
-    partial = path.with_name(f".{path.name}.partial")
+    """Yield a new temporary file next to ``path``; move it into place only if the body succeeds.
+
+    The temporary file is created exclusively under a random name (``.NAME.XXXXXXXX.partial``),
+    so a file or symlink already there is never followed or overwritten.
+    """
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: a folder, not a file to write")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path.parent}: no such folder")
+    partial = _new_file(path)
     try:
         yield partial
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _new_file(path: Path) -> Path:
+    """A file that did not exist before, next to ``path`` (mode 0o666 less the umask)."""
+    while True:
+        partial = path.with_name(f".{path.name}.{secrets.token_hex(8)}.partial")
+        try:
+            os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return partial

@@ -6,7 +6,8 @@ public dumps (``.zip`` or ``.csv``); see docs/data-formats.md.
 
 from __future__ import annotations
 
-import csv
+import re
+import warnings
 from collections.abc import Callable, Iterator
 from os import PathLike
 
@@ -18,9 +19,10 @@ from .batches import Batch, block_size, parquet_batches, text_batches
 from .binance import BINANCE_FORMATS, binance_by_header, binance_by_values
 from .chunks import TradeChunk
 from .columns import TradeFields, per_value, trade_chunk
-from .csvtext import NUMBER, CsvLayout
+from .csvtext import NUMBER, CsvLayout, split_line
 from .errors import SourceError
 from .files import PARQUET_SUFFIXES, existing_file, first_line, parquet_columns, plain_suffix
+from .repeats import RepeatedIds
 from .timestamps import DECIMAL_SECONDS
 
 __all__ = ["TRADE_FORMATS", "TradeSource", "normalize_symbol", "open_trades"]
@@ -38,6 +40,7 @@ PROJECT_TYPES = {
     "symbol": LABEL,
 }
 REQUIRED = ("timestamp", "price", "volume", "direction")
+BINANCE_NAME = re.compile(r"([A-Za-z0-9]+)-(?:trades|aggTrades)-\d{4}-\d{2}(?:-\d{2})?\.", re.IGNORECASE)
 
 
 def open_trades(
@@ -47,14 +50,19 @@ def open_trades(
     format: str | None = None,
     on_error: str = "raise",
     chunk_rows: int = 100_000,
+    check_symbol: bool = True,
 ) -> TradeSource:
     """Open a trades file (checked now: it exists and its format is known) to stream chunks.
 
     ``symbol`` keeps only that symbol's rows of a file with a ``symbol`` column; ``format``
     overrides detection (one of ``TRADE_FORMATS``); ``on_error`` is 'raise' or 'skip';
-    chunks hold at most ``chunk_rows`` trades.
+    chunks hold at most ``chunk_rows`` trades. With ``check_symbol`` a ``symbol`` that a
+    Binance file name contradicts ('BTCUSDT-trades-2025-01-01.zip') is a SourceError, and a
+    pass that finds only other symbols' rows warns.
     """
-    return TradeSource(path, symbol=symbol, format=format, on_error=on_error, chunk_rows=chunk_rows)
+    return TradeSource(
+        path, symbol=symbol, format=format, on_error=on_error, chunk_rows=chunk_rows, check_symbol=check_symbol
+    )
 
 
 def normalize_symbol(symbol: str) -> str:
@@ -64,7 +72,8 @@ def normalize_symbol(symbol: str) -> str:
 
 class TradeSource(Source[TradeChunk]):
     """The trades of one file, as TradeChunks. ``other_symbol_rows`` counts rows left out
-    because their ``symbol`` column names another symbol (not errors)."""
+    because their ``symbol`` column names another symbol (not errors); ``duplicate_ids``
+    counts trades delivered whose id repeats a recent one (delivered all the same)."""
 
     def __init__(
         self,
@@ -74,6 +83,7 @@ class TradeSource(Source[TradeChunk]):
         format: str | None = None,
         on_error: str = "raise",
         chunk_rows: int = 100_000,
+        check_symbol: bool = True,
     ) -> None:
         path = existing_file(path)
         if format is not None and format not in TRADE_FORMATS:
@@ -81,7 +91,12 @@ class TradeSource(Source[TradeChunk]):
         super().__init__(path, format or "", on_error, chunk_rows)
         self.symbol = symbol
         self.other_symbol_rows = 0
+        self._repeats = RepeatedIds()
         self._symbol_key = None if symbol is None else normalize_symbol(symbol)
+        self._check_symbol = check_symbol and symbol is not None
+        self._other_symbols: set[str] = set()
+        if self._check_symbol:
+            self._check_name()
         if format == "parquet" or (format is None and plain_suffix(path) in PARQUET_SUFFIXES):
             self.format, self._fields, self._open = self._plan_parquet()
         elif format is not None or plain_suffix(path) in TEXT_SUFFIXES:
@@ -95,6 +110,15 @@ class TradeSource(Source[TradeChunk]):
 
     # --- detection ------------------------------------------------------------------------
 
+    def _check_name(self) -> None:
+        named = BINANCE_NAME.match(self.path.name)
+        if named is not None and normalize_symbol(named.group(1)) != self._symbol_key:
+            raise SourceError(
+                self.path,
+                f"the file name says {named.group(1)}, not {self.symbol} "
+                f"(pass check_symbol=False to read it as {self.symbol} all the same)",
+            )
+
     def _plan_parquet(self) -> tuple[str, TradeFields, Callable[[], Iterator[Batch]]]:
         names = parquet_columns(self.path)
         fields = self._project_fields(names)
@@ -105,7 +129,10 @@ class TradeSource(Source[TradeChunk]):
         self, format: str | None
     ) -> tuple[str, TradeFields, Callable[[], Iterator[Batch]]]:
         number, text, line_bytes = first_line(self.path)
-        values = next(csv.reader([text]), [])
+        try:
+            values = split_line(text)
+        except ValueError as error:
+            raise SourceError(self.path, f"unreadable line ({error})", line=number) from None
         has_header = bool(values) and not NUMBER.fullmatch(values[0].strip())
         names = [value.strip().lower() for value in values] if has_header else []
         if format is None:
@@ -173,8 +200,23 @@ class TradeSource(Source[TradeChunk]):
 
     # --- reading --------------------------------------------------------------------------
 
+    @property
+    def duplicate_ids(self) -> int:
+        return self._repeats.count
+
     def _restart(self) -> None:
         self.other_symbol_rows = 0
+        self._other_symbols = set()
+        self._repeats.reset()
+
+    def _finish(self, delivered: int) -> None:
+        if self._check_symbol and not delivered and self.other_symbol_rows:
+            others = ", ".join(sorted(self._other_symbols)[:5])
+            warnings.warn(
+                f"{self.path}: no trades of {self.symbol}: its {self.other_symbol_rows:,} rows are of {others}",
+                UserWarning,
+                stacklevel=2,
+            )
 
     def _batches(self) -> Iterator[Batch]:
         return self._open()
@@ -188,12 +230,20 @@ class TradeSource(Source[TradeChunk]):
         chunk = trade_chunk(batch.table, fields, problems)
         self._check_order(chunk.ts_ns, problems, fields.timestamp)
         keep = self._settle(batch)
-        if keep is None:
-            return chunk
-        return TradeChunk(*(None if column is None else column[keep] for column in chunk))
+        if keep is not None:
+            chunk = TradeChunk(*(None if column is None else column[keep] for column in chunk))
+        if chunk.trade_id is not None:
+            self._repeats.add(chunk.trade_id)
+        return chunk
 
     def _slice(self, chunk: TradeChunk, start: int, stop: int) -> TradeChunk:
         return TradeChunk(*(None if column is None else column[start:stop] for column in chunk))
 
     def _other_symbol(self, column: pa.ChunkedArray) -> np.ndarray:
-        return per_value(column, lambda name: normalize_symbol(name) != self._symbol_key, True)
+        return per_value(column, self._is_other, True)
+
+    def _is_other(self, name: str) -> bool:
+        other = normalize_symbol(name) != self._symbol_key
+        if other:
+            self._other_symbols.add(name)
+        return other

@@ -32,7 +32,8 @@ def test_market_buy_walks_the_asks_at_the_volume_weighted_price(run_ticks):
 
 def test_market_sell_walks_the_bids(run_ticks):
     book = [snapshot(T0), delta(T0 + 1, asks=[[101.0, 2.0]])]
-    strategy, _ = run_ticks(book=book, actions={1: lambda s: s.sell(size=2.0)})
+    strategy, _ = run_ticks(book=book, actions={1: lambda s: s.sell(size=2.0)},
+                            broker={"set_shortcash": False})  # a short: margin mode
     assert fills(strategy) == [("Completed", pytest.approx((100.0 + 99.0) / 2.0), -2.0, T0 + 1)]
 
 

@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import T0
 
+SHORTS = {"set_shortcash": False}  # selling without a position is a short: margin mode
+
 
 def ticks(*prices, volume=1.0, step=1.0):
     return [(T0 + i * step, price, volume, "buy") for i, price in enumerate(prices)]
@@ -32,7 +34,7 @@ def test_market_order_fills_at_the_next_trade_not_the_one_it_was_sent_on(run_tic
 
 
 def test_market_sell_mirrors(run_ticks):
-    strategy, _ = run_ticks(ticks(100.0, 99.0, 98.0), actions={2: sell(size=2.0)})
+    strategy, _ = run_ticks(ticks(100.0, 99.0, 98.0), actions={2: sell(size=2.0)}, broker=SHORTS)
     assert fills(strategy) == [("Completed", 98.0, -2.0, T0 + 2)]
 
 
@@ -56,7 +58,7 @@ def test_fill_on_touch_fills_a_resting_limit_at_its_price(run_ticks):
 
 
 def test_resting_sell_limit_mirrors(run_ticks):
-    strategy, _ = run_ticks(ticks(100.0, 101.0, 101.4), actions={1: sell(exectype=bt.Order.Limit, price=101.0)})
+    strategy, _ = run_ticks(ticks(100.0, 101.0, 101.4), actions={1: sell(exectype=bt.Order.Limit, price=101.0)}, broker=SHORTS)
     assert fills(strategy) == [("Completed", 101.0, -1.0, T0 + 2)]
 
 
@@ -84,7 +86,7 @@ def test_buy_stop_triggers_on_a_trade_exactly_at_the_stop(run_ticks):
 
 
 def test_sell_stop_mirrors(run_ticks):
-    strategy, _ = run_ticks(ticks(100.0, 99.5, 98.8, 98.0), actions={1: sell(exectype=bt.Order.Stop, price=99.0)})
+    strategy, _ = run_ticks(ticks(100.0, 99.5, 98.8, 98.0), actions={1: sell(exectype=bt.Order.Stop, price=99.0)}, broker=SHORTS)
     assert fills(strategy) == [("Completed", 98.8, -1.0, T0 + 2)]
 
 
