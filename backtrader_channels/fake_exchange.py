@@ -66,14 +66,14 @@ def serve_fake_exchange(
     if book_rate:
         streams.append(_stream(stop, lambda: server.send_depth_updates(symbol, book_batch, rate=book_rate,
                                                                         timeout=_WAIT)))
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set()) \
+        if threading.current_thread() is threading.main_thread() else None  # before the banner: callers wait for it
     print(f"fake Binance (spot market data) for {symbol} on {server.http_url}, streams on {server.ws_url}\n"
           f"{trade_rate:g} trades/s and {book_rate:g} book updates/s while a client is subscribed\n"
           f"run a strategy against it:\n  {live_command(symbol, server.http_url, server.ws_url)}\n"
           f"or, in Python: config=binance_ccxt_config({server.http_url!r}, {server.ws_url!r})"
           f"  # from backtrader_channels.testing\n"
           "Ctrl-C stops it", file=out, flush=True)
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set()) \
-        if threading.current_thread() is threading.main_thread() else None
     try:
         while not stop.wait(0.2):
             pass

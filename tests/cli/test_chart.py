@@ -23,7 +23,7 @@ def result(run_ticks):
     trades = [(T0 + i, price, 10.0, "buy") for i, price in enumerate(PRICES)]
     actions = {1: _order("buy", 1), 2: _order("sell", 1), 4: _order("sell", 2), 5: _order("buy", 1),
                6: _order("buy", 3)}
-    _, cerebro = run_ticks(trades=trades, actions=actions)
+    _, cerebro = run_ticks(trades=trades, actions=actions, broker={"set_shortcash": False})  # shorts allowed
     fills = [(f.timestamp, f.size, f.price) for f in cerebro.tick_result.fills]
     assert fills == [(T0 + 1, 1, 101.0), (T0 + 2, -1, 102.0), (T0 + 4, -2, 104.0), (T0 + 5, 1, 105.0),
                      (T0 + 6, 3, 106.0)]
