@@ -12,7 +12,11 @@ queue), kept alive across failures:
 - the watchdog: no result for ``stale_timeout`` seconds (a silent server, a half-open TCP
   connection, or ccxt's receive loop dead after a bad frame) replaces the exchange with a
   new one (markets carried over, so no extra REST call) and reconnects.
-- any other error (bad symbol, authentication) ends the feed: ``start()`` raises it.
+- a message ccxt cannot handle inside ``watch_*`` (a non-ccxt error, e.g. ``TypeError`` on a
+  depth price ``"abc"``: ccxt drops its book and rejects the watch) or data the feed refuses
+  as a whole (``Resync``, e.g. a crossed book): counted in ``bad_messages``, then resynced
+  like a gap. A feed never dies of one message.
+- any other ccxt error (bad symbol, authentication) ends the feed: ``start()`` raises it.
 
 ``stop()`` may be called from any thread; it returns once the exchange is closed.
 """
@@ -38,9 +42,13 @@ if TYPE_CHECKING:
     from ..live import LiveDataValidator, LiveEventQueue
     from .runner import FeedThread
 
-__all__ = ["CCXTFeedBase"]
+__all__ = ["CCXTFeedBase", "Resync"]
 
 log = logging.getLogger("backtrader_channels.feeds")
+
+
+class Resync(Exception):
+    """Raised by ``_deliver``: the exchange's data is wrong as a whole; rebuild it from a snapshot."""
 
 
 class CCXTFeedBase:
@@ -278,7 +286,19 @@ class CCXTFeedBase:
                 self._keep_alive(delay)
                 await asyncio.sleep(delay)
                 continue
+            except Exception as error:  # ccxt could not handle a message and dropped its data
+                counters.messages += 1
+                return self._resync_after_bad(None, error)
             failures = 0
             self._delivered = True
-            self._deliver(result, time.time())
+            try:
+                self._deliver(result, time.time())
+            except Resync as error:
+                return self._resync_after_bad(result, error)
         return None
+
+    def _resync_after_bad(self, data: Any, error: Exception) -> str:
+        self._skip_bad(data, error)
+        self._counters.resyncs += 1
+        log.warning("%r: resynchronising after a bad message", self)
+        return "resync"

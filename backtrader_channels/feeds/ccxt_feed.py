@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import ccxt
 
 from ..events import EventPriority, OrderBookEvent, TickEvent
-from .base import CCXTFeedBase
+from .base import CCXTFeedBase, Resync
 from .trade_ids import TradeIdFilter
 
 if TYPE_CHECKING:
@@ -96,7 +96,9 @@ class CCXTLiveOrderBookFeed(CCXTFeedBase):
     (including after a resync), and a queue under load may conflate snapshots losslessly.
     ``update_id`` is the book's nonce (Binance's last applied ``u``); ``timestamp`` the
     exchange time of the last diff (a REST snapshot has none: the previous event's time, or
-    the receive time for the first).
+    the receive time for the first). A crossed book (best bid >= best ask: a crossing diff
+    stays in ccxt's book) is never delivered: it counts as a bad message and the book is
+    rebuilt from a fresh snapshot.
     """
 
     channel_type = "orderbook"
@@ -136,6 +138,8 @@ class CCXTLiveOrderBookFeed(CCXTFeedBase):
             timestamp = self._last_timestamp if self._last_timestamp is not None else recv_timestamp
         depth = self.depth
         bids, asks = book["bids"], book["asks"]
+        if bids and asks and bids[0][0] >= asks[0][0]:
+            raise Resync(f"crossed book: bid {bids[0][0]} >= ask {asks[0][0]} at update {nonce}")
         if depth is not None:
             bids, asks = bids[:depth], asks[:depth]
         update = OrderBookEvent(timestamp, bids, asks, "snapshot", self.symbol, nonce, recv_timestamp)

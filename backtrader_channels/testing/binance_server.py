@@ -198,6 +198,8 @@ class FakeBinance:
         rate: float | None = None,
         drop_after: int | None = None,
         replay: int = 0,
+        first_id: int | None = None,
+        time_offset: float = 0.0,
         timeout: float = 10.0,
     ) -> list[int]:
         """Send ``count`` new trades (``rate`` per second, else at once); returns their ids.
@@ -205,9 +207,13 @@ class FakeBinance:
         Each trade waits for a live subscriber (up to ``timeout``). With ``drop_after=k``
         every connection is dropped after the k-th trade; once a client subscribes again,
         the last ``replay`` trades are sent again (an overlap a feed must de-duplicate),
-        then the rest.
+        then the rest. ``first_id`` makes the ids start there (a jump, or a restart at 1);
+        ``time_offset`` seconds are added to the trades' times (a clock far off).
         """
-        coro = self._send_trades(self._market(symbol), count, rate, drop_after, replay, timeout)
+        market = self._market(symbol)
+        if first_id is not None:
+            self._call(self._run(lambda: setattr(market, "next_trade_id", first_id)))
+        coro = self._send_trades(market, count, rate, drop_after, replay, time_offset, timeout)
         return self._call(coro, timeout * (count + replay + 1))
 
     def skip_trades(self, symbol: str, count: int) -> None:
@@ -222,14 +228,19 @@ class FakeBinance:
         *,
         rate: float | None = None,
         gap_at: int | None = None,
+        bad_price_at: int | None = None,
+        cross_at: int | None = None,
         timeout: float = 10.0,
     ) -> int:
         """Apply ``count`` diff-depth updates to the book and send them; returns the last ``u``.
 
         With ``gap_at=i`` the i-th update changes the book but is never sent: the next one
-        a client sees has ``U`` beyond its last ``u + 1``.
+        a client sees has ``U`` beyond its last ``u + 1``. With ``bad_price_at=i`` it is sent
+        with the price ``"abc"`` in its first level. With ``cross_at=i`` it is sent with an
+        extra bid above the best ask that the server's book never holds (a crossing diff).
         """
-        coro = self._send_depth(self._market(symbol), count, rate, gap_at, timeout)
+        faults = {gap_at: "gap", bad_price_at: "bad_price", cross_at: "cross"}
+        coro = self._send_depth(self._market(symbol), count, rate, faults, timeout)
         return self._call(coro, timeout * (count + 1))
 
     def send_raw(self, stream: str, text: str, timeout: float = 10.0) -> None:
@@ -438,7 +449,8 @@ class FakeBinance:
         return len(connections)
 
     async def _send_trades(
-        self, market: _Market, count: int, rate: float | None, drop_after: int | None, replay: int, timeout: float
+        self, market: _Market, count: int, rate: float | None, drop_after: int | None, replay: int,
+        time_offset: float, timeout: float,
     ) -> list[int]:
         stream = self.trade_stream(market.symbol)
         sent: list[str] = []
@@ -448,18 +460,20 @@ class FakeBinance:
                 await self._drop(abrupt=False)
                 for text in sent[max(0, len(sent) - replay) :]:
                     await self._broadcast(stream, text, timeout)
-            await self._broadcast_trade(market, stream, sent, ids, timeout)
+            await self._broadcast_trade(market, stream, sent, ids, time_offset, timeout)
             if rate:
                 await asyncio.sleep(1.0 / rate)
         return ids
 
-    async def _broadcast_trade(self, market: _Market, stream: str, sent: list[str], ids: list[int], timeout: float) -> None:
+    async def _broadcast_trade(
+        self, market: _Market, stream: str, sent: list[str], ids: list[int], time_offset: float, timeout: float
+    ) -> None:
         await self._await_subscriber(stream, timeout)
         rng = self._rng
         trade_id = market.next_trade_id
         market.next_trade_id += 1
         market.price = round(market.price + rng.choice((-0.01, 0.0, 0.01)), 2)
-        now = _now_ms()  # the actual send time, so recv - T is the client's latency
+        now = _now_ms() + int(time_offset * 1000)  # the send time, so recv - T is the client's latency
         payload = {
             "e": "trade",
             "E": now,
@@ -478,13 +492,16 @@ class FakeBinance:
         sent.append(text)
         ids.append(trade_id)
 
-    async def _send_depth(self, market: _Market, count: int, rate: float | None, gap_at: int | None, timeout: float) -> int:
+    async def _send_depth(
+        self, market: _Market, count: int, rate: float | None, faults: dict[int | None, str], timeout: float
+    ) -> int:
         stream = self.depth_stream(market.symbol)
         for index in range(count):
             first = market.last_update_id + 1
             bids, asks = self._change_book(market)
             market.last_update_id += self._rng.randint(1, 3)
-            if index != gap_at:
+            fault = faults.get(index)
+            if fault != "gap":
                 payload = {
                     "e": "depthUpdate",
                     "E": _now_ms(),
@@ -494,6 +511,11 @@ class FakeBinance:
                     "b": _levels(bids),
                     "a": _levels(asks),
                 }
+                if fault == "bad_price":
+                    side = payload["b"] or payload["a"]
+                    side[0][0] = "abc"
+                elif fault == "cross":
+                    payload["b"].append(_levels([(min(market.asks) + _TICK, 1.0)])[0])
                 await self._broadcast(stream, json.dumps(payload, separators=(",", ":")), timeout)
             if rate:
                 await asyncio.sleep(1.0 / rate)
