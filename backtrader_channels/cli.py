@@ -151,9 +151,11 @@ class StatusLine:
         latency = f"p50 {1e3 * max(p50):.1f} ms p99 {1e3 * max(p99):.1f} ms" if p50 else "p50 - p99 -"
         engine = getattr(self._cerebro, "_bc_engine", None)
         session = engine.live if engine is not None else None
-        anomalies = sum(sum(kinds.values()) for kinds in session.anomaly_report().values()) if session else 0
+        anomalies = session.anomalies() if session else 0
+        dead = [f"{feed.channel_type} {feed.symbol}" for feed in self._feeds if feed.error is not None]
         return (f"{events:,} events  {rate:,.0f}/s  latency {latency}  "
-                f"reconnects {sum(s.reconnects for s in stats)}  anomalies {anomalies}")
+                f"reconnects {sum(s.reconnects for s in stats)}  anomalies {anomalies}"
+                + (f"  FEED FAILED: {', '.join(dead)}" if dead else ""))
 
     def _loop(self) -> None:
         last_events, last_time = 0, time.monotonic()
@@ -193,6 +195,10 @@ def cmd_live(args: argparse.Namespace) -> int:
     with StatusLine(cerebro, feeds):
         cerebro.run(mode=bt.RunMode.TICK, duration=args.duration)
     _report(cerebro.tick_result, args.chart)
+    failure = cerebro._bc_engine.live.failure
+    if failure is not None:
+        print(f"btchannels: live run failed: {failure}", file=sys.stderr)
+        return 1
     return 0
 
 

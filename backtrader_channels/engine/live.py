@@ -3,8 +3,10 @@
 Events pass the LiveDataValidator (rejected ones are counted, never reach strategy or
 broker), then take the same steps as a backtest: channel, broker (paper fills by the
 backtest rules), strategy. The run ends on ``cerebro.runstop()`` (also from a strategy),
-Ctrl-C, SIGTERM, the ``duration`` running out, or the queue being stopped and drained;
-feeds the run started are stopped and joined either way.
+Ctrl-C, SIGTERM, the ``duration`` running out, the queue being stopped and drained, or a
+feed dying (an unknown symbol, refused credentials: ``session.failure`` says which); feeds
+the run started are stopped and joined either way. A run that received no event says so
+in ``session.failure`` too, and the ``btchannels live`` command exits non-zero on either.
 """
 
 from __future__ import annotations
@@ -40,9 +42,33 @@ class LiveSession:
         self.stop_reason = ""
         self.first: Any = None  # an event popped before the run to learn its symbol
         self.unprocessed = 0  # received but not handled when the run stopped
+        self.feed_errors: list[str] = []  # "feed: error" of each feed that died
 
     def anomaly_report(self) -> dict:
         return self.validator.get_anomaly_report() if self.validator is not None else {}
+
+    def anomalies(self) -> int:
+        return self.validator.total() if self.validator is not None else 0
+
+    @property
+    def received(self) -> int:
+        """Events that reached the queue."""
+        return self.queue.stats.pushed
+
+    @property
+    def failure(self) -> str | None:
+        """Why the run failed (a feed died, or no event arrived at all), None if it did not."""
+        if self.feed_errors:
+            return "feed failed: " + "; ".join(self.feed_errors)
+        if not self.received:
+            return "no event arrived (check the symbol, the exchange URLs and the network)"
+        return None
+
+    def dead_feeds(self) -> list[str]:
+        """Record the feeds that died since the last call; their errors, for the stop reason."""
+        dead = [f"{feed!r}: {type(feed.error).__name__}: {feed.error}" for feed in self.feeds if feed.error is not None]
+        self.feed_errors = dead
+        return dead
 
     def rows(self) -> list[tuple[str, str]]:
         """Summary rows: why the run stopped, what was refused or lost, feed health."""
@@ -50,6 +76,7 @@ class LiveSession:
         rows = [
             ("live run", f"{time.monotonic() - self.started_at:,.1f} s, ended: {self.stop_reason}"),
             ("rejected by validator", f"{self.rejected:,}"),
+            ("events received", f"{self.received:,}" + ("" if self.received else " (no event arrived)")),
             ("received, not handled at stop", f"{self.unprocessed:,}"),
             ("queue dropped / conflated", f"{queue.dropped:,} / {queue.conflated:,}"),
         ]
@@ -63,7 +90,10 @@ class LiveSession:
             )
             rows.append((f"feed {feed.channel_type} {feed.symbol}",
                          f"{stats.messages:,} messages, {stats.reconnects} reconnects, {stats.resyncs} resyncs, "
-                         f"{stats.bad_messages} bad, {stats.duplicates} duplicates, {stats.missed_trades} missed{latency}"))
+                         f"{stats.bad_messages} bad, {stats.duplicates} duplicates, {stats.missed_trades} missed, "
+                         f"{stats.id_epochs} id epochs{latency}"))
+            if feed.error is not None:
+                rows.append((f"feed error {feed.channel_type} {feed.symbol}", f"{type(feed.error).__name__}: {feed.error}"))
         return rows
 
 
@@ -98,15 +128,20 @@ def run_live(engine: TickEngine, session: LiveSession) -> None:
     finally:
         if feed_thread is not None:
             feed_thread.stop()
+            session.dead_feeds()
 
 
 def _consume(engine: TickEngine, session: LiveSession, deadline: float | None) -> str:
     cerebro, queue, validator = engine.cerebro, session.queue, session.validator
     pending = [session.first] if session.first is not None else []
+    feeds = session.feeds
     while True:
         if cerebro._event_stop or (deadline is not None and time.monotonic() >= deadline):
             session.unprocessed = len(queue)
             return "stopped" if cerebro._event_stop else "duration"
+        if feeds and any(feed.error is not None for feed in feeds):
+            session.unprocessed = len(queue)
+            return "feed failed: " + "; ".join(session.dead_feeds())
         batch, pending = pending or queue.pop_batch(BATCH, timeout=POLL_SECONDS), []
         if not batch:
             if queue.stopped and not len(queue):

@@ -11,9 +11,9 @@ __all__ = ["TradeIdFilter"]
 class TradeIdFilter:
     """Accepts each trade once, with memory bounded by ``window`` recent trades.
 
-    A trade is a duplicate when its id is among the last ``window`` accepted ones with the
-    same trade time (a replay after a reconnect). The same id with another time is another
-    trade: the exchange's ids started again (testnet reset, server restart).
+    A trade is a duplicate when its id is among the last ``window`` accepted ones (a replay
+    after a reconnect), unless it is an integer id below the highest, with another trade
+    time: then the exchange's ids started again (testnet reset, server restart).
 
     Integer ids (Binance: consecutive per symbol) are also followed in order: ids skipped
     over add to ``missed``, and leave it again if they arrive late (31, 30, 32 misses
@@ -38,7 +38,7 @@ class TradeIdFilter:
         """True the first time the trade ``(trade_id, timestamp)`` is offered, False for a duplicate."""
         seen = self._seen
         if trade_id in seen:
-            if seen[trade_id] == timestamp:
+            if type(trade_id) is not int or seen[trade_id] == timestamp or trade_id >= self.last:
                 return False
             self._new_epoch(trade_id, forget=True)
         elif type(trade_id) is int:

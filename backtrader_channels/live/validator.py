@@ -14,8 +14,9 @@ kind                   effect  when
 ``invalid_timestamp``  reject  ``timestamp - recv_timestamp > max_clock_skew``: stamped in the future
 ``crossed_book``       reject  a book event whose best bid >= best ask (levels of that message)
 ``out_of_order``       reject  timestamp older than the last accepted event of the same key
-``duplicate_trade_id`` reject  a trade id and time already accepted among the last ``duplicate_window``
-``trade_id_reset``     count   a recent trade id again with another time: ids started again
+``duplicate_trade_id`` reject  a trade id already accepted among the last ``duplicate_window``
+``trade_id_reset``     count   a recent integer id again, below the highest, with another time:
+                               the exchange's ids started again (not a duplicate)
 ``stale``              count   ``recv_timestamp - timestamp > max_staleness`` (reject if
                                ``reject_stale``)
 ``time_jump``          count   more than ``max_gap`` seconds since the last accepted event
@@ -49,11 +50,12 @@ INVALID_DATA = frozenset({"invalid_price", "invalid_volume", "invalid_timestamp"
 class _RecentIds:
     """The last ``size`` trade ids of one key with their times: a dict for lookups, a deque for eviction."""
 
-    __slots__ = ("ids", "order")
+    __slots__ = ("ids", "order", "highest")
 
     def __init__(self, size: int) -> None:
         self.ids: dict[Any, float] = {}
         self.order: deque[Any] = deque(maxlen=size)
+        self.highest: Any = None  # the highest integer id since the last reset
 
     def add(self, trade_id: Any, timestamp: float) -> None:
         order = self.order
@@ -61,10 +63,17 @@ class _RecentIds:
             self.ids.pop(order[0], None)
         order.append(trade_id)
         self.ids[trade_id] = timestamp
+        if type(trade_id) is int and (self.highest is None or trade_id > self.highest):
+            self.highest = trade_id
+
+    def is_reset(self, trade_id: Any, timestamp: float) -> bool:
+        """A recent id again, with another time and below the highest: the ids started again."""
+        return type(trade_id) is int and trade_id < self.highest and self.ids[trade_id] != timestamp
 
     def clear(self) -> None:
         self.ids.clear()
         self.order.clear()
+        self.highest = None
 
 
 class LiveDataValidator:
@@ -118,11 +127,11 @@ class LiveDataValidator:
             trade_id = data.trade_id if type(data) is TickEvent else None
             recent = self._recent.get(key) if trade_id is not None else None
             if kind is None and recent is not None and trade_id in recent.ids:
-                if recent.ids[trade_id] == timestamp:
-                    kind = "duplicate_trade_id"
-                else:
+                if recent.is_reset(trade_id, timestamp):
                     self._record(key, "trade_id_reset")
                     recent.clear()
+                else:
+                    kind = "duplicate_trade_id"
             if kind is None:
                 if recv is not None and recv - timestamp > self.max_staleness:
                     self._record(key, "stale")

@@ -97,8 +97,8 @@ def test_seed_style_bare_queue_and_invalid_events_kept_from_the_strategy():
     for i, price in enumerate([100.0, -1.0, 101.0, float("nan"), 102.0, 103.0]):
         tick = TickEvent(1_700_000_000.0 + i, price, 1.0, "buy", trade_id=i, symbol=SYMBOL)
         queue.push(Event(tick.timestamp, EventPriority.TICK, "tick", SYMBOL, data=tick))
-    queue.push(Event(1_700_000_002.0, EventPriority.TICK, "tick", SYMBOL,  # trade 2 again: a replay
-                     data=TickEvent(1_700_000_002.0, 101.0, 1.0, "buy", trade_id=2, symbol=SYMBOL)))
+    queue.push(Event(1_700_000_002.5, EventPriority.TICK, "tick", SYMBOL,
+                     data=TickEvent(1_700_000_002.5, 100.5, 1.0, "buy", trade_id=2, symbol=SYMBOL)))
     queue.stop()  # nothing more will come: the run drains the queue and ends
     cerebro = bt.Cerebro(stdstats=False)
     cerebro._event_queue = queue
