@@ -43,6 +43,8 @@ class LiveSession:
         self.first: Any = None  # an event popped before the run to learn its symbol
         self.unprocessed = 0  # received but not handled when the run stopped
         self.feed_errors: list[str] = []  # "feed: error" of each feed that died
+        self.interrupted = False  # Ctrl-C asked the run to stop
+        self.consuming = False  # handling events (a second Ctrl-C then interrupts)
 
     def anomaly_report(self) -> dict:
         return self.validator.get_anomaly_report() if self.validator is not None else {}
@@ -98,59 +100,86 @@ class LiveSession:
 
 
 @contextlib.contextmanager
-def _sigterm_stops(cerebro: Any):
-    """While the run lasts, SIGTERM asks it to stop (main thread only)."""
+def _stop_signals(cerebro: Any, session: LiveSession):
+    """While the run lasts (main thread only), SIGTERM and Ctrl-C ask it to stop after the
+    event being handled, so every event received is handled or counted. A second Ctrl-C
+    while an event is still being handled (a stuck strategy) interrupts it; once the run is
+    stopping (closing its feeds), further Ctrl-Cs are ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if not session.interrupted:
+            session.interrupted = True
+            cerebro.runstop()
+        elif session.consuming:
+            raise KeyboardInterrupt
+
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: cerebro.runstop())
+    previous_int = signal.signal(signal.SIGINT, on_sigint)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def run_live(engine: TickEngine, session: LiveSession) -> None:
     """Pop, validate and step events until the run stops."""
-    cerebro = engine.cerebro
     feed_thread = None
     if session.feeds:
         from ..feeds import FeedThread
 
         feed_thread = FeedThread(session.feeds).start()
     deadline = None if session.duration is None else session.started_at + session.duration
-    try:
-        with _sigterm_stops(cerebro):
+    with _stop_signals(engine.cerebro, session):
+        try:
+            session.consuming = True
             session.stop_reason = _consume(engine, session, deadline)
-    except KeyboardInterrupt:
-        session.stop_reason = "interrupted"
-        session.unprocessed = len(session.queue)
-    finally:
-        if feed_thread is not None:
-            feed_thread.stop()
-            session.dead_feeds()
+        except KeyboardInterrupt:
+            session.stop_reason = "interrupted"
+        finally:
+            session.consuming = False
+            if session.interrupted:
+                session.stop_reason = "interrupted"
+            if feed_thread is not None:
+                feed_thread.stop()
+                session.dead_feeds()
 
 
 def _consume(engine: TickEngine, session: LiveSession, deadline: float | None) -> str:
+    """Handle batches of events until the run stops. Interrupted (KeyboardInterrupt), it
+    counts what is left, from the event being handled on, before re-raising."""
     cerebro, queue, validator = engine.cerebro, session.queue, session.validator
     pending = [session.first] if session.first is not None else []
     feeds = session.feeds
-    while True:
-        if cerebro._event_stop or (deadline is not None and time.monotonic() >= deadline):
-            session.unprocessed = len(queue)
-            return "stopped" if cerebro._event_stop else "duration"
-        if feeds and any(feed.error is not None for feed in feeds):
-            session.unprocessed = len(queue)
-            return "feed failed: " + "; ".join(session.dead_feeds())
-        batch, pending = pending or queue.pop_batch(BATCH, timeout=POLL_SECONDS), []
-        if not batch:
-            if queue.stopped and not len(queue):
-                return "queue stopped"
-            continue
-        for handled, event in enumerate(batch, 1):
-            if validator is not None and not validator.validate(event):
-                session.rejected += 1
+    batch: list = []
+    done = 0  # events of the batch handled, or rejected and counted
+    try:
+        while True:
+            if cerebro._event_stop or (deadline is not None and time.monotonic() >= deadline):
+                session.unprocessed = len(queue)
+                return "stopped" if cerebro._event_stop else "duration"
+            if feeds and any(feed.error is not None for feed in feeds):
+                session.unprocessed = len(queue)
+                return "feed failed: " + "; ".join(session.dead_feeds())
+            batch, done = [], 0
+            batch, pending = pending or queue.pop_batch(BATCH, timeout=POLL_SECONDS), []
+            if not batch:
+                if queue.stopped and not len(queue):
+                    return "queue stopped"
                 continue
-            if engine.live_step(event):
-                session.unprocessed = len(batch) - handled + len(queue)
-                return "stopped"
+            for event in batch:
+                if validator is not None and not validator.validate(event):
+                    session.rejected += 1
+                    done += 1
+                    continue
+                stop = engine.live_step(event)
+                done += 1
+                if stop:
+                    session.unprocessed = len(batch) - done + len(queue)
+                    return "stopped"
+    except KeyboardInterrupt:
+        session.unprocessed = len(batch) - done + len(queue)
+        raise
