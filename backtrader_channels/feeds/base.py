@@ -36,6 +36,7 @@ import ccxt
 from ..events import Event, EventPriority
 from .backoff import Backoff
 from .guard import create_exchange
+from .redact import RedactingFilter, redact_error, register_secrets
 from .stats import FeedCounters, FeedStats
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["CCXTFeedBase", "Resync"]
 
 log = logging.getLogger("backtrader_channels.feeds")
+log.addFilter(RedactingFilter())  # no API key, secret or request signature in a log line
 
 
 class Resync(Exception):
@@ -87,6 +89,7 @@ class CCXTFeedBase:
         self.symbol = symbol
         self.event_queue = event_queue
         self.config = dict(config or {})
+        register_secrets(self.config)
         self.stale_timeout = stale_timeout
         self.backoff = backoff or Backoff()
         self.max_retries = max_retries
@@ -120,7 +123,7 @@ class CCXTFeedBase:
             if not self._stop_requested:
                 raise
         except BaseException as error:
-            self.error = error
+            self.error = redact_error(error)  # ccxt's messages hold the signed request URL
             raise
         finally:
             self._done.set()

@@ -32,7 +32,9 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable
+from functools import cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
@@ -45,15 +47,29 @@ _LEVELS = 20  # each side keeps its levels within this many steps of the mid
 def binance_ccxt_config(http_url: str, ws_url: str) -> dict[str, Any]:
     """ccxt.pro ``binance`` constructor config pointing REST at ``http_url`` and streams at ``ws_url``.
 
-    Only spot markets are loaded (one ``exchangeInfo`` call), and rate limiting is off: a
-    local server has no limits to respect.
+    *Every* URL of ccxt's binance (``api``, ``test``, ``demo``: sapi, dapi, fapi, eapi, papi,
+    the WebSocket APIs... about 34) is rewritten, keeping its path: ccxt merges a partial
+    ``urls`` with its defaults, and one left at the exchange would carry an API key off the
+    machine (``load_markets`` with a key set makes signed ``sapi`` calls). Only spot markets
+    are loaded, and rate limiting is off: a local server has no limits to respect.
     """
-    rest = f"{http_url}/api/v3"
-    return {
-        "enableRateLimit": False,
-        "urls": {"api": {"public": rest, "private": rest, "v1": rest, "ws": {"spot": ws_url}}},
-        "options": {"fetchMarkets": {"types": ["spot"]}},
-    }
+    urls = {name: _localised(value, http_url, ws_url) for name, value in _binance_urls().items()
+            if name in ("api", "test", "demo")}
+    return {"enableRateLimit": False, "urls": urls, "options": {"fetchMarkets": {"types": ["spot"]}}}
+
+
+@cache
+def _binance_urls() -> dict[str, Any]:
+    import ccxt.pro
+
+    return ccxt.pro.binance().urls
+
+
+def _localised(value: Any, http_url: str, ws_url: str, websocket: bool = False) -> Any:
+    """``value`` (a URL or a dict of them) with every URL on the local server."""
+    if isinstance(value, dict):
+        return {key: _localised(item, http_url, ws_url, websocket or key == "ws") for key, item in value.items()}
+    return ws_url if websocket else http_url + urlsplit(value).path
 
 
 def _now_ms() -> int:
@@ -119,6 +135,7 @@ class FakeBinance:
         self.trades: dict[str, list[dict[str, Any]]] = {symbol: [] for symbol in self._markets}
         self.sent_at: dict[int, float] = {}
         self.rest_calls: Counter[str] = Counter()
+        self.requests: list[tuple[str, str, dict[str, str]]] = []  # (method, url, headers) of calls not served
         self.subscriptions: Counter[str] = Counter()
         self._connections: list[_Connection] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -310,6 +327,7 @@ class FakeBinance:
         app.router.add_get("/api/v3/exchangeInfo", self._exchange_info)
         app.router.add_get("/api/v3/depth", self._depth)
         app.router.add_get("/ws{tail:.*}", self._websocket)
+        app.router.add_route("*", "/{tail:.*}", self._not_served)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._requested_port)
@@ -371,6 +389,12 @@ class FakeBinance:
         return web.json_response(
             {"timezone": "UTC", "serverTime": _now_ms(), "rateLimits": [], "exchangeFilters": [], "symbols": symbols}
         )
+
+    async def _not_served(self, request: web.Request) -> web.Response:
+        """Any other REST call: recorded (with its headers, to check what a client sent) and refused."""
+        self.rest_calls[request.path] += 1
+        self.requests.append((request.method, str(request.rel_url), dict(request.headers)))
+        return web.Response(text="not served by FakeBinance", status=503)
 
     async def _depth(self, request: web.Request) -> web.Response:
         self.rest_calls[request.path] += 1
