@@ -114,12 +114,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     is_book = args.kind == "book" or (args.kind is None and ".jsonl" in args.file.name)
     source = (open_book if is_book else open_trades)(args.file, format=args.format, on_error="skip")
     validator = LiveDataValidator()
+    book = OrderBookChannel(args.symbol, on_error="skip")  # books are checked as a run applies them
     total = rejected = 0
     for event in replay_events(source, args.symbol):
         total += 1
-        rejected += not validator.validate(event)
+        accepted = validator.validate(event)
+        if accepted and event.channel_type == "orderbook":
+            accepted = book.push(event)
+        rejected += not accepted
     print(f"{args.file}: {total:,} events, {rejected:,} rejected, {source.skipped_rows:,} unreadable rows skipped")
-    for (channel_type, name), kinds in sorted(validator.get_anomaly_report().items()):
+    report = validator.get_anomaly_report()
+    if book.rejected:
+        report.setdefault(("orderbook", args.symbol), {}).update(book.rejected)
+    for (channel_type, name), kinds in sorted(report.items()):
         for kind, count in sorted(kinds.items()):
             print(f"  {channel_type} {name}: {kind} {count:,}")
     return 1 if rejected or source.skipped_rows else 0
