@@ -160,8 +160,10 @@ class StatusLine:
         session = engine.live if engine is not None else None
         anomalies = session.anomalies() if session else 0
         dead = [f"{feed.channel_type} {feed.symbol}" for feed in self._feeds if feed.error is not None]
+        failures = sum(s.failures for s in stats)
         return (f"{events:,} events  {rate:,.0f}/s  latency {latency}  "
                 f"reconnects {sum(s.reconnects for s in stats)}  anomalies {anomalies}"
+                + (f"  feed failures {failures}" if failures else "")
                 + (f"  FEED FAILED: {', '.join(dead)}" if dead else ""))
 
     def _loop(self) -> None:
@@ -190,9 +192,10 @@ def cmd_live(args: argparse.Namespace) -> int:
     if args.sandbox:
         config["sandbox"] = True
     queue = LiveEventQueue()
-    feeds = [CCXTLiveTickFeed(args.exchange, args.symbol, queue, config=config)]
+    options = {"config": config, "keep_going": args.keep_going}
+    feeds = [CCXTLiveTickFeed(args.exchange, args.symbol, queue, **options)]
     if args.orderbook:
-        feeds.append(CCXTLiveOrderBookFeed(args.exchange, args.symbol, queue, config=config))
+        feeds.append(CCXTLiveOrderBookFeed(args.exchange, args.symbol, queue, **options))
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.broker.setcash(args.cash)
     cerebro.broker.setcommission(commission=args.commission)
@@ -255,6 +258,9 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--rest-url", help="REST base for Binance, e.g. http://127.0.0.1:8080 (a local or test server)")
     live.add_argument("--ws-url", help="WebSocket base for Binance, e.g. ws://127.0.0.1:8080/ws")
     live.add_argument("--chart", type=Path, help="write a PNG chart here at the end")
+    live.add_argument("--keep-going", action="store_true",
+                      help="retry a feed's fatal errors (unknown symbol, credentials) with backoff instead of "
+                           "stopping the run; they show in the status line and the summary")
     live.set_defaults(run=cmd_live)
 
     bench = commands.add_parser("bench", add_help=False,

@@ -96,6 +96,9 @@ class LiveSession:
                          f"{stats.id_epochs} id epochs{latency}"))
             if feed.error is not None:
                 rows.append((f"feed error {feed.channel_type} {feed.symbol}", f"{type(feed.error).__name__}: {feed.error}"))
+            elif feed.last_error is not None:
+                rows.append((f"feed failures {feed.channel_type} {feed.symbol}",
+                             f"{stats.failures}, kept going; last: {type(feed.last_error).__name__}: {feed.last_error}"))
         return rows
 
 

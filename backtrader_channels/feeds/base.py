@@ -16,7 +16,9 @@ queue), kept alive across failures:
   depth price ``"abc"``: ccxt drops its book and rejects the watch) or data the feed refuses
   as a whole (``Resync``, e.g. a crossed book): counted in ``bad_messages``, then resynced
   like a gap. A feed never dies of one message.
-- any other ccxt error (bad symbol, authentication) ends the feed: ``start()`` raises it.
+- any other ccxt error (bad symbol, authentication) ends the feed: ``start()`` raises it;
+  with ``keep_going=True`` it is counted in ``failures`` (``last_error``) and retried after
+  the backoff instead, for ever (or until ``max_retries`` failures in a row).
 
 ``stop()`` may be called from any thread; it returns once the exchange is closed.
 """
@@ -76,12 +78,14 @@ class CCXTFeedBase:
         validator: LiveDataValidator | None = None,
         guard_messages: bool = True,
         latency_window: int = 10_000,
+        keep_going: bool = False,
     ) -> None:
         """``config`` goes to the ccxt.pro exchange constructor (urls, apiKey/secret, options,
         sandbox...). ``stale_timeout`` (s, None: no watchdog) should exceed the longest quiet
         spell of the symbol. ``validator`` refuses events before they are queued.
         ``guard_messages`` keeps one bad frame from killing ccxt's receive loop (see guard.py);
         without it the watchdog is the only recovery, and what was sent meanwhile is lost.
+        ``keep_going`` retries errors that would end the feed (see the module docstring).
         """
         if stale_timeout is not None and stale_timeout <= 0:
             raise ValueError(f"stale_timeout must be > 0 seconds or None, got {stale_timeout!r}")
@@ -95,6 +99,8 @@ class CCXTFeedBase:
         self.max_retries = max_retries
         self.validator = validator
         self.guard_messages = guard_messages
+        self.keep_going = keep_going
+        self.last_error: BaseException | None = None  # the latest error kept going after
         self.error: BaseException | None = None  # what ended the feed, if not stop()
         self._counters = FeedCounters(latency_window)
         self._started = False
@@ -279,11 +285,14 @@ class CCXTFeedBase:
                     log.warning("%r: resynchronising after %s: %s", self, type(error).__name__, error)
                     return "resync"
                 failures += 1
-                if not isinstance(error, ccxt.NetworkError) or (
-                    self.max_retries is not None and failures > self.max_retries
-                ):
+                fatal = not isinstance(error, ccxt.NetworkError)
+                if (fatal and not self.keep_going) or (self.max_retries is not None and failures > self.max_retries):
                     raise
-                counters.reconnects += 1
+                if fatal:
+                    counters.failures += 1
+                    self.last_error = redact_error(error)
+                else:
+                    counters.reconnects += 1
                 delay = self.backoff.delay(failures)
                 log.warning("%r: %s: %s; reconnecting in %.2f s", self, type(error).__name__, error, delay)
                 self._keep_alive(delay)

@@ -9,7 +9,7 @@ import backtrader as bt
 
 from backtrader_channels.feeds import Backoff, CCXTLiveTickFeed
 from backtrader_channels.live import LiveEventQueue
-from tests.phase4.test_ccxt_feed import free_port
+from tests.phase4.test_ccxt_feed import free_port, wait_for
 from tests.phase4.test_live_run import STRATEGY_FILE, SYMBOL, BuyThirdTick, server  # noqa: F401
 
 
@@ -52,3 +52,23 @@ def test_a_feed_dying_mid_run_stops_the_run_with_the_reason(server):  # noqa: F8
     assert session.stop_reason.startswith("feed failed: CCXTLiveTickFeed('binance', 'DOGE/USDT'): BadSymbol")
     assert session.failure.startswith("feed failed:")
     assert dead.error is not None and not dead.running
+
+
+def test_keep_going_retries_a_fatal_feed_error_with_backoff_and_reports_it(server):  # noqa: F811
+    feed = CCXTLiveTickFeed("binance", "DOGE/USDT", LiveEventQueue(), config=server.ccxt_config(),
+                            backoff=Backoff(0.05, 0.1), keep_going=True)
+    runner = feed.start_in_thread()
+    wait_for(lambda: feed.stats.failures >= 3)
+    assert feed.running and feed.error is None
+    assert type(feed.last_error).__name__ == "BadSymbol"
+    assert runner.stop(timeout=5) and runner.errors == []
+
+
+def test_btchannels_live_keep_going_shows_the_failures_in_the_summary(server, tmp_path):  # noqa: F811
+    done = btchannels_live(tmp_path, "--symbol", "NOPE/USDT", "--keep-going", "--duration", "2",
+                           "--rest-url", server.http_url, "--ws-url", server.ws_url)
+    assert "ended: duration" in done.stdout  # not stopped by the failing feed
+    failures = next(line for line in done.stdout.splitlines() if line.startswith("feed failures tick NOPE/USDT"))
+    assert "kept going; last: BadSymbol" in failures
+    assert "feed failures" in done.stderr  # the status line
+    assert done.returncode == 1 and "no event arrived" in done.stderr
