@@ -1,9 +1,12 @@
-"""The trade feed against id jumps, id restarts, out-of-order ids and future-stamped trades.
+"""The trade feed against id jumps, id restarts, out-of-order ids, future-stamped trades and
+frames with no message in them.
 
 Real ccxt.pro client, local FakeBinance on 127.0.0.1: the faults are in what the server sends.
 """
 
 from __future__ import annotations
+
+import pytest
 
 from backtrader_channels.live import LiveDataValidator
 from tests.phase4.test_ccxt_feed import (  # noqa: F401
@@ -66,4 +69,19 @@ def test_a_future_stamped_trade_is_rejected_and_does_not_starve_the_channel(serv
     assert trade_ids(collect(queue, 30)) == [1, *range(3, 32)]
     assert (feed.stats.trades, feed.stats.rejected) == (30, 1)
     assert validator.get_anomaly_report() == {("tick", SYMBOL): {"invalid_timestamp": 1, "invalid_data": 1}}
+    assert_no_more(queue)
+
+
+# frames that are valid JSON but no message at all are counted as bad, not silently ignored
+@pytest.mark.parametrize("frames", [["[]", "null", "{}", "[]"], ['""', "0"]], ids=["empty", "scalars"])
+def test_empty_and_scalar_frames_are_counted_as_bad_messages(server, start_feed, frames):  # noqa: F811
+    feed, queue = start_feed()
+    server.send_trades(SYMBOL, 2)
+    for frame in frames:
+        server.send_raw(server.trade_stream(SYMBOL), frame)
+    server.send_trades(SYMBOL, 2)
+    assert trade_ids(collect(queue, 4)) == [1, 2, 3, 4]
+    stats = feed.stats
+    assert (stats.bad_messages, stats.messages, stats.trades) == (len(frames), 4 + len(frames), 4)
+    assert (stats.reconnects, stats.watchdog_restarts) == (0, 0)
     assert_no_more(queue)

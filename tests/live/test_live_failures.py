@@ -13,11 +13,18 @@ from tests.phase4.test_ccxt_feed import free_port, wait_for
 from tests.phase4.test_live_run import STRATEGY_FILE, SYMBOL, BuyThirdTick, server  # noqa: F401
 
 
-def btchannels_live(tmp_path, *options: str, timeout: float = 60) -> subprocess.CompletedProcess:
+def live_process(tmp_path, strategy_source: str, *options: str) -> subprocess.Popen:
+    """``btchannels live`` on a strategy file with ``strategy_source``, started, output piped."""
     strategy = tmp_path / "strategy.py"
-    strategy.write_text(STRATEGY_FILE)
+    strategy.write_text(strategy_source)
     command = [sys.executable, "-m", "backtrader_channels.cli", "live", str(strategy), *options]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def btchannels_live(tmp_path, *options: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    process = live_process(tmp_path, STRATEGY_FILE, *options)
+    out, err = process.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
 def test_unknown_symbol_stops_the_run_without_duration_with_the_error(server, tmp_path):  # noqa: F811

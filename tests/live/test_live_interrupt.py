@@ -4,12 +4,11 @@ with a summary. Real ``btchannels live`` process, real ccxt.pro client, local Fa
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
+from tests.live.test_live_failures import live_process
 from tests.phase4.test_live_run import SYMBOL, server  # noqa: F401
 
 SLOW_STRATEGY = '''
@@ -38,13 +37,8 @@ def count(value: str) -> int:
 
 @pytest.mark.parametrize("interrupts", [1, 2], ids=["one-ctrl-c", "two-ctrl-c-50ms-apart"])
 def test_ctrl_c_with_a_backlog_accounts_for_every_event(server, tmp_path, interrupts):  # noqa: F811
-    strategy = tmp_path / "slow.py"
-    strategy.write_text(SLOW_STRATEGY)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "backtrader_channels.cli", "live", str(strategy), "--symbol", SYMBOL,
-         "--rest-url", server.http_url, "--ws-url", server.ws_url],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    process = live_process(tmp_path, SLOW_STRATEGY, "--symbol", SYMBOL,
+                           "--rest-url", server.http_url, "--ws-url", server.ws_url)
     server.wait_subscriptions(server.trade_stream(SYMBOL), 1, timeout=30)
     server.send_trades(SYMBOL, 2000)  # at once: about 4 s of work for the strategy
     time.sleep(1.0)
