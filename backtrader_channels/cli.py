@@ -127,12 +127,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     is_book = args.kind == "book" or (args.kind is None and ".jsonl" in args.file.name)
     source = (open_book if is_book else open_trades)(args.file, format=args.format, on_error="skip")
     validator = LiveDataValidator()
+    book = OrderBookChannel(args.symbol, on_error="skip")  # books are checked as a run applies them
     total = rejected = 0
     for event in replay_events(source, args.symbol):
         total += 1
-        rejected += not validator.validate(event)
+        accepted = validator.validate(event)
+        if accepted and event.channel_type == "orderbook":
+            accepted = book.push(event)
+        rejected += not accepted
     print(f"{args.file}: {total:,} events, {rejected:,} rejected, {source.skipped_rows:,} unreadable rows skipped")
-    for (channel_type, name), kinds in sorted(validator.get_anomaly_report().items()):
+    report = validator.get_anomaly_report()
+    if book.rejected:
+        report.setdefault(("orderbook", args.symbol), {}).update(book.rejected)
+    for (channel_type, name), kinds in sorted(report.items()):
         for kind, count in sorted(kinds.items()):
             print(f"  {channel_type} {name}: {kind} {count:,}")
     return 1 if rejected or source.skipped_rows else 0
@@ -164,9 +171,13 @@ class StatusLine:
         latency = f"p50 {1e3 * max(p50):.1f} ms p99 {1e3 * max(p99):.1f} ms" if p50 else "p50 - p99 -"
         engine = getattr(self._cerebro, "_bc_engine", None)
         session = engine.live if engine is not None else None
-        anomalies = sum(sum(kinds.values()) for kinds in session.anomaly_report().values()) if session else 0
+        anomalies = session.anomalies() if session else 0
+        dead = [f"{feed.channel_type} {feed.symbol}" for feed in self._feeds if feed.error is not None]
+        failures = sum(s.failures for s in stats)
         return (f"{events:,} events  {rate:,.0f}/s  latency {latency}  "
-                f"reconnects {sum(s.reconnects for s in stats)}  anomalies {anomalies}")
+                f"reconnects {sum(s.reconnects for s in stats)}  anomalies {anomalies}"
+                + (f"  feed failures {failures}" if failures else "")
+                + (f"  FEED FAILED: {', '.join(dead)}" if dead else ""))
 
     def _loop(self) -> None:
         last_events, last_time = 0, time.monotonic()
@@ -194,9 +205,10 @@ def cmd_live(args: argparse.Namespace) -> int:
     if args.sandbox:
         config["sandbox"] = True
     queue = LiveEventQueue()
-    feeds = [CCXTLiveTickFeed(args.exchange, args.symbol, queue, config=config)]
+    options = {"config": config, "keep_going": args.keep_going}
+    feeds = [CCXTLiveTickFeed(args.exchange, args.symbol, queue, **options)]
     if args.orderbook:
-        feeds.append(CCXTLiveOrderBookFeed(args.exchange, args.symbol, queue, config=config))
+        feeds.append(CCXTLiveOrderBookFeed(args.exchange, args.symbol, queue, **options))
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.broker.setcash(args.cash)
     cerebro.broker.setcommission(commission=args.commission)
@@ -206,6 +218,10 @@ def cmd_live(args: argparse.Namespace) -> int:
     with StatusLine(cerebro, feeds):
         cerebro.run(mode=bt.RunMode.TICK, duration=args.duration)
     _report(cerebro.tick_result, args.chart)
+    failure = cerebro._bc_engine.live.failure
+    if failure is not None:
+        print(f"btchannels: live run failed: {failure}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -297,6 +313,9 @@ def _parser() -> argparse.ArgumentParser:
                                          "btchannels fake-exchange (goes with --ws-url)")
     live.add_argument("--ws-url", help="WebSocket base URL for Binance, e.g. ws://127.0.0.1:8080/ws")
     live.add_argument("--chart", type=Path, help="write a PNG chart here at the end")
+    live.add_argument("--keep-going", action="store_true",
+                      help="retry a feed's fatal errors (unknown symbol, credentials) with backoff instead of "
+                           "stopping the run; they show in the status line and the summary")
     live.set_defaults(run=cmd_live)
 
     fake = command("fake-exchange", "serve a local fake Binance to try btchannels live on, until Ctrl-C")

@@ -88,6 +88,19 @@ class _Side:
         return list(map(_new_tuple, repeat(Level), pairs))  # Level(price, size) without a Python call
 
 
+def _best_of(sides: Sequence[int], prices: Sequence[float], sizes: Sequence[float],
+             high_bid: float, low_ask: float) -> tuple[float, float]:
+    """The highest bid and lowest ask among levels of size > 0, starting from the given ones."""
+    for side, price, size in zip(sides, prices, sizes):
+        if size > 0.0:
+            if side:
+                if price < low_ask:
+                    low_ask = price
+            elif price > high_bid:
+                high_bid = price
+    return high_bid, low_ask
+
+
 class OrderBook:
     """Current state of one symbol's book: best levels, mid, spread and depth."""
 
@@ -130,11 +143,14 @@ class OrderBook:
     ) -> None:
         """Apply an update given as columns (side 0 = bid, 1 = ask; size 0 removes a level).
 
-        Raises ``BookError``, leaving the book unchanged, for a delta before any snapshot
-        or one that would cross the book.
+        Raises ``BookError``, leaving the book unchanged, for a crossed snapshot, a delta
+        before any snapshot or one that would cross the book.
         """
         by_side = (self._bids, self._asks)
         if is_snapshot:
+            bid, ask = _best_of(sides, prices, sizes, -math.inf, math.inf)
+            if bid >= ask:
+                raise BookError("crossed", f"order-book snapshot is crossed (bid {bid} >= ask {ask})")
             self._bids.clear()
             self._asks.clear()
             for side, price, size in zip(sides, prices, sizes):
@@ -160,13 +176,7 @@ class OrderBook:
         reaches its lowest ask (or the current best). Most deltas cannot, and skip the undo log."""
         high_bid = self._bids.prices[-1] if self._bids.prices else -math.inf
         low_ask = self._asks.prices[0] if self._asks.prices else math.inf
-        for side, price, size in zip(sides, prices, sizes):
-            if size > 0.0:
-                if side:
-                    if price < low_ask:
-                        low_ask = price
-                elif price > high_bid:
-                    high_bid = price
+        high_bid, low_ask = _best_of(sides, prices, sizes, high_bid, low_ask)
         return high_bid >= low_ask
 
     # -- reading -------------------------------------------------------------------------

@@ -3,8 +3,10 @@
 Events pass the LiveDataValidator (rejected ones are counted, never reach strategy or
 broker), then take the same steps as a backtest: channel, broker (paper fills by the
 backtest rules), strategy. The run ends on ``cerebro.runstop()`` (also from a strategy),
-Ctrl-C, SIGTERM, the ``duration`` running out, or the queue being stopped and drained;
-feeds the run started are stopped and joined either way.
+Ctrl-C, SIGTERM, the ``duration`` running out, the queue being stopped and drained, or a
+feed dying (an unknown symbol, refused credentials: ``session.failure`` says which); feeds
+the run started are stopped and joined either way. A run that received no event says so
+in ``session.failure`` too, and the ``btchannels live`` command exits non-zero on either.
 """
 
 from __future__ import annotations
@@ -43,9 +45,35 @@ class LiveSession:
         self.stop_reason = ""
         self.first: Any = None  # an event popped before the run to learn its symbol
         self.unprocessed = 0  # received but not handled when the run stopped
+        self.feed_errors: list[str] = []  # "feed: error" of each feed that died
+        self.interrupted = False  # Ctrl-C asked the run to stop
+        self.consuming = False  # handling events (a second Ctrl-C then interrupts)
 
     def anomaly_report(self) -> dict:
         return self.validator.get_anomaly_report() if self.validator is not None else {}
+
+    def anomalies(self) -> int:
+        return self.validator.total() if self.validator is not None else 0
+
+    @property
+    def received(self) -> int:
+        """Events that reached the queue."""
+        return self.queue.stats.pushed
+
+    @property
+    def failure(self) -> str | None:
+        """Why the run failed (a feed died, or no event arrived at all), None if it did not."""
+        if self.feed_errors:
+            return "feed failed: " + "; ".join(self.feed_errors)
+        if not self.received:
+            return "no event arrived (check the symbol, the exchange URLs and the network)"
+        return None
+
+    def dead_feeds(self) -> list[str]:
+        """Record the feeds that died since the last call; their errors, for the stop reason."""
+        dead = [f"{feed!r}: {type(feed.error).__name__}: {feed.error}" for feed in self.feeds if feed.error is not None]
+        self.feed_errors = dead
+        return dead
 
     def rows(self) -> list[tuple[str, str]]:
         """Summary rows: why the run stopped, what was refused or lost, feed health."""
@@ -53,6 +81,7 @@ class LiveSession:
         rows = [
             ("live run", f"{time.monotonic() - self.started_at:,.1f} s, ended: {self.stop_reason}"),
             ("rejected by validator", f"{self.rejected:,}"),
+            ("events received", f"{self.received:,}" + ("" if self.received else " (no event arrived)")),
             ("received, not handled at stop", f"{self.unprocessed:,}"),
             ("queue dropped / conflated", f"{queue.dropped:,} / {queue.conflated:,}"),
         ]
@@ -66,55 +95,93 @@ class LiveSession:
             )
             rows.append((f"feed {feed.channel_type} {feed.symbol}",
                          f"{stats.messages:,} messages, {stats.reconnects} reconnects, {stats.resyncs} resyncs, "
-                         f"{stats.bad_messages} bad, {stats.duplicates} duplicates, {stats.missed_trades} missed{latency}"))
+                         f"{stats.bad_messages} bad, {stats.duplicates} duplicates, {stats.missed_trades} missed, "
+                         f"{stats.id_epochs} id epochs{latency}"))
+            if feed.error is not None:
+                rows.append((f"feed error {feed.channel_type} {feed.symbol}", f"{type(feed.error).__name__}: {feed.error}"))
+            elif feed.last_error is not None:
+                rows.append((f"feed failures {feed.channel_type} {feed.symbol}",
+                             f"{stats.failures}, kept going; last: {type(feed.last_error).__name__}: {feed.last_error}"))
         return rows
 
 
 @contextlib.contextmanager
-def _sigterm_stops(cerebro: Any):
-    """While the run lasts, SIGTERM asks it to stop (main thread only)."""
+def _stop_signals(cerebro: Any, session: LiveSession):
+    """While the run lasts (main thread only), SIGTERM and Ctrl-C ask it to stop after the
+    event being handled, so every event received is handled or counted. A second Ctrl-C
+    while an event is still being handled (a stuck strategy) interrupts it; once the run is
+    stopping (closing its feeds), further Ctrl-Cs are ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if not session.interrupted:
+            session.interrupted = True
+            cerebro.runstop()
+        elif session.consuming:
+            raise KeyboardInterrupt
+
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: cerebro.runstop())
+    previous_int = signal.signal(signal.SIGINT, on_sigint)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def run_live(engine: TickEngine, session: LiveSession) -> None:
     """Pop, validate and step events until the run stops."""
-    cerebro = engine.cerebro
     feed_thread = session.start_feeds() if session.start_feeds is not None else None
     deadline = None if session.duration is None else session.started_at + session.duration
-    try:
-        with _sigterm_stops(cerebro):
+    with _stop_signals(engine.cerebro, session):
+        try:
+            session.consuming = True
             session.stop_reason = _consume(engine, session, deadline)
-    except KeyboardInterrupt:
-        session.stop_reason = "interrupted"
-        session.unprocessed = len(session.queue)
-    finally:
-        if feed_thread is not None:
-            feed_thread.stop()
+        except KeyboardInterrupt:
+            session.stop_reason = "interrupted"
+        finally:
+            session.consuming = False
+            if session.interrupted:
+                session.stop_reason = "interrupted"
+            if feed_thread is not None:
+                feed_thread.stop()
+                session.dead_feeds()
 
 
 def _consume(engine: TickEngine, session: LiveSession, deadline: float | None) -> str:
+    """Handle batches of events until the run stops. Interrupted (KeyboardInterrupt), it
+    counts what is left, from the event being handled on, before re-raising."""
     queue, validator = session.queue, session.validator
     pending = [session.first] if session.first is not None else []
-    while True:
-        if engine.stopping or (deadline is not None and time.monotonic() >= deadline):
-            session.unprocessed = len(queue)
-            return "stopped" if engine.stopping else "duration"
-        batch, pending = pending or queue.pop_batch(BATCH, timeout=POLL_SECONDS), []
-        if not batch:
-            if queue.stopped and not len(queue):
-                return "queue stopped"
-            continue
-        for handled, event in enumerate(batch, 1):
-            if validator is not None and not validator.validate(event):
-                session.rejected += 1
+    feeds = session.feeds
+    batch: list = []
+    done = 0  # events of the batch handled, or rejected and counted
+    try:
+        while True:
+            if engine.stopping or (deadline is not None and time.monotonic() >= deadline):
+                session.unprocessed = len(queue)
+                return "stopped" if engine.stopping else "duration"
+            if feeds and any(feed.error is not None for feed in feeds):
+                session.unprocessed = len(queue)
+                return "feed failed: " + "; ".join(session.dead_feeds())
+            batch, done = [], 0
+            batch, pending = pending or queue.pop_batch(BATCH, timeout=POLL_SECONDS), []
+            if not batch:
+                if queue.stopped and not len(queue):
+                    return "queue stopped"
                 continue
-            if engine.live_step(event):
-                session.unprocessed = len(batch) - handled + len(queue)
-                return "stopped"
+            for event in batch:
+                if validator is not None and not validator.validate(event):
+                    session.rejected += 1
+                    done += 1
+                    continue
+                stop = engine.live_step(event)
+                done += 1
+                if stop:
+                    session.unprocessed = len(batch) - done + len(queue)
+                    return "stopped"
+    except KeyboardInterrupt:
+        session.unprocessed = len(batch) - done + len(queue)
+        raise

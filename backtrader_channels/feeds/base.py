@@ -12,7 +12,13 @@ queue), kept alive across failures:
 - the watchdog: no result for ``stale_timeout`` seconds (a silent server, a half-open TCP
   connection, or ccxt's receive loop dead after a bad frame) replaces the exchange with a
   new one (markets carried over, so no extra REST call) and reconnects.
-- any other error (bad symbol, authentication) ends the feed: ``start()`` raises it.
+- a message ccxt cannot handle inside ``watch_*`` (a non-ccxt error, e.g. ``TypeError`` on a
+  depth price ``"abc"``: ccxt drops its book and rejects the watch) or data the feed refuses
+  as a whole (``Resync``, e.g. a crossed book): counted in ``bad_messages``, then resynced
+  like a gap. A feed never dies of one message.
+- any other ccxt error (bad symbol, authentication) ends the feed: ``start()`` raises it;
+  with ``keep_going=True`` it is counted in ``failures`` (``last_error``) and retried after
+  the backoff instead, for ever (or until ``max_retries`` failures in a row).
 
 ``stop()`` may be called from any thread; it returns once the exchange is closed.
 """
@@ -32,15 +38,21 @@ import ccxt
 from ..events import Event, EventPriority
 from .backoff import Backoff
 from .guard import create_exchange
+from .redact import RedactingFilter, redact_error, register_secrets
 from .runner import FeedThread
 from .stats import FeedCounters, FeedStats
 
 if TYPE_CHECKING:
     from ..live import LiveDataValidator, LiveEventQueue
 
-__all__ = ["CCXTFeedBase"]
+__all__ = ["CCXTFeedBase", "Resync"]
 
 log = logging.getLogger("backtrader_channels.feeds")
+log.addFilter(RedactingFilter())  # no API key, secret or request signature in a log line
+
+
+class Resync(Exception):
+    """Raised by ``_deliver``: the exchange's data is wrong as a whole; rebuild it from a snapshot."""
 
 
 class CCXTFeedBase:
@@ -66,12 +78,14 @@ class CCXTFeedBase:
         validator: LiveDataValidator | None = None,
         guard_messages: bool = True,
         latency_window: int = 10_000,
+        keep_going: bool = False,
     ) -> None:
         """``config`` goes to the ccxt.pro exchange constructor (urls, apiKey/secret, options,
         sandbox...). ``stale_timeout`` (s, None: no watchdog) should exceed the longest quiet
         spell of the symbol. ``validator`` refuses events before they are queued.
         ``guard_messages`` keeps one bad frame from killing ccxt's receive loop (see guard.py);
         without it the watchdog is the only recovery, and what was sent meanwhile is lost.
+        ``keep_going`` retries errors that would end the feed (see the module docstring).
         """
         if stale_timeout is not None and stale_timeout <= 0:
             raise ValueError(f"stale_timeout must be > 0 seconds or None, got {stale_timeout!r}")
@@ -79,11 +93,14 @@ class CCXTFeedBase:
         self.symbol = symbol
         self.event_queue = event_queue
         self.config = dict(config or {})
+        register_secrets(self.config)
         self.stale_timeout = stale_timeout
         self.backoff = backoff or Backoff()
         self.max_retries = max_retries
         self.validator = validator
         self.guard_messages = guard_messages
+        self.keep_going = keep_going
+        self.last_error: BaseException | None = None  # the latest error kept going after
         self.error: BaseException | None = None  # what ended the feed, if not stop()
         self._counters = FeedCounters(latency_window)
         self._started = False
@@ -112,7 +129,7 @@ class CCXTFeedBase:
             if not self._stop_requested:
                 raise
         except BaseException as error:
-            self.error = error
+            self.error = redact_error(error)  # ccxt's messages hold the signed request URL
             raise
         finally:
             self._done.set()
@@ -266,17 +283,32 @@ class CCXTFeedBase:
                     log.warning("%r: resynchronising after %s: %s", self, type(error).__name__, error)
                     return "resync"
                 failures += 1
-                if not isinstance(error, ccxt.NetworkError) or (
-                    self.max_retries is not None and failures > self.max_retries
-                ):
+                fatal = not isinstance(error, ccxt.NetworkError)
+                if (fatal and not self.keep_going) or (self.max_retries is not None and failures > self.max_retries):
                     raise
-                counters.reconnects += 1
+                if fatal:
+                    counters.failures += 1
+                    self.last_error = redact_error(error)
+                else:
+                    counters.reconnects += 1
                 delay = self.backoff.delay(failures)
                 log.warning("%r: %s: %s; reconnecting in %.2f s", self, type(error).__name__, error, delay)
                 self._keep_alive(delay)
                 await asyncio.sleep(delay)
                 continue
+            except Exception as error:  # ccxt could not handle a message and dropped its data
+                counters.messages += 1
+                return self._resync_after_bad(None, error)
             failures = 0
             self._delivered = True
-            self._deliver(result, time.time())
+            try:
+                self._deliver(result, time.time())
+            except Resync as error:
+                return self._resync_after_bad(result, error)
         return None
+
+    def _resync_after_bad(self, data: Any, error: Exception) -> str:
+        self._skip_bad(data, error)
+        self._counters.resyncs += 1
+        log.warning("%r: resynchronising after a bad message", self)
+        return "resync"

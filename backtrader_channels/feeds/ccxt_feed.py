@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import ccxt
 
 from ..events import EventPriority, OrderBookEvent, TickEvent
-from .base import CCXTFeedBase
+from .base import CCXTFeedBase, Resync
 from .trade_ids import TradeIdFilter
 
 if TYPE_CHECKING:
@@ -31,9 +31,10 @@ class CCXTLiveTickFeed(CCXTFeedBase):
     """Trades of one symbol as ``Event(timestamp, TICK, 'tick', symbol, data=TickEvent)``.
 
     ``TickEvent.timestamp`` is the exchange's trade time, ``recv_timestamp`` the local
-    receive time. Each trade id is delivered at most once, in order, across reconnects
-    (``TradeIdFilter``, memory bounded by ``dedupe_window``); ids skipped over are counted
-    in ``stats.missed_trades``. Items without a usable id, time, price, amount or side are
+    receive time. Each trade is delivered at most once across reconnects (``TradeIdFilter``,
+    memory bounded by ``dedupe_window``); ids skipped over are counted in
+    ``stats.missed_trades``, ids that start again or jump implausibly (more than
+    ``max_id_jump``) in ``stats.id_epochs``. Items without a usable id, time, price, amount or side are
     counted in ``stats.bad_messages`` and skipped.
     """
 
@@ -41,10 +42,11 @@ class CCXTLiveTickFeed(CCXTFeedBase):
     priority = EventPriority.TICK
 
     def __init__(
-        self, exchange_id: str, symbol: str, event_queue: LiveEventQueue, *, dedupe_window: int = 100_000, **options: Any
+        self, exchange_id: str, symbol: str, event_queue: LiveEventQueue, *, dedupe_window: int = 100_000,
+        max_id_jump: int = 1_000_000, **options: Any
     ) -> None:
         super().__init__(exchange_id, symbol, event_queue, **options)
-        self._trade_ids = TradeIdFilter(dedupe_window)
+        self._trade_ids = TradeIdFilter(dedupe_window, max_id_jump)
 
     async def _watch(self, exchange: Any) -> Any:
         return await exchange.watch_trades(self.symbol)
@@ -57,10 +59,10 @@ class CCXTLiveTickFeed(CCXTFeedBase):
             if tick is None:
                 self._skip_bad(trade, ValueError("trade without id, timestamp, price, amount or side"))
                 continue
-            if not trade_ids.accept(tick.trade_id):
+            if not trade_ids.accept(tick.trade_id, tick.timestamp):
                 counters.duplicates += 1
                 continue
-            counters.missed_trades = trade_ids.missed
+            counters.missed_trades, counters.id_epochs = trade_ids.missed, trade_ids.epochs
             counters.latencies.append(recv_timestamp - tick.timestamp)
             if self._emit(tick, tick.timestamp):
                 counters.trades += 1
@@ -96,7 +98,9 @@ class CCXTLiveOrderBookFeed(CCXTFeedBase):
     (including after a resync), and a queue under load may conflate snapshots losslessly.
     ``update_id`` is the book's nonce (Binance's last applied ``u``); ``timestamp`` the
     exchange time of the last diff (a REST snapshot has none: the previous event's time, or
-    the receive time for the first).
+    the receive time for the first). A crossed book (best bid >= best ask: a crossing diff
+    stays in ccxt's book) is never delivered: it counts as a bad message and the book is
+    rebuilt from a fresh snapshot.
     """
 
     channel_type = "orderbook"
@@ -136,6 +140,8 @@ class CCXTLiveOrderBookFeed(CCXTFeedBase):
             timestamp = self._last_timestamp if self._last_timestamp is not None else recv_timestamp
         depth = self.depth
         bids, asks = book["bids"], book["asks"]
+        if bids and asks and bids[0][0] >= asks[0][0]:
+            raise Resync(f"crossed book: bid {bids[0][0]} >= ask {asks[0][0]} at update {nonce}")
         if depth is not None:
             bids, asks = bids[:depth], asks[:depth]
         update = OrderBookEvent(timestamp, bids, asks, "snapshot", self.symbol, nonce, recv_timestamp)

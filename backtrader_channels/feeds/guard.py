@@ -5,6 +5,8 @@ or a message missing a field the exchange handler indexes) is raised inside the 
 receive-loop callback: the loop is never rescheduled and every pending ``watch_*`` waits
 forever on a socket that is still open. The guarded exchange wraps each client's frame
 handler so that such a frame is reported to a callback and skipped, and the stream goes on.
+Frames that parse but hold no message (``[]``, ``{}``, ``null``, a bare string or number),
+which ccxt would ignore without a trace, are reported the same way.
 """
 
 from __future__ import annotations
@@ -52,4 +54,11 @@ def _guarded(exchange_class: type) -> type:
             ws_client.handle_text_or_binary_message = guarded
         return ws_client
 
-    return type(f"Guarded{exchange_class.__name__}", (exchange_class,), {"client": client})
+    def handle_message(self: Any, ws_client: Any, message: Any) -> Any:
+        if not message or not isinstance(message, (dict, list)):
+            self.on_bad_message(message, ValueError("a frame with no message in it"))
+            return None
+        return exchange_class.handle_message(self, ws_client, message)
+
+    members = {"client": client, "handle_message": handle_message}
+    return type(f"Guarded{exchange_class.__name__}", (exchange_class,), members)

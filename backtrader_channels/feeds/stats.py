@@ -24,6 +24,8 @@ class FeedStats:
     duplicates: int  # trades already delivered (e.g. replayed after a reconnect): skipped
     missed_trades: int  # trade ids skipped over (consecutive-id gaps that were never filled)
     rejected: int  # events the feed's validator refused
+    id_epochs: int  # trade ids that started again or jumped implausibly (a new epoch, not drops)
+    failures: int  # errors that would have ended the feed, retried with keep_going=True
     latency_p50: float | None
     latency_p99: float | None
 
@@ -33,13 +35,13 @@ class FeedCounters:
 
     __slots__ = (
         "messages", "trades", "books", "reconnects", "watchdog_restarts", "resyncs",
-        "bad_messages", "duplicates", "missed_trades", "rejected", "latencies",
+        "bad_messages", "duplicates", "missed_trades", "rejected", "id_epochs", "failures", "latencies",
     )
 
     def __init__(self, latency_window: int) -> None:
         self.messages = self.trades = self.books = 0
         self.reconnects = self.watchdog_restarts = self.resyncs = 0
-        self.bad_messages = self.duplicates = self.missed_trades = self.rejected = 0
+        self.bad_messages = self.duplicates = self.missed_trades = self.rejected = self.id_epochs = self.failures = 0
         self.latencies: deque[float] = deque(maxlen=latency_window)
 
     def snapshot(self) -> FeedStats:
@@ -51,5 +53,5 @@ class FeedCounters:
         return FeedStats(
             self.messages, self.trades, self.books, self.reconnects, self.watchdog_restarts,
             self.resyncs, self.bad_messages, self.duplicates, self.missed_trades, self.rejected,
-            percentile(0.50), percentile(0.99),
+            self.id_epochs, self.failures, percentile(0.50), percentile(0.99),
         )

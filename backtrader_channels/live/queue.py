@@ -12,10 +12,14 @@ for today's epoch seconds) may compare equal and fall back to priority and arriv
 Overflow policy, applied when a push finds ``max_queue_size`` events queued. Nothing is lost
 silently: every merge counts in ``stats.conflated``, every discarded event in ``stats.dropped``.
 
-1. Conflate order-book updates of one ``(channel_type, channel_name)``: the newest queued
-   update of the incoming event's book is merged into it, else the two oldest queued updates
+1. Conflate order-book updates of one ``(channel_type, channel_name)``: the incoming update
+   is merged into the newest queued update of its book, else the two oldest queued updates
    of a book with several are merged into one (``merge_book_updates``: the merged update leaves
    the same book as applying both, so only intermediate book states disappear, never levels).
+   The merged update keeps the *older* update's place in the queue (and its ``Event``
+   timestamp; its data carries the newer book time): under sustained overload a book is never
+   pushed back behind the trades that keep arriving, so the book a strategy sees lags by no
+   more than the queue itself.
 2. Otherwise drop the oldest event by arrival, sparing the next event ``pop`` would return
    (the most urgent), CONTROL events and order-book updates (dropping a delta would corrupt
    the book; after step 1 there is at most one queued per book).
@@ -202,25 +206,25 @@ class LiveEventQueue:
             queued.popleft()
         queued.append(key)
 
-    def _make_room(self, incoming: Event) -> bool:
-        """Apply the overflow policy; True if ``incoming`` is to be queued."""
+    def _make_room(self, incoming: Event) -> bool | None:
+        """Apply the overflow policy: True if ``incoming`` is to be queued, None if it was
+        merged into a queued update, False if it was dropped."""
         live = self._live
         if _is_book(incoming):
             queued = self._books.get((incoming.channel_type, incoming.channel_name))
             while queued and queued[-1] not in live:
                 queued.pop()
             if queued:
-                older = live.pop(queued.pop())
-                incoming.data = merge_book_updates(older.data, incoming.data)
+                older = live[queued[-1]]
+                older.data = merge_book_updates(older.data, incoming.data)
                 self._conflated += 1
-                self._compact()
-                return True
+                return None
         for queued in self._books.values():
             pair = self._oldest_pair(queued)
             if pair is not None:
-                older = live.pop(pair[0])
-                newer = live[pair[1]]
-                newer.data = merge_book_updates(older.data, newer.data)
+                older = live[pair[0]]
+                newer = live.pop(pair[1])
+                older.data = merge_book_updates(older.data, newer.data)
                 self._conflated += 1
                 self._compact()
                 return True
@@ -236,18 +240,18 @@ class LiveEventQueue:
         return False
 
     def _oldest_pair(self, queued: deque[int]) -> tuple[int, int] | None:
-        """The two oldest still-queued keys of one book (the first leaves ``queued``)."""
+        """The two oldest still-queued keys of one book (the second leaves ``queued``)."""
         live = self._live
         while queued and queued[0] not in live:
             queued.popleft()
         if len(queued) < 2:
             return None
         first = queued.popleft()
-        for key in queued:
-            if key in live:
-                return first, key
+        while queued and queued[0] not in live:
+            queued.popleft()
+        second = queued.popleft() if queued else None
         queued.appendleft(first)
-        return None
+        return None if second is None else (first, second)
 
     def _oldest_droppable(self) -> int | None:
         heap, live = self._heap, self._live

@@ -32,7 +32,9 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable
+from functools import cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
@@ -45,15 +47,29 @@ _LEVELS = 20  # each side keeps its levels within this many steps of the mid
 def binance_ccxt_config(http_url: str, ws_url: str) -> dict[str, Any]:
     """ccxt.pro ``binance`` constructor config pointing REST at ``http_url`` and streams at ``ws_url``.
 
-    Only spot markets are loaded (one ``exchangeInfo`` call), and rate limiting is off: a
-    local server has no limits to respect.
+    *Every* URL of ccxt's binance (``api``, ``test``, ``demo``: sapi, dapi, fapi, eapi, papi,
+    the WebSocket APIs... about 34) is rewritten, keeping its path: ccxt merges a partial
+    ``urls`` with its defaults, and one left at the exchange would carry an API key off the
+    machine (``load_markets`` with a key set makes signed ``sapi`` calls). Only spot markets
+    are loaded, and rate limiting is off: a local server has no limits to respect.
     """
-    rest = f"{http_url}/api/v3"
-    return {
-        "enableRateLimit": False,
-        "urls": {"api": {"public": rest, "private": rest, "v1": rest, "ws": {"spot": ws_url}}},
-        "options": {"fetchMarkets": {"types": ["spot"]}},
-    }
+    urls = {name: _localised(value, http_url, ws_url) for name, value in _binance_urls().items()
+            if name in ("api", "test", "demo")}
+    return {"enableRateLimit": False, "urls": urls, "options": {"fetchMarkets": {"types": ["spot"]}}}
+
+
+@cache
+def _binance_urls() -> dict[str, Any]:
+    import ccxt.pro
+
+    return ccxt.pro.binance().urls
+
+
+def _localised(value: Any, http_url: str, ws_url: str, websocket: bool = False) -> Any:
+    """``value`` (a URL or a dict of them) with every URL on the local server."""
+    if isinstance(value, dict):
+        return {key: _localised(item, http_url, ws_url, websocket or key == "ws") for key, item in value.items()}
+    return ws_url if websocket else http_url + urlsplit(value).path
 
 
 def _now_ms() -> int:
@@ -119,6 +135,7 @@ class FakeBinance:
         self.trades: dict[str, list[dict[str, Any]]] = {symbol: [] for symbol in self._markets}
         self.sent_at: dict[int, float] = {}
         self.rest_calls: Counter[str] = Counter()
+        self.requests: list[tuple[str, str, dict[str, str]]] = []  # (method, url, headers) of calls not served
         self.subscriptions: Counter[str] = Counter()
         self._connections: list[_Connection] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -198,6 +215,8 @@ class FakeBinance:
         rate: float | None = None,
         drop_after: int | None = None,
         replay: int = 0,
+        first_id: int | None = None,
+        time_offset: float = 0.0,
         timeout: float = 10.0,
     ) -> list[int]:
         """Send ``count`` new trades (``rate`` per second, else at once); returns their ids.
@@ -205,9 +224,13 @@ class FakeBinance:
         Each trade waits for a live subscriber (up to ``timeout``). With ``drop_after=k``
         every connection is dropped after the k-th trade; once a client subscribes again,
         the last ``replay`` trades are sent again (an overlap a feed must de-duplicate),
-        then the rest.
+        then the rest. ``first_id`` makes the ids start there (a jump, or a restart at 1);
+        ``time_offset`` seconds are added to the trades' times (a clock far off).
         """
-        coro = self._send_trades(self._market(symbol), count, rate, drop_after, replay, timeout)
+        market = self._market(symbol)
+        if first_id is not None:
+            self._call(self._run(lambda: setattr(market, "next_trade_id", first_id)))
+        coro = self._send_trades(market, count, rate, drop_after, replay, time_offset, timeout)
         return self._call(coro, timeout * (count + replay + 1))
 
     def skip_trades(self, symbol: str, count: int) -> None:
@@ -222,14 +245,19 @@ class FakeBinance:
         *,
         rate: float | None = None,
         gap_at: int | None = None,
+        bad_price_at: int | None = None,
+        cross_at: int | None = None,
         timeout: float = 10.0,
     ) -> int:
         """Apply ``count`` diff-depth updates to the book and send them; returns the last ``u``.
 
         With ``gap_at=i`` the i-th update changes the book but is never sent: the next one
-        a client sees has ``U`` beyond its last ``u + 1``.
+        a client sees has ``U`` beyond its last ``u + 1``. With ``bad_price_at=i`` it is sent
+        with the price ``"abc"`` in its first level. With ``cross_at=i`` it is sent with an
+        extra bid above the best ask that the server's book never holds (a crossing diff).
         """
-        coro = self._send_depth(self._market(symbol), count, rate, gap_at, timeout)
+        faults = {gap_at: "gap", bad_price_at: "bad_price", cross_at: "cross"}
+        coro = self._send_depth(self._market(symbol), count, rate, faults, timeout)
         return self._call(coro, timeout * (count + 1))
 
     def send_raw(self, stream: str, text: str, timeout: float = 10.0) -> None:
@@ -299,6 +327,7 @@ class FakeBinance:
         app.router.add_get("/api/v3/exchangeInfo", self._exchange_info)
         app.router.add_get("/api/v3/depth", self._depth)
         app.router.add_get("/ws{tail:.*}", self._websocket)
+        app.router.add_route("*", "/{tail:.*}", self._not_served)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._requested_port)
@@ -360,6 +389,12 @@ class FakeBinance:
         return web.json_response(
             {"timezone": "UTC", "serverTime": _now_ms(), "rateLimits": [], "exchangeFilters": [], "symbols": symbols}
         )
+
+    async def _not_served(self, request: web.Request) -> web.Response:
+        """Any other REST call: recorded (with its headers, to check what a client sent) and refused."""
+        self.rest_calls[request.path] += 1
+        self.requests.append((request.method, str(request.rel_url), dict(request.headers)))
+        return web.Response(text="not served by FakeBinance", status=503)
 
     async def _depth(self, request: web.Request) -> web.Response:
         self.rest_calls[request.path] += 1
@@ -438,7 +473,8 @@ class FakeBinance:
         return len(connections)
 
     async def _send_trades(
-        self, market: _Market, count: int, rate: float | None, drop_after: int | None, replay: int, timeout: float
+        self, market: _Market, count: int, rate: float | None, drop_after: int | None, replay: int,
+        time_offset: float, timeout: float,
     ) -> list[int]:
         stream = self.trade_stream(market.symbol)
         sent: list[str] = []
@@ -448,18 +484,20 @@ class FakeBinance:
                 await self._drop(abrupt=False)
                 for text in sent[max(0, len(sent) - replay) :]:
                     await self._broadcast(stream, text, timeout)
-            await self._broadcast_trade(market, stream, sent, ids, timeout)
+            await self._broadcast_trade(market, stream, sent, ids, time_offset, timeout)
             if rate:
                 await asyncio.sleep(1.0 / rate)
         return ids
 
-    async def _broadcast_trade(self, market: _Market, stream: str, sent: list[str], ids: list[int], timeout: float) -> None:
+    async def _broadcast_trade(
+        self, market: _Market, stream: str, sent: list[str], ids: list[int], time_offset: float, timeout: float
+    ) -> None:
         await self._await_subscriber(stream, timeout)
         rng = self._rng
         trade_id = market.next_trade_id
         market.next_trade_id += 1
         market.price = round(market.price + rng.choice((-0.01, 0.0, 0.01)), 2)
-        now = _now_ms()  # the actual send time, so recv - T is the client's latency
+        now = _now_ms() + int(time_offset * 1000)  # the send time, so recv - T is the client's latency
         payload = {
             "e": "trade",
             "E": now,
@@ -478,13 +516,16 @@ class FakeBinance:
         sent.append(text)
         ids.append(trade_id)
 
-    async def _send_depth(self, market: _Market, count: int, rate: float | None, gap_at: int | None, timeout: float) -> int:
+    async def _send_depth(
+        self, market: _Market, count: int, rate: float | None, faults: dict[int | None, str], timeout: float
+    ) -> int:
         stream = self.depth_stream(market.symbol)
         for index in range(count):
             first = market.last_update_id + 1
             bids, asks = self._change_book(market)
             market.last_update_id += self._rng.randint(1, 3)
-            if index != gap_at:
+            fault = faults.get(index)
+            if fault != "gap":
                 payload = {
                     "e": "depthUpdate",
                     "E": _now_ms(),
@@ -494,6 +535,11 @@ class FakeBinance:
                     "b": _levels(bids),
                     "a": _levels(asks),
                 }
+                if fault == "bad_price":
+                    side = payload["b"] or payload["a"]
+                    side[0][0] = "abc"
+                elif fault == "cross":
+                    payload["b"].append(_levels([(min(market.asks) + _TICK, 1.0)])[0])
                 await self._broadcast(stream, json.dumps(payload, separators=(",", ":")), timeout)
             if rate:
                 await asyncio.sleep(1.0 / rate)

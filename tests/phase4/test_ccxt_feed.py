@@ -199,7 +199,7 @@ def test_validator_refuses_bad_trades_before_the_queue(server, start_feed):
     server.send_trades(SYMBOL, 2)
     assert trade_ids(collect(queue, 5)) == [1, 2, 3, 5, 6]
     assert feed.stats.rejected == 1
-    assert validator.get_anomaly_report() == {("tick", SYMBOL): {"invalid_price": 1}}
+    assert validator.get_anomaly_report() == {("tick", SYMBOL): {"invalid_price": 1, "invalid_data": 1}}
 
 
 def test_overflowing_queue_counts_drops_and_keeps_the_most_urgent(server, start_feed):

@@ -213,12 +213,12 @@ def test_overflow_conflates_snapshots_of_one_book_keeping_the_newest():
     queue.push(book(1.0, [(99, 1)], [(101, 1)], kind="snapshot"))
     queue.push(tick(1.5))
     queue.push(book(2.0, [(98, 2)], [(102, 2)], kind="snapshot"))
-    queue.push(book(3.0, [(97, 3)], [(103, 3)], kind="snapshot"))  # full: replaces the 2.0 one
+    queue.push(book(3.0, [(97, 3)], [(103, 3)], kind="snapshot"))  # full: merged into the 2.0 one
     stats = queue.stats
     assert (stats.conflated, stats.dropped) == (1, 0)
     popped = drain(queue)
-    assert [event.timestamp for event in popped] == [1.0, 1.5, 3.0]
-    assert popped[2].data.bids == ((97.0, 3.0),)
+    assert [event.timestamp for event in popped] == [1.0, 1.5, 2.0]  # the queued update's place
+    assert popped[2].data.timestamp == 3.0 and popped[2].data.bids == ((97.0, 3.0),)
 
 
 def test_overflow_merges_deltas_so_the_book_ends_in_the_same_state():

@@ -108,7 +108,7 @@ def test_seed_style_bare_queue_and_invalid_events_kept_from_the_strategy():
     assert [t[1] for t in strategy.ticks] == [100.0, 101.0, 102.0, 103.0]
     assert strategy.fill[:2] == (103.0, 0.5)
     report = cerebro._bc_engine.live.anomaly_report()[("tick", SYMBOL)]
-    assert report == {"invalid_price": 1, "nan_or_inf": 1, "duplicate_trade_id": 1}
+    assert report == {"invalid_price": 1, "invalid_data": 1, "nan_or_inf": 1, "duplicate_trade_id": 1}
     assert "rejected" in cerebro.tick_result.summary()
 
 

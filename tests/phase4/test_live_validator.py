@@ -33,7 +33,7 @@ def test_seed_checks_out_of_order_time_jump_and_invalid_data():
     assert not validator.validate(tick(4000.0, volume=-1.0))
     assert validator.validate(tick(4000.0, volume=0.0))  # zero volume is legal
     assert validator.get_anomaly_report() == {
-        KEY: {"out_of_order": 1, "time_jump": 1, "invalid_price": 1, "invalid_volume": 1}
+        KEY: {"out_of_order": 1, "time_jump": 1, "invalid_price": 1, "invalid_volume": 1, "invalid_data": 2}
     }
 
 
@@ -42,7 +42,7 @@ def test_rejected_events_do_not_move_the_clock():
     assert validator.validate(tick(100.0))
     assert not validator.validate(tick(5000.0, price=-1.0))
     assert validator.validate(tick(101.0))  # not out of order: the bad one was not accepted
-    assert validator.get_anomaly_report() == {KEY: {"invalid_price": 1}}
+    assert validator.get_anomaly_report() == {KEY: {"invalid_price": 1, "invalid_data": 1}}
 
 
 @pytest.mark.parametrize(
@@ -88,7 +88,7 @@ def test_book_checks_crossed_invalid_and_per_message_levels():
     assert not validator.validate(book(3.0, [(99.0, -1.0)], [(101.0, 2.0)]))
     assert validator.validate(book(3.0, [(99.0, 1.0)], []))  # one-sided: not crossed
     assert validator.get_anomaly_report() == {
-        key: {"crossed_book": 2, "invalid_price": 1, "invalid_volume": 1}
+        key: {"crossed_book": 2, "invalid_price": 1, "invalid_volume": 1, "invalid_data": 2}
     }
 
 

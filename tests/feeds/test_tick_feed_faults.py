@@ -1,0 +1,87 @@
+"""The trade feed against id jumps, id restarts, out-of-order ids, future-stamped trades and
+frames with no message in them.
+
+Real ccxt.pro client, local FakeBinance on 127.0.0.1: the faults are in what the server sends.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from backtrader_channels.live import LiveDataValidator
+from tests.phase4.test_ccxt_feed import (  # noqa: F401
+    SYMBOL,
+    assert_no_more,
+    collect,
+    server,
+    start_feed,
+    trade_ids,
+)
+
+YEAR = 365 * 24 * 3600.0
+
+
+def test_a_server_restart_with_ids_from_1_again_is_a_new_epoch_not_20_duplicates(server, start_feed):  # noqa: F811
+    feed, queue = start_feed()
+    server.send_trades(SYMBOL, 30)
+    server.drop_connections()
+    server.send_trades(SYMBOL, 20, first_id=1)  # the restarted exchange counts from 1
+    assert trade_ids(collect(queue, 50)) == list(range(1, 31)) + list(range(1, 21))
+    stats = feed.stats
+    assert (stats.trades, stats.duplicates, stats.missed_trades, stats.id_epochs) == (50, 0, 0, 1)
+    assert_no_more(queue)
+
+
+def test_one_implausible_id_does_not_silence_the_feed(server, start_feed):  # noqa: F811
+    feed, queue = start_feed()
+    server.send_trades(SYMBOL, 33)
+    server.send_trades(SYMBOL, 1, first_id=10**12)
+    server.send_trades(SYMBOL, 5, first_id=34)  # the real ids go on
+    assert trade_ids(collect(queue, 39)) == [*range(1, 34), 10**12, *range(34, 39)]
+    stats = feed.stats
+    assert (stats.trades, stats.duplicates, stats.missed_trades, stats.id_epochs) == (39, 0, 0, 2)
+
+
+def test_out_of_order_ids_are_neither_duplicates_nor_missed(server, start_feed):  # noqa: F811
+    feed, queue = start_feed()
+    server.send_trades(SYMBOL, 29)
+    for trade_id in (31, 30, 32):
+        server.send_trades(SYMBOL, 1, first_id=trade_id)
+    assert trade_ids(collect(queue, 32)) == [*range(1, 30), 31, 30, 32]
+    stats = feed.stats
+    assert (stats.trades, stats.duplicates, stats.missed_trades, stats.id_epochs) == (32, 0, 0, 0)
+
+
+def test_a_replay_after_a_reconnect_is_still_dropped_as_duplicates(server, start_feed):  # noqa: F811
+    feed, queue = start_feed()
+    server.send_trades(SYMBOL, 25, drop_after=10, replay=3)
+    assert trade_ids(collect(queue, 25)) == list(range(1, 26))
+    stats = feed.stats
+    assert (stats.duplicates, stats.id_epochs) == (3, 0)
+
+
+def test_a_future_stamped_trade_is_rejected_and_does_not_starve_the_channel(server, start_feed):  # noqa: F811
+    validator = LiveDataValidator()
+    feed, queue = start_feed(validator=validator)
+    server.send_trades(SYMBOL, 1)
+    server.send_trades(SYMBOL, 1, time_offset=YEAR)  # id 2, stamped a year ahead
+    server.send_trades(SYMBOL, 29)
+    assert trade_ids(collect(queue, 30)) == [1, *range(3, 32)]
+    assert (feed.stats.trades, feed.stats.rejected) == (30, 1)
+    assert validator.get_anomaly_report() == {("tick", SYMBOL): {"invalid_timestamp": 1, "invalid_data": 1}}
+    assert_no_more(queue)
+
+
+# frames that are valid JSON but no message at all are counted as bad, not silently ignored
+@pytest.mark.parametrize("frames", [["[]", "null", "{}", "[]"], ['""', "0"]], ids=["empty", "scalars"])
+def test_empty_and_scalar_frames_are_counted_as_bad_messages(server, start_feed, frames):  # noqa: F811
+    feed, queue = start_feed()
+    server.send_trades(SYMBOL, 2)
+    for frame in frames:
+        server.send_raw(server.trade_stream(SYMBOL), frame)
+    server.send_trades(SYMBOL, 2)
+    assert trade_ids(collect(queue, 4)) == [1, 2, 3, 4]
+    stats = feed.stats
+    assert (stats.bad_messages, stats.messages, stats.trades) == (len(frames), 4 + len(frames), 4)
+    assert (stats.reconnects, stats.watchdog_restarts) == (0, 0)
+    assert_no_more(queue)
