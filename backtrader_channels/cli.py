@@ -196,6 +196,12 @@ def cmd_live(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep.command import run_command
+
+    return run_command(args)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="btchannels", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -254,6 +260,12 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--format")
     validate.add_argument("--symbol", default="BTC/USDT")
     validate.set_defaults(run=cmd_validate)
+
+    sweep = commands.add_parser("sweep", help="a parameter grid over days and symbols, on all cores or a Dask cluster")
+    from .sweep.command import add_arguments
+
+    add_arguments(sweep)
+    sweep.set_defaults(run=cmd_sweep)
     return parser
 
 

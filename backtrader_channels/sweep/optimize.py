@@ -1,0 +1,96 @@
+"""``cerebro.optstrategy`` in tick mode on several cores: one parameter set per task, in
+forked worker processes (a forked child inherits the Cerebro as built, channels and all, so
+nothing of it needs pickling). Results come back in the serial order.
+
+As with backtrader's own multi-process optimisation, each strategy comes back as a
+``backtrader.cerebro.OptReturn``: ``params``/``p``, ``strategycls``, its own ``tick_result``
+and ``analyzers`` whose ``get_analysis()`` returns what the analyzer computed. Only these
+values cross back from a worker (never classes), so strategies defined anywhere work.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+from typing import Any
+
+import backtrader as bt
+from backtrader.cerebro import OptReturn
+from backtrader.metabase import ItemCollection
+
+__all__ = ["optimize_in_processes"]
+
+_forked: dict[str, Any] = {}  # what a forked worker runs: the Cerebro, the combinations, run keywords
+
+
+def optimize_in_processes(cerebro: bt.Cerebro, **run_kwargs: Any) -> list[list[OptReturn]]:
+    """Run every parameter combination of ``cerebro.optstrategy`` in its own task, on
+    ``maxcpus`` processes (None: one per core); a list per combination, as a serial run."""
+    cerebro.strats = [list(entry) for entry in cerebro.strats]  # optstrategy's are one-pass iterators
+    combos = list(itertools.product(*cerebro.strats))
+    maxcpus = run_kwargs.get("maxcpus", cerebro.p.maxcpus)
+    processes = min(maxcpus or os.cpu_count() or 1, len(combos))
+    run_kwargs = {**run_kwargs, "maxcpus": 1}
+    _forked.update(cerebro=cerebro, combos=combos, run_kwargs=run_kwargs)
+    try:
+        if processes <= 1:
+            results = [_run_combo(i) for i in range(len(combos))]
+        else:
+            with multiprocessing.get_context("fork").Pool(processes) as pool:
+                results = pool.map(_run_combo, range(len(combos)), chunksize=1)
+    finally:
+        _forked.clear()
+    results = [
+        [_opt_return(part[0], *values) for part, values in zip(combo, outcome)]
+        for combo, outcome in zip(combos, results)
+    ]
+    for result in results:
+        for callback in cerebro.optcbs:
+            callback(result)
+    cerebro.runstrats = results
+    if results:
+        cerebro.tick_result = results[-1][0].tick_result
+    return results
+
+
+class Analysis:
+    """What an analyzer computed in a worker: ``get_analysis()``, as on the analyzer."""
+
+    def __init__(self, analysis: Any) -> None:
+        self._analysis = analysis
+
+    def get_analysis(self) -> Any:
+        return self._analysis
+
+
+def _run_combo(index: int) -> list[tuple[dict, list, Any]]:
+    """In a worker: run one combination on the forked Cerebro; per strategy its parameter
+    values, its analyzers' (name, analysis) and its tick_result (plain picklable values)."""
+    cerebro = _forked["cerebro"]
+    saved = cerebro.strats
+    cerebro.strats = [[part] for part in _forked["combos"][index]]
+    try:
+        (strategies,) = cerebro.run(mode=bt.RunMode.TICK, **_forked["run_kwargs"])
+    finally:
+        cerebro.strats = saved
+    return [
+        (
+            dict(strategy.params._getitems()),
+            [(name, analyzer.get_analysis()) for name, analyzer in
+             zip(strategy.analyzers.getnames(), strategy.analyzers)],
+            strategy.tick_result,
+        )
+        for strategy in strategies
+    ]
+
+
+def _opt_return(strategycls: type, params: dict, analyses: list, tick_result: Any) -> OptReturn:
+    """The OptReturn of one strategy, rebuilt in the parent process."""
+    values = strategycls.params()
+    for name, value in params.items():
+        setattr(values, name, value)
+    analyzers = ItemCollection()
+    for name, analysis in analyses:
+        analyzers.append(Analysis(analysis), name)
+    return OptReturn(values, analyzers=analyzers, strategycls=strategycls, tick_result=tick_result)

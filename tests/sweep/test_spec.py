@@ -1,0 +1,82 @@
+"""Job specs: the grid, the order of jobs, the files each job reads, and bad input."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from backtrader_channels.sweep import StrategyRef, build_jobs, parameter_grid, strategy_ref
+from backtrader_channels.sweep.spec import day_of, expand_files
+from tests.sweep.conftest import STRATEGY
+
+REF = StrategyRef(path=str(STRATEGY), name="MovingAverageCross")
+
+
+def test_parameter_grid_varies_the_last_parameter_fastest():
+    assert parameter_grid({"fast": [10, 20], "slow": [100, 200, 300]}) == [
+        {"fast": 10, "slow": 100}, {"fast": 10, "slow": 200}, {"fast": 10, "slow": 300},
+        {"fast": 20, "slow": 100}, {"fast": 20, "slow": 200}, {"fast": 20, "slow": 300},
+    ]
+    with pytest.raises(ValueError, match="parameter 'slow' has no values"):
+        parameter_grid({"fast": [1], "slow": []})
+
+
+def test_per_day_jobs_run_parameter_set_then_symbol_then_day(btc_days, eth_days):
+    jobs = build_jobs(REF, {"fast": [10, 20]}, {"BTC/USDT": btc_days, "ETH/USDT": eth_days}, per_day=True)
+    assert [(job.index, job.params["fast"], job.symbol, job.day) for job in jobs] == [
+        (0, 10, "BTC/USDT", "2025-01-01"), (1, 10, "BTC/USDT", "2025-01-02"), (2, 10, "BTC/USDT", "2025-01-03"),
+        (3, 10, "ETH/USDT", "2025-01-01"), (4, 10, "ETH/USDT", "2025-01-02"),
+        (5, 20, "BTC/USDT", "2025-01-01"), (6, 20, "BTC/USDT", "2025-01-02"), (7, 20, "BTC/USDT", "2025-01-03"),
+        (8, 20, "ETH/USDT", "2025-01-01"), (9, 20, "ETH/USDT", "2025-01-02"),
+    ]
+    (channel,) = jobs[4].channels
+    assert (channel.kind, channel.symbol, [Path(p).name for p in channel.paths]) == (
+        "tick", "ETH/USDT", ["ETHUSDT-trades-2025-01-02.parquet"])
+    assert pickle.loads(pickle.dumps(jobs[4])) == jobs[4]  # a spec travels to workers as it is
+
+
+def test_whole_range_and_carry_jobs_read_every_day_in_order(btc_days):
+    whole = build_jobs(REF, {"fast": [10]}, {"BTC/USDT": btc_days})
+    carry = build_jobs(REF, {"fast": [10]}, {"BTC/USDT": btc_days}, per_day=True, carry=True)
+    for jobs in (whole, carry):
+        (job,) = jobs
+        assert [Path(p).name for p in job.channels[0].paths] == [
+            f"BTCUSDT-trades-2025-01-0{d}.parquet" for d in (1, 2, 3)]
+    assert (whole[0].day, whole[0].split_days) == ("2025-01-01..2025-01-03", False)
+    assert (carry[0].days, carry[0].split_days) == (("2025-01-01", "2025-01-02", "2025-01-03"), True)
+
+
+def test_books_pair_with_trades_by_day(tmp_path, btc_days):
+    for day in ("2025-01-01", "2025-01-02"):
+        (tmp_path / f"book-{day}.jsonl.gz").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"BTC/USDT: book days \['2025-01-01', '2025-01-02'\] differ"):
+        build_jobs(REF, {"fast": [1]}, {"BTC/USDT": btc_days}, books={"BTC/USDT": str(tmp_path / "book-*")})
+    with pytest.raises(ValueError, match="book files for symbols without trades: ETH/USDT"):
+        build_jobs(REF, {"fast": [1]}, {"BTC/USDT": btc_days}, books={"ETH/USDT": str(tmp_path / "book-*")})
+
+
+def test_bad_sweeps_are_refused_with_the_reason(tmp_path, btc_days):
+    with pytest.raises(FileNotFoundError, match="nothing-\\*.zip: no such file"):
+        build_jobs(REF, {"fast": [1]}, {"BTC/USDT": str(tmp_path / "nothing-*.zip")})
+    with pytest.raises(ValueError, match="carry applies to per-day runs"):
+        build_jobs(REF, {"fast": [1]}, {"BTC/USDT": btc_days}, carry=True)
+    (tmp_path / "a.parquet").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"carry splits by date: no YYYY-MM-DD in the file names of BTC/USDT \(a\)"):
+        build_jobs(REF, {"fast": [1]}, {"BTC/USDT": str(tmp_path / "a.parquet")}, per_day=True, carry=True)
+    (tmp_path / "x-2025-01-01.csv").write_bytes(b"")
+    (tmp_path / "y-2025-01-01.csv").write_bytes(b"")
+    with pytest.raises(ValueError, match="two files for day 2025-01-01"):
+        build_jobs(REF, {"fast": [1]}, {"BTC/USDT": str(tmp_path / "*.csv")})
+    with pytest.raises(FileNotFoundError, match="missing.py: no such strategy file"):
+        strategy_ref(tmp_path / "missing.py")
+
+
+def test_days_come_from_file_names_and_urls_expand_through_fsspec(btc_days):
+    assert day_of("data/BTCUSDT-trades-2025-01-07.zip") == "2025-01-07"
+    assert day_of("https://host/x/BTCUSDT-trades-2025-01-07.zip") == "2025-01-07"
+    assert day_of("recording.parquet") == "recording"
+    urls = expand_files("file://" + btc_days)
+    assert urls == ["file://" + path for path in sorted(expand_files(btc_days))]
+    assert len(urls) == 3
