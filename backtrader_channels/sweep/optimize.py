@@ -76,7 +76,7 @@ def _run_combo(index: int) -> list[tuple[dict, list, Any]]:
         cerebro.strats = saved
     return [
         (
-            dict(strategy.params._getitems()),
+            dict(strategy.params._getkwargs()),
             [(name, analyzer.get_analysis()) for name, analyzer in
              zip(strategy.analyzers.getnames(), strategy.analyzers)],
             strategy.tick_result,

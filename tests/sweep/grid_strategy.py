@@ -1,12 +1,14 @@
 """The strategy file the sweep tests run: a moving-average cross on trade prices.
 
 ``fail_at`` makes the parameter set with ``fast == fail_at`` raise; ``die_marker`` makes the
-first job with ``fast == die_at`` kill its worker process (once: it leaves the marker file).
+first job with ``fast == die_at`` kill its worker process (once: it leaves the marker file);
+``pause`` makes a job take that many seconds more.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections import deque
 from pathlib import Path
 
@@ -15,12 +17,13 @@ import backtrader as bt
 
 class MovingAverageCross(bt.Strategy):
     params = (("fast", 20), ("slow", 200), ("size", 0.01), ("fail_at", None), ("die_at", None),
-              ("die_marker", ""))
+              ("die_marker", ""), ("pause", 0.0))
 
     def __init__(self) -> None:
         if self.p.fast == self.p.die_at and not Path(self.p.die_marker).exists():
             Path(self.p.die_marker).write_text(str(os.getpid()))
             os._exit(1)  # the worker process dies mid-sweep
+        time.sleep(self.p.pause)
         self.fast: deque[float] = deque(maxlen=self.p.fast)
         self.slow: deque[float] = deque(maxlen=self.p.slow)
         self.fast_sum = self.slow_sum = 0.0
