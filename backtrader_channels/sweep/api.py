@@ -53,7 +53,7 @@ def strategy_ref(strategy: type | str | Path, name: str | None = None) -> Strate
     path = Path(text)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such strategy file")
-    return StrategyRef(path=str(path.resolve()), name=name)
+    return StrategyRef(path=str(path.resolve()), name=name, source=path.read_text())
 
 
 def sweep(

@@ -6,6 +6,7 @@ one bad parameter set never stops a sweep.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import tempfile
 import traceback
@@ -23,7 +24,7 @@ from .spec import ChannelSpec, JobSpec, StrategyRef
 __all__ = ["ChainedSource", "local_path", "run_job"]
 
 CACHE_DIR = Path(tempfile.gettempdir()) / "btchannels-sweep-cache"
-_loaded: dict[tuple[str, str | None], type] = {}
+_loaded: dict[tuple[str, str | None, str | None], type] = {}
 
 
 class ChainedSource:
@@ -63,15 +64,27 @@ def local_path(path: str) -> str:
     return fsspec.open_local(f"filecache::{path}", filecache={"cache_storage": str(CACHE_DIR)})
 
 
+def strategy_file(ref: StrategyRef) -> Path:
+    """The strategy file: its path when this machine sees it, else its shipped text, cached."""
+    path = Path(ref.path)
+    if path.is_file() or ref.source is None:
+        return path
+    copy = CACHE_DIR / "strategies" / hashlib.sha256(ref.source.encode()).hexdigest()[:16] / path.name
+    if not copy.is_file():
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text(ref.source)
+    return copy
+
+
 def load_strategy_ref(ref: StrategyRef) -> type:
-    """The strategy class of ``ref`` (a file is loaded once per worker process)."""
+    """The strategy class of ``ref`` (a file is loaded once per worker process and text)."""
     if ref.cls is not None:
         return ref.cls
-    key = (ref.path, ref.name)
+    key = (ref.path, ref.name, ref.source)
     if key not in _loaded:
         from ..cli import load_strategy
 
-        _loaded[key] = load_strategy(Path(ref.path), ref.name)
+        _loaded[key] = load_strategy(strategy_file(ref), ref.name)
     return _loaded[key]
 
 

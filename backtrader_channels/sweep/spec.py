@@ -24,11 +24,15 @@ KINDS = ("tick", "orderbook")
 
 @dataclass(frozen=True)
 class StrategyRef:
-    """A strategy class, or the file that defines it (``name`` picks one of several classes)."""
+    """A strategy class, or the file that defines it (``name`` picks one of several classes).
+
+    A file travels with its text (``source``), so workers that cannot see the path run it too.
+    """
 
     cls: type | None = None
     path: str | None = None
     name: str | None = None
+    source: str | None = None
 
     def __post_init__(self) -> None:
         if (self.cls is None) == (self.path is None):

@@ -80,3 +80,16 @@ def test_days_come_from_file_names_and_urls_expand_through_fsspec(btc_days):
     urls = expand_files("file://" + btc_days)
     assert urls == ["file://" + path for path in sorted(expand_files(btc_days))]
     assert len(urls) == 3
+
+
+def test_a_strategy_file_travels_with_its_text_to_workers_that_cannot_see_it(tmp_path, btc_days):
+    from backtrader_channels.sweep.runner import run_job
+
+    copy = tmp_path / "moved_strategy.py"
+    copy.write_text(STRATEGY.read_text())
+    ref = strategy_ref(f"{copy}:MovingAverageCross")
+    assert (ref.path, ref.name, ref.source) == (str(copy), "MovingAverageCross", STRATEGY.read_text())
+    copy.unlink()  # as on a machine without the file
+    job = build_jobs(ref, {"fast": [10]}, {"BTC/USDT": btc_days}, per_day=True)[0]
+    (row,) = run_job(job)
+    assert row["error"] == "" and row["fills"] > 0
