@@ -82,7 +82,8 @@ def report(result: SweepResult, top: int) -> None:
     best = result.best(top)
     if not best.empty:
         with pd.option_context("display.width", 200, "display.max_columns", 20):
-            print(f"\nbest parameter sets (total over days and symbols):\n{best.to_string(index=False)}")
+            table = best.to_string(index=False, float_format=lambda value: f"{value:,.4f}")
+            print(f"\nbest parameter sets (total over days and symbols):\n{table}")
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import shutil
 import tempfile
 import traceback
 from collections.abc import Iterator
@@ -56,12 +58,23 @@ class ChainedSource:
 
 
 def local_path(path: str) -> str:
-    """A local file for ``path``: itself, or a worker-local cached copy of a URL (fsspec)."""
+    """A local file for ``path``: a path or ``file://`` URL as it is; another URL (fsspec:
+    http(s)://, s3://...) downloaded once per machine into the cache, keeping its name."""
     if "://" not in path:
         return path
     import fsspec
 
-    return fsspec.open_local(f"filecache::{path}", filecache={"cache_storage": str(CACHE_DIR)})
+    fs, inner = fsspec.core.url_to_fs(path)
+    if "file" in fs.protocol:
+        return inner
+    copy = CACHE_DIR / "data" / hashlib.sha256(path.encode()).hexdigest()[:16] / path.rsplit("/", 1)[-1]
+    if not copy.is_file():
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        partial = copy.with_name(f"{copy.name}.{os.getpid()}.part")  # workers of a machine may race
+        with fs.open(inner, "rb") as source, open(partial, "wb") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
+        partial.replace(copy)
+    return str(copy)
 
 
 def strategy_file(ref: StrategyRef) -> Path:

@@ -93,3 +93,38 @@ def test_a_strategy_file_travels_with_its_text_to_workers_that_cannot_see_it(tmp
     job = build_jobs(ref, {"fast": [10]}, {"BTC/USDT": btc_days}, per_day=True)[0]
     (row,) = run_job(job)
     assert row["error"] == "" and row["fills"] > 0
+
+
+@pytest.fixture
+def http_server(btc_days):
+    """A real HTTP server on 127.0.0.1 serving the directory of the days."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(Path(btc_days).parent))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    thread.join()
+
+
+def test_workers_read_data_from_urls(http_server, btc_days, tmp_path, monkeypatch):
+    from backtrader_channels.sweep import runner
+
+    monkeypatch.setattr(runner, "CACHE_DIR", tmp_path / "cache")
+    local = sorted(expand_files(btc_days))
+    urls = [f"{http_server}/{Path(path).name}" for path in local]
+    from_files = build_jobs(REF, {"fast": [10]}, {"BTC/USDT": local}, per_day=True)
+    from_urls = build_jobs(REF, {"fast": [10]}, {"BTC/USDT": urls}, per_day=True)
+    from_file_urls = build_jobs(REF, {"fast": [10]}, {"BTC/USDT": ["file://" + p for p in local]}, per_day=True)
+    rows = [runner.run_job(job)[0] for job in (from_files[1], from_urls[1], from_file_urls[1])]
+    assert rows[1]["error"] == "" and rows[1]["events"] > 5000
+    numbers = [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+    assert numbers[0] == numbers[1] == numbers[2]
+    (cached,) = (tmp_path / "cache" / "data").glob("*/*")
+    assert cached.name == "BTCUSDT-trades-2025-01-02.parquet"
+    assert cached.read_bytes() == Path(local[1]).read_bytes()
