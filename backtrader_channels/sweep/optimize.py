@@ -31,6 +31,8 @@ def optimize_in_processes(cerebro: bt.Cerebro, **run_kwargs: Any) -> list[list[O
     combos = list(itertools.product(*cerebro.strats))
     maxcpus = run_kwargs.get("maxcpus", cerebro.p.maxcpus)
     processes = min(maxcpus or os.cpu_count() or 1, len(combos))
+    if "fork" not in multiprocessing.get_all_start_methods():  # Windows: one process, as maxcpus=1
+        processes = 1
     run_kwargs = {**run_kwargs, "maxcpus": 1}
     _forked.update(cerebro=cerebro, combos=combos, run_kwargs=run_kwargs)
     try:
