@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,17 @@ class ChainedSource:
                 yield chunk
 
 
+def _cached(folder: str, key: str, name: str, write: Callable[[Path], object]) -> Path:
+    """A file of this machine's cache, named ``name``, written by ``write`` the first time."""
+    copy = CACHE_DIR / folder / hashlib.sha256(key.encode()).hexdigest()[:16] / name
+    if not copy.is_file():
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        partial = copy.with_name(f"{name}.{os.getpid()}.part")  # workers of a machine may race
+        write(partial)
+        partial.replace(copy)
+    return copy
+
+
 def local_path(path: str) -> str:
     """A local file for ``path``: a path or ``file://`` URL as it is; another URL (fsspec:
     http(s)://, s3://...) downloaded once per machine into the cache, keeping its name."""
@@ -67,14 +78,12 @@ def local_path(path: str) -> str:
     fs, inner = fsspec.core.url_to_fs(path)
     if "file" in fs.protocol:
         return inner
-    copy = CACHE_DIR / "data" / hashlib.sha256(path.encode()).hexdigest()[:16] / path.rsplit("/", 1)[-1]
-    if not copy.is_file():
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        partial = copy.with_name(f"{copy.name}.{os.getpid()}.part")  # workers of a machine may race
-        with fs.open(inner, "rb") as source, open(partial, "wb") as target:
-            shutil.copyfileobj(source, target, 1 << 20)
-        partial.replace(copy)
-    return str(copy)
+
+    def download(target: Path) -> None:
+        with fs.open(inner, "rb") as source, open(target, "wb") as out:
+            shutil.copyfileobj(source, out, 1 << 20)
+
+    return str(_cached("data", path, path.rsplit("/", 1)[-1], download))
 
 
 def strategy_file(ref: StrategyRef) -> Path:
@@ -82,11 +91,7 @@ def strategy_file(ref: StrategyRef) -> Path:
     path = Path(ref.path)
     if path.is_file() or ref.source is None:
         return path
-    copy = CACHE_DIR / "strategies" / hashlib.sha256(ref.source.encode()).hexdigest()[:16] / path.name
-    if not copy.is_file():
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        copy.write_text(ref.source)
-    return copy
+    return _cached("strategies", ref.source, path.name, lambda target: target.write_text(ref.source))
 
 
 def load_strategy_ref(ref: StrategyRef) -> type:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -128,3 +130,42 @@ def test_workers_read_data_from_urls(http_server, btc_days, tmp_path, monkeypatc
     (cached,) = (tmp_path / "cache" / "data").glob("*/*")
     assert cached.name == "BTCUSDT-trades-2025-01-02.parquet"
     assert cached.read_bytes() == Path(local[1]).read_bytes()
+
+
+def test_command_line_parameters_and_clashing_names():
+    import argparse
+
+    from backtrader_channels.sweep.command import parse_param
+
+    assert parse_param("fast=10,20,50") == ("fast", [10, 20, 50])
+    assert parse_param("ratio = 0.5, 1e-3") == ("ratio", [0.5, 0.001])
+    assert parse_param("mode=long,short,None,True") == ("mode", ["long", "short", None, True])
+    for bad in ("fast", "fast=", "=1,2"):
+        with pytest.raises(argparse.ArgumentTypeError, match="--param takes NAME=V1,V2"):
+            parse_param(bad)
+    with pytest.raises(ValueError, match="parameter names clash with table columns: fees, symbol"):
+        sweep_with({"fees": [1], "symbol": ["x"]})
+    with pytest.raises(ValueError, match=r"heatmap axes \('fast', 'nope'\) must be swept parameters"):
+        sweep_with({"fast": [1]}, heatmap=("fast", "nope"))
+
+
+def sweep_with(params, **kw):
+    from backtrader_channels.sweep import sweep
+
+    return sweep(STRATEGY, params, "unused-*.zip", scheduler="serial", progress=False, **kw)
+
+
+def test_a_job_the_cluster_gives_up_on_becomes_failed_rows(btc_days):
+    from distributed import KilledWorker
+
+    from backtrader_channels.sweep.execute import _collect
+
+    job = build_jobs(REF, {"fast": [10]}, {"BTC/USDT": btc_days}, per_day=True, carry=True)[0]
+
+    def lost():
+        raise KilledWorker("btchannels-sweep-x-0", SimpleNamespace(address="tcp://127.0.0.1:1"), 3)
+
+    outcome = _collect([job], lambda: iter([(job, lost)]), progress=False)
+    assert [row["day"] for row in outcome.rows] == ["2025-01-01", "2025-01-02", "2025-01-03"]
+    assert all(row["error"].startswith("lost by the cluster: KilledWorker: Attempted to run task") for row in outcome.rows)
+    assert all(math.isnan(row["pnl"]) for row in outcome.rows) and not outcome.cancelled
