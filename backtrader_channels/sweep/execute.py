@@ -9,10 +9,13 @@ reported as failed).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import signal
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,14 +46,29 @@ def execute(jobs: list[JobSpec], scheduler: Any = None, *, workers: int | None =
     from distributed import Client, LocalCluster
 
     if scheduler is None:
-        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                               processes=True, dashboard_address=None)
+        with _workers_ignore_ctrl_c():
+            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                                   processes=True, dashboard_address=None)
         with cluster, Client(cluster) as client:
             return _on_dask(client, jobs, progress)
     if isinstance(scheduler, str):
         with Client(scheduler) as client:
             return _on_dask(client, jobs, progress)
     return _on_dask(scheduler, jobs, progress)
+
+
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[None]:
+    """Start worker processes with SIGINT ignored (they inherit it), so a terminal's Ctrl-C
+    reaches only this process, which cancels the sweep and closes the cluster."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
 
 
 def _on_dask(client: Any, jobs: list[JobSpec], progress: bool) -> Outcome:
