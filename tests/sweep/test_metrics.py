@@ -69,3 +69,30 @@ def test_carried_days_add_up_to_the_whole_range_run(btc_days):
     flat = sweep(STRATEGY, params, btc_days, per_day=True, scheduler="serial", progress=False).table
     assert list(flat["events"]) == list(days["events"])
     assert list(flat["pnl"]) != list(days["pnl"])
+
+
+def test_a_job_with_book_files_runs_both_channels_like_a_plain_cerebro(tmp_path):
+    from backtrader_channels import OrderBookChannel
+    from backtrader_channels.sample import sample_market
+    from backtrader_channels.sources import open_book, write_book, write_trades
+    from backtrader_channels.sweep.metrics import day_start
+
+    for seed, day in enumerate(("2025-01-01", "2025-01-02"), start=1):
+        trades, book = sample_market(seed=seed, duration=300, start=day_start(day), levels=5)
+        write_trades(tmp_path / f"BTCUSDT-trades-{day}.parquet", [trades])
+        write_book(tmp_path / f"BTCUSDT-book-{day}.jsonl.gz", [book])
+    result = sweep(STRATEGY, {"fast": [10]}, str(tmp_path / "BTCUSDT-trades-*"), per_day=True,
+                   books=str(tmp_path / "BTCUSDT-book-*"), scheduler="serial", progress=False)
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.broker.setcash(10_000.0)
+    cerebro.broker.setcommission(commission=0.001)
+    cerebro.add_channel(OrderBookChannel, symbol="BTC/USDT", dataname=tmp_path / "BTCUSDT-book-2025-01-02.jsonl.gz")
+    cerebro.add_channel(TickChannel, symbol="BTC/USDT", dataname=tmp_path / "BTCUSDT-trades-2025-01-02.parquet")
+    cerebro.addstrategy(load_strategy(STRATEGY), fast=10)
+    cerebro.run(mode=bt.RunMode.TICK)
+    run = cerebro.tick_result
+    row = result.table.iloc[1]
+    assert (row.day, row.pnl, row.fills, row.events) == ("2025-01-02", run.pnl, len(run.fills), run.events)
+    updates = sum(len(chunk) for chunk in open_book(tmp_path / "BTCUSDT-book-2025-01-02.jsonl.gz").chunks())
+    assert row.events == len(trades) + updates > len(trades)  # the day's trades and book updates
+    assert row.fills > 0 and (result.table["error"] == "").all()
