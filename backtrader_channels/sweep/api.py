@@ -90,6 +90,8 @@ def sweep(
     clash = sorted(set(params) & set(RESERVED))
     if clash:
         raise ValueError(f"parameter names clash with table columns: {', '.join(clash)}")
+    if workers is not None and scheduler is not None:
+        raise ValueError(f"workers= sizes the local cluster; {scheduler!r} has its own workers")
     names = list(params)
     if heatmap is not None and not set(heatmap) <= set(names):
         raise ValueError(f"heatmap axes {heatmap} must be swept parameters ({', '.join(names) or 'none'})")

@@ -145,6 +145,8 @@ def test_command_line_parameters_and_clashing_names():
             parse_param(bad)
     with pytest.raises(ValueError, match="parameter names clash with table columns: fees, symbol"):
         sweep_with({"fees": [1], "symbol": ["x"]})
+    with pytest.raises(ValueError, match="workers= sizes the local cluster; 'serial' has its own workers"):
+        sweep_with({"fast": [1]}, workers=2)
     with pytest.raises(ValueError, match=r"heatmap axes \('fast', 'nope'\) must be swept parameters"):
         sweep_with({"fast": [1]}, heatmap=("fast", "nope"))
 
