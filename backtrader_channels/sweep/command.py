@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from .api import SweepResult, sweep
+if TYPE_CHECKING:  # the command's parser is built at every btchannels start: keep it light
+    from .api import SweepResult
 
 __all__ = ["add_arguments", "parse_param", "run_command"]
 
@@ -71,6 +70,8 @@ def _by_symbol(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, str]
 
 def report(result: SweepResult, top: int) -> None:
     """Print where the files went, the failed jobs and the best parameter sets."""
+    import pandas as pd
+
     for kind, path in result.files.items():
         print(f"{kind}: {path}")
     done = result.table["job"].nunique()
@@ -87,6 +88,8 @@ def report(result: SweepResult, top: int) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from .api import sweep
+
     ticks, books = _by_symbol(args)
     heatmap = tuple(args.heatmap.split(",")) if args.heatmap else None
     if heatmap is not None and len(heatmap) != 2:
