@@ -171,3 +171,13 @@ def test_a_job_the_cluster_gives_up_on_becomes_failed_rows(btc_days):
     assert [row["day"] for row in outcome.rows] == ["2025-01-01", "2025-01-02", "2025-01-03"]
     assert all(row["error"].startswith("lost by the cluster: KilledWorker: Attempted to run task") for row in outcome.rows)
     assert all(math.isnan(row["pnl"]) for row in outcome.rows) and not outcome.cancelled
+
+
+def test_importing_the_package_or_the_cli_leaves_dask_tqdm_and_pandas_alone():
+    import subprocess
+    import sys
+
+    code = ("import sys, backtrader_channels, backtrader_channels.sweep, backtrader_channels.cli as cli; "
+            "cli._parser(); print(sorted(m for m in ('dask', 'distributed', 'tqdm', 'pandas') if m in sys.modules))")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert completed.stdout.strip() == "[]"
