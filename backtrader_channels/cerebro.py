@@ -157,6 +157,10 @@ def _run_tick(cerebro: bt.Cerebro, equity_interval: float = 1.0, duration: float
               validator: Any = True, **kwargs: Any) -> Any:
     """Tick-mode run. Live runs (a queue or live feeds attached) also take ``duration``
     (wall seconds) and ``validator`` (True: a default LiveDataValidator; False: none)."""
+    if seam.optimising(cerebro) and kwargs.get("maxcpus", cerebro.p.maxcpus) != 1 and not hasattr(cerebro, "_event_queue"):
+        from .sweep.optimize import optimize_in_processes  # each parameter set in a worker process
+
+        return optimize_in_processes(cerebro, equity_interval=equity_interval, **kwargs)
     live = _live_session(cerebro, validator, duration)
     channels = channels_of(cerebro)
     bar_feeds = list(cerebro.datas)
@@ -177,7 +181,7 @@ def _run_tick(cerebro: bt.Cerebro, equity_interval: float = 1.0, duration: float
         cerebro.datasbyname = {market.symbol: market.data for market in markets.values()}
     try:
         with seam.bar_loop_replaced(cerebro, engine.run):
-            # one process: optimisation runs share this engine; full strategies carry tick_result
+            # one process (maxcpus=1): optimisation runs share this engine; strategies carry tick_result
             strategies = _bar_run(cerebro, **{**kwargs, "runonce": False, "preload": True, "maxcpus": 1,
                                               "optreturn": False})
     finally:

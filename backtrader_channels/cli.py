@@ -225,6 +225,12 @@ def cmd_live(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep.command import run_command
+
+    return run_command(args)
+
+
 def cmd_fake_exchange(args: argparse.Namespace) -> int:
     from .fake_exchange import serve_fake_exchange
 
@@ -338,6 +344,12 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--format", help=f"the file's format, when detection cannot tell: {FORMATS}")
     validate.add_argument("--symbol", default="BTC/USDT", help="the market the events are stamped with")
     validate.set_defaults(run=cmd_validate)
+
+    sweep = command("sweep", "a parameter grid over days and symbols, on all cores or a Dask cluster")
+    from .sweep.command import add_arguments
+
+    add_arguments(sweep)
+    sweep.set_defaults(run=cmd_sweep)
     return parser
 
 

@@ -52,7 +52,8 @@ _PARAMETERS: dict[Callable[..., Any], tuple[str, ...]] = {
 # attributes set on instances in __init__, checked on fresh objects
 _INSTANCE_FIELDS: dict[str, tuple[str, ...]] = {
     "BackBroker": ("notifs", "pending", "submitted", "_toactivate", "_ocos", "positions", "comminfo"),
-    "Cerebro": ("_event_stop", "runwriters", "datas", "datasbyname"),
+    "Cerebro": ("_event_stop", "_dooptimize", "strats", "optcbs", "runstrats", "runwriters", "datas",
+                "datasbyname"),
     "LineBuffer": ("array", "idx", "lencount", "mode", "_idx"),
 }
 
@@ -95,6 +96,48 @@ def bar_loop_replaced(cerebro: bt.Cerebro, loop: Callable[[list], None]) -> Iter
         yield
     finally:
         del cerebro._runnext, cerebro._runonce
+
+
+def optimising(cerebro: bt.Cerebro) -> bool:
+    """Whether ``optstrategy`` was used (several parameter sets to run)."""
+    return cerebro._dooptimize
+
+
+def strategy_entries(cerebro: bt.Cerebro) -> list[list]:
+    """The strategies to run, as backtrader keeps them: one list of (class, args, kwargs)
+    per ``addstrategy``/``optstrategy`` call (made re-iterable here)."""
+    cerebro.strats = [list(entry) for entry in cerebro.strats]
+    return cerebro.strats
+
+
+def set_strategy_entries(cerebro: bt.Cerebro, entries: list[list]) -> None:
+    cerebro.strats = entries
+
+
+def finish_optimisation(cerebro: bt.Cerebro, results: list) -> None:
+    """What backtrader does with optimisation results: the callbacks, then ``runstrats``."""
+    for result in results:
+        for callback in cerebro.optcbs:
+            callback(result)
+    cerebro.runstrats = results
+
+
+def param_values(strategy: Any) -> dict:
+    return dict(strategy.params._getkwargs())
+
+
+def opt_return(strategycls: type, params: dict, analyzers: list[tuple[str, Any]], **extra: Any) -> Any:
+    """backtrader's lightweight optimisation result (``OptReturn``) of a strategy."""
+    from backtrader.cerebro import OptReturn
+    from backtrader.metabase import ItemCollection
+
+    values = strategycls.params()
+    for name, value in params.items():
+        setattr(values, name, value)
+    collection = ItemCollection()
+    for name, analyzer in analyzers:
+        collection.append(analyzer, name)
+    return OptReturn(values, analyzers=collection, strategycls=strategycls, **extra)
 
 
 def step_writers(cerebro: bt.Cerebro, strategies: list) -> None:

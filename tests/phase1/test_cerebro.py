@@ -163,7 +163,7 @@ def test_optimisation_runs_each_parameter_set_from_a_fresh_start(tmp_path):
     cerebro = bt.Cerebro()
     cerebro.add_channel(bc.TickChannel, symbol="BTC/USDT", dataname=path)
     cerebro.optstrategy(Sized, size=[1.0, 2.0, 3.0])
-    runs = [strategies[0] for strategies in cerebro.run(mode=bt.RunMode.TICK)]
+    runs = [strategies[0] for strategies in cerebro.run(mode=bt.RunMode.TICK, maxcpus=1)]  # strategies, not OptReturns
     assert [run.seen for run in runs] == [10, 10, 10]
     assert [[(f.size, f.price) for f in run.tick_result.fills] for run in runs] == [[(1.0, 101.0)], [(2.0, 101.0)], [(3.0, 101.0)]]
     assert [run.tick_result.end_value for run in runs] == [10_000 + 8.0 * k for k in (1, 2, 3)]  # bt default cash

@@ -78,11 +78,23 @@ def check_binance_dump(output: str, rows: dict[str, str]) -> None:
     assert fills[0][0] == "+0.01"  # the first fill is an entry
 
 
+def check_sweep_grid(output: str, rows: dict[str, str]) -> None:
+    jobs = re.findall(r"^\s+(\d+)\s+(\d+)\s+(\d+) BTC/USDT (2025-01-\d\d)\s+(-?[\d.]+)", output, re.M)
+    days = sorted({day for *_, day, _pnl in jobs})
+    assert [int(job) for job, *_ in jobs] == list(range(12)) and days == ["2025-01-01", "2025-01-02"]
+    assert "wrote heatmap.png, sweep.csv, sweep.parquet" in output
+    match = re.search(r"best set fast=(\d+) slow=(\d+) on (\S+), run again", output)
+    assert match and "sweep row PnL" in output and "same: True" in output
+    pnl = next(float(p) for job, fast, slow, day, p in jobs if (fast, slow, day) == match.groups())
+    assert abs(number(rows["PnL"]) - pnl) <= 0.005  # the rerun's summary is the table's row
+
+
 CHECKS: dict[str, Callable[[str, dict[str, str]], None]] = {
     "tick_backtest.py": check_tick_backtest,
     "orderbook_strategy.py": check_orderbook_strategy,
     "bars_and_ticks.py": check_bars_and_ticks,
     "binance_dump.py": check_binance_dump,
+    "sweep_grid.py": check_sweep_grid,
 }
 
 
