@@ -7,7 +7,10 @@ The convention (documented in docs/writing-docs.md):
 - ``<!-- continues -->`` on the line before a block: the block runs after the blocks before
   it (the chain back to the last block without the marker), as one script;
 - ``<!-- not-run: REASON -->`` on the line before a block: the block is not run, for the
-  stated reason (it needs the network, or files only the reader has).
+  stated reason (it needs the network, or files only the reader has);
+- a block whose first line is a comment naming a Python file (``# make_days.py``) is that
+  file: later blocks of the page find it saved under that name, and run it first as a module
+  (so ``if __name__ == "__main__":`` parts are not run again) to have what it makes.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ __all__ = ["Block", "Chain", "MarkerError", "chains", "read_blocks"]
 _FENCE = re.compile(r"^\s*(`{3,})([^`\s]*)\s*$")
 _MARKER = re.compile(r"^\s*<!--\s*(not-run|continues)\b(.*?)-->\s*$")
 _MARKER_LIKE = re.compile(r"<!--\s*(not[- ]?run|continue)", re.IGNORECASE)
+_FILE_NAME = re.compile(r"^#\s*([\w.-]+\.py)\s*$")
 
 
 class MarkerError(ValueError):
@@ -35,12 +39,19 @@ class Block:
     not_run: str | None = None  # the reason, for a block marked not-run
     continues: bool = False
 
+    @property
+    def file_name(self) -> str | None:
+        """The file this block is, when its first line names one (``# make_days.py``)."""
+        match = _FILE_NAME.match(self.code.split("\n", 1)[0])
+        return match.group(1) if match else None
+
 
 @dataclass
 class Chain:
     """A block and the blocks that continue it: one script."""
 
     blocks: list[Block] = field(default_factory=list)
+    files: list[Block] = field(default_factory=list)  # earlier named blocks of the page, run first
 
     @property
     def name(self) -> str:
@@ -103,13 +114,18 @@ def read_blocks(path: Path) -> list[Block]:
 def chains(blocks: list[Block]) -> list[Chain]:
     """The blocks to run, grouped into scripts: each block with the blocks it continues."""
     found: list[Chain] = []
+    files: list[Block] = []
     for block in blocks:
         if block.not_run is not None:
             continue
+        if files and files[-1].path != block.path:
+            files = []
         if block.continues:
             if not found or found[-1].blocks[0].path != block.path:
                 raise MarkerError(f"{block.path}:{block.line}: <!-- continues --> but no block before it runs")
             found[-1].blocks.append(block)
         else:
-            found.append(Chain([block]))
+            found.append(Chain([block], list(files)))
+        if block.file_name:
+            files.append(block)
     return found

@@ -32,8 +32,12 @@ def sample(tmp_path_factory) -> Path:
 def test_docs_block_runs(chain, sample, tmp_path):
     (tmp_path / "btchannels-output").mkdir()
     (tmp_path / "btchannels-output" / "sample").symlink_to(sample, target_is_directory=True)
+    for named in chain.files:
+        (tmp_path / named.file_name).write_text(named.code)
+    prelude = "".join(f"__import__('runpy').run_path({named.file_name!r}, run_name='docs_prelude')\n"
+                      for named in chain.files)
     script = tmp_path / "block.py"
-    script.write_text(chain.code)
+    script.write_text(prelude + chain.code)
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT)}
     completed = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
                                capture_output=True, text=True, timeout=TIMEOUT)
@@ -81,6 +85,13 @@ def test_markers_apply_to_the_next_python_block(tmp_path):
 def test_misplaced_or_malformed_markers_fail(tmp_path, text, problem):
     with pytest.raises(MarkerError, match=problem):
         read_blocks(_write(tmp_path, text))
+
+
+def test_named_blocks_are_files_that_later_blocks_of_the_page_run_first(tmp_path):
+    path = _write(tmp_path, "```python\n# make.py\nopen('d', 'w').write('1')\n```\n\n```python\n"
+                            "print(open('d').read())\n```\n")
+    first, second = chains(read_blocks(path))
+    assert (first.files, [block.file_name for block in second.files]) == ([], ["make.py"])
 
 
 def test_a_block_cannot_continue_nothing(tmp_path):
