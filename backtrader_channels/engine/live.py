@@ -15,6 +15,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..bus.commands import CONTROL_CHANNEL, handle_control
+
 if TYPE_CHECKING:
     from ..live import LiveDataValidator, LiveEventQueue
     from .engine import TickEngine
@@ -113,9 +115,13 @@ def _consume(engine: TickEngine, session: LiveSession, deadline: float | None) -
                 return "queue stopped"
             continue
         for handled, event in enumerate(batch, 1):
-            if validator is not None and not validator.validate(event):
+            if event.channel_type == CONTROL_CHANNEL:
+                stop = handle_control(engine, event)
+            elif validator is not None and not validator.validate(event):
                 session.rejected += 1
                 continue
-            if engine.live_step(event):
+            else:
+                stop = engine.live_step(event)
+            if stop:
                 session.unprocessed = len(batch) - handled + len(queue)
                 return "stopped"
