@@ -196,6 +196,52 @@ def cmd_live(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exchange_config(args: argparse.Namespace) -> dict[str, Any]:
+    """ccxt config for a local or test Binance server (--rest-url/--ws-url), else none."""
+    from .testing import binance_ccxt_config
+
+    if not (args.rest_url or args.ws_url):
+        return {}
+    if not (args.rest_url and args.ws_url):
+        raise SystemExit("btchannels: --rest-url and --ws-url go together")
+    return binance_ccxt_config(args.rest_url, args.ws_url)
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from .bus import collect
+    from .record.pump import stop_on_signals
+
+    if not (args.trades or args.book):
+        raise SystemExit("btchannels collect: choose --trades and/or --book")
+    with stop_on_signals() as stop:
+        publisher = collect(args.bus, args.symbol, trades=args.trades, book=args.book, exchange_id=args.exchange,
+                            config=_exchange_config(args), depth=args.depth, maxlen=args.maxlen,
+                            duration=args.duration, stop=stop)
+    print(f"published {publisher.published:,} events ({publisher.reconnects} reconnects to Redis)")
+    return 0
+
+
+def cmd_ctl(args: argparse.Namespace) -> int:
+    from .bus import send_command, send_local
+
+    if (args.bus is None) == (args.socket is None):
+        raise SystemExit("btchannels ctl: give --bus URL --run NAME, or --socket PATH")
+    if args.bus is not None:
+        if args.run_name is None:
+            raise SystemExit("btchannels ctl: --bus needs --run NAME")
+        send_command(args.bus, args.run_name, args.command)
+    else:
+        send_local(args.socket, args.command)
+    return 0
+
+
+def _add_exchange_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--exchange", default="binance", help="a ccxt.pro exchange id")
+    parser.add_argument("--rest-url", help="REST base for Binance, e.g. http://127.0.0.1:8080 (a local or test server)")
+    parser.add_argument("--ws-url", help="WebSocket base for Binance, e.g. ws://127.0.0.1:8080/ws")
+    parser.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C/SIGTERM)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="btchannels", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -254,6 +300,23 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--format")
     validate.add_argument("--symbol", default="BTC/USDT")
     validate.set_defaults(run=cmd_validate)
+
+    collect = commands.add_parser("collect", help="publish live trades/books to the Redis Streams bus")
+    collect.add_argument("--bus", required=True, help="redis://HOST:PORT")
+    collect.add_argument("--symbol", action="append", required=True, help="repeat for several symbols")
+    collect.add_argument("--trades", action="store_true")
+    collect.add_argument("--book", action="store_true")
+    collect.add_argument("--depth", type=int, default=20, help="book levels per side")
+    collect.add_argument("--maxlen", type=int, default=1_000_000, help="entries each stream keeps (about)")
+    _add_exchange_options(collect)
+    collect.set_defaults(run=cmd_collect)
+
+    ctl = commands.add_parser("ctl", help="send stop/pause/resume/flatten to a running strategy")
+    ctl.add_argument("command", choices=("stop", "pause", "resume", "flatten"))
+    ctl.add_argument("--bus", help="redis://HOST:PORT")
+    ctl.add_argument("--run", dest="run_name", help="the run's name (with --bus)")
+    ctl.add_argument("--socket", type=Path, help="the run's local control socket")
+    ctl.set_defaults(run=cmd_ctl)
     return parser
 
 

@@ -7,16 +7,18 @@ the feeds are stopped and what they queued is drained into the sink too.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..events import Event
 from ..feeds import FeedThread
 from ..live import LiveEventQueue
 
-__all__ = ["pump_feeds"]
+__all__ = ["pump_feeds", "stop_on_signals"]
 
 
 def pump_feeds(
@@ -49,3 +51,15 @@ def pump_feeds(
             sink(batch)
     if runner.errors and not stop.is_set():
         raise runner.errors[0]
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGTERM or Ctrl-C while the block runs (main thread): a clean stop."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
