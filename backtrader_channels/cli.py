@@ -221,6 +221,22 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_record(args: argparse.Namespace) -> int:
+    from .record.pump import stop_on_signals
+    from .record.recorder import record
+
+    if not (args.trades or args.book):
+        raise SystemExit("btchannels record: choose --trades and/or --book")
+    with stop_on_signals() as stop:
+        recorder = record(args.out, args.symbol, trades=args.trades, book=args.book, exchange_id=args.exchange,
+                          config=_exchange_config(args), depth=args.depth, flush_interval=args.flush_interval,
+                          max_segment_bytes=args.max_segment_bytes, duration=args.duration, stop=stop)
+    stats = recorder.stats
+    print(f"recorded {stats.trades:,} trades, {stats.book_updates:,} book updates ({stats.snapshots:,} snapshots), "
+          f"{stats.gaps:,} gaps -> {args.out}")
+    return 0
+
+
 def cmd_ctl(args: argparse.Namespace) -> int:
     from .bus import send_command, send_local
 
@@ -310,6 +326,17 @@ def _parser() -> argparse.ArgumentParser:
     collect.add_argument("--maxlen", type=int, default=1_000_000, help="entries each stream keeps (about)")
     _add_exchange_options(collect)
     collect.set_defaults(run=cmd_collect)
+
+    record = commands.add_parser("record", help="record live trades/books to Parquet (crash-safe, rotated hourly)")
+    record.add_argument("--symbol", action="append", required=True, help="repeat for several symbols")
+    record.add_argument("--trades", action="store_true")
+    record.add_argument("--book", action="store_true")
+    record.add_argument("--out", type=Path, required=True, help="the recording directory")
+    record.add_argument("--depth", type=int, default=20, help="book levels per side")
+    record.add_argument("--flush-interval", type=float, default=1.0, help="seconds; a kill loses at most this")
+    record.add_argument("--max-segment-bytes", type=int, help="also rotate a segment once this big")
+    _add_exchange_options(record)
+    record.set_defaults(run=cmd_record)
 
     ctl = commands.add_parser("ctl", help="send stop/pause/resume/flatten to a running strategy")
     ctl.add_argument("command", choices=("stop", "pause", "resume", "flatten"))

@@ -21,6 +21,7 @@ from .columns import TradeFields, per_value, trade_chunk
 from .csvtext import NUMBER, CsvLayout
 from .errors import SourceError
 from .files import PARQUET_SUFFIXES, existing_file, first_line, parquet_columns, plain_suffix
+from .recordings import is_recording, open_recording
 from .timestamps import DECIMAL_SECONDS
 
 __all__ = ["TRADE_FORMATS", "TradeSource", "normalize_symbol", "open_trades"]
@@ -52,8 +53,11 @@ def open_trades(
 
     ``symbol`` keeps only that symbol's rows of a file with a ``symbol`` column; ``format``
     overrides detection (one of ``TRADE_FORMATS``); ``on_error`` is 'raise' or 'skip';
-    chunks hold at most ``chunk_rows`` trades.
+    chunks hold at most ``chunk_rows`` trades. A directory is read as a recording
+    (``btchannels record``, see recordings.py).
     """
+    if is_recording(path):
+        return open_recording(path, "trades", symbol=symbol, format=format, on_error=on_error, chunk_rows=chunk_rows)
     return TradeSource(path, symbol=symbol, format=format, on_error=on_error, chunk_rows=chunk_rows)
 
 
