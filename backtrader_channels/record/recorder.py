@@ -206,6 +206,8 @@ class Recorder:
             if stream.rows:
                 self._write_part(symbol, name, stream)
             _merge_segment(stream.directory, current)
+        while (stream.directory / f"{segment}.parquet").exists():  # closed by an earlier recorder
+            segment = f"{segment[:13]}-{int(segment[14:]) + 1:03d}"
         parts = sorted((stream.directory / segment).glob("part-*.parquet"))
         stream.segment, stream.segment_bytes = segment, 0
         stream.parts = int(parts[-1].stem[5:]) if parts else 0
