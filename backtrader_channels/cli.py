@@ -237,6 +237,16 @@ def cmd_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from .record.replay import replay
+
+    if not args.log.is_file():
+        raise SystemExit(f"btchannels: event log not found: {args.log}")
+    result = replay(args.log, load_strategy(args.strategy_file, args.strategy))
+    print(result.summary())
+    return 0 if result.identical else 1
+
+
 def cmd_ctl(args: argparse.Namespace) -> int:
     from .bus import send_command, send_local
 
@@ -337,6 +347,12 @@ def _parser() -> argparse.ArgumentParser:
     record.add_argument("--max-segment-bytes", type=int, help="also rotate a segment once this big")
     _add_exchange_options(record)
     record.set_defaults(run=cmd_record)
+
+    replay = commands.add_parser("replay", help="re-run a strategy on a live run's event log; compare bit for bit")
+    replay.add_argument("log", type=Path)
+    replay.add_argument("strategy_file", type=Path)
+    replay.add_argument("--strategy", help="class name, when the file defines several")
+    replay.set_defaults(run=cmd_replay)
 
     ctl = commands.add_parser("ctl", help="send stop/pause/resume/flatten to a running strategy")
     ctl.add_argument("command", choices=("stop", "pause", "resume", "flatten"))

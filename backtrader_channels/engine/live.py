@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..bus.commands import CONTROL_CHANNEL, handle_control
+from ..record.sink import event_sink
 
 if TYPE_CHECKING:
     from ..live import LiveDataValidator, LiveEventQueue
@@ -105,6 +106,7 @@ def run_live(engine: TickEngine, session: LiveSession) -> None:
 def _consume(engine: TickEngine, session: LiveSession, deadline: float | None) -> str:
     cerebro, queue, validator = engine.cerebro, session.queue, session.validator
     pending = [session.first] if session.first is not None else []
+    sink = event_sink(engine)
     while True:
         if cerebro._event_stop or (deadline is not None and time.monotonic() >= deadline):
             session.unprocessed = len(queue)
@@ -122,6 +124,8 @@ def _consume(engine: TickEngine, session: LiveSession, deadline: float | None) -
                 continue
             else:
                 stop = engine.live_step(event)
+            if sink is not None:
+                sink(event)
             if stop:
                 session.unprocessed = len(batch) - handled + len(queue)
                 return "stopped"
