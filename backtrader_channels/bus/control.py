@@ -32,7 +32,7 @@ class ControlFeed(RedisFeed):
     channel_type = CONTROL_CHANNEL
     priority = EventPriority.CONTROL
 
-    def __init__(self, url: str, run: str, event_queue: LiveEventQueue, *, block_ms: int = 100, **options: Any) -> None:
+    def __init__(self, url: str, run: str, event_queue: LiveEventQueue, *, block_ms: int = 1000, **options: Any) -> None:
         super().__init__(url, **options)
         self.symbol = run
         self.event_queue = event_queue
@@ -48,7 +48,7 @@ class ControlFeed(RedisFeed):
             last = await connection.xrevrange(self.stream, count=1)
             self._cursor = last[0][0] if last else "0-0"
         while not self._stop_requested:
-            reply = await connection.xread({self.stream: self._cursor}, block=self.block_ms)
+            reply = await self._read(connection.xread({self.stream: self._cursor}, block=self.block_ms))
             self._failures = 0
             for _, entries in reply:
                 for entry_id, fields in entries:

@@ -107,10 +107,10 @@ class BusFeed(RedisFeed):
         cursor = "0"  # first what was handed to this consumer but never acknowledged
         while not self._stop_requested:
             try:
-                reply = await connection.xreadgroup(
+                reply = await self._read(connection.xreadgroup(
                     self.group, self.group, {self.stream: cursor}, count=self.batch,
                     block=None if cursor != ">" else self.block_ms,
-                )
+                ))
             except ResponseError as error:
                 if "NOGROUP" not in str(error):
                     raise

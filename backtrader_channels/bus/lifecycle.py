@@ -99,12 +99,22 @@ class AsyncFeed:
         raise NotImplementedError
 
 
+class _Stopped(Exception):
+    """A stop arrived while the session waited for Redis."""
+
+
+def _ignore_outcome(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 class RedisFeed(AsyncFeed):
     """A feed reading Redis; subclasses implement ``_session(connection)``.
 
-    A stop is never a cancellation in the middle of a read: the session checks
-    ``_stop_requested`` after each blocking read (``block_ms``), so what was read is always
-    both pushed and acknowledged. Only a backoff sleep is cut short.
+    A stop ends the session only while it waits in a blocking read (``_read``), never
+    between taking entries and acknowledging them; otherwise the session sees
+    ``_stop_requested`` after its current step. A backoff sleep is cut short. Entries the
+    abandoned read may have been handed stay pending in Redis and come first next time.
     """
 
     def __init__(self, url: str, *, backoff: Backoff | None = None, max_retries: int | None = None) -> None:
@@ -118,11 +128,29 @@ class RedisFeed(AsyncFeed):
     def _interrupt(self, task: asyncio.Task[None]) -> None:
         self._stopping.set()
 
+    async def _read(self, call: Any) -> Any:
+        """Await a blocking Redis read (a coroutine), or raise ``_Stopped`` at once on a stop.
+
+        A race, not a cancellation: redis-py may swallow a cancel that arrives as a reply
+        does, and the read would then run out its whole block time.
+        """
+        read = asyncio.ensure_future(call)
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        done, _ = await asyncio.wait((read, stopping), return_when=asyncio.FIRST_COMPLETED)
+        if read in done:
+            stopping.cancel()
+            return read.result()
+        read.cancel()
+        read.add_done_callback(_ignore_outcome)  # the connection closes under it
+        raise _Stopped
+
     async def _run(self) -> None:
         while not self._stop_requested:
             connection = aioredis.Redis.from_url(self.url)
             try:
                 await self._session(connection)
+                return
+            except _Stopped:
                 return
             except (RedisConnectionError, RedisTimeoutError, OSError) as error:
                 self._failures += 1
