@@ -46,9 +46,13 @@ def segment_files(directory: Path) -> list[Path]:
 
 
 def _stream_dir(path: Path, kind: str, symbol: str | None) -> Path:
+    """``path/<SYMBOL>/kind`` (the symbol's, or the only symbol's), ``path/kind`` or ``path``."""
     candidates = [path / kind, path]
     if symbol is not None:
         candidates.insert(0, path / symbol_dir_name(symbol) / kind)
+    elif path.is_dir():
+        symbols = [child / kind for child in path.iterdir() if (child / kind).is_dir()]
+        candidates[:0] = symbols if len(symbols) == 1 else []
     for candidate in candidates:
         if candidate.is_dir() and segment_files(candidate):
             return candidate
