@@ -18,7 +18,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -286,13 +286,40 @@ def _merge_segment(stream_dir: Path, segment: str) -> None:
     parts = segment_files(parts_dir) if parts_dir.is_dir() else []
     if parts and not target.exists():
         if stream_dir.name == "trades":
-            write_trades(target, (chunk for part in parts for chunk in open_trades(part).chunks()))
+            write_trades(target, _coalesced((c for part in parts for c in open_trades(part).chunks()), _join_trades))
         elif stream_dir.name == "book":
-            write_book(target, (chunk for part in parts for chunk in open_book(part).chunks()))
+            write_book(target, _coalesced((c for part in parts for c in open_book(part).chunks()), _join_books))
         else:
             with atomic_output(target) as partial:
                 pq.write_table(pa.concat_tables(pq.read_table(part) for part in parts), partial)
     shutil.rmtree(parts_dir, ignore_errors=True)
+
+
+def _coalesced(chunks: Iterable[Any], join: Any, rows: int = 250_000) -> Iterator[Any]:
+    """Small chunks (one per part file) joined into chunks of about ``rows``: one Parquet
+    row group each, which compresses far better than a row group per flush."""
+    pending: list[Any] = []
+    size = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= rows:
+            yield join(pending)
+            pending, size = [], 0
+    if pending:
+        yield join(pending)
+
+
+def _join_trades(chunks: list[TradeChunk]) -> TradeChunk:
+    ids = None if any(c.trade_id is None for c in chunks) else np.concatenate([c.trade_id for c in chunks])
+    return TradeChunk(*(np.concatenate([c[i] for c in chunks]) for i in range(4)), ids)
+
+
+def _join_books(chunks: list[BookChunk]) -> BookChunk:
+    bases = np.cumsum([0] + [int(c.offsets[-1]) for c in chunks[:-1]])
+    offsets = np.concatenate([[0]] + [c.offsets[1:] + base for c, base in zip(chunks, bases)]).astype(np.int64)
+    return BookChunk(np.concatenate([c.ts_ns for c in chunks]), np.concatenate([c.is_snapshot for c in chunks]),
+                     offsets, *(np.concatenate([c[i] for c in chunks]) for i in (3, 4, 5)))
 
 
 def record(
