@@ -128,3 +128,27 @@ def test_a_slow_consumer_is_told_what_retention_trimmed_away(redis_server):
     assert [t.trade_id for t in got] == [e.data.trade_id for e in sent[-len(got):]]  # the newest ones
     assert feed.trimmed == 2_000 - len(got)
     assert feed.stats.trimmed == feed.trimmed
+
+
+def test_book_updates_travel_as_the_engine_needs_them_and_repeats_are_dropped(redis_server):
+    def book(update_id: int, bid: float) -> Event:
+        data = OrderBookEvent(T0 + update_id, [(bid, 1.5), (bid - 0.5, 2.0)], [(bid + 1.0, 0.25)], "snapshot",
+                              SYMBOL, update_id, T0 + update_id + 0.001)
+        return Event(data.timestamp, EventPriority.ORDERBOOK, "orderbook", SYMBOL, data)
+
+    primary, backup = BusPublisher(redis_server.url), BusPublisher(redis_server.url)
+    primary.publish([book(1, 100.0), book(2, 100.5)])
+    backup.publish([book(1, 100.0), book(2, 100.5), book(3, 101.0)])
+    queue = LiveEventQueue()
+    feed = BusFeed(redis_server.url, "orderbook", SYMBOL, queue, group="books", start="earliest")
+    with FeedThread([feed]):
+        got = []
+        while len(got) < 3:
+            got += queue.pop_batch(10, timeout=5.0)
+    assert [(e.channel_type, e.priority, e.data.update_id, e.data.best_bid) for e in got] == [
+        ("orderbook", EventPriority.ORDERBOOK, 1, (100.0, 1.5)),
+        ("orderbook", EventPriority.ORDERBOOK, 2, (100.5, 1.5)),
+        ("orderbook", EventPriority.ORDERBOOK, 3, (101.0, 1.5)),
+    ]
+    assert got[2].data.asks == ((102.0, 0.25),) and got[2].data.kind == "snapshot"
+    assert (feed.stats.books, feed.stats.duplicates) == (3, 2)
