@@ -1,8 +1,8 @@
 """BusPublisher and collect(): normalised live events onto Redis Streams.
 
 Each entry has three fields: ``d`` (the msgpack message, see codec.py), ``src`` (this
-publisher's id) and ``n`` (its entry number, 1, 2, ... across all its streams' entries of
-one stream), which lets consumers count what retention trimmed away and drop repeats.
+publisher's id) and ``n`` (its entry number in that stream: 1, 2, ...), which lets
+consumers count what retention trimmed away and drop repeats.
 """
 
 from __future__ import annotations
