@@ -144,6 +144,13 @@ class BusFeed(RedisFeed):
 
     def _deliver(self, entries: list) -> None:
         counters, now = self._counters, time.time()
+        trimmed_before = self.trimmed
+        self._push(entries, counters, now)
+        if self.trimmed > trimmed_before:
+            log.warning("%r: %d entries were trimmed by the stream's retention before this consumer read them "
+                        "(%d in all)", self, self.trimmed - trimmed_before, self.trimmed)
+
+    def _push(self, entries: list, counters: Any, now: float) -> None:
         for _, fields in entries:
             counters.messages += 1
             if not fields:  # delivered earlier, then trimmed before it was acknowledged

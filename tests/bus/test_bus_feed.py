@@ -118,7 +118,7 @@ def test_two_collectors_on_one_stream_are_deduplicated_and_counted(redis_server)
     assert feed.stats.missed_trades == 0
 
 
-def test_a_slow_consumer_is_told_what_retention_trimmed_away(redis_server):
+def test_a_slow_consumer_is_told_what_retention_trimmed_away(redis_server, caplog):
     publisher = BusPublisher(redis_server.url, maxlen=100)
     sent = [tick(i) for i in range(2_000)]
     for start in range(0, 2_000, 100):
@@ -128,6 +128,8 @@ def test_a_slow_consumer_is_told_what_retention_trimmed_away(redis_server):
     assert [t.trade_id for t in got] == [e.data.trade_id for e in sent[-len(got):]]  # the newest ones
     assert feed.trimmed == 2_000 - len(got)
     assert feed.stats.trimmed == feed.trimmed
+    assert f"entries were trimmed by the stream's retention before this consumer read them ({feed.trimmed} in all)" \
+        in caplog.text
 
 
 def test_book_updates_travel_as_the_engine_needs_them_and_repeats_are_dropped(redis_server):

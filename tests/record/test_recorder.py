@@ -107,3 +107,12 @@ def test_size_rotation_and_a_missing_recording(tmp_path):
     assert [c.price.tolist() for c in open_trades(tmp_path / "BTCUSDT").chunks()] == [[100.0], [101.0], [102.0]]
     with pytest.raises(ValueError, match="no book recording here"):
         open_book(tmp_path)
+
+
+def test_cli_asks_for_what_to_record_and_for_an_existing_log(tmp_path):
+    from backtrader_channels.cli import main
+
+    with pytest.raises(SystemExit, match="btchannels record: choose --trades and/or --book"):
+        main(["record", "--symbol", SYMBOL, "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="event log not found: .*missing.events"):
+        main(["replay", str(tmp_path / "missing.events"), str(tmp_path / "strategy.py")])
