@@ -47,7 +47,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def bus_throughput(url: str, events: list[Event], group: str) -> dict:
     queue = LiveEventQueue(len(events) + 1)
-    feed = BusFeed(url, "tick", SYMBOL, queue, group=group, batch=1000)
+    feed = BusFeed(url, "tick", SYMBOL, queue, group=group, batch=1000, ack="queued")
     publisher = BusPublisher(url)
     with FeedThread([feed]):
         time.sleep(0.2)
@@ -74,7 +74,7 @@ def test_bus_throughput(benchmark, redis_url):
 
 def bus_latency(url: str, n: int, rate: float) -> dict:
     queue = LiveEventQueue()
-    feed = BusFeed(url, "tick", SYMBOL, queue, group=f"latency-{time.time_ns()}")
+    feed = BusFeed(url, "tick", SYMBOL, queue, group=f"latency-{time.time_ns()}", ack="queued")
     publisher = BusPublisher(url)
     latencies: list[float] = []
     with FeedThread([feed]):

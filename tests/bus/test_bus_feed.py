@@ -6,6 +6,7 @@ import struct
 import threading
 import time
 
+import backtrader as bt
 import pytest
 
 from backtrader_channels import Event, EventPriority, OrderBookEvent, TickEvent
@@ -49,7 +50,7 @@ def consume(url: str, count: int, *, group: str, start: str = "earliest", stop_a
             timeout: float = 20.0, **options) -> tuple[list[TickEvent], BusFeed]:
     """Run a BusFeed until ``count`` events (or ``stop_after`` of them) are queued; return them."""
     queue = LiveEventQueue(100_000)
-    feed = BusFeed(url, "tick", SYMBOL, queue, group=group, start=start, **options)
+    feed = BusFeed(url, "tick", SYMBOL, queue, group=group, start=start, ack="queued", **options)
     runner = FeedThread([feed]).start()
     got: list[TickEvent] = []
     deadline = time.monotonic() + timeout
@@ -88,7 +89,7 @@ def test_redis_restart_loses_nothing_on_either_side(durable_redis_server):
     sent = [tick(i) for i in range(300)]
     publisher.publish(sent[:100])
     queue = LiveEventQueue(100_000)
-    feed = BusFeed(server.url, "tick", SYMBOL, queue, group="g", start="earliest")
+    feed = BusFeed(server.url, "tick", SYMBOL, queue, group="g", start="earliest", ack="queued")
     with FeedThread([feed]):
         got = []
         while len(got) < 100:
@@ -142,7 +143,7 @@ def test_book_updates_travel_as_the_engine_needs_them_and_repeats_are_dropped(re
     primary.publish([book(1, 100.0), book(2, 100.5)])
     backup.publish([book(1, 100.0), book(2, 100.5), book(3, 101.0)])
     queue = LiveEventQueue()
-    feed = BusFeed(redis_server.url, "orderbook", SYMBOL, queue, group="books", start="earliest")
+    feed = BusFeed(redis_server.url, "orderbook", SYMBOL, queue, group="books", start="earliest", ack="queued")
     with FeedThread([feed]):
         got = []
         while len(got) < 3:
@@ -154,3 +155,30 @@ def test_book_updates_travel_as_the_engine_needs_them_and_repeats_are_dropped(re
     ]
     assert got[2].data.asks == ((102.0, 0.25),) and got[2].data.kind == "snapshot"
     assert (feed.stats.books, feed.stats.duplicates) == (3, 2)
+
+
+class TakeUntil(bt.Strategy):
+    params = (("stop_at", None),)
+
+    def __init__(self):
+        self.ids = []
+
+    def notify_tick(self, tick):
+        self.ids.append(tick.trade_id)
+        if tick.trade_id == self.p.stop_at:
+            self.env.runstop()
+
+
+def test_a_strategy_stopped_with_events_still_queued_gets_them_after_its_restart(redis_server):
+    sent = [tick(i) for i in range(1_000)]
+    BusPublisher(redis_server.url).publish(sent)
+    runs = []
+    for stop_at in (1_099, 1_999):
+        cerebro = bt.Cerebro(stdstats=False)
+        cerebro.add_live_feed(BusFeed(redis_server.url, "tick", SYMBOL, group="restarts", start="earliest"))
+        cerebro.addstrategy(TakeUntil, stop_at=stop_at)
+        (strategy,) = cerebro.run(mode=bt.RunMode.TICK, duration=20)
+        runs.append((strategy.ids, cerebro._bc_engine.live.unprocessed))
+    (first, unhandled), (second, _) = runs
+    assert first == list(range(1_000, 1_100)) and unhandled > 0  # stopped with events still queued
+    assert second == list(range(1_100, 2_000))  # those, and the rest, once each

@@ -19,7 +19,7 @@ from backtrader_channels.bus import BusFeed
 from backtrader_channels.feeds import FeedThread
 from backtrader_channels.live import LiveEventQueue
 
-class Logged(LiveEventQueue):
+class Logged(LiveEventQueue):  # what reached the queue; acknowledged there (ack="queued")
     def __init__(self, path):
         super().__init__(100_000)
         self.out = open(path, "a")
@@ -30,7 +30,7 @@ class Logged(LiveEventQueue):
         return super().push(event)
 
 url, log = sys.argv[1:3]
-feed = BusFeed(url, "tick", "BTC/USDT", Logged(log), group="killed", start="earliest", batch=50)
+feed = BusFeed(url, "tick", "BTC/USDT", Logged(log), group="killed", start="earliest", batch=50, ack="queued")
 with FeedThread([feed]):
     while True:
         time.sleep(0.05)
