@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean redis-server
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,16 @@ $(STAMP): pyproject.toml setup.py
 demo: $(STAMP)
 	$(BIN)/btchannels demo
 
-test: $(STAMP)
+# the bus tests run a real redis-server: install it where missing (Debian, as root)
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
+	  else \
+	    echo "redis-server not found: install it (Debian: apt-get install redis-server)" >&2; exit 1; \
+	  fi; }
+
+test: $(STAMP) redis-server
 	$(BIN)/ruff check backtrader_channels tests examples
 	$(BIN)/pytest
 

@@ -25,6 +25,7 @@ from .engine.plan import RunPlan
 from .events import to_datetime
 from .kinds import kind_of
 from .live import LiveDataValidator
+from .record.sink import event_sink
 
 __all__ = ["RunMode", "add_channel", "add_live_feed", "channels_of", "install", "run"]
 
@@ -127,6 +128,7 @@ def _live_session(cerebro: bt.Cerebro, validator: Any, duration: float | None) -
         validator = LiveDataValidator()
     feeds = list(cerebro.__dict__.get("_bc_live_feeds", ()))
     session = LiveSession(queue, feeds, validator or None, duration, start_feeds=_feed_starter(feeds))
+    session.sink_for = event_sink
     channels = channels_of(cerebro)
     if not channels:  # the seed's way: a bare queue; learn the first symbol from its first event
         session.first = first = _first_event(queue)

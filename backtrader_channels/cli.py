@@ -225,6 +225,78 @@ def cmd_live(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exchange_config(args: argparse.Namespace) -> dict[str, Any]:
+    """ccxt config for a local or test Binance server (--rest-url/--ws-url), else none."""
+    from .testing import binance_ccxt_config
+
+    if not (args.rest_url or args.ws_url):
+        return {}
+    if not (args.rest_url and args.ws_url):
+        raise SystemExit("btchannels: --rest-url and --ws-url go together")
+    return binance_ccxt_config(args.rest_url, args.ws_url)
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from .bus import collect
+    from .record.pump import stop_on_signals
+
+    if not (args.trades or args.book):
+        raise SystemExit("btchannels collect: choose --trades and/or --book")
+    with stop_on_signals() as stop:
+        publisher = collect(args.bus, args.symbol, trades=args.trades, book=args.book, exchange_id=args.exchange,
+                            config=_exchange_config(args), depth=args.depth, maxlen=args.maxlen,
+                            duration=args.duration, stop=stop)
+    print(f"published {publisher.published:,} events ({publisher.reconnects} reconnects to Redis)")
+    return 0
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from .record.pump import stop_on_signals
+    from .record.recorder import record
+
+    if not (args.trades or args.book):
+        raise SystemExit("btchannels record: choose --trades and/or --book")
+    with stop_on_signals() as stop:
+        recorder = record(args.out, args.symbol, trades=args.trades, book=args.book, exchange_id=args.exchange,
+                          config=_exchange_config(args), depth=args.depth, flush_interval=args.flush_interval,
+                          max_segment_bytes=args.max_segment_bytes, duration=args.duration, stop=stop)
+    stats = recorder.stats
+    print(f"recorded {stats.trades:,} trades, {stats.book_updates:,} book updates ({stats.snapshots:,} snapshots), "
+          f"{stats.gaps:,} gaps -> {args.out}")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from .record.replay import replay
+
+    if not args.log.is_file():
+        raise SystemExit(f"btchannels: event log not found: {args.log}")
+    result = replay(args.log, load_strategy(args.strategy_file, args.strategy))
+    print(result.summary())
+    return 0 if result.identical else 1
+
+
+def cmd_ctl(args: argparse.Namespace) -> int:
+    from .bus import send_command, send_local
+
+    if (args.bus is None) == (args.socket is None):
+        raise SystemExit("btchannels ctl: give --bus URL --run NAME, or --socket PATH")
+    if args.bus is not None:
+        if args.run_name is None:
+            raise SystemExit("btchannels ctl: --bus needs --run NAME")
+        send_command(args.bus, args.run_name, args.command)
+    else:
+        send_local(args.socket, args.command)
+    return 0
+
+
+def _add_exchange_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--exchange", default="binance", help="a ccxt.pro exchange id")
+    parser.add_argument("--rest-url", help="REST base for Binance, e.g. http://127.0.0.1:8080 (a local or test server)")
+    parser.add_argument("--ws-url", help="WebSocket base for Binance, e.g. ws://127.0.0.1:8080/ws")
+    parser.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C/SIGTERM)")
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep.command import run_command
 
@@ -350,6 +422,40 @@ def _parser() -> argparse.ArgumentParser:
 
     add_arguments(sweep)
     sweep.set_defaults(run=cmd_sweep)
+
+    collect = command("collect", "publish live trades and books to the Redis Streams bus")
+    collect.add_argument("--bus", required=True, help="redis://HOST:PORT")
+    collect.add_argument("--symbol", action="append", required=True, help="repeat for several symbols")
+    collect.add_argument("--trades", action="store_true", help="publish trades")
+    collect.add_argument("--book", action="store_true", help="publish order-book updates")
+    collect.add_argument("--depth", type=int, default=20, help="book levels per side")
+    collect.add_argument("--maxlen", type=int, default=1_000_000, help="entries each stream keeps (about)")
+    _add_exchange_options(collect)
+    collect.set_defaults(run=cmd_collect)
+
+    record = command("record", "record live trades and books to Parquet (crash-safe, rotated hourly)")
+    record.add_argument("--symbol", action="append", required=True, help="repeat for several symbols")
+    record.add_argument("--trades", action="store_true", help="record trades")
+    record.add_argument("--book", action="store_true", help="record order-book updates")
+    record.add_argument("--out", type=Path, required=True, help="the recording directory")
+    record.add_argument("--depth", type=int, default=20, help="book levels per side")
+    record.add_argument("--flush-interval", type=float, default=1.0, help="seconds; a kill loses at most this")
+    record.add_argument("--max-segment-bytes", type=int, help="also rotate a segment once this big")
+    _add_exchange_options(record)
+    record.set_defaults(run=cmd_record)
+
+    replay = command("replay", "re-run a strategy on a live run's event log and compare bit for bit")
+    replay.add_argument("log", type=Path, help="the event log a live run wrote")
+    replay.add_argument("strategy_file", type=Path, help="a Python file defining the bt.Strategy subclass")
+    replay.add_argument("--strategy", help="class name, when the file defines several")
+    replay.set_defaults(run=cmd_replay)
+
+    ctl = command("ctl", "send stop, pause, resume or flatten to a running strategy")
+    ctl.add_argument("command", choices=("stop", "pause", "resume", "flatten"), help="what to tell the run")
+    ctl.add_argument("--bus", help="redis://HOST:PORT")
+    ctl.add_argument("--run", dest="run_name", help="the run's name (with --bus)")
+    ctl.add_argument("--socket", type=Path, help="the run's local control socket")
+    ctl.set_defaults(run=cmd_ctl)
     return parser
 
 

@@ -122,8 +122,9 @@ def finish_optimisation(cerebro: bt.Cerebro, results: list) -> None:
     cerebro.runstrats = results
 
 
-def param_values(strategy: Any) -> dict:
-    return dict(strategy.params._getkwargs())
+def param_values(params: Any) -> dict:
+    """The values of a backtrader params object (``strategy.params``, ``broker.p``) by name."""
+    return dict(params._getkwargs())
 
 
 def opt_return(strategycls: type, params: dict, analyzers: list[tuple[str, Any]], **extra: Any) -> Any:

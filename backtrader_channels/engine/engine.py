@@ -110,6 +110,8 @@ class TickEngine:
         self.events = 0
         self.next_sample = -math.inf
         self.stopping = False
+        self.paused = False
+        self._held: tuple | None = None  # the callbacks of paused strategies
         self.strategies: list[bt.Strategy] = []
         self.callbacks: dict[str, list[Callable]] = {name: [] for name in KINDS}
         self.next_callbacks: list[Callable] = []
@@ -146,6 +148,7 @@ class TickEngine:
         self.equity = EquityCurve()
         self.next_sample = -math.inf
         self.stopping = seam.stop_requested(self.cerebro)
+        self.paused, self._held = False, None
         self.strategies = strategies
         self.callbacks = {
             name: [getattr(s, kind.callback) for s in strategies if kind.callback and _overrides(s, kind.callback)]
@@ -163,7 +166,8 @@ class TickEngine:
         self.steps = {key: self._new_step(channel) for key, channel in self.channels.items()}
 
     def _new_step(self, channel: Any) -> Step:
-        return kind_of(channel.channel_type).step(self, channel, self.markets[channel.symbol])
+        kind = kind_of(channel.channel_type)
+        return kind.step(self, channel, self.markets[channel.symbol] if kind.market_data else None)
 
     def _run_history(self) -> None:
         """Dispatch each window of the merge as runs: consecutive events of one step in one call."""
@@ -201,18 +205,53 @@ class TickEngine:
 
     def _add_live_channel(self, key: tuple[str, str]) -> Step:
         """The channel, market and step of a symbol whose first live event just arrived."""
+        kind = kind_of(key[0])
         channel = self.channels.get(key)
         if channel is None:
-            channel = self.channels[key] = kind_of(key[0]).new_channel(key[1])
-        symbol = channel.symbol
-        market = self.markets.get(symbol)
-        if market is None:
-            market = self.markets[symbol] = Market.create(symbol, self.plan.environment)
-        market.attach(channel)
-        if self.first_market is None:
-            self.first_market = market
+            channel = self.channels[key] = kind.new_channel(key[1])
+        if kind.market_data:
+            market = self.markets.get(channel.symbol)
+            if market is None:
+                market = self.markets[channel.symbol] = Market.create(channel.symbol, self.plan.environment)
+            market.attach(channel)
+            if self.first_market is None:
+                self.first_market = market
         step = self.steps[key] = self._new_step(channel)
         return step
+
+    # -- control ---------------------------------------------------------------------------
+    def pause(self) -> None:
+        """Stop calling the strategies (channels, matching and equity go on; order
+        notifications wait) until ``resume()``: a paused strategy sends no orders."""
+        if not self.paused:
+            self._held = (self.callbacks, self.next_callbacks)
+            self.callbacks = {name: [] for name in self.callbacks}
+            self.next_callbacks = []
+            self.paused = True
+
+    def resume(self) -> None:
+        """Call the strategies again from the next event; deliver what waited."""
+        if self.paused and self._held is not None:
+            self.callbacks, self.next_callbacks = self._held
+            self._held, self.paused = None, False
+            if self.notifications:
+                self.deliver_notifications()
+
+    def flatten(self) -> None:
+        """Cancel every open order, then close every position at market."""
+        broker = self.broker
+        working = [order for market in self.markets.values() for order in market.orders]
+        working += [order for _, order in broker.incoming]
+        for order in working:
+            if order.alive():
+                broker.cancel(order)
+        closer = self.strategies[0] if self.strategies else None
+        for market in self.markets.values():
+            if closer is not None and broker.getposition(market.data).size:
+                closer.close(data=market.data)
+        broker.end_step()
+        if self.notifications:
+            self.deliver_notifications()
 
     # -- what every step shares ---------------------------------------------------------------
     def finish_step(self, call_next: bool = True) -> bool:
@@ -238,8 +277,8 @@ class TickEngine:
         ``force`` delivers cash and value even with no order notification due.
         """
         broker = self.broker
-        if not broker.notification_due() and not force:
-            return
+        if self.paused or (not broker.notification_due() and not force):
+            return  # paused: notifications wait in the broker until resume()
         now = self.clock.now
         tick_only = not self.bar_feeds
         if tick_only:

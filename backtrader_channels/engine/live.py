@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..kinds import KINDS
+
 if TYPE_CHECKING:
     from ..live import LiveDataValidator, LiveEventQueue
     from .engine import TickEngine
@@ -33,10 +35,13 @@ class LiveSession:
 
     def __init__(self, queue: LiveEventQueue, feeds: list, validator: LiveDataValidator | None,
                  duration: float | None, start_feeds: Callable[[], Any] | None = None) -> None:
-        """``start_feeds()`` starts ``feeds`` in the background and returns a handle to ``stop()``."""
+        """``start_feeds()`` starts ``feeds`` in the background and returns a handle to ``stop()``.
+        ``sink_for(engine)``, when set, gives what is called after each handled event (the
+        event log, feeds that acknowledge handled events), or None."""
         self.queue = queue
         self.feeds = feeds
         self.start_feeds = start_feeds
+        self.sink_for: Callable[[Any], Callable[[Any], None] | None] | None = None
         self.validator = validator
         self.duration = duration
         self.rejected = 0
@@ -156,6 +161,7 @@ def _consume(engine: TickEngine, session: LiveSession, deadline: float | None) -
     queue, validator = session.queue, session.validator
     pending = [session.first] if session.first is not None else []
     feeds = session.feeds
+    sink = session.sink_for(engine) if session.sink_for is not None else None
     batch: list = []
     done = 0  # events of the batch handled, or rejected and counted
     try:
@@ -173,12 +179,16 @@ def _consume(engine: TickEngine, session: LiveSession, deadline: float | None) -
                     return "queue stopped"
                 continue
             for event in batch:
-                if validator is not None and not validator.validate(event):
+                kind = KINDS.get(event.channel_type)
+                checked = validator is not None and (kind is None or kind.market_data)
+                if checked and not validator.validate(event):
                     session.rejected += 1
                     done += 1
                     continue
                 stop = engine.live_step(event)
                 done += 1
+                if sink is not None:
+                    sink(event)
                 if stop:
                     session.unprocessed = len(batch) - done + len(queue)
                     return "stopped"

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from .base import Kind, Step
 from .books import BOOKS
+from .control import CONTROL, ControlChannel, ControlCommand
 from .funding import FUNDING, FundingChannel, FundingEvent
 from .trades import TRADES
 
-__all__ = ["KINDS", "FundingChannel", "FundingEvent", "Kind", "Step", "kind_of", "register"]
+__all__ = ["KINDS", "ControlChannel", "ControlCommand", "FundingChannel", "FundingEvent", "Kind", "Step", "kind_of",
+           "register"]
 
 KINDS: dict[str, Kind] = {}
 
@@ -31,5 +33,5 @@ def kind_of(channel_type: str) -> Kind:
         raise KeyError(f"unknown channel kind {channel_type!r}; known: {', '.join(KINDS)}") from None
 
 
-for _kind in (BOOKS, TRADES, FUNDING):
+for _kind in (BOOKS, TRADES, FUNDING, CONTROL):
     register(_kind)

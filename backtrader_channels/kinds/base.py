@@ -9,7 +9,7 @@ file (``load``) or live (``take``), through apply -> match -> notify -> callback
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,11 +27,12 @@ class Step:
     History: the merge reads ``priority`` and ``chunks()``, calls ``load(chunk)`` once per
     window and ``run(start, stop)`` for each run of consecutive rows. Live: ``take(data)``
     loads one event's data as rows and runs it. ``run`` returns True when the run must stop.
+    ``market`` is None for kinds that are not market data.
     """
 
     priority: int
 
-    def __init__(self, engine: TickEngine, channel: Channel, market: Market) -> None:
+    def __init__(self, engine: TickEngine, channel: Channel, market: Market | None) -> None:
         self.engine = engine
         self.channel = channel
         self.market = market
@@ -64,7 +65,7 @@ class Kind:
     channel: type[Channel]
     step: type[Step]
     callback: str | None  # the strategy method each event calls, e.g. 'notify_tick'
-    decode: Callable[[Any], Any] | None = None  # a live message's data -> the event object
+    market_data: bool = True  # validated live, and its symbol is a market orders trade
 
     def new_channel(self, symbol: str) -> Channel:
         """A channel of this kind for live events (bad updates counted, never raised)."""

@@ -19,6 +19,7 @@ from .chunks import BookChunk
 from .columns import level_offsets
 from .errors import SourceError
 from .files import PARQUET_SUFFIXES, existing_file, plain_suffix
+from .recordings import is_recording, open_recording
 
 __all__ = ["BOOK_FORMATS", "BookSource", "open_book"]
 
@@ -36,8 +37,11 @@ def open_book(
     """Open an order-book file (checked now: it exists and its format is known).
 
     ``format`` overrides detection ('jsonl' or 'parquet'); ``on_error`` is 'raise' or
-    'skip'; chunks hold at most ``chunk_rows`` updates.
+    'skip'; chunks hold at most ``chunk_rows`` updates. A directory is read as a recording
+    (``btchannels record``, see recordings.py).
     """
+    if is_recording(path):
+        return open_recording(path, "book", format=format, on_error=on_error, chunk_rows=chunk_rows)
     return BookSource(path, format=format, on_error=on_error, chunk_rows=chunk_rows)
 
 

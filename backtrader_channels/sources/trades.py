@@ -22,6 +22,7 @@ from .columns import TradeFields, per_value, trade_chunk
 from .csvtext import NUMBER, CsvLayout, split_line
 from .errors import SourceError
 from .files import PARQUET_SUFFIXES, existing_file, first_line, parquet_columns, plain_suffix
+from .recordings import is_recording, open_recording
 from .repeats import RepeatedIds
 from .timestamps import DECIMAL_SECONDS
 
@@ -58,8 +59,11 @@ def open_trades(
     overrides detection (one of ``TRADE_FORMATS``); ``on_error`` is 'raise' or 'skip';
     chunks hold at most ``chunk_rows`` trades. With ``check_symbol`` a ``symbol`` that a
     Binance file name contradicts ('BTCUSDT-trades-2025-01-01.zip') is a SourceError, and a
-    pass that finds only other symbols' rows warns.
+    pass that finds only other symbols' rows warns. A directory is read as a recording
+    (``btchannels record``, see recordings.py).
     """
+    if is_recording(path):
+        return open_recording(path, "trades", symbol=symbol, format=format, on_error=on_error, chunk_rows=chunk_rows)
     return TradeSource(
         path, symbol=symbol, format=format, on_error=on_error, chunk_rows=chunk_rows, check_symbol=check_symbol
     )

@@ -74,7 +74,7 @@ def _run_combo(index: int) -> list[tuple[dict, list, Any]]:
         seam.set_strategy_entries(cerebro, saved)
     return [
         (
-            seam.param_values(strategy),
+            seam.param_values(strategy.params),
             [(name, analyzer.get_analysis()) for name, analyzer in
              zip(strategy.analyzers.getnames(), strategy.analyzers)],
             strategy.tick_result,

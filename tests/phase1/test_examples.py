@@ -89,7 +89,30 @@ def check_sweep_grid(output: str, rows: dict[str, str]) -> None:
     assert abs(number(rows["PnL"]) - pnl) <= 0.005  # the rerun's summary is the table's row
 
 
+def check_bus_strategy(output: str, rows: dict[str, str]) -> None:
+    commands = re.findall(r"control: (\w+)\s+after (\d+) trades, position ([+-][\d.]+) BTC", output)
+    assert [c[0] for c in commands] == ["pause", "flatten", "resume", "stop"]
+    assert commands[0][1] == commands[1][1] == commands[2][1]  # not called while paused
+    assert commands[2][2] == "+0.00"  # flatten closed the position
+    seen, called = map(int, re.search(r"the channel saw (\d+) trades, the strategy was called for (\d+)", output).groups())
+    assert seen == number(rows["events"]) and called < seen
+    assert re.search(r"bus: \d+ trades, 0 duplicates, 0 trimmed", output)
+    assert "ended: stopped" in output
+
+
+def check_record_and_replay(output: str, rows: dict[str, str]) -> None:
+    recorded = re.search(r"recorded (\d+) trades, (\d+) book updates \((\d+) snapshots\), (\d+) gaps", output)
+    trades, books, snapshots, gaps = map(int, recorded.groups())
+    assert trades == 600 and snapshots >= 1 and gaps >= 1
+    assert number(rows["events"]) == trades + books  # the backtest read the whole recording
+    assert "gaps: reconnect x1" in output
+    live_cash = re.search(r"live: \d+ events logged, cash ([\d.]+)", output)[1]
+    assert re.search(rf"replay: identical: \d+ events, [1-9]\d* order notifications, cash {live_cash}", output)
+
+
 CHECKS: dict[str, Callable[[str, dict[str, str]], None]] = {
+    "bus_strategy.py": check_bus_strategy,
+    "record_and_replay.py": check_record_and_replay,
     "tick_backtest.py": check_tick_backtest,
     "orderbook_strategy.py": check_orderbook_strategy,
     "bars_and_ticks.py": check_bars_and_ticks,

@@ -1,0 +1,28 @@
+"""The Redis Streams market-data bus and the control channel (``pip install backtrader-channels[bus]``).
+
+Names are imported on first use, so importing the package needs no Redis client. The
+commands themselves are a channel kind (``kinds/control.py``).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__all__ = [
+    "BusFeed", "BusPublisher", "BusStats", "ControlFeed", "ControlSocket",
+    "add_control", "collect", "send_command", "send_local",
+]
+
+_HOMES = {
+    "BusFeed": "feed", "BusStats": "feed", "BusPublisher": "publisher", "collect": "publisher",
+    "ControlFeed": "control", "ControlSocket": "control",
+    "add_control": "control", "send_command": "control", "send_local": "control",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{home}"), name)

@@ -1,0 +1,88 @@
+"""The control kind: commands to a running strategy (``stop``, ``pause``, ``resume``, ``flatten``).
+
+A command arrives as ``Event(now, CONTROL, 'control', run, data=ControlCommand)`` on the
+run's LiveEventQueue (over the bus: ``bus.ControlFeed``; locally: ``bus.ControlSocket``).
+CONTROL sorts before every market event of the same time, and a push wakes a waiting
+``pop`` at once, so a strategy waiting for data is interrupted immediately. Commands are
+not market data: the validator never refuses them and they have no market.
+
+- ``stop``: ``cerebro.runstop()``; the run ends after this event.
+- ``pause``: channels, broker matching of working orders and equity go on; strategy
+  callbacks and order notifications are held back, so a paused strategy sends no orders.
+  ``resume`` delivers the held notifications and calls the strategy again from the next event.
+- ``flatten``: cancel every open order, then close every position at market.
+
+Strategies that define ``notify_control(command)`` see each command (a string) first.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..channels.base import Channel
+from ..events import Event, EventPriority
+from .base import Kind, Step
+
+__all__ = ["COMMANDS", "CONTROL", "ControlChannel", "ControlCommand", "ControlStep", "control_event"]
+
+COMMANDS = ("stop", "pause", "resume", "flatten")
+
+
+@dataclass(frozen=True)
+class ControlCommand:
+    """One command; ``sent_at`` is the sender's clock (epoch seconds), for latency."""
+
+    command: str
+    sent_at: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        if self.command not in COMMANDS:
+            raise ValueError(f"unknown control command {self.command!r}; one of {', '.join(COMMANDS)}")
+
+
+def control_event(command: ControlCommand, run: str) -> Event:
+    """The queue event of ``command``, stamped with the local time of arrival."""
+    return Event(time.time(), EventPriority.CONTROL, "control", run, command)
+
+
+class ControlChannel(Channel):
+    """The commands a run received; ``latest`` is the last ``ControlCommand``."""
+
+    channel_type = "control"
+    priority = EventPriority.CONTROL
+
+    def push(self, event: Any) -> ControlCommand:
+        command = self._unwrap(event)
+        self.latest = command
+        self._history.append(command)
+        self._count += 1
+        return command
+
+
+class ControlStep(Step):
+    """A command: ``notify_control`` (even while paused), then the engine carries it out."""
+
+    priority = EventPriority.CONTROL
+
+    def take(self, data: ControlCommand) -> bool:
+        engine = self.engine
+        self.channel.push(data)
+        command = data.command
+        for strategy in engine.strategies:
+            notify = getattr(strategy, "notify_control", None)
+            if notify is not None:
+                notify(command)
+        if command == "stop":
+            engine.cerebro.runstop()
+        elif command == "pause":
+            engine.pause()
+        elif command == "resume":
+            engine.resume()
+        else:
+            engine.flatten()
+        return engine.stopping
+
+
+CONTROL = Kind("control", EventPriority.CONTROL, ControlChannel, ControlStep, None, market_data=False)

@@ -1,0 +1,135 @@
+"""Recording directories (written by ``btchannels record``) read as one trade or book source.
+
+Layout (docs/recording.md): ``OUT/<SYMBOL>/{trades,book,gaps}/``, each holding segments
+named ``YYYY-MM-DDTHH-NNN`` (UTC hour, then a size-rotation counter): a closed segment is one
+``<segment>.parquet``; the open one (or one a killed recorder left) is a directory of
+``part-NNNNNN.parquet`` files. A segment file wins over a directory of the same name.
+Files whose names start with ``.`` (half-written temporaries) are never read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import SourceError
+
+__all__ = ["RecordingSource", "is_recording", "open_recording", "recording_gaps", "segment_files"]
+
+log = logging.getLogger("backtrader_channels.sources")
+KINDS = ("trades", "book")
+
+
+def symbol_dir_name(symbol: str) -> str:
+    """'BTC/USDT' -> 'BTCUSDT', the directory of a symbol in a recording."""
+    return "".join(ch for ch in symbol.upper() if ch not in "/-_:")
+
+
+def segment_files(directory: Path) -> list[Path]:
+    """The Parquet files of a stream directory in time order (see the module docstring)."""
+    segments: dict[str, list[Path]] = {}
+    entries = sorted(p for p in directory.iterdir() if not p.name.startswith("."))
+    for entry in entries:
+        if entry.is_file() and entry.suffix == ".parquet":
+            segments[entry.stem] = [entry]
+    for entry in entries:
+        if entry.is_dir() and entry.name not in segments:
+            segments[entry.name] = sorted(p for p in entry.glob("part-*.parquet"))
+    return [file for name in sorted(segments) for file in segments[name]]
+
+
+def _stream_dir(path: Path, kind: str, symbol: str | None) -> Path:
+    """``path/<SYMBOL>/kind`` (the symbol's, or the only symbol's), ``path/kind`` or ``path``."""
+    candidates = [path / kind, path]
+    if symbol is not None:
+        candidates.insert(0, path / symbol_dir_name(symbol) / kind)
+    elif path.is_dir():
+        symbols = [child / kind for child in path.iterdir() if (child / kind).is_dir()]
+        candidates[:0] = symbols if len(symbols) == 1 else []
+    for candidate in candidates:
+        if candidate.is_dir() and segment_files(candidate):
+            return candidate
+    raise SourceError(path, f"no {kind} recording here (looked for Parquet segments in "
+                            f"{', '.join(str(c) for c in candidates)})")
+
+
+def is_recording(path: str | PathLike) -> bool:
+    return Path(path).is_dir()
+
+
+def recording_gaps(stream_dir: Path) -> list[dict[str, Any]]:
+    """Gap markers of the recording holding ``stream_dir``: dicts with ``timestamp``
+    (epoch seconds), ``stream`` ('trades', 'book' or 'all'), ``kind`` and ``count``."""
+    gaps_dir = stream_dir.parent / "gaps"
+    if not gaps_dir.is_dir():
+        return []
+    files = segment_files(gaps_dir)
+    if not files:
+        return []
+    table = pa.concat_tables(pq.read_table(file) for file in files)
+    rows = table.to_pylist()
+    for row in rows:
+        row["timestamp"] = row["timestamp"].timestamp()
+    return rows
+
+
+class RecordingSource:
+    """The segments of one recorded stream as one source (same interface as the file sources).
+
+    ``gaps`` lists the recording's gap markers for this stream; a pass over the chunks logs
+    a warning naming them, so a backtest on a recording with holes says so.
+    """
+
+    def __init__(self, path: Path, kind: str, opener: Callable[[Path], Any], on_error: str, symbol: str | None) -> None:
+        self.path = _stream_dir(path, kind, symbol)
+        self.kind = kind
+        self.format = "recording"
+        self.on_error = on_error
+        self.files = segment_files(self.path)
+        self.gaps = [gap for gap in recording_gaps(self.path) if gap["stream"] in (kind, "all")]
+        self.skipped_rows = 0
+        self.skipped_reasons: Counter[str] = Counter()
+        self._opener = opener
+
+    def chunks(self) -> Iterator[Any]:
+        self.skipped_rows = 0
+        self.skipped_reasons = Counter()
+        if self.gaps:
+            kinds = Counter(gap["kind"] for gap in self.gaps)
+            log.warning("%s: the recording has %d gaps (%s)", self.path, len(self.gaps),
+                        ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items())))
+        for file in self.files:
+            source = self._opener(file)
+            yield from source.chunks()
+            self.skipped_rows += source.skipped_rows
+            self.skipped_reasons.update(source.skipped_reasons)
+
+    def __repr__(self) -> str:
+        return f"RecordingSource({str(self.path)!r}, {len(self.files)} files, {len(self.gaps)} gaps)"
+
+
+def open_recording(path: str | PathLike, kind: str, *, symbol: str | None = None, format: str | None = None,
+                   on_error: str = "raise", chunk_rows: int = 100_000) -> RecordingSource:
+    """A recording directory (root, symbol or stream directory) as a source of ``kind``."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if format not in (None, "parquet", "recording"):
+        raise ValueError(f"{path}: a recording directory holds Parquet files, not format={format!r}")
+    if kind == "trades":
+        from .trades import open_trades
+
+        def opener(file: Path) -> Any:
+            return open_trades(file, on_error=on_error, chunk_rows=chunk_rows)
+    else:
+        from .books import open_book
+
+        def opener(file: Path) -> Any:
+            return open_book(file, on_error=on_error, chunk_rows=chunk_rows)
+    return RecordingSource(Path(path), kind, opener, on_error, symbol)

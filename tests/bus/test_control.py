@@ -1,0 +1,133 @@
+"""Control commands reaching a live run: over the bus (real Redis) and a local Unix socket."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import backtrader as bt
+import pytest
+
+from backtrader_channels import Event, EventPriority, TickEvent
+from backtrader_channels.bus import BusFeed, BusPublisher, add_control, send_command, send_local
+from backtrader_channels.kinds.control import ControlCommand, control_event
+from backtrader_channels.live import LiveEventQueue
+
+SYMBOL = "BTC/USDT"
+T0 = 1_767_000_000.0
+
+
+def tick(i: int, price: float) -> Event:
+    data = TickEvent(T0 + i, price, 1.0, "buy", i, SYMBOL, T0 + i)
+    return Event(data.timestamp, EventPriority.TICK, "tick", SYMBOL, data)
+
+
+class Controlled(bt.Strategy):
+    def __init__(self):
+        self.seen = []
+        self.commands = []
+        self.fills = []
+
+    def notify_control(self, command):
+        self.commands.append(command)
+
+    def notify_tick(self, tick):
+        self.seen.append(tick.trade_id)
+        if tick.trade_id == 2:
+            self.buy(size=1.0)
+
+    def notify_order(self, order):
+        if order.status == order.Completed:
+            self.fills.append((order.isbuy(), order.executed.price, self.event_time))
+
+
+def wait_for(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not reached")
+        time.sleep(0.005)
+
+
+def start_run(cerebro: bt.Cerebro) -> tuple[threading.Thread, list]:
+    out: list = []
+    thread = threading.Thread(target=lambda: out.extend(cerebro.run(mode=bt.RunMode.TICK)), daemon=True)
+    thread.start()
+    return thread, out
+
+
+def test_pause_flatten_resume_stop_over_the_bus(redis_server):
+    url = redis_server.url
+    publisher = BusPublisher(url)
+    queue = LiveEventQueue()
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.broker.setcash(100_000.0)
+    channel = cerebro.add_live_feed(BusFeed(url, "tick", SYMBOL, queue, group="ctl-test"))
+    add_control(cerebro, "run-1", bus=url)
+    cerebro.addstrategy(Controlled)
+    thread, out = start_run(cerebro)
+    wait_for(lambda: all(feed.running for feed in cerebro._bc_live_feeds))
+    time.sleep(0.2)  # both feeds are reading
+    publisher.publish([tick(i, 100.0 + i) for i in range(1, 5)])  # buy on 2, filled on 3 at 103
+    wait_for(lambda: len(channel) == 4)
+    send_command(url, "run-1", "pause")
+    wait_for(lambda: cerebro._bc_engine and "_bc_held_callbacks" in vars(cerebro._bc_engine))
+    publisher.publish([tick(i, 100.0 + i) for i in range(5, 8)])
+    wait_for(lambda: len(channel) == 7)  # the channel follows the market while paused
+    send_command(url, "run-1", "flatten")  # close the position while paused: a sell at market
+    # (the ticks here are stamped in the past: sent together with a command, they would go first)
+    wait_for(lambda: "flatten" in cerebro._bc_engine._strategies[0].commands)
+    publisher.publish([tick(8, 90.0)])  # the sell fills here; its notification is held
+    wait_for(lambda: len(channel) == 8)
+    send_command(url, "run-1", "resume")
+    wait_for(lambda: "resume" in cerebro._bc_engine._strategies[0].commands)
+    publisher.publish([tick(9, 95.0)])
+    wait_for(lambda: len(channel) == 9)
+    send_command(url, "run-1", "stop")
+    thread.join(10)
+    assert not thread.is_alive()
+    (strategy,) = out
+    assert strategy.commands == ["pause", "flatten", "resume", "stop"]
+    assert strategy.seen == [1, 2, 3, 4, 9]  # not called while paused
+    assert strategy.fills == [(True, 103.0, T0 + 3), (False, 90.0, T0 + 8)]
+    assert cerebro.broker.getposition(channel).size == 0
+    assert cerebro.broker.getcash() == pytest.approx(100_000.0 - 103.0 + 90.0)
+    assert cerebro._bc_engine.live.stop_reason == "stopped"
+
+
+def test_a_stop_on_the_local_socket_interrupts_a_run_waiting_for_data(tmp_path):
+    queue = LiveEventQueue()
+    queue.push(tick(1, 100.0))
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro._event_queue = queue
+    path = tmp_path / "ctl.sock"
+    (socket_feed,) = add_control(cerebro, "run-2", socket_path=path)
+    cerebro.addstrategy(Controlled)
+    thread, out = start_run(cerebro)
+    wait_for(path.exists)
+    with pytest.raises(ValueError, match="unknown control command 'halt'"):
+        send_local(path, "halt")
+    time.sleep(0.3)  # the run is idle, waiting for data
+    send_local(path, "stop")
+    thread.join(5)
+    assert not thread.is_alive()
+    (strategy,) = out
+    assert strategy.commands == ["stop"] and strategy.seen == [1]
+    assert socket_feed.stats.bad_messages == 1
+    assert not path.exists()  # the socket is removed when the run ends
+
+
+def test_a_command_goes_before_market_events_of_the_same_time():
+    queue = LiveEventQueue()
+    queue.push(tick(0, 99.0))
+    queue.push(tick(1, 100.0))
+    stop = control_event(ControlCommand("stop"), "run-3")
+    stop.timestamp = T0 + 1  # same time as the trade, pushed after it
+    queue.push(stop)
+    queue.push(tick(2, 101.0))
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro._event_queue = queue
+    cerebro.addstrategy(Controlled)
+    (strategy,) = cerebro.run(mode=bt.RunMode.TICK)
+    assert strategy.seen == [0] and strategy.commands == ["stop"]
+    assert cerebro._bc_engine.live.unprocessed == 2
