@@ -41,20 +41,23 @@ _REQUIRED: dict[Any, tuple[str, ...]] = {
     LineBuffer: ("reset", "home", "UnBounded"),
     bt.feed.DataBase: ("_start", "forward"),
 }
-_PARAMETERS: dict[Callable[..., Any], tuple[str, ...]] = {
-    BackBroker._execute: ("self", "order", "ago", "price", "cash", "position", "dtcoc"),
-    BackBroker._slip_up: ("self", "pmax", "price", "doslip", "lim"),
-    BackBroker._slip_down: ("self", "pmin", "price", "doslip", "lim"),
-    BackBroker._bracketize: ("self", "order", "cancel"),
-    bt.Strategy._addnotification: ("self", "order", "quicknotify"),
-    bt.Strategy._next_analyzers: ("self", "minperstatus", "once"),
+_PARAMETERS: dict[tuple[Any, str], tuple[str, ...]] = {
+    (BackBroker, "_execute"): ("self", "order", "ago", "price", "cash", "position", "dtcoc"),
+    (BackBroker, "_slip_up"): ("self", "pmax", "price", "doslip", "lim"),
+    (BackBroker, "_slip_down"): ("self", "pmin", "price", "doslip", "lim"),
+    (BackBroker, "_bracketize"): ("self", "order", "cancel"),
+    (bt.Strategy, "_addnotification"): ("self", "order", "quicknotify"),
+    (bt.Strategy, "_next_analyzers"): ("self", "minperstatus", "once"),
 }
 # attributes set on instances in __init__, checked on fresh objects
 _INSTANCE_FIELDS: dict[str, tuple[str, ...]] = {
     "BackBroker": ("notifs", "pending", "submitted", "_toactivate", "_ocos", "positions", "comminfo"),
-    "Cerebro": ("_event_stop", "_dooptimize", "strats", "optcbs", "runstrats", "runwriters", "datas",
-                "datasbyname"),
+    "Cerebro": ("_dooptimize", "strats", "optcbs", "datas", "datasbyname"),
     "LineBuffer": ("array", "idx", "lencount", "mode", "_idx"),
+}
+# attributes a method sets when it runs, checked in its source (backtrader's own, as imported)
+_SET_BY: dict[Callable[..., Any], tuple[str, ...]] = {
+    bt.Cerebro.run: ("self._event_stop", "self.runwriters", "self.runstrats"),
 }
 
 
@@ -68,9 +71,13 @@ def check_backtrader() -> None:
         return
     missing = [f"{owner.__name__}.{name}" for owner, names in _REQUIRED.items()
                for name in names if not hasattr(owner, name)]
-    for function, expected in _PARAMETERS.items():
-        if tuple(inspect.signature(function).parameters) != expected:
-            missing.append(f"{function.__qualname__}{expected} (parameters changed)")
+    for (owner, name), expected in _PARAMETERS.items():
+        function = getattr(owner, name, None)
+        if function is not None and tuple(inspect.signature(function).parameters) != expected:
+            missing.append(f"{owner.__name__}.{name}{expected} (parameters changed)")
+    for function, fields in _SET_BY.items():
+        source = inspect.getsource(function)
+        missing += [f"{function.__qualname__} setting {field}" for field in fields if field not in source]
     samples = {"BackBroker": BackBroker(), "Cerebro": bt.Cerebro(), "LineBuffer": LineBuffer()}
     missing += [f"{owner}().{name}" for owner, names in _INSTANCE_FIELDS.items()
                 for name in names if not hasattr(samples[owner], name)]

@@ -35,6 +35,7 @@ class AsyncFeed:
 
     def __init__(self) -> None:
         self.error: BaseException | None = None
+        self.last_error: BaseException | None = None  # a feed that keeps going after errors (never here)
         self._counters = FeedCounters(10_000)
         self._started = False
         self._stop_requested = False

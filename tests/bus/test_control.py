@@ -71,16 +71,16 @@ def test_pause_flatten_resume_stop_over_the_bus(redis_server):
     publisher.publish([tick(i, 100.0 + i) for i in range(1, 5)])  # buy on 2, filled on 3 at 103
     wait_for(lambda: len(channel) == 4)
     send_command(url, "run-1", "pause")
-    wait_for(lambda: cerebro._bc_engine and "_bc_held_callbacks" in vars(cerebro._bc_engine))
+    wait_for(lambda: cerebro._bc_engine and cerebro._bc_engine.paused)
     publisher.publish([tick(i, 100.0 + i) for i in range(5, 8)])
     wait_for(lambda: len(channel) == 7)  # the channel follows the market while paused
     send_command(url, "run-1", "flatten")  # close the position while paused: a sell at market
     # (the ticks here are stamped in the past: sent together with a command, they would go first)
-    wait_for(lambda: "flatten" in cerebro._bc_engine._strategies[0].commands)
+    wait_for(lambda: "flatten" in cerebro._bc_engine.strategies[0].commands)
     publisher.publish([tick(8, 90.0)])  # the sell fills here; its notification is held
     wait_for(lambda: len(channel) == 8)
     send_command(url, "run-1", "resume")
-    wait_for(lambda: "resume" in cerebro._bc_engine._strategies[0].commands)
+    wait_for(lambda: "resume" in cerebro._bc_engine.strategies[0].commands)
     publisher.publish([tick(9, 95.0)])
     wait_for(lambda: len(channel) == 9)
     send_command(url, "run-1", "stop")
