@@ -424,7 +424,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.set_defaults(run=cmd_sweep)
 
     collect = command("collect", "publish live trades and books to the Redis Streams bus")
-    collect.add_argument("--bus", required=True, help="redis://HOST:PORT")
+    collect.add_argument("--bus", required=True, help="the Redis server to publish to, redis://HOST:PORT")
     collect.add_argument("--symbol", action="append", required=True, help="repeat for several symbols")
     collect.add_argument("--trades", action="store_true", help="publish trades")
     collect.add_argument("--book", action="store_true", help="publish order-book updates")
@@ -452,7 +452,7 @@ def _parser() -> argparse.ArgumentParser:
 
     ctl = command("ctl", "send stop, pause, resume or flatten to a running strategy")
     ctl.add_argument("command", choices=("stop", "pause", "resume", "flatten"), help="what to tell the run")
-    ctl.add_argument("--bus", help="redis://HOST:PORT")
+    ctl.add_argument("--bus", help="the Redis server the run listens on, redis://HOST:PORT")
     ctl.add_argument("--run", dest="run_name", help="the run's name (with --bus)")
     ctl.add_argument("--socket", type=Path, help="the run's local control socket")
     ctl.set_defaults(run=cmd_ctl)

@@ -56,7 +56,7 @@ def _stream_dir(path: Path, kind: str, symbol: str | None) -> Path:
     for candidate in candidates:
         if candidate.is_dir() and segment_files(candidate):
             return candidate
-    raise SourceError(path, f"no {kind} recording here (looked for Parquet segments in "
+    raise SourceError(path, f"a folder, not a data file (nor a {kind} recording: no Parquet segments in "
                             f"{', '.join(str(c) for c in candidates)})")
 
 

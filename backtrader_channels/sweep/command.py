@@ -33,7 +33,7 @@ def parse_param(text: str) -> tuple[str, list[Any]]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("strategy_file", type=Path)
+    parser.add_argument("strategy_file", type=Path, help="a Python file defining the bt.Strategy subclass")
     parser.add_argument("--ticks", action="append", required=True,
                         help="trade files of a symbol, one per day (a glob in quotes, a path or URL); "
                              "repeat with --symbol for several symbols")
@@ -49,14 +49,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                             "this process; default: a local cluster, one worker per core")
     parser.add_argument("--workers", type=int, help="workers of the local cluster (default: one per core)")
     parser.add_argument("--strategy", help="class name, when the file defines several")
-    parser.add_argument("--cash", type=float, default=10_000.0)
-    parser.add_argument("--commission", type=float, default=0.001)
+    parser.add_argument("--cash", type=float, default=10_000.0, help="starting cash of each job, in the quote currency")
+    parser.add_argument("--commission", type=float, default=0.001,
+                        help="fee per fill as a fraction of its value, 0.001 = 0.1%%")
     parser.add_argument("--format", help="trade file format, when detection cannot tell")
     parser.add_argument("--out", type=Path, default=Path("btchannels-output") / "sweep",
                         help="where sweep.parquet, sweep.csv and heatmap.png go")
     parser.add_argument("--heatmap", help="the two parameters of the heatmap, X,Y (default: the first two)")
     parser.add_argument("--top", type=int, default=5, help="how many of the best parameter sets to print")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
 def _by_symbol(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, str] | None]:

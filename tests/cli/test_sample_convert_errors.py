@@ -44,8 +44,8 @@ def test_convert_to_a_bad_suffix_or_missing_folder(tmp_path: Path, capsys) -> No
 
 
 def test_a_folder_given_as_a_data_file_says_so(tmp_path: Path, capsys) -> None:
-    for opener in (open_trades, open_book):
-        with pytest.raises(SourceError, match=r": a folder, not a data file$"):
+    for opener, kind in ((open_trades, "trades"), (open_book, "book")):
+        with pytest.raises(SourceError, match=rf": a folder, not a data file \(nor a {kind} recording: no Parquet "):
             opener(tmp_path)
     assert run(capsys, "convert", str(tmp_path), str(tmp_path / "out.csv")) == (
         2, f"btchannels: {tmp_path}: a folder, not a data file\n"

@@ -105,7 +105,7 @@ def test_size_rotation_and_a_missing_recording(tmp_path):
     names = sorted(p.name for p in (tmp_path / "BTCUSDT" / "trades").iterdir())
     assert names == [f"2025-12-31T23-00{i}.parquet" for i in range(3)]
     assert [c.price.tolist() for c in open_trades(tmp_path / "BTCUSDT").chunks()] == [[100.0], [101.0], [102.0]]
-    with pytest.raises(ValueError, match="no book recording here"):
+    with pytest.raises(ValueError, match="nor a book recording: no Parquet segments in"):
         open_book(tmp_path)
 
 
