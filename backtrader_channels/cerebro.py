@@ -173,6 +173,8 @@ def _run_tick(cerebro: bt.Cerebro, equity_interval: float = 1.0, duration: float
     engine = TickEngine(cerebro, plan)
     cerebro._bc_engine = engine
     if not bar_feeds:  # the channels' data stand in as the strategies' datas
+        for market in markets.values():
+            market.data.clock_every(equity_interval)
         cerebro.datas = [market.data for market in markets.values()]
         cerebro.datasbyname = {market.symbol: market.data for market in markets.values()}
     try:

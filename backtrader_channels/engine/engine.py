@@ -109,6 +109,8 @@ class TickEngine:
         self.equity = EquityCurve()
         self.events = 0
         self.next_sample = -math.inf
+        self.clock_steps = 0  # tick-only runs: analyzer/observer steps taken (one per sample)
+        self.fills_sampled = 0  # the broker's fills already on the equity curve
         self.stopping = False
         self.strategies: list[bt.Strategy] = []
         self.callbacks: dict[str, list[Callable]] = {name: [] for name in KINDS}
@@ -145,6 +147,7 @@ class TickEngine:
         self.events = 0
         self.equity = EquityCurve()
         self.next_sample = -math.inf
+        self.clock_steps = self.fills_sampled = 0
         self.stopping = seam.stop_requested(self.cerebro)
         self.strategies = strategies
         self.callbacks = {
@@ -231,30 +234,40 @@ class TickEngine:
         return self.stopping
 
     def deliver_notifications(self, force: bool = False) -> None:
-        """Hand the broker's due order notifications (and cash/value) to the strategies, now.
+        """Hand the broker's due order notifications to the strategies, now.
 
-        Without bar feeds each delivery is one 'bar' of the channel data and strategy
-        lines, so notification-driven analyzers (Transactions, TradeAnalyzer) see a clock.
-        ``force`` delivers cash and value even with no order notification due.
+        A fill (or, with ``force``, a cash flow) also takes an equity sample at once, so the
+        equity curve, and in tick-only runs the analyzers and observers, see every fill.
+        ``force`` also delivers cash and value with no order notification due.
         """
         broker = self.broker
         if not broker.notification_due() and not force:
             return
-        now = self.clock.now
-        tick_only = not self.bar_feeds
-        if tick_only:
-            for market in self.markets.values():
-                market.data.advance(now, market.price)
         quick = seam.quick_notify(self.cerebro)
         while (order := broker.get_notification()) is not None:
             seam.queue_notification(order, quick)
-        seam.notification_step(self.strategies, to_num(now) if tick_only else None)
+        seam.deliver_notifications(self.strategies, quick, force)
+        if force or len(broker.fills) != self.fills_sampled:
+            self.sample()
 
     def sample(self) -> None:
         """Add the portfolio value now to the equity curve; the next sample is due at the
-        next multiple of ``equity_interval``."""
+        next multiple of ``equity_interval``.
+
+        In a run without bar feeds each sample is also a step of the strategies' lines,
+        analyzers and observers at this time (with bar feeds they step on the bars).
+        """
         now = self.clock.now
+        tick_only = not self.bar_feeds
+        if tick_only:  # the data's new slot first: valuing marks the slot it is in
+            self.clock_steps += 1
+            for market in self.markets.values():
+                market.data.step(self.clock_steps, now, market.price)
         price = self.first_market.price if self.first_market is not None else None
-        self.equity.add(now, self.broker.getvalue(), math.nan if price is None else price)
+        broker = self.broker
+        self.equity.add(now, broker.getvalue(), math.nan if price is None else price)
+        self.fills_sampled = len(broker.fills)
         interval = self.plan.equity_interval
         self.next_sample = (math.floor(now / interval) + 1) * interval
+        if tick_only:
+            seam.clock_step(self.strategies, to_num(now))
