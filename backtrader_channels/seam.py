@@ -140,17 +140,35 @@ def _unstash(strategy: bt.Strategy) -> None:
     strategy._bc_stash = ([], [])
 
 
-def bar_step(strategy: bt.Strategy) -> None:
+class _OnFeed:
+    """An order or trade as a bar run's observers see it: on the bar feed that trades its
+    symbol (orders trade the symbol's ChannelData), all else the item's own."""
+
+    __slots__ = ("_item", "data")
+
+    def __init__(self, item: Any, data: Any) -> None:
+        self._item, self.data = item, data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._item, name)
+
+
+def bar_step(strategy: bt.Strategy, feed_of: dict[int, Any]) -> None:
     """One bar of backtrader's own machinery: indicators, ``next``/``prenext``, analyzers, observers.
 
     backtrader's ``Strategy._next``, with the orders and trades notified since the last
-    bar handed to the observers (BuySell, Trades) rather than notified again.
+    bar handed to the observers (BuySell, Trades) rather than notified again, each on the
+    bar feed ``feed_of[id(channel data)]`` that trades its symbol.
     """
     LineIterator._next(strategy)  # clock, indicators, cash/value notification, next()
     minperstatus = strategy._getminperstatus()
     _unstash(strategy)
     strategy._next_analyzers(minperstatus)
+    orders, trades = strategy._orderspending, strategy._tradespending
+    strategy._orderspending = [_OnFeed(order, feed_of.get(id(order.data), order.data)) for order in orders]
+    strategy._tradespending = [_OnFeed(trade, feed_of.get(id(trade.data), trade.data)) for trade in trades]
     strategy._next_observers(minperstatus)
+    strategy._orderspending, strategy._tradespending = orders, trades
     strategy.clear()
 
 
