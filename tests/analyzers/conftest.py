@@ -8,9 +8,11 @@ import pytest
 
 import backtrader_channels as bc
 from tests.conftest import T0, write_trades_csv
+from tests.phase1.test_bars_and_ticks import bar_feed, write_minute_bars
 
 START = T0 - 600.0  # 2024-12-31T23:50:00Z: the run crosses a year (and day) boundary
 CASH = 100_000.0
+MINUTES = 10  # bar runs: 1-minute bars from 00:00 to 00:10
 
 
 def random_walk_trades(seconds: float = 1200.0, every: float = 0.25, seed: int = 3) -> list[tuple]:
@@ -57,6 +59,23 @@ def tick_run(tmp_path):
         return ran, cerebro.tick_result
 
     return run
+
+
+@pytest.fixture
+def bar_run(tmp_path):
+    """InAndOut over 10 minutes of trades with 1-minute bars (closes from the trades)."""
+    trades = [row for row in random_walk_trades(seconds=1200.0) if row[0] >= T0]  # 00:00-00:10
+    closes = [trades[240 * (k + 1) - 1][1] for k in range(MINUTES)]
+    cerebro = bt.Cerebro()
+    cerebro.broker.setcash(CASH)
+    cerebro.broker.setcommission(commission=0.001)
+    cerebro.adddata(bar_feed(write_minute_bars(tmp_path / "bars.csv", closes)), name="BTC/USDT")
+    cerebro.add_channel(bc.TickChannel, symbol="BTC/USDT", dataname=write_trades_csv(tmp_path / "t.csv", trades))
+    cerebro.addstrategy(InAndOut, legs=((102, 501), (903, 1401), (1702, 2203)))
+    cerebro.addanalyzer(bt.analyzers.TimeReturn, timeframe=bt.TimeFrame.Minutes, _name="minutes")
+    cerebro.addanalyzer(bt.analyzers.DrawDown, _name="drawdown")
+    (strategy,) = cerebro.run(mode=bt.RunMode.TICK)
+    return strategy, cerebro.tick_result
 
 
 def period_last_values(times: np.ndarray, values: np.ndarray, seconds: float) -> tuple[np.ndarray, np.ndarray]:

@@ -124,9 +124,8 @@ def test_buysell_and_trades_observers_mark_each_fill_and_closed_trade(tick_run):
     sells = np.asarray(strategy.stats.buysell[0].lines.sell.array)
     bought = [fill for fill in result.fills if fill.size > 0]
     sold = [fill for fill in result.fills if fill.size < 0]
-    # stdstats draws markers 1.5% below / above the step's price (barplot), at the fill's step
-    np.testing.assert_allclose(buys[~np.isnan(buys)], [fill.price * 0.985 for fill in bought], rtol=1e-12)
-    np.testing.assert_allclose(sells[~np.isnan(sells)], [fill.price * 1.015 for fill in sold], rtol=1e-12)
+    assert buys[~np.isnan(buys)].tolist() == [fill.price for fill in bought]  # at the fill's price and step
+    assert sells[~np.isnan(sells)].tolist() == [fill.price for fill in sold]
     np.testing.assert_allclose(stepped[~np.isnan(buys)], [fill.timestamp for fill in bought], atol=1e-4)
     np.testing.assert_allclose(stepped[~np.isnan(sells)], [fill.timestamp for fill in sold], atol=1e-4)
     pnl = np.concatenate([np.asarray(strategy.stats.trades.lines.pnlplus.array),

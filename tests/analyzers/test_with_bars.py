@@ -3,32 +3,11 @@ and observers show the fills and trades notified between two bars."""
 
 from __future__ import annotations
 
-import backtrader as bt
 import numpy as np
 import pytest
 
-import backtrader_channels as bc
-from tests.analyzers.conftest import CASH, InAndOut, drawdown_pct, random_walk_trades
-from tests.conftest import T0, write_trades_csv
-from tests.phase1.test_bars_and_ticks import bar_feed, write_minute_bars
-
-MINUTES = 10
-
-
-@pytest.fixture
-def bar_run(tmp_path):
-    trades = [row for row in random_walk_trades(seconds=1200.0) if row[0] >= T0]  # 00:00-00:10
-    closes = [trades[240 * (k + 1) - 1][1] for k in range(MINUTES)]
-    cerebro = bt.Cerebro()
-    cerebro.broker.setcash(CASH)
-    cerebro.broker.setcommission(commission=0.001)
-    cerebro.adddata(bar_feed(write_minute_bars(tmp_path / "bars.csv", closes)), name="BTC/USDT")
-    cerebro.add_channel(bc.TickChannel, symbol="BTC/USDT", dataname=write_trades_csv(tmp_path / "t.csv", trades))
-    cerebro.addstrategy(InAndOut, legs=((102, 501), (903, 1401), (1702, 2203)))
-    cerebro.addanalyzer(bt.analyzers.TimeReturn, timeframe=bt.TimeFrame.Minutes, _name="minutes")
-    cerebro.addanalyzer(bt.analyzers.DrawDown, _name="drawdown")
-    (strategy,) = cerebro.run(mode=bt.RunMode.TICK)
-    return strategy, cerebro.tick_result
+from tests.analyzers.conftest import CASH, MINUTES, drawdown_pct
+from tests.conftest import T0
 
 
 def bar_of(timestamp: float) -> int:
