@@ -92,6 +92,9 @@ def plot(cerebro: bt.Cerebro, *args: Any, **kwargs: Any) -> Any:
     if engine is None:
         return _bar_plot(cerebro, *args, **kwargs)
     if not engine.bar_feeds:
+        if not engine.clock_steps:
+            raise ValueError("cerebro.plot() after a tick-only run draws its steps, and this run took none: "
+                             "it had no observers or analyzers (run with stdstats=True, the default)")
         _fill_step_bars(engine)
     with _backend_kept():
         return _bar_plot(cerebro, *args, **kwargs)

@@ -176,12 +176,19 @@ def queue_notification(order: Any, quick: bool) -> None:
     order.owner._addnotification(order, quicknotify=quick)
 
 
-def deliver_notifications(strategies: Iterable[bt.Strategy], quick: bool, force: bool = False) -> None:
+def observed(strategy: bt.Strategy) -> bool:
+    """Whether the strategy has analyzers or observers to step."""
+    return bool(strategy.analyzers) or bool(strategy.observers)
+
+
+def deliver_notifications(strategies: Iterable[bt.Strategy], quick: bool, force: bool = False,
+                          observed: bool = True) -> None:
     """Hand queued order/trade notifications to strategies and their analyzers, now.
 
     Cash and value go out at steps (where analyzers read them), here only with ``force``
     (a cash flow such as funding). With ``quick`` (cerebro's ``quicknotify``) orders were
-    already handed over as they were queued.
+    already handed over as they were queued. Unless ``observed`` (no steps will follow),
+    they are done with here rather than kept for the observers of the next step.
     """
     for strategy in strategies:
         orders, trades = strategy._orderspending, strategy._tradespending
@@ -189,7 +196,9 @@ def deliver_notifications(strategies: Iterable[bt.Strategy], quick: bool, force:
             strategy._notify()
         elif orders and not quick:
             strategy._notify(qorders=orders, qtrades=trades)  # orders given: no cash/value
-        if orders or trades:
+        if not observed:
+            strategy.clear()
+        elif orders or trades:
             stash_orders, stash_trades = _stash(strategy)
             stash_orders += orders
             stash_trades += trades

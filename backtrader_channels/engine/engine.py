@@ -109,7 +109,8 @@ class TickEngine:
         self.equity = EquityCurve()
         self.events = 0
         self.next_sample = -math.inf
-        self.clock_steps = 0  # tick-only runs: analyzer/observer steps taken (one per sample)
+        self.stepped = False  # tick-only runs with analyzers or observers: each sample is a step of them
+        self.clock_steps = 0  # such steps taken
         self.fills_sampled = 0  # the broker's fills already on the equity curve
         self.stopping = False
         self.strategies: list[bt.Strategy] = []
@@ -148,6 +149,7 @@ class TickEngine:
         self.equity = EquityCurve()
         self.next_sample = -math.inf
         self.clock_steps = self.fills_sampled = 0
+        self.stepped = not self.bar_feeds and any(map(seam.observed, strategies))
         self.stopping = seam.stop_requested(self.cerebro)
         self.strategies = strategies
         self.callbacks = {
@@ -246,7 +248,7 @@ class TickEngine:
         quick = seam.quick_notify(self.cerebro)
         while (order := broker.get_notification()) is not None:
             seam.queue_notification(order, quick)
-        seam.deliver_notifications(self.strategies, quick, force)
+        seam.deliver_notifications(self.strategies, quick, force, observed=self.stepped or bool(self.bar_feeds))
         if force or len(broker.fills) != self.fills_sampled:
             self.sample()
 
@@ -255,11 +257,12 @@ class TickEngine:
         next multiple of ``equity_interval``.
 
         In a run without bar feeds each sample is also a step of the strategies' lines,
-        analyzers and observers at this time (with bar feeds they step on the bars).
+        analyzers and observers at this time, when there are any (with bar feeds they
+        step on the bars).
         """
         now = self.clock.now
-        tick_only = not self.bar_feeds
-        if tick_only:  # the data's new slot first: valuing marks the slot it is in
+        stepped = self.stepped
+        if stepped:  # the data's new slot first: valuing marks the slot it is in
             self.clock_steps += 1
             for market in self.markets.values():
                 market.data.step(self.clock_steps, now, market.price)
@@ -269,5 +272,5 @@ class TickEngine:
         self.fills_sampled = len(broker.fills)
         interval = self.plan.equity_interval
         self.next_sample = (math.floor(now / interval) + 1) * interval
-        if tick_only:
+        if stepped:
             seam.clock_step(self.strategies, to_num(now))

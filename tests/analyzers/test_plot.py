@@ -54,3 +54,9 @@ def test_plot_after_a_run_with_bars_marks_the_fills_at_their_bars(bar_run):
     markers = {line.get_marker(): line.get_ydata() for axis in figure.axes for line in axis.get_lines()
                if line.get_marker() in ("^", "v")}
     assert sum(y == y for y in markers["^"]) == sum(y == y for y in markers["v"]) == 3
+
+
+def test_plot_after_a_tick_only_run_without_steps_says_why_it_cannot(tick_run):
+    strategy, _ = tick_run(stdstats=False)
+    with pytest.raises(ValueError, match="took none: it had no observers or analyzers"):
+        strategy.env.plot(iplot=False)

@@ -134,3 +134,12 @@ def test_buysell_and_trades_observers_mark_each_fill_and_closed_trade(tick_run):
         (sell.price - buy.price) * buy.size - buy.commission - sell.commission for buy, sell in zip(bought, sold)))
     value = np.asarray(strategy.stats.broker.lines.value.array)
     np.testing.assert_allclose(value, result.equity_values, rtol=1e-15)
+
+
+def test_a_clock_under_a_second_gives_analyzers_one_second_periods(tick_run):
+    strategy, result = tick_run([(bt.analyzers.TimeReturn, {})], equity_interval=0.5)
+    starts, expected = period_returns(result, 1.0)
+    assert len(result.equity_times) > 2 * 1200  # a step each half second
+    returns = analysis(strategy)
+    assert len(returns) == len(starts) == 1200
+    np.testing.assert_allclose(list(returns.values()), expected, rtol=0, atol=1e-15)
