@@ -60,3 +60,37 @@ def test_plot_after_a_tick_only_run_without_steps_says_why_it_cannot(tick_run):
     strategy, _ = tick_run(stdstats=False)
     with pytest.raises(ValueError, match="took none: it had no observers or analyzers"):
         strategy.env.plot(iplot=False)
+
+
+def test_plot_keeps_the_backend_the_user_chose(tmp_path):
+    """backtrader's plot module switches to TkAgg on import; a script that chose Agg (no
+    display here) still writes its figure."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from tests.conftest import T0, write_trades_csv
+
+    trades = write_trades_csv(tmp_path / "t.csv", [(T0 + 0.5 * k, 100.0 + k % 7, 1.0, "buy") for k in range(40)])
+    script = textwrap.dedent(f"""
+        import matplotlib
+        matplotlib.use('Agg')
+        import backtrader as bt
+        import backtrader_channels
+        from backtrader_channels import TickChannel
+
+        class Once(bt.Strategy):
+            def notify_tick(self, tick):
+                if len(self.channels[('tick', 'BTC/USDT')]) == 5:
+                    self.buy(size=1.0)
+
+        cerebro = bt.Cerebro()
+        cerebro.add_channel(TickChannel, symbol='BTC/USDT', dataname={str(trades)!r})
+        cerebro.addstrategy(Once)
+        cerebro.run(mode=bt.RunMode.TICK)
+        cerebro.plot(iplot=False)[0][0].savefig('plot.png')
+        print(matplotlib.get_backend())
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().lower() == "agg" and (tmp_path / "plot.png").stat().st_size > 1000

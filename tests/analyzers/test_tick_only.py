@@ -143,3 +143,40 @@ def test_a_clock_under_a_second_gives_analyzers_one_second_periods(tick_run):
     returns = analysis(strategy)
     assert len(returns) == len(starts) == 1200
     np.testing.assert_allclose(list(returns.values()), expected, rtol=0, atol=1e-15)
+
+
+def test_time_drawdown_per_second_takes_the_first_value_of_each_second(tick_run):
+    strategy, result = tick_run([(bt.analyzers.TimeDrawDown, {})])
+    seconds = np.floor(result.equity_times)
+    first = result.equity_values[np.r_[0, np.flatnonzero(np.diff(seconds)) + 1]]
+    assert analysis(strategy)["maxdrawdown"] == pytest.approx(drawdown_pct(first), rel=1e-12)
+
+
+def test_gross_leverage_is_the_position_value_over_the_portfolio_value_at_each_step(tick_run):
+    strategy, result = tick_run([(bt.analyzers.GrossLeverage, {})])
+    fill_times = np.array([fill.timestamp for fill in result.fills])
+    held = np.r_[0.0, np.cumsum([fill.size for fill in result.fills])]
+    size = held[np.searchsorted(fill_times, result.equity_times, side="right")]
+    expected = dict(zip(result.equity_times.tolist(), size * result.prices / result.equity_values))
+    got = list(analysis(strategy).values())
+    assert max(got) > 0.4  # 0.5 BTC of about 94,000 on 100,000
+    np.testing.assert_allclose(got, list(expected.values()), rtol=1e-9, atol=1e-12)
+
+
+def test_fills_against_a_book_are_steps_too(run_ticks):
+    from tests.conftest import T0
+
+    book = [(T0, "snapshot", [[99.0, 5.0]], [[101.0, 5.0]])]
+    book += [(T0 + 0.4 * k, "delta", [[99.0, 3.0 + k % 3]], [[101.0, 3.0 + k % 3]]) for k in range(1, 40)]
+    trades = [(T0 + 0.25 * k, 100.0 + k % 5, 1.0, "buy") for k in range(1, 60)]
+    actions = {3: lambda s: s.buy(size=2.0), 30: lambda s: s.close(), 61: lambda s: s.buy(size=1.0)}
+    strategy, cerebro = run_ticks(trades=trades, book=book, actions=actions)
+    result = cerebro.tick_result
+    stepped = from_num(np.asarray(strategy.lines.datetime.array))
+    assert len(result.fills) == 3
+    for fill in result.fills:  # each fill is a step at its time, its marker at its price
+        at = np.flatnonzero(np.abs(stepped - fill.timestamp) < 1e-4)
+        line = strategy.stats.buysell[0].lines.buy if fill.size > 0 else strategy.stats.buysell[0].lines.sell
+        assert fill.price in [line.array[i] for i in at]
+    value = np.asarray(strategy.stats.broker.lines.value.array)
+    np.testing.assert_allclose(value, result.equity_values, rtol=1e-15)
