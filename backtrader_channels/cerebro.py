@@ -16,7 +16,7 @@ from typing import Any
 import backtrader as bt
 from backtrader.brokers import BackBroker
 
-from . import seam
+from . import plotting, seam
 from .broker import Market, TickBroker
 from .channels import Channel
 from .engine import TickEngine
@@ -87,6 +87,7 @@ def run(self: bt.Cerebro, mode: RunMode | str | None = None, **kwargs: Any) -> A
     if mode is None or RunMode(mode) is RunMode.BAR:
         if isinstance(self.broker, TickBroker):
             self.broker.detach()
+        self._bc_plotted_engine = None
         return _bar_run(self, **kwargs)
     return _run_tick(self, **kwargs)
 
@@ -179,17 +180,24 @@ def _run_tick(cerebro: bt.Cerebro, equity_interval: float = 1.0, duration: float
     engine = TickEngine(cerebro, plan)
     cerebro._bc_engine = engine
     if not bar_feeds:  # the channels' data stand in as the strategies' datas
+        for market in markets.values():
+            market.data.clock_every(equity_interval)
         cerebro.datas = [market.data for market in markets.values()]
         cerebro.datasbyname = {market.symbol: market.data for market in markets.values()}
+    oldbuysell = cerebro.p.oldbuysell
+    if not bar_feeds:  # stdstats' BuySell marks fills at their price, not 1.5% off a step's 'bar'
+        kwargs.setdefault("oldbuysell", True)
     try:
         with seam.bar_loop_replaced(cerebro, engine.run):
             # one process (maxcpus=1): optimisation runs share this engine; strategies carry tick_result
             strategies = _bar_run(cerebro, **{**kwargs, "runonce": False, "preload": True, "maxcpus": 1,
                                               "optreturn": False})
     finally:
+        cerebro.p.oldbuysell = oldbuysell
         if not bar_feeds:
             cerebro.datas, cerebro.datasbyname = [], {}
     cerebro.tick_result = engine.result
+    cerebro._bc_plotted_engine = engine  # cerebro.plot() draws this run
     return strategies
 
 
@@ -229,6 +237,7 @@ def install() -> None:
     bt.Cerebro.run = run
     bt.Cerebro.add_channel = add_channel
     bt.Cerebro.add_live_feed = add_live_feed
+    bt.Cerebro.plot = plotting.plot
     bt.RunMode = RunMode
     seam.install_strategy_preinit(give_channels)
     bt.Strategy.event_time = property(event_time)

@@ -22,6 +22,7 @@ from typing import Any
 import backtrader as bt
 
 from . import cerebro as integration
+from . import plotting
 from .cerebro import RunMode
 
 __all__ = ["Cerebro", "Strategy"]
@@ -32,6 +33,7 @@ class Cerebro(bt.Cerebro):
 
     add_channel = integration.add_channel
     add_live_feed = integration.add_live_feed
+    plot = plotting.plot
 
     def run(self, mode: RunMode | str | None = None, **kwargs: Any) -> Any:
         """``bt.RunMode.BAR`` (default) is backtrader's own run; ``RunMode.TICK`` a tick-mode run."""

@@ -33,7 +33,7 @@ KNOWN_VERSIONS = ("1.9.78.123",)
 _REQUIRED: dict[Any, tuple[str, ...]] = {
     bt.Cerebro: ("run", "runstop", "_next_writers", "runstrategies"),
     bt.Strategy: ("_next", "_notify", "_addnotification", "_next_analyzers", "_next_observers",
-                  "_periodset", "forward", "clear"),
+                  "_periodset", "_getminperstatus", "forward", "clear"),
     MetaStrategy: ("dopreinit",),
     BackBroker: ("_execute", "_ococheck", "_bracketize", "_slip_up", "_slip_down", "_get_value",
                  "check_submitted", "submit_accept", "get_notification", "notify"),
@@ -48,6 +48,7 @@ _PARAMETERS: dict[tuple[Any, str], tuple[str, ...]] = {
     (BackBroker, "_bracketize"): ("self", "order", "cancel"),
     (bt.Strategy, "_addnotification"): ("self", "order", "quicknotify"),
     (bt.Strategy, "_next_analyzers"): ("self", "minperstatus", "once"),
+    (bt.Strategy, "_notify"): ("self", "qorders", "qtrades"),
 }
 # attributes set on instances in __init__, checked on fresh objects
 _INSTANCE_FIELDS: dict[str, tuple[str, ...]] = {
@@ -171,30 +172,101 @@ def install_strategy_preinit(hook: Callable[[bt.Strategy], None]) -> None:
 
 
 # -- strategies ------------------------------------------------------------------------------
-def bar_step(strategy: bt.Strategy) -> None:
-    """One bar of backtrader's own machinery: indicators, ``next``/``prenext``, analyzers, observers."""
-    strategy._next()
+# Order and trade notifications reach strategies (and analyzers) when the broker has them,
+# between steps; observers read the orders and trades of a step from the strategy's pending
+# lists at the next step (a bar close, or a clock step of a tick-only run). Between the two
+# they wait in the strategy's ``_bc_stash``, so each is notified once and observed once.
+
+def _stash(strategy: bt.Strategy) -> tuple[list, list]:
+    stash = strategy.__dict__.get("_bc_stash")
+    if stash is None:
+        stash = strategy._bc_stash = ([], [])
+    return stash
+
+
+def _unstash(strategy: bt.Strategy) -> None:
+    """The orders and trades notified since the last step become the step's pending ones."""
+    orders, trades = _stash(strategy)
+    strategy._orderspending, strategy._tradespending = orders, trades
+    strategy._bc_stash = ([], [])
+
+
+class _OnFeed:
+    """An order or trade as a bar run's observers see it: on the bar feed that trades its
+    symbol (orders trade the symbol's ChannelData), all else the item's own."""
+
+    __slots__ = ("_item", "data")
+
+    def __init__(self, item: Any, data: Any) -> None:
+        self._item, self.data = item, data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._item, name)
+
+
+def bar_step(strategy: bt.Strategy, feed_of: dict[int, Any]) -> None:
+    """One bar of backtrader's own machinery: indicators, ``next``/``prenext``, analyzers, observers.
+
+    backtrader's ``Strategy._next``, with the orders and trades notified since the last
+    bar handed to the observers (BuySell, Trades) rather than notified again, each on the
+    bar feed ``feed_of[id(channel data)]`` that trades its symbol.
+    """
+    LineIterator._next(strategy)  # clock, indicators, cash/value notification, next()
+    minperstatus = strategy._getminperstatus()
+    _unstash(strategy)
+    strategy._next_analyzers(minperstatus)
+    orders, trades = strategy._orderspending, strategy._tradespending
+    strategy._orderspending = [_OnFeed(order, feed_of.get(id(order.data), order.data)) for order in orders]
+    strategy._tradespending = [_OnFeed(trade, feed_of.get(id(trade.data), trade.data)) for trade in trades]
+    strategy._next_observers(minperstatus)
+    strategy._orderspending, strategy._tradespending = orders, trades
+    strategy.clear()
 
 
 def queue_notification(order: Any, quick: bool) -> None:
     order.owner._addnotification(order, quicknotify=quick)
 
 
-def notification_step(strategies: Iterable[bt.Strategy], timestamp_num: float | None) -> None:
-    """Deliver queued order/trade notifications and cash/value to ``strategies``.
+def observed(strategy: bt.Strategy) -> bool:
+    """Whether the strategy has analyzers or observers to step."""
+    return bool(strategy.analyzers) or bool(strategy.observers)
 
-    With ``timestamp_num`` (runs without bar feeds) the step is also a 'bar' for the
-    strategies' lines, analyzers and observers, at that time.
+
+def deliver_notifications(strategies: Iterable[bt.Strategy], quick: bool, force: bool = False,
+                          observed: bool = True) -> None:
+    """Hand queued order/trade notifications to strategies and their analyzers, now.
+
+    Cash and value go out at steps (where analyzers read them), here only with ``force``
+    (a cash flow such as funding). With ``quick`` (cerebro's ``quicknotify``) orders were
+    already handed over as they were queued. Unless ``observed`` (no steps will follow),
+    they are done with here rather than kept for the observers of the next step.
     """
     for strategy in strategies:
-        if timestamp_num is not None:
-            strategy.forward()
-            strategy.lines.datetime[0] = timestamp_num
+        orders, trades = strategy._orderspending, strategy._tradespending
+        if force:
+            strategy._notify()
+        elif orders and not quick:
+            strategy._notify(qorders=orders, qtrades=trades)  # orders given: no cash/value
+        if not observed:
+            strategy.clear()
+        elif orders or trades:
+            stash_orders, stash_trades = _stash(strategy)
+            stash_orders += orders
+            stash_trades += trades
+            strategy._orderspending, strategy._tradespending = [], []
+
+
+def clock_step(strategies: Iterable[bt.Strategy], timestamp_num: float) -> None:
+    """One step of a tick-only run's analyzer clock at ``timestamp_num`` (a bt date number):
+    the strategies' lines move one 'bar', then cash/value, analyzers and observers."""
     for strategy in strategies:
-        strategy._notify()
-        if timestamp_num is not None:
-            strategy._next_analyzers(-1)
-            strategy._next_observers(-1)
+        strategy.forward()
+        strategy.lines.datetime[0] = timestamp_num
+    for strategy in strategies:
+        strategy._notify()  # nothing pending (stashed): cash and value only
+        _unstash(strategy)
+        strategy._next_analyzers(-1)
+        strategy._next_observers(-1)
         strategy.clear()
 
 

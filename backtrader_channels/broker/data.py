@@ -46,9 +46,21 @@ class ChannelData(bt.feed.DataBase):
             self.forward()
         self._write(timestamp, price)
 
-    def advance(self, timestamp: float, price: float | None) -> None:
-        """Open a new slot (one 'bar' of this data) at ``timestamp``."""
-        self.forward()
+    def clock_every(self, seconds: float) -> None:
+        """Take the period of a tick-only run's clock as this data's timeframe, so analyzers
+        default to it as they default to a bar feed's (``TimeReturn`` per step, ...).
+
+        A period that is not a whole number of seconds gives one second (backtrader's
+        sub-second timeframe breaks on fractions).
+        """
+        whole = seconds >= 1 and float(seconds).is_integer()
+        self._timeframe, self._compression = bt.TimeFrame.Seconds, int(seconds) if whole else 1
+
+    def step(self, length: int, timestamp: float, price: float | None) -> None:
+        """Write slot number ``length`` (one step of a tick-only run), opening it unless
+        ``mark`` already did."""
+        if len(self) < length:
+            self.forward()
         self._write(timestamp, price)
 
     def _write(self, timestamp: float, price: float | None) -> None:

@@ -109,6 +109,9 @@ class TickEngine:
         self.equity = EquityCurve()
         self.events = 0
         self.next_sample = -math.inf
+        self.stepped = False  # tick-only runs with analyzers or observers: each sample is a step of them
+        self.clock_steps = 0  # such steps taken
+        self.fills_sampled = 0  # the broker's fills already on the equity curve
         self.stopping = False
         self.paused = False
         self._held: tuple | None = None  # the callbacks of paused strategies
@@ -147,6 +150,8 @@ class TickEngine:
         self.events = 0
         self.equity = EquityCurve()
         self.next_sample = -math.inf
+        self.clock_steps = self.fills_sampled = 0
+        self.stepped = not self.bar_feeds and any(map(seam.observed, strategies))
         self.stopping = seam.stop_requested(self.cerebro)
         self.paused, self._held = False, None
         self.strategies = strategies
@@ -270,30 +275,41 @@ class TickEngine:
         return self.stopping
 
     def deliver_notifications(self, force: bool = False) -> None:
-        """Hand the broker's due order notifications (and cash/value) to the strategies, now.
+        """Hand the broker's due order notifications to the strategies, now.
 
-        Without bar feeds each delivery is one 'bar' of the channel data and strategy
-        lines, so notification-driven analyzers (Transactions, TradeAnalyzer) see a clock.
-        ``force`` delivers cash and value even with no order notification due.
+        A fill (or, with ``force``, a cash flow) also takes an equity sample at once, so the
+        equity curve, and in tick-only runs the analyzers and observers, see every fill.
+        ``force`` also delivers cash and value with no order notification due.
         """
         broker = self.broker
         if self.paused or (not broker.notification_due() and not force):
             return  # paused: notifications wait in the broker until resume()
-        now = self.clock.now
-        tick_only = not self.bar_feeds
-        if tick_only:
-            for market in self.markets.values():
-                market.data.advance(now, market.price)
         quick = seam.quick_notify(self.cerebro)
         while (order := broker.get_notification()) is not None:
             seam.queue_notification(order, quick)
-        seam.notification_step(self.strategies, to_num(now) if tick_only else None)
+        seam.deliver_notifications(self.strategies, quick, force, observed=self.stepped or bool(self.bar_feeds))
+        if force or len(broker.fills) != self.fills_sampled:
+            self.sample()
 
     def sample(self) -> None:
         """Add the portfolio value now to the equity curve; the next sample is due at the
-        next multiple of ``equity_interval``."""
+        next multiple of ``equity_interval``.
+
+        In a run without bar feeds each sample is also a step of the strategies' lines,
+        analyzers and observers at this time, when there are any (with bar feeds they
+        step on the bars).
+        """
         now = self.clock.now
+        stepped = self.stepped
+        if stepped:  # the data's new slot first: valuing marks the slot it is in
+            self.clock_steps += 1
+            for market in self.markets.values():
+                market.data.step(self.clock_steps, now, market.price)
         price = self.first_market.price if self.first_market is not None else None
-        self.equity.add(now, self.broker.getvalue(), math.nan if price is None else price)
+        broker = self.broker
+        self.equity.add(now, broker.getvalue(), math.nan if price is None else price)
+        self.fills_sampled = len(broker.fills)
         interval = self.plan.equity_interval
         self.next_sample = (math.floor(now / interval) + 1) * interval
+        if stepped:
+            seam.clock_step(self.strategies, to_num(now))

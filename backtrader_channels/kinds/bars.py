@@ -37,6 +37,9 @@ class BarStep:
             self._feeds.append([feed, times_ns.tolist(), 0])
             all_times.append(times_ns)
         self._times = np.unique(np.concatenate(all_times))
+        self._feed_of: dict[int, Any] = {}  # id(ChannelData) -> the first bar feed trading its symbol
+        for feed in feeds:
+            self._feed_of.setdefault(id(engine.broker.market_of(feed).data), feed)
         self._ts: list[int] = []
 
     def chunks(self) -> Iterator[TimeChunk]:
@@ -58,6 +61,6 @@ class BarStep:
                 feed.next(ticks=False)
                 state[2] = position + 1
         for strategy in engine.strategies:
-            seam.bar_step(strategy)
+            seam.bar_step(strategy, self._feed_of)
         seam.step_writers(engine.cerebro, engine.strategies)
         return engine.finish_step(call_next=False)

@@ -86,6 +86,7 @@ class TradeStep(Step):
             market.last_price = tick.price
             if notifs:
                 engine.deliver_notifications()
+                next_sample = engine.next_sample  # a fill takes its sample at once
             if bridges is not None:
                 bridges.update(channel)
             if only is not None:
@@ -100,6 +101,7 @@ class TradeStep(Step):
                 broker.end_step()
             if notifs:
                 engine.deliver_notifications()
+                next_sample = engine.next_sample
             handled += 1
             if now >= next_sample:
                 engine.sample()
