@@ -143,7 +143,7 @@ def _feed_starter(feeds: list) -> Any:
     """What starts the feeds of a live run in a background thread (None without feeds)."""
     if not feeds:
         return None
-    from .feeds.runner import FeedThread
+    from .live.runner import FeedThread
 
     return lambda: FeedThread(feeds).start()
 

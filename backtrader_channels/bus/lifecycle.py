@@ -1,7 +1,6 @@
-"""The start/stop lifecycle of the bus feeds, like the ccxt feeds' (see feeds/base.py).
+"""The lifecycle of the bus feeds: ``AsyncFeed``'s start/stop (live/feed.py), plus reconnects.
 
-``AsyncFeed``: ``await start()`` runs ``_run`` until ``request_stop()``/``stop()`` (from any
-thread) cancels it. ``RedisFeed`` runs ``_session`` (one connection to Redis) again and
+``RedisFeed`` runs ``_session`` (one connection to Redis) again and
 again: a lost connection (Redis restarted, network) reconnects after a backoff, forever
 unless ``max_retries`` consecutive failures.
 """
@@ -11,93 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
-from typing import Any, ClassVar
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ..events import EventPriority
-from ..feeds.backoff import Backoff
-from ..feeds.stats import FeedCounters, FeedStats
+from ..live.backoff import Backoff
+from ..live.feed import AsyncFeed
 
-__all__ = ["AsyncFeed", "RedisFeed"]
+__all__ = ["RedisFeed"]
 
 log = logging.getLogger("backtrader_channels.bus")
-
-
-class AsyncFeed:
-    """A feed that ``FeedThread`` and ``cerebro.add_live_feed`` can run; subclasses implement ``_run``."""
-
-    channel_type: ClassVar[str]
-    priority: ClassVar[EventPriority]
-
-    def __init__(self) -> None:
-        self.error: BaseException | None = None
-        self.last_error: BaseException | None = None  # a feed that keeps going after errors (never here)
-        self._counters = FeedCounters(10_000)
-        self._started = False
-        self._stop_requested = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._done = threading.Event()
-
-    async def start(self) -> None:
-        """Consume until ``stop()``; raises the error that ended the feed otherwise."""
-        if self._started:
-            raise RuntimeError(f"{self!r} was already started; a feed runs once")
-        self._started = True
-        try:
-            if self._stop_requested:
-                return
-            self._loop = asyncio.get_running_loop()
-            self._loop_thread = threading.get_ident()
-            self._task = asyncio.ensure_future(self._run())
-            await self._task
-        except asyncio.CancelledError:
-            if not self._stop_requested:
-                raise
-        except BaseException as error:
-            self.error = error
-            raise
-        finally:
-            self._done.set()
-
-    def request_stop(self) -> None:
-        """Ask the feed to stop, from any thread, without waiting."""
-        if self._stop_requested:
-            return
-        self._stop_requested = True
-        task, loop = self._task, self._loop
-        if task is not None and loop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._interrupt, task)
-
-    def _interrupt(self, task: asyncio.Task[None]) -> None:
-        """On the feed's loop: end ``_run`` (by default, cancel it)."""
-        task.cancel()
-
-    def stop(self, timeout: float = 2.0) -> bool:
-        """Stop consuming; True once the connection is closed (see CCXTFeedBase.stop)."""
-        self.request_stop()
-        if not self._started:
-            return True
-        if threading.get_ident() == self._loop_thread:
-            return self._done.is_set()
-        return self._done.wait(timeout)
-
-    @property
-    def running(self) -> bool:
-        return self._started and not self._done.is_set()
-
-    @property
-    def stats(self) -> FeedStats:
-        return self._counters.snapshot()
-
-    async def _run(self) -> None:
-        raise NotImplementedError
 
 
 class _Stopped(Exception):

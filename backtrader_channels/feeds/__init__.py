@@ -1,10 +1,10 @@
 """Live data sources: ccxt.pro WebSocket feeds that push events onto a ``LiveEventQueue``."""
 
-from .backoff import Backoff
+from ..live.backoff import Backoff
+from ..live.runner import FeedThread
+from ..live.stats import FeedStats
 from .base import CCXTFeedBase
 from .ccxt_feed import CCXTLiveOrderBookFeed, CCXTLiveTickFeed
-from .runner import FeedThread
-from .stats import FeedStats
 from .trade_ids import TradeIdFilter
 
 __all__ = [

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -36,11 +35,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import ccxt
 
 from ..events import Event, EventPriority
-from .backoff import Backoff
+from ..live.backoff import Backoff
+from ..live.feed import AsyncFeed
 from .guard import create_exchange
 from .redact import RedactingFilter, redact_error, register_secrets
-from .runner import FeedThread
-from .stats import FeedCounters, FeedStats
 
 if TYPE_CHECKING:
     from ..live import LiveDataValidator, LiveEventQueue
@@ -55,7 +53,7 @@ class Resync(Exception):
     """Raised by ``_deliver``: the exchange's data is wrong as a whole; rebuild it from a snapshot."""
 
 
-class CCXTFeedBase:
+class CCXTFeedBase(AsyncFeed):
     """Base of the ccxt.pro feeds: reconnects, resyncs, watchdog, stats and a clean stop.
 
     Subclasses set ``channel_type``/``priority`` and implement ``_watch`` and ``_deliver``.
@@ -89,6 +87,7 @@ class CCXTFeedBase:
         """
         if stale_timeout is not None and stale_timeout <= 0:
             raise ValueError(f"stale_timeout must be > 0 seconds or None, got {stale_timeout!r}")
+        super().__init__(latency_window)
         self.exchange_id = exchange_id
         self.symbol = symbol
         self.event_queue = event_queue
@@ -100,74 +99,11 @@ class CCXTFeedBase:
         self.validator = validator
         self.guard_messages = guard_messages
         self.keep_going = keep_going
-        self.last_error: BaseException | None = None  # the latest error kept going after
-        self.error: BaseException | None = None  # what ended the feed, if not stop()
-        self._counters = FeedCounters(latency_window)
-        self._started = False
-        self._stop_requested = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._done = threading.Event()
         self._alive_until = 0.0  # the watchdog's deadline (time.monotonic())
         self._delivered = False  # whether the current exchange delivered anything yet
 
-    # -- public API ----------------------------------------------------------------------
-    async def start(self) -> None:
-        """Stream until ``stop()``; raises the error that ended the feed otherwise."""
-        if self._started:
-            raise RuntimeError(f"{self!r} was already started; a feed runs once")
-        self._started = True
-        try:
-            if self._stop_requested:
-                return
-            self._loop = asyncio.get_running_loop()
-            self._loop_thread = threading.get_ident()
-            self._task = asyncio.ensure_future(self._run())
-            await self._task
-        except asyncio.CancelledError:
-            if not self._stop_requested:
-                raise
-        except BaseException as error:
-            self.error = redact_error(error)  # ccxt's messages hold the signed request URL
-            raise
-        finally:
-            self._done.set()
-
-    def request_stop(self) -> None:
-        """Ask the feed to stop, from any thread, without waiting."""
-        if self._stop_requested:
-            return
-        self._stop_requested = True
-        task, loop = self._task, self._loop
-        if task is not None and loop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing to cancel
-                loop.call_soon_threadsafe(task.cancel)
-
-    def stop(self, timeout: float = 2.0) -> bool:
-        """Stop streaming and close the exchange; True once closed.
-
-        From another thread, waits up to ``timeout`` seconds for the close. From the feed's
-        own event loop it cannot wait: ``start()`` returns once the close is done.
-        """
-        self.request_stop()
-        if not self._started:
-            return True
-        if threading.get_ident() == self._loop_thread:
-            return self._done.is_set()
-        return self._done.wait(timeout)
-
-    def start_in_thread(self) -> FeedThread:
-        """Run this feed on its own event loop in a daemon thread; ``stop()``/``join()`` the handle."""
-        return FeedThread([self]).start()
-
-    @property
-    def stats(self) -> FeedStats:
-        return self._counters.snapshot()
-
-    @property
-    def running(self) -> bool:
-        return self._started and not self._done.is_set()
+    def _reported(self, error: BaseException) -> BaseException:
+        return redact_error(error)  # ccxt's messages hold the signed request URL
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.exchange_id!r}, {self.symbol!r})"
