@@ -8,6 +8,7 @@ from __future__ import annotations
 from .base import Kind, Step
 from .books import BOOKS
 from .funding import FUNDING, FundingChannel, FundingEvent
+from .orders import ORDERS
 from .trades import TRADES
 
 __all__ = ["KINDS", "FundingChannel", "FundingEvent", "Kind", "Step", "kind_of", "register"]
@@ -31,5 +32,5 @@ def kind_of(channel_type: str) -> Kind:
         raise KeyError(f"unknown channel kind {channel_type!r}; known: {', '.join(KINDS)}") from None
 
 
-for _kind in (BOOKS, TRADES, FUNDING):
+for _kind in (BOOKS, TRADES, FUNDING, ORDERS):
     register(_kind)
