@@ -383,7 +383,8 @@ class CCXTBroker(TickBroker):
         fees.fee, fees.size = self._fee_in_quote(fill), fill.amount
         now = self._clock.now
         market.data.mark(now, market.price if market.price is not None else fill.price)
-        self._fill_size = fill.amount
+        remaining = abs(order.executed.remsize)  # the last fill completes the order despite float sums
+        self._fill_size = remaining if abs(fill.amount - remaining) <= 1e-9 * max(1.0, remaining) else fill.amount
         commission_before = order.executed.comm
         self._forget(order)
         seam.execute(self, order, fill.price, to_num(now))

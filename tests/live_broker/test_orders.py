@@ -43,3 +43,96 @@ def test_limit_buy_fills_partially_then_completely_at_its_limit(exchange):
     assert broker.getcash() == pytest.approx(100_000 - 0.5 * 49_990 * 1.001)
     assert exchange.balances["USDT"] == pytest.approx(broker.getcash())
     assert exchange.open_orders() == []
+
+
+class BuyMarketOnFirstTick(BuyLimitOnFirstTick):
+    params = (("price", None), ("size", 0.3), ("exectype", bt.Order.Market))
+
+
+def test_market_buy_fills_at_the_next_trade_price_in_parts_of_the_trades_quantities(exchange):
+    exchange.script_trades(SYMBOL, [(50_000.0, 0.1), (50_001.0, 0.25), (50_002.0, 1.0)])
+
+    def script(run):
+        exchange.send_trades(SYMBOL, 1)
+        run.wait(lambda s: "Accepted" in s.statuses(), "Accepted")
+        exchange.send_trades(SYMBOL, 2)
+        run.wait(lambda s: "Completed" in s.statuses(), "Completed")
+
+    strategy, broker, _ = live_run(exchange, BuyMarketOnFirstTick, script)
+    _, trades = exchange.ledger()
+    assert [(float(t["price"]), float(t["qty"])) for t in trades] == [(50_001.0, 0.25), (50_002.0, 0.05)]
+    assert strategy.statuses() == ["Submitted", "Accepted", "Partial", "Completed"]
+    average = (50_001.0 * 0.25 + 50_002.0 * 0.05) / 0.3
+    assert strategy.notes[-1][1] == pytest.approx(0.3)
+    assert strategy.notes[-1][2] == pytest.approx(average)
+    assert broker.getcash() == pytest.approx(exchange.balances["USDT"])
+    assert [fill.trade_id for fill in broker.exchange_fills] == ["1", "2"]
+
+
+class CancelAfterPartial(Recorder):
+    """Buys 0.5 at 49 990, cancels what is left once part of it filled."""
+
+    def notify_tick(self, tick) -> None:
+        self.ticks += 1
+        if self.ticks == 1:
+            self.orders.append(self.buy(size=0.5, price=49_990.0, exectype=bt.Order.Limit))
+
+    def notify_order(self, order) -> None:
+        super().notify_order(order)
+        if order.status == order.Partial:
+            self.cancel(order)
+
+
+def test_cancel_after_a_partial_fill_keeps_the_fill_and_leaves_nothing_open(exchange):
+    exchange.script_trades(SYMBOL, [(50_000.0, 0.1), (49_989.0, 0.2)])
+
+    def script(run):
+        exchange.send_trades(SYMBOL, 1)
+        run.wait(lambda s: "Accepted" in s.statuses(), "Accepted")
+        exchange.send_trades(SYMBOL, 1)
+        run.wait(lambda s: "Canceled" in s.statuses(), "Canceled")
+
+    strategy, broker, _ = live_run(exchange, CancelAfterPartial, script)
+    orders, trades = exchange.ledger()
+    assert [o["status"] for o in orders] == ["CANCELED"] and len(trades) == 1
+    assert strategy.statuses() == ["Submitted", "Accepted", "Partial", "Canceled"]
+    assert strategy.notes[-1][1] == pytest.approx(0.2)
+    assert broker.getposition(strategy.data).size == pytest.approx(0.2)
+    assert exchange.balances["USDT"] == pytest.approx(100_000 - 0.2 * 49_990 * 1.001)
+    assert broker.getcash() == pytest.approx(exchange.balances["USDT"])
+
+
+class Refused(Recorder):
+    """On its first tick: too big for the balance, a size off the lot step, a stop order."""
+
+    def notify_tick(self, tick) -> None:
+        self.ticks += 1
+        if self.ticks == 1:
+            self.buy(size=5.0)  # 250 000 USDT with 100 000 in the account
+            self.buy(size=0.123456)  # the lot step is 0.00001
+            self.buy(size=0.1, price=51_000.0, exectype=bt.Order.Stop)
+
+
+def test_refused_orders_are_rejected_with_the_reason_and_never_doubled(exchange):
+    exchange.script_trades(SYMBOL, [(50_000.0, 0.1)])
+    reasons = []
+
+    class Strategy(Refused):
+        def notify_order(self, order) -> None:
+            super().notify_order(order)
+            if order.status == order.Rejected:
+                reasons.append(order.info.reason)
+
+    def script(run):
+        exchange.send_trades(SYMBOL, 1)
+        run.wait(lambda s: s.statuses().count("Rejected") == 3, "three rejections")
+
+    strategy, broker, _ = live_run(exchange, Strategy, script)
+    orders, _ = exchange.ledger()
+    assert orders == [] and exchange.order_requests == 1
+    assert sorted(reasons) == sorted([
+        "InsufficientFunds: binance Account has insufficient balance for requested action.",
+        "size 0.123456 is not a multiple of BTC/USDT's amount step 1e-05",
+        "Stop orders are not supported by CCXTBroker (market and limit are)",
+    ])
+    assert broker.counts["rejected"] == 3 and broker.getcash() == 100_000
