@@ -29,6 +29,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping
+from concurrent.futures import wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -125,6 +126,7 @@ class CCXTBroker(TickBroker):
         self._seen_trades: set[str] = set()
         self._last_trade: dict[str, int] = {}  # symbol -> last own trade id seen
         self._started_ms = 0
+        self._in_flight: set[Any] = set()  # requests sent and not answered yet
         self.exchange_fills: list[OwnFill] = []
         self.counts = {"sent": 0, "accepted": 0, "rejected": 0, "canceled": 0, "completed": 0,
                        "reconciles": 0, "foreign": 0, "adopted": 0, "cancelled_at_stop": 0}
@@ -184,6 +186,7 @@ class CCXTBroker(TickBroker):
         if venue is None:
             return
         try:
+            wait(list(self._in_flight), timeout=30.0)  # an order being placed is cancelled too
             if self.cancel_on_stop or self.flatten_on_stop:
                 for symbol in list(self._markets):
                     for found in venue.call(venue.exchange.fetch_open_orders(symbol)):
@@ -248,8 +251,14 @@ class CCXTBroker(TickBroker):
         price = order.price if order.exectype == Order.Limit else None
         side = "buy" if order.isbuy() else "sell"
         self.counts["sent"] += 1
-        self.venue.send(self._place(symbol, ORDER_TYPES[order.exectype], side, abs(order.size), price, client_id))
+        self._send(self._place(symbol, ORDER_TYPES[order.exectype], side, abs(order.size), price, client_id))
         return order
+
+    def _send(self, coro: Any) -> None:
+        """Run a request on the venue's loop; the kill switch waits for those in flight."""
+        future = self.venue.send(coro)
+        self._in_flight.add(future)
+        future.add_done_callback(self._in_flight.discard)
 
     def _refusal(self, order: Order) -> str | None:
         if self.venue is None:
@@ -301,7 +310,7 @@ class CCXTBroker(TickBroker):
             return False
         symbol = self.market_of(order.data).symbol
         exchange_id = next((key for key, value in self._by_exchange.items() if value is order), None)
-        self.venue.send(self._cancel(symbol, exchange_id, self._client_of.get(order.ref)))
+        self._send(self._cancel(symbol, exchange_id, self._client_of.get(order.ref)))
         return True
 
     async def _cancel(self, symbol: str, exchange_id: str | None, client_id: str | None) -> None:
