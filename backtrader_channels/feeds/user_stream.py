@@ -1,11 +1,14 @@
 """CCXTUserStreamFeed: the account's own orders and trades from ccxt.pro, as 'orders' events.
 
 One exchange watches ``watch_my_trades`` and ``watch_orders`` together (Binance spot: the
-WebSocket API's user-data subscription, signed with the API key). Every own trade becomes
-an ``OwnFill`` (once per trade id across reconnects), every order change an
-``OrderUpdate``; both carry the exchange's event time and join the LiveEventQueue at
-priority ORDERS. When both are done in one wake-up, fills go first: an order update
-says "filled" only after its trades are booked.
+WebSocket API's user-data subscription, signed with the API key). What they deliver is
+read from ccxt's caches (``myTrades``, ``orders``) on every resolved watch and every
+``poll_seconds``: a message ccxt handles between two ``watch_*`` calls resolves no future
+and would otherwise wait in the cache for the next one. Every own trade becomes an
+``OwnFill`` (once per trade id across reconnects), every change of an order's status or
+filled amount an ``OrderUpdate``; both carry the exchange's event time and join the
+LiveEventQueue at priority ORDERS, fills first: an order update says "filled" only after
+its trades are booked.
 
 Each time the stream is subscribed (the first time, and after every reconnect, resync
 or watchdog restart) a ``StreamResumed`` event is queued once the subscription is
@@ -64,6 +67,7 @@ class CCXTUserStreamFeed(CCXTFeedBase):
 
     channel_type = "orders"
     priority = EventPriority.ORDERS
+    poll_seconds = 0.05  # how often ccxt's caches are read besides each resolved watch
 
     def __init__(self, exchange_id: str, symbol: str, event_queue: LiveEventQueue, **options: Any) -> None:
         options.setdefault("stale_timeout", None)  # an account can be quiet for hours
@@ -71,6 +75,7 @@ class CCXTUserStreamFeed(CCXTFeedBase):
         self._watching: Any = None  # the exchange the pending watches belong to
         self._pending: dict[str, asyncio.Future] = {}
         self._seen_trades: set[str] = set()
+        self._order_states: dict[str, tuple] = {}  # order id -> (status, filled) last delivered
 
     async def _watch(self, exchange: Any) -> Any:
         try:
@@ -81,19 +86,34 @@ class CCXTUserStreamFeed(CCXTFeedBase):
                 self._watching = exchange
                 self._pending = {"fills": asyncio.ensure_future(exchange.watch_my_trades()),
                                  "orders": asyncio.ensure_future(exchange.watch_orders())}
-                return [("resumed", None)]
-            done, _ = await asyncio.wait(self._pending.values(), return_when=asyncio.FIRST_COMPLETED)
-            results = []
-            for name in ("fills", "orders"):  # fills before the order updates that count them
-                task = self._pending[name]
+                return [StreamResumed(time.time(), self.symbol)]
+            done, _ = await asyncio.wait(self._pending.values(), timeout=self.poll_seconds,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            for name, task in list(self._pending.items()):
                 if task in done:
-                    results.append((name, task.result()))
+                    task.result()  # a closed socket raises here
                     watch = exchange.watch_my_trades if name == "fills" else exchange.watch_orders
                     self._pending[name] = asyncio.ensure_future(watch())
-            return results
+            return self._changes(exchange)
         except BaseException:
             self._cancel_pending()  # the next call subscribes again, then reconciles
             raise
+
+    def _changes(self, exchange: Any) -> list[Any]:
+        """New own trades, then changed orders, read from ccxt's caches."""
+        now = time.time()
+        changes: list[Any] = []
+        for trade in exchange.myTrades or ():
+            trade_id = str(trade["id"])
+            if trade_id not in self._seen_trades:
+                self._seen_trades.add(trade_id)
+                changes.append(fill_of(trade, "stream", now))
+        for order in exchange.orders or ():
+            state = (order.get("status"), order.get("filled"))
+            if self._order_states.get(order["id"]) != state:
+                self._order_states[order["id"]] = state
+                changes.append(update_of(order, "stream", now))
+        return changes
 
     def _cancel_pending(self) -> None:
         for task in self._pending.values():
@@ -101,24 +121,13 @@ class CCXTUserStreamFeed(CCXTFeedBase):
         self._pending = {}
         self._watching = None
 
-    def _deliver(self, results: Any, recv_timestamp: float) -> None:
+    def _deliver(self, changes: Any, recv_timestamp: float) -> None:
         counters = self._counters
-        for name, items in results:
-            if name == "resumed":
-                self._push(StreamResumed(time.time(), self.symbol))
-                continue
-            for item in items:
-                counters.messages += 1
-                if name == "fills":
-                    fill = fill_of(item, "stream", recv_timestamp)
-                    if fill.trade_id in self._seen_trades:
-                        counters.duplicates += 1
-                        continue
-                    self._seen_trades.add(fill.trade_id)
-                    counters.trades += 1
-                    self._push(fill)
-                else:
-                    self._push(update_of(item, "stream", recv_timestamp))
+        for change in changes:
+            counters.messages += 1
+            if isinstance(change, OwnFill):
+                counters.trades += 1
+            self._push(change)
 
     def _push(self, data: Any) -> None:
         self.event_queue.push(Event(data.timestamp, self.priority, self.channel_type, data.symbol, data))
