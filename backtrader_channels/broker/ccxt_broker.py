@@ -35,10 +35,11 @@ from typing import TYPE_CHECKING, Any
 
 import ccxt
 from backtrader import BuyOrder, Order, SellOrder
+from backtrader.brokers import BackBroker
 from backtrader.comminfo import CommInfoBase
 
 from .. import seam
-from ..feeds.redact import RedactingFilter, redact, register_secrets
+from ..feeds.redact import RedactingFilter, redact, redact_library_logs, register_secrets
 from ..kinds.orders import OrderUpdate, OwnFill, StreamResumed
 from .data import to_num
 from .limits import Limits
@@ -52,6 +53,7 @@ __all__ = ["CCXTBroker", "Limits", "VenueFees", "load_credentials"]
 
 log = logging.getLogger("backtrader_channels.broker")
 log.addFilter(RedactingFilter())
+redact_library_logs()
 
 ORDER_TYPES = {Order.Market: "market", Order.Limit: "limit"}
 KEY_VARIABLE, SECRET_VARIABLE = "BTCHANNELS_API_KEY", "BTCHANNELS_API_SECRET"
@@ -131,6 +133,10 @@ class CCXTBroker(TickBroker):
         self.counts = {"sent": 0, "accepted": 0, "rejected": 0, "canceled": 0, "completed": 0,
                        "reconciles": 0, "foreign": 0, "adopted": 0, "cancelled_at_stop": 0}
 
+    def notify(self, order: Order) -> None:
+        """Notifications go out at once: the exchange's latency is real, not modelled."""
+        BackBroker.notify(self, order)
+
     def __repr__(self) -> str:
         return f"CCXTBroker({self.exchange_id!r}, sandbox={self.sandbox}, run_id={self.run_id!r})"
 
@@ -171,8 +177,11 @@ class CCXTBroker(TickBroker):
         kind = Order.Limit if found.get("type") == "limit" else Order.Market
         cls = BuyOrder if found["side"] == "buy" else SellOrder
         remaining = float(found.get("remaining") or found["amount"])
-        order = cls(owner=owner, data=market.data, size=remaining, price=found.get("price"), exectype=kind)
+        order = cls(owner=owner, data=market.data, size=remaining, price=found.get("price"), exectype=kind,
+                    simulated=True)  # made before the data has a bar: no close price to read
+        order.p.simulated = False  # backtrader notifies the strategy of non-simulated orders only
         order.addcomminfo(self.getcommissioninfo(market.data))
+        seam.adopt_order(self, order)
         order.submit(self)
         order.accept(self)
         order.addinfo(client_id=found.get("clientOrderId"), adopted=True)

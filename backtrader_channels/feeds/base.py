@@ -38,7 +38,7 @@ import ccxt
 from ..events import Event, EventPriority
 from .backoff import Backoff
 from .guard import create_exchange
-from .redact import RedactingFilter, redact_error, register_secrets
+from .redact import RedactingFilter, redact_error, redact_library_logs, register_secrets
 from .runner import FeedThread
 from .stats import FeedCounters, FeedStats
 
@@ -49,6 +49,7 @@ __all__ = ["CCXTFeedBase", "Resync"]
 
 log = logging.getLogger("backtrader_channels.feeds")
 log.addFilter(RedactingFilter())  # no API key, secret or request signature in a log line
+redact_library_logs()
 
 
 class Resync(Exception):

@@ -54,23 +54,33 @@ class Recorder(bt.Strategy):
         return [note[0] for note in self.notes]
 
 
-def live_run(exchange: FakeExchange, strategy: type, script: Callable[[Any], None], **broker_options: Any):
-    """Run ``strategy`` live on FakeExchange with a CCXTBroker while ``script(run)`` drives
+def live_run(exchange: FakeExchange, strategy: type, script: Callable[[Any], None], paper: bool = False,
+             **broker_options: Any):
+    """Run ``strategy`` live on FakeExchange with a CCXTBroker (``paper``: the paper broker,
+    commission 0.1% and partial fills, like FakeExchange's) while ``script(run)`` drives
     the exchange from another thread; ``run.strategy`` is the strategy once it exists.
     The run stops when the script returns. Returns (strategy, broker, cerebro)."""
     queue = LiveEventQueue()
     cerebro = bt.Cerebro()
     cerebro.add_live_feed(CCXTLiveTickFeed("binance", SYMBOL, queue, config=exchange.ccxt_config()))
-    options = {"run_id": "t1", **broker_options}
-    broker = CCXTBroker("binance", broker_config(exchange), **options)
-    cerebro.setbroker(broker)
+    if paper:
+        broker = cerebro.broker
+        broker.setcash(100_000.0)
+        broker.setcommission(commission=exchange.fee_rate)
+        broker.set_partial_fills(True)
+    else:
+        broker = CCXTBroker("binance", broker_config(exchange), **{"run_id": "t1", **broker_options})
+        cerebro.setbroker(broker)
     cerebro.addstrategy(strategy)
     run = Run(cerebro)
     errors: list[BaseException] = []
 
     def drive() -> None:
         try:
-            exchange.wait_user_connections(1)
+            if paper:
+                exchange.wait_subscriptions(exchange.trade_stream(SYMBOL), 1)
+            else:
+                exchange.wait_user_connections(1)
             script(run)
         except BaseException as error:  # reported by the test
             errors.append(error)
@@ -96,4 +106,9 @@ class Run:
         return engine.strategies[0] if engine is not None and engine.strategies else None
 
     def wait(self, predicate: Callable[[Any], Any], what: str, timeout: float = 10.0) -> Any:
-        return wait_for(lambda: self.strategy is not None and predicate(self.strategy), timeout, what)
+        try:
+            return wait_for(lambda: self.strategy is not None and predicate(self.strategy), timeout, what)
+        except AssertionError as error:
+            seen = getattr(self.strategy, "notes", None)
+            counts = getattr(self.cerebro.broker, "counts", None)
+            raise AssertionError(f"{error}; the strategy saw {seen}; broker counts {counts}") from None
