@@ -39,7 +39,10 @@ from backtrader.brokers import BackBroker
 from backtrader.comminfo import CommInfoBase
 
 from .. import seam
+from ..events import Event, EventPriority
 from ..feeds.redact import RedactingFilter, redact, redact_library_logs, register_secrets
+from ..feeds.runner import FeedThread
+from ..feeds.user_stream import CCXTUserStreamFeed, fill_of, update_of
 from ..kinds.orders import OrderUpdate, OwnFill, StreamResumed
 from .data import to_num
 from .limits import Limits
@@ -143,9 +146,6 @@ class CCXTBroker(TickBroker):
     # -- live lifecycle (called by the live run) -------------------------------------------
     def start_live(self, engine: TickEngine) -> None:
         """Connect, load balances, positions and open orders, start the user-data stream."""
-        from ..feeds.runner import FeedThread
-        from ..feeds.user_stream import CCXTUserStreamFeed
-
         self._engine = engine
         self._started_ms = int(time.time() * 1000)
         self.venue = Venue(self.exchange_id, self._config)
@@ -306,8 +306,9 @@ class CCXTBroker(TickBroker):
         except ccxt.NetworkError as error:  # still unknown: the next reconciliation looks it up
             log.error("%r: order %s unconfirmed: %s", self, client_id, redact(str(error)))
             return
-        except Exception as error:
-            update = OrderUpdate(time.time(), symbol, client_id, None, "rejected", 0.0,
+        except Exception as error:  # refused: not enough balance (backtrader's Margin), or anything else
+            status = "margin" if isinstance(error, ccxt.InsufficientFunds) else "rejected"
+            update = OrderUpdate(time.time(), symbol, client_id, None, status, 0.0,
                                  redact(f"{type(error).__name__}: {error}"), "rest")
             queue.push(_event(update))
             return
@@ -351,10 +352,13 @@ class CCXTBroker(TickBroker):
             self._apply(order, data)
 
     def _apply(self, order: Order, update: OrderUpdate) -> None:
-        if update.status == "rejected":
+        if update.status in ("rejected", "margin"):
             if order.status in (Order.Created, Order.Submitted):
                 order.addinfo(reason=update.reason)
-                order.reject(self)
+                if update.status == "margin":
+                    order.margin()
+                else:
+                    order.reject(self)
                 self.counts["rejected"] += 1
                 log.error("%r: order %s rejected by the exchange: %s", self, update.client_id, update.reason)
                 self.notify(order)
@@ -461,18 +465,12 @@ class CCXTBroker(TickBroker):
 
 
 def _update(order: dict[str, Any], source: str) -> OrderUpdate:
-    from ..feeds.user_stream import update_of
-
     return update_of(order, source, time.time())
 
 
 def _fill(trade: dict[str, Any], source: str) -> OwnFill:
-    from ..feeds.user_stream import fill_of
-
     return fill_of(trade, source, time.time())
 
 
-def _event(data: Any) -> Any:
-    from ..events import Event, EventPriority
-
+def _event(data: OrderUpdate) -> Event:
     return Event(data.timestamp, EventPriority.ORDERS, "orders", data.symbol, data)

@@ -33,7 +33,7 @@ class OrderUpdate:
     symbol: str
     client_id: str | None
     order_id: str | None
-    status: str  # ccxt's: 'open', 'closed', 'canceled', 'expired', 'rejected'
+    status: str  # ccxt's 'open', 'closed', 'canceled', 'expired', 'rejected'; 'margin': balance too low
     filled: float = 0.0
     reason: str = ""  # why an order was rejected
     source: str = "stream"  # 'rest', 'stream' or 'reconcile'

@@ -78,7 +78,7 @@ def test_api_keys_never_appear_in_logs_errors_reprs_or_the_summary(exchange, cap
 
     def script(run):
         exchange.send_trades(SYMBOL, 1)
-        run.wait(lambda s: "Rejected" in s.statuses() and "Accepted" in s.statuses(), "accepted and rejected")
+        run.wait(lambda s: "Margin" in s.statuses() and "Accepted" in s.statuses(), "accepted and refused")
 
     with caplog.at_level(logging.DEBUG):
         strategy, broker, cerebro = live_run(exchange, Big, script)
