@@ -58,7 +58,8 @@ log = logging.getLogger("backtrader_channels.broker")
 log.addFilter(RedactingFilter())
 redact_library_logs()
 
-ORDER_TYPES = {Order.Market: "market", Order.Limit: "limit"}
+ORDER_TYPES = {Order.Market: "market", Order.Limit: "limit", Order.Stop: "market", Order.StopLimit: "limit"}
+STOPS = (Order.Stop, Order.StopLimit)  # sent with a triggerPrice: Binance spot's STOP_LOSS(_LIMIT)
 KEY_VARIABLE, SECRET_VARIABLE = "BTCHANNELS_API_KEY", "BTCHANNELS_API_SECRET"
 
 
@@ -101,7 +102,9 @@ class CCXTBroker(TickBroker):
     ``Limits``) refuse orders above a size or notional; ``cancel_on_stop`` cancels every
     open order of the run's symbols when the run ends, ``flatten_on_stop`` also closes
     positions with market orders. ``run_id`` prefixes client order ids (default: from the
-    start time). Market and limit orders are supported; others are Rejected with a reason.
+    start time). Market, limit, stop and stop-limit orders are supported (stops as Binance
+spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); others
+(trailing stops, Close) are Rejected with a reason.
     """
 
     def __init__(self, exchange_id: str = "binance", config: Mapping[str, Any] | None = None, *,
@@ -257,11 +260,22 @@ class CCXTBroker(TickBroker):
         order.addinfo(client_id=client_id)
         self._track(order, client_id, None)
         self.notify(order)
-        price = order.price if order.exectype == Order.Limit else None
+        kind, price, trigger = self._prices(order)
         side = "buy" if order.isbuy() else "sell"
         self.counts["sent"] += 1
-        self._send(self._place(symbol, ORDER_TYPES[order.exectype], side, abs(order.size), price, client_id))
+        params = {} if trigger is None else {"triggerPrice": trigger}
+        self._send(self._place(symbol, kind, side, abs(order.size), price, client_id, params))
         return order
+
+    @staticmethod
+    def _prices(order: Order) -> tuple[str, float | None, float | None]:
+        """ccxt's order type, limit price and trigger price of a backtrader order."""
+        kind = ORDER_TYPES[order.exectype]
+        if order.exectype == Order.StopLimit:
+            return kind, order.pricelimit, order.price
+        if order.exectype == Order.Stop:
+            return kind, None, order.price
+        return kind, (order.price if order.exectype == Order.Limit else None), None
 
     def _send(self, coro: Any) -> None:
         """Run a request on the venue's loop; the kill switch waits for those in flight."""
@@ -274,17 +288,19 @@ class CCXTBroker(TickBroker):
             return "CCXTBroker sends orders in a live run only (cerebro.add_live_feed, cerebro.run(mode=TICK))"
         if order.exectype not in ORDER_TYPES:
             name = Order.ExecTypes[order.exectype]
-            return f"{name} orders are not supported by CCXTBroker (market and limit are)"
+            return f"{name} orders are not supported by CCXTBroker (market, limit, stop and stop-limit are)"
         market = self.market_of(order.data)
         exchange = self.venue.exchange
         amount = abs(order.size)
         if float(exchange.amount_to_precision(market.symbol, amount)) != amount:
             step = exchange.market(market.symbol)["precision"]["amount"]
             return f"size {amount:g} is not a multiple of {market.symbol}'s amount step {step:g}"
-        if order.exectype == Order.Limit and float(exchange.price_to_precision(market.symbol, order.price)) != order.price:
-            step = exchange.market(market.symbol)["precision"]["price"]
-            return f"price {order.price:g} is not a multiple of {market.symbol}'s price step {step:g}"
-        return self.limits.refusal(amount, order.price if order.exectype == Order.Limit else market.price)
+        _, limit, trigger = self._prices(order)
+        for price in (limit, trigger):
+            if price is not None and float(exchange.price_to_precision(market.symbol, price)) != price:
+                step = exchange.market(market.symbol)["precision"]["price"]
+                return f"price {price:g} is not a multiple of {market.symbol}'s price step {step:g}"
+        return self.limits.refusal(amount, limit or trigger or market.price)
 
     def _next_client_id(self) -> str:
         return f"{self.run_id}x{next(self._counter)}"
@@ -298,11 +314,11 @@ class CCXTBroker(TickBroker):
         self.pending.append(order)
 
     async def _place(self, symbol: str, kind: str, side: str, amount: float, price: float | None,
-                     client_id: str) -> None:
+                     client_id: str, params: dict[str, Any]) -> None:
         """On the venue's loop: create the order, queue what the exchange answered."""
         queue = self._engine.live.queue
         try:
-            result = await self.venue.place(symbol, kind, side, amount, price, client_id)
+            result = await self.venue.place(symbol, kind, side, amount, price, client_id, params)
         except ccxt.NetworkError as error:  # still unknown: the next reconciliation looks it up
             log.error("%r: order %s unconfirmed: %s", self, client_id, redact(str(error)))
             return

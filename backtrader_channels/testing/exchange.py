@@ -12,7 +12,9 @@ paper broker's default rules with partial fills (``TickBroker(partial_fills=True
 market order takes the next trade at its price, up to the trade's quantity; a limit
 marketable when it arrives (the last trade at or better than its limit) takes the next
 trade at or better than the limit at the trade's price; a resting limit fills at its limit
-when a trade prints through it. Commission is ``fee_rate`` of the traded value, in the
+when a trade prints through it. A stop (``STOP_LOSS``, ``STOP_LOSS_LIMIT``) triggers on a
+print at or beyond its ``stopPrice`` (a buy at or above) and becomes a market or limit
+order on that very print. Commission is ``fee_rate`` of the traded value, in the
 quote asset. Faults (``fail_next``): a timeout after the order was accepted, a rate-limit
 answer (429), and the user-data stream dropped just before a fill is reported.
 
@@ -216,22 +218,26 @@ class FakeExchange(FakeBinance):
         if any(o["clientOrderId"] == client_id for o in self.orders.values()):
             raise _Refusal(400, -2010, "Duplicate order sent.")
         kind, side = params.get("type", ""), params.get("side", "")
-        if kind not in ("MARKET", "LIMIT"):
+        if kind not in ORDER_TYPES:
             raise _Refusal(400, -1116, f"Invalid orderType {kind}.")
         quantity = float(params.get("quantity", "0"))
         if quantity < 0.00001 or abs(round(quantity / 0.00001) * 0.00001 - quantity) > 1e-9:
             raise _Refusal(400, -1013, "Filter failure: LOT_SIZE")
-        price = float(params["price"]) if kind == "LIMIT" else 0.0
-        reserve = self._reserve(market, side, quantity, price)
+        price = float(params["price"]) if kind in LIMITS else 0.0
+        stop = float(params.get("stopPrice", 0.0)) if kind in STOPS else 0.0
+        if kind in STOPS and not stop:
+            raise _Refusal(400, -1102, "Mandatory parameter 'stopPrice' was not sent, was empty/null, or malformed.")
+        reserve = self._reserve(market, side, quantity, price or stop)
         now = int(time.time() * 1000)
         order = {
             "symbol": market.id, "orderId": next(self._order_ids), "orderListId": -1, "clientOrderId": client_id,
             "price": _fmt(price), "origQty": _fmt(quantity), "executedQty": _fmt(0), "cummulativeQuoteQty": _fmt(0),
-            "status": "NEW", "timeInForce": params.get("timeInForce", "GTC") if kind == "LIMIT" else "GTC",
-            "type": kind, "side": side, "stopPrice": _fmt(0), "icebergQty": _fmt(0), "time": now,
+            "status": "NEW", "timeInForce": params.get("timeInForce", "GTC") if kind in LIMITS else "GTC",
+            "type": kind, "side": side, "stopPrice": _fmt(stop), "icebergQty": _fmt(0), "time": now,
             "updateTime": now, "isWorking": True, "workingTime": now, "origQuoteOrderQty": _fmt(0),
             "selfTradePreventionMode": "NONE", "_reserved": reserve,
             "_marketable": self._arrives_marketable(side, self._last_print.get(market.symbol), price),
+            "_triggered": kind not in STOPS,
         }
         self.orders[order["orderId"]] = order
         self.accepted_at[client_id] = time.time()
@@ -348,7 +354,12 @@ class FakeExchange(FakeBinance):
                reference: float | None) -> tuple[float, float, bool] | None:
         """(quantity, price, maker) of the order's fill against one trade, or None."""
         size = min(float(order["origQty"]) - float(order["executedQty"]), quantity)
-        if order["type"] == "MARKET":
+        if not order["_triggered"]:  # a stop: a buy triggers on a print at or above it, a sell at or below
+            stop = float(order["stopPrice"])
+            if not (price >= stop if order["side"] == "BUY" else price <= stop):
+                return None
+            order["_triggered"], order["_marketable"], reference = True, None, price  # active on this print
+        if order["type"] not in LIMITS:
             return size, price, False
         side, limit = order["side"], float(order["price"])
         marketable, order["_marketable"] = order["_marketable"], False
@@ -367,7 +378,7 @@ class FakeExchange(FakeBinance):
         if order["side"] == "BUY":
             spent = value + fee
             left = float(order["origQty"]) - float(order["executedQty"]) - quantity
-            keep = left * float(order["price"]) * (1 + self.fee_rate) if order["type"] == "LIMIT" else 0.0
+            keep = left * float(order["price"]) * (1 + self.fee_rate) if order["type"] in LIMITS else 0.0
             if left <= 1e-12:
                 keep = 0.0
             self.locked[asset] -= reserved
@@ -410,7 +421,7 @@ class FakeExchange(FakeBinance):
         event = {
             "e": "executionReport", "E": now, "s": order["symbol"], "c": order["clientOrderId"], "S": order["side"],
             "o": order["type"], "f": order["timeInForce"], "q": order["origQty"], "p": order["price"],
-            "P": _fmt(0), "F": _fmt(0), "g": -1, "C": "", "x": execution, "X": order["status"],
+            "P": order["stopPrice"], "F": _fmt(0), "g": -1, "C": "", "x": execution, "X": order["status"],
             "r": "NONE", "i": order["orderId"], "l": trade["qty"] if trade else _fmt(0),
             "z": order["executedQty"], "L": trade["price"] if trade else _fmt(0),
             "n": trade["commission"] if trade else "0", "N": trade["commissionAsset"] if trade else None,
@@ -425,3 +436,6 @@ class FakeExchange(FakeBinance):
 
 
 _OPEN = ("NEW", "PARTIALLY_FILLED")
+LIMITS = ("LIMIT", "STOP_LOSS_LIMIT")
+STOPS = ("STOP_LOSS", "STOP_LOSS_LIMIT")
+ORDER_TYPES = ("MARKET", *LIMITS, "STOP_LOSS")

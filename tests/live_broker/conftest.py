@@ -105,7 +105,7 @@ class Run:
         engine = getattr(self.cerebro, "_bc_engine", None)
         return engine.strategies[0] if engine is not None and engine.strategies else None
 
-    def wait(self, predicate: Callable[[Any], Any], what: str, timeout: float = 10.0) -> Any:
+    def wait(self, predicate: Callable[[Any], Any], what: str, timeout: float = 30.0) -> Any:
         try:
             return wait_for(lambda: self.strategy is not None and predicate(self.strategy), timeout, what)
         except AssertionError as error:

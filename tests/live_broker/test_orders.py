@@ -103,14 +103,14 @@ def test_cancel_after_a_partial_fill_keeps_the_fill_and_leaves_nothing_open(exch
 
 
 class Refused(Recorder):
-    """On its first tick: too big for the balance, a size off the lot step, a stop order."""
+    """On its first tick: too big for the balance, a size off the lot step, a trailing stop."""
 
     def notify_tick(self, tick) -> None:
         self.ticks += 1
         if self.ticks == 1:
             self.buy(size=5.0)  # 250 000 USDT with 100 000 in the account
             self.buy(size=0.123456)  # the lot step is 0.00001
-            self.buy(size=0.1, price=51_000.0, exectype=bt.Order.Stop)
+            self.buy(size=0.1, price=51_000.0, exectype=bt.Order.StopTrail, trailamount=10.0)
 
 
 def test_refused_orders_are_rejected_or_margin_with_the_reason_and_never_doubled(exchange):
@@ -133,6 +133,36 @@ def test_refused_orders_are_rejected_or_margin_with_the_reason_and_never_doubled
     assert sorted(reasons) == sorted([
         "InsufficientFunds: binance Account has insufficient balance for requested action.",
         "size 0.123456 is not a multiple of BTC/USDT's amount step 1e-05",
-        "Stop orders are not supported by CCXTBroker (market and limit are)",
+        "StopTrail orders are not supported by CCXTBroker (market, limit, stop and stop-limit are)",
     ])
     assert broker.counts["rejected"] == 3 and broker.getcash() == 100_000
+
+
+class Stops(Recorder):
+    """A buy stop at 50 010 and a buy stop-limit (stop 50 010, limit 50 011) on the first trade."""
+
+    def notify_tick(self, tick) -> None:
+        self.ticks += 1
+        if self.ticks == 1:
+            self.orders.append(self.buy(size=0.1, price=50_010.0, exectype=bt.Order.Stop))
+            self.orders.append(self.buy(size=0.2, price=50_010.0, plimit=50_011.0, exectype=bt.Order.StopLimit))
+
+
+def test_stop_and_stop_limit_trigger_at_the_stop_and_fill_at_the_print_or_the_limit(exchange):
+    exchange.script_trades(SYMBOL, [(50_000.0, 0.1), (50_005.0, 1.0), (50_012.0, 1.0), (50_008.0, 1.0)])
+
+    def script(run):
+        exchange.send_trades(SYMBOL, 1)
+        run.wait(lambda s: s.statuses().count("Accepted") == 2, "both accepted")
+        exchange.send_trades(SYMBOL, 3)
+        run.wait(lambda s: s.statuses().count("Completed") == 2, "both completed")
+
+    strategy, broker, _ = live_run(exchange, Stops, script)
+    orders, trades = exchange.ledger()
+    assert [(o["type"], o["stopPrice"], o["status"]) for o in orders] == [
+        ("STOP_LOSS", "50010.00000000", "FILLED"), ("STOP_LOSS_LIMIT", "50010.00000000", "FILLED")]
+    stop, stop_limit = strategy.orders
+    assert (stop.executed.size, stop.executed.price) == pytest.approx((0.1, 50_012.0))  # the triggering print
+    assert (stop_limit.executed.size, stop_limit.executed.price) == pytest.approx((0.2, 50_011.0))  # its limit
+    assert [float(t["price"]) for t in trades] == [50_012.0, 50_011.0]
+    assert broker.getcash() == pytest.approx(exchange.balances["USDT"])
