@@ -30,6 +30,7 @@ import os
 import time
 from collections.abc import Mapping
 from concurrent.futures import wait
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -137,7 +138,8 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
         self._in_flight: set[Any] = set()  # requests sent and not answered yet
         self.exchange_fills: list[OwnFill] = []
         self.counts = {"sent": 0, "accepted": 0, "rejected": 0, "canceled": 0, "completed": 0,
-                       "reconciles": 0, "foreign": 0, "adopted": 0, "cancelled_at_stop": 0}
+                       "retries": 0, "reconciles": 0, "reconcile_failures": 0, "foreign": 0, "adopted": 0,
+                       "cancelled_at_stop": 0}
 
     def notify(self, order: Order) -> None:
         """Notifications go out at once: the exchange's latency is real, not modelled."""
@@ -159,9 +161,9 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
         self._user_thread = FeedThread([self.user_feed], name="ccxt-user-stream").start()
 
     async def _load_account(self) -> None:
-        exchange = self.venue.exchange
-        await exchange.load_markets()
-        balance = await exchange.fetch_balance()
+        exchange, patiently = self.venue.exchange, self.venue.patiently
+        await patiently(exchange.load_markets)
+        balance = await patiently(exchange.fetch_balance)
         first = True
         for symbol, market in self._markets.items():
             info = exchange.market(symbol)
@@ -171,7 +173,7 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
             held = float(balance.get(info["base"], {}).get("total") or 0.0)
             if held:
                 self.getposition(market.data).set(held, 0.0)
-            for found in await exchange.fetch_open_orders(symbol):
+            for found in await patiently(partial(exchange.fetch_open_orders, symbol)):
                 self._adopt(found, market)
 
     def _adopt(self, found: dict[str, Any], market: Any) -> None:
@@ -201,7 +203,8 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
             wait(list(self._in_flight), timeout=30.0)  # an order being placed is cancelled too
             if self.cancel_on_stop or self.flatten_on_stop:
                 for symbol in list(self._markets):
-                    for found in venue.call(venue.exchange.fetch_open_orders(symbol)):
+                    open_orders = venue.call(venue.patiently(partial(venue.exchange.fetch_open_orders, symbol)))
+                    for found in open_orders:
                         result = venue.call(venue.cancel(symbol, str(found["id"]), None))
                         self.counts["cancelled_at_stop"] += 1
                         if result is not None:
@@ -212,6 +215,7 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
         finally:
             if self._user_thread is not None:
                 self._user_thread.stop()
+            self.counts["retries"] = venue.retries
             venue.close()
             self.venue = None
 
@@ -241,7 +245,8 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
                        f"{counts['canceled']} cancelled, {counts['rejected']} rejected, {counts['adopted']} adopted"),
             ("fills", f"{len(self.exchange_fills)}, fees {fees:,.8g}"),
             ("kill switch", f"{counts['cancelled_at_stop']} open orders cancelled at stop"),
-            ("retries / reconciliations", f"{self.venue.retries if self.venue else 0} / {counts['reconciles']}"),
+            ("retries / reconciliations", f"{self.venue.retries if self.venue else counts['retries']} / "
+                                          f"{counts['reconciles']} ({counts['reconcile_failures']} failed)"),
         ]
 
     # -- orders from the strategy ------------------------------------------------------------
@@ -455,11 +460,19 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
     # -- reconciliation ----------------------------------------------------------------------
     def reconcile(self) -> None:
         """Catch up over REST: the state of every open order of this run, then own trades
-        since the last one seen (fills booked once, whichever way they came)."""
-        venue = self.venue
-        if venue is None:
+        since the last one seen (fills booked once, whichever way they came). A network
+        failure that outlasts the retries is logged and counted, and the run goes on: the
+        next reconciliation (the next resubscription, or the stop) catches up."""
+        if self.venue is None:
             return
         self.counts["reconciles"] += 1
+        try:
+            self._catch_up(self.venue)
+        except ccxt.NetworkError as error:
+            self.counts["reconcile_failures"] += 1
+            log.error("%r: reconciliation failed, retried at the next one: %s", self, redact(str(error)))
+
+    def _catch_up(self, venue: Venue) -> None:
         exchange = venue.exchange
         for client_id, order in list(self._by_client.items()):
             if order.alive():
@@ -471,7 +484,8 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
             last = self._last_trade.get(symbol)
             params = {} if last is None else {"fromId": last + 1}
             since = None if last is not None else self._started_ms - 1000
-            for trade in venue.call(exchange.fetch_my_trades(symbol, since, None, params)):
+            trades = venue.call(venue.patiently(partial(exchange.fetch_my_trades, symbol, since, None, params)))
+            for trade in trades:
                 self.on_exchange(_fill(trade, "reconcile"))
         for order in [o for o in self.pending if o.alive()]:
             update = self._waiting.get(self._client_of.get(order.ref, ""))

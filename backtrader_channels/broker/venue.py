@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 import ccxt
@@ -93,6 +93,16 @@ class Venue:
             await asyncio.sleep(self.backoff.delay(attempt))
         assert last is not None
         raise last
+
+    async def patiently(self, request: Callable[[], Awaitable[Any]]) -> Any:
+        """``await request()``, again after a backoff on network errors (timeouts, resets, 429s)."""
+        for attempt in range(1, self.attempts):
+            try:
+                return await request()
+            except ccxt.NetworkError:
+                self.retries += 1
+                await asyncio.sleep(self.backoff.delay(attempt))
+        return await request()
 
     async def find(self, symbol: str, client_id: str) -> dict[str, Any] | None:
         """The order with ``client_id`` at the exchange, None if it has none (retried on network errors)."""
