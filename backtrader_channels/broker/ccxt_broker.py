@@ -324,8 +324,14 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
         queue = self._engine.live.queue
         try:
             result = await self.venue.place(symbol, kind, side, amount, price, client_id, params)
-        except ccxt.NetworkError as error:  # still unknown: the next reconciliation looks it up
-            log.error("%r: order %s unconfirmed: %s", self, client_id, redact(str(error)))
+        except ccxt.NetworkError as error:  # every attempt failed: placed, or not?
+            found = await self.venue.find(symbol, client_id)
+            if found is not None:
+                queue.push(_event(_update(found, "rest")))
+                return
+            reason = f"not placed after {self.venue.attempts} attempts: {type(error).__name__}: {error}"
+            queue.push(_event(OrderUpdate(time.time(), symbol, client_id, None, "rejected", 0.0, redact(reason),
+                                          "rest")))
             return
         except Exception as error:  # refused: not enough balance (backtrader's Margin), or anything else
             status = "margin" if isinstance(error, ccxt.InsufficientFunds) else "rejected"

@@ -98,3 +98,17 @@ def test_an_order_the_exchange_refuses_is_rejected_once_with_its_reason(exchange
               '{"code": -1013, "msg": "Filter failure: LOT_SIZE"}')
     assert strategy.orders[0].info.reason == reason
     assert f"order t1x1 rejected by the exchange: {reason}" in caplog.text
+
+
+def test_an_order_every_attempt_of_which_is_refused_for_the_rate_is_rejected_not_left_hanging(exchange):
+    exchange.script_trades(SYMBOL, [(50_000.0, 0.1)])
+    exchange.fail_next("rate_limit", times=5)
+
+    def script(run):
+        exchange.send_trades(SYMBOL, 1)
+        run.wait(lambda s: "Rejected" in s.statuses(), "Rejected")
+
+    strategy, broker, _ = live_run(exchange, BuyOnFirstTick, script)
+    assert strategy.statuses() == ["Submitted", "Rejected"]
+    assert exchange.order_requests == 5 and exchange.ledger() == ([], [])
+    assert strategy.orders[0].info.reason.startswith("not placed after 5 attempts: DDoSProtection: binance 429")
