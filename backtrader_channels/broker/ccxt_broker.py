@@ -136,6 +136,7 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
         self._last_trade: dict[str, int] = {}  # symbol -> last own trade id seen
         self._started_ms = 0
         self._in_flight: set[Any] = set()  # requests sent and not answered yet
+        self._flattening = False  # the kill switch's closing orders are not limited
         self.exchange_fills: list[OwnFill] = []
         self.counts = {"sent": 0, "accepted": 0, "rejected": 0, "canceled": 0, "completed": 0,
                        "retries": 0, "reconciles": 0, "reconcile_failures": 0, "foreign": 0, "adopted": 0,
@@ -154,7 +155,12 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
         self._engine = engine
         self._started_ms = int(time.time() * 1000)
         self.venue = Venue(self.exchange_id, self._config)
-        self.venue.call(self._load_account())
+        try:
+            self.venue.call(self._load_account())
+        except BaseException:
+            self.venue.close()
+            self.venue = None
+            raise
         symbol = next(iter(self._markets))
         self.user_feed = CCXTUserStreamFeed(self.exchange_id, symbol, engine.live.queue, config=self._config)
         engine.live.feeds.append(self.user_feed)
@@ -219,21 +225,30 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
             venue.close()
             self.venue = None
 
-    def _flatten(self) -> None:
-        venue = self.venue
-        for symbol, market in self._markets.items():
-            size = self.getposition(market.data).size
-            amount = float(venue.exchange.amount_to_precision(symbol, abs(size))) if size else 0.0
-            if amount:
-                client_id = self._next_client_id()
-                side = "sell" if size > 0 else "buy"
-                venue.call(venue.place(symbol, "market", side, amount, None, client_id))
-                deadline = time.monotonic() + 10.0
-                while time.monotonic() < deadline:
-                    found = venue.call(venue.find(symbol, client_id))
-                    if found is not None and found["status"] != "open":
-                        break
-                    time.sleep(0.1)
+    def _flatten(self, timeout: float = 30.0) -> None:
+        """Close every position with a market order (limits do not apply) and wait until
+        the exchange has filled them (or ``timeout``); reconciliation then books the fills."""
+        venue, owner = self.venue, self._engine.strategies[0]
+        orders = []
+        self._flattening = True
+        try:
+            for symbol, market in self._markets.items():
+                size = self.getposition(market.data).size
+                amount = float(venue.exchange.amount_to_precision(symbol, abs(size))) if size else 0.0
+                if amount:
+                    close = self.sell if size > 0 else self.buy
+                    orders.append((symbol, close(owner, market.data, amount)))
+        finally:
+            self._flattening = False
+        wait(list(self._in_flight), timeout=timeout)
+        deadline = time.monotonic() + timeout
+        for symbol, order in orders:
+            client_id = self._client_of.get(order.ref)
+            while client_id is not None and time.monotonic() < deadline:
+                found = venue.call(venue.find(symbol, client_id))
+                if found is None or found["status"] != "open":
+                    break
+                time.sleep(0.1)
 
     def summary(self) -> list[tuple[str, str]]:
         """What the broker did: orders, fills, fees, retries, reconciliations."""
@@ -305,7 +320,7 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
             if price is not None and float(exchange.price_to_precision(market.symbol, price)) != price:
                 step = exchange.market(market.symbol)["precision"]["price"]
                 return f"price {price:g} is not a multiple of {market.symbol}'s price step {step:g}"
-        return self.limits.refusal(amount, limit or trigger or market.price)
+        return None if self._flattening else self.limits.refusal(amount, limit or trigger or market.price)
 
     def _next_client_id(self) -> str:
         return f"{self.run_id}x{next(self._counter)}"

@@ -4,6 +4,7 @@ never show in logs, errors, reprs or the summary."""
 from __future__ import annotations
 
 import logging
+import threading
 
 import backtrader as bt
 import pytest
@@ -133,3 +134,30 @@ def test_an_order_above_the_limits_is_refused_before_it_leaves(exchange):
     ]
     assert exchange.order_requests == 1
     assert broker_config(exchange)["timeout"] == 1000
+
+
+def test_flatten_on_stop_sells_the_position_and_books_the_fills(exchange):
+    exchange.script_trades(SYMBOL, [(50_000.0, 0.1), (50_001.0, 1.0)])
+
+    class BuyMarket(Recorder):
+        def notify_tick(self, tick) -> None:
+            self.ticks += 1
+            if self.ticks == 1:
+                self.buy(size=0.2)
+
+    def script(run):
+        exchange.send_trades(SYMBOL, 1)
+        run.wait(lambda s: "Accepted" in s.statuses(), "the buy accepted")
+        exchange.send_trades(SYMBOL, 1)
+        run.wait(lambda s: "Completed" in s.statuses(), "the buy filled")
+        exchange.script_trades(SYMBOL, [(49_999.0, 1.0)] * 20)
+        threading.Thread(target=exchange.send_trades, args=(SYMBOL, 20), kwargs={"rate": 20}, daemon=True).start()
+
+    strategy, broker, _ = live_run(exchange, BuyMarket, script, flatten_on_stop=True)
+    orders, trades = exchange.ledger()
+    assert [(o["side"], o["status"]) for o in orders] == [("BUY", "FILLED"), ("SELL", "FILLED")]
+    assert [float(t["price"]) for t in trades] == [50_001.0, 49_999.0]
+    assert exchange.balances.get("BTC", 0.0) == pytest.approx(0.0)
+    assert broker.getposition(strategy.data).size == pytest.approx(0.0)
+    assert broker.getcash() == pytest.approx(exchange.balances["USDT"])
+    assert strategy.statuses()[-2:] == ["Accepted", "Completed"]
