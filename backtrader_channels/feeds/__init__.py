@@ -1,4 +1,5 @@
-"""Live data sources: ccxt.pro WebSocket feeds that push events onto a ``LiveEventQueue``."""
+"""Live data sources: ccxt.pro WebSocket feeds that push events onto a ``LiveEventQueue``
+(market data, and the account's own orders and fills for a live broker)."""
 
 from .backoff import Backoff
 from .base import CCXTFeedBase
@@ -6,12 +7,14 @@ from .ccxt_feed import CCXTLiveOrderBookFeed, CCXTLiveTickFeed
 from .runner import FeedThread
 from .stats import FeedStats
 from .trade_ids import TradeIdFilter
+from .user_stream import CCXTUserStreamFeed
 
 __all__ = [
     "Backoff",
     "CCXTFeedBase",
     "CCXTLiveOrderBookFeed",
     "CCXTLiveTickFeed",
+    "CCXTUserStreamFeed",
     "FeedStats",
     "FeedThread",
     "TradeIdFilter",
