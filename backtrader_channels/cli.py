@@ -210,8 +210,15 @@ def cmd_live(args: argparse.Namespace) -> int:
     if args.orderbook:
         feeds.append(CCXTLiveOrderBookFeed(args.exchange, args.symbol, queue, **options))
     cerebro = bt.Cerebro(stdstats=False)
-    cerebro.broker.setcash(args.cash)
-    cerebro.broker.setcommission(commission=args.commission)
+    if args.broker == "ccxt":
+        from .broker.ccxt_broker import CCXTBroker
+
+        broker_config = {key: value for key, value in config.items() if key != "sandbox"}
+        cerebro.setbroker(CCXTBroker(args.exchange, broker_config, sandbox=not args.real_money,
+                                     config_file=args.keys, flatten_on_stop=args.flatten_on_stop))
+    else:
+        cerebro.broker.setcash(args.cash)
+        cerebro.broker.setcommission(commission=args.commission)
     for feed in feeds:
         cerebro.add_live_feed(feed)
     cerebro.addstrategy(strategy)
@@ -390,6 +397,14 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--rest-url", help="REST base URL for Binance, e.g. http://127.0.0.1:8080 from "
                                          "btchannels fake-exchange (goes with --ws-url)")
     live.add_argument("--ws-url", help="WebSocket base URL for Binance, e.g. ws://127.0.0.1:8080/ws")
+    live.add_argument("--broker", choices=("paper", "ccxt"), default="paper",
+                      help="paper: simulated fills; ccxt: real orders at the exchange (its testnet unless "
+                           "--real-money), keys from BTCHANNELS_API_KEY/BTCHANNELS_API_SECRET or --keys")
+    live.add_argument("--keys", type=Path, help="with --broker ccxt: a JSON file with apiKey and secret")
+    live.add_argument("--real-money", action="store_true",
+                      help="with --broker ccxt: trade on the real exchange, not its testnet")
+    live.add_argument("--flatten-on-stop", action="store_true",
+                      help="with --broker ccxt: close positions with market orders when the run stops")
     live.add_argument("--chart", type=Path, help="write a PNG chart here at the end")
     live.add_argument("--keep-going", action="store_true",
                       help="retry a feed's fatal errors (unknown symbol, credentials) with backoff instead of "

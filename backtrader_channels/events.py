@@ -21,6 +21,7 @@ class EventPriority(IntEnum):
 
     CONTROL = 0
     FUNDING = 10
+    ORDERS = 15  # own orders and fills from the exchange, before the market data of their moment
     ORDERBOOK = 20
     TICK = 30
     BAR = 40

@@ -35,7 +35,7 @@ _REQUIRED: dict[Any, tuple[str, ...]] = {
     bt.Strategy: ("_next", "_notify", "_addnotification", "_next_analyzers", "_next_observers",
                   "_periodset", "_getminperstatus", "forward", "clear"),
     MetaStrategy: ("dopreinit",),
-    BackBroker: ("_execute", "_ococheck", "_bracketize", "_slip_up", "_slip_down", "_get_value",
+    BackBroker: ("_execute", "_ococheck", "_ocoize", "_bracketize", "_slip_up", "_slip_down", "_get_value",
                  "check_submitted", "submit_accept", "get_notification", "notify"),
     LineIterator: ("_next", "_once", "home"),
     LineBuffer: ("reset", "home", "UnBounded"),
@@ -307,6 +307,12 @@ def execute(broker: BackBroker, order: Any, price: float, when_num: float) -> No
     """Execute (part of) ``order`` at ``price`` at date number ``when_num``: cash, commission,
     position, trade and notification bookkeeping, all backtrader's own."""
     broker._execute(order, ago=0, price=price, dtcoc=when_num)
+
+
+def adopt_order(broker: BackBroker, order: Any) -> None:
+    """Register an order made outside ``buy``/``sell`` (one found open at the exchange) as
+    BackBroker's own do: in no OCO group."""
+    broker._ocoize(order, None)
 
 
 def oco_group(broker: BackBroker, order: Any) -> int:

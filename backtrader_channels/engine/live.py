@@ -53,6 +53,7 @@ class LiveSession:
         self.feed_errors: list[str] = []  # "feed: error" of each feed that died
         self.interrupted = False  # Ctrl-C asked the run to stop
         self.consuming = False  # handling events (a second Ctrl-C then interrupts)
+        self.extra_rows: list[tuple[str, str]] = []  # the live broker's summary
 
     def anomaly_report(self) -> dict:
         return self.validator.get_anomaly_report() if self.validator is not None else {}
@@ -107,7 +108,7 @@ class LiveSession:
             elif feed.last_error is not None:
                 rows.append((f"feed failures {feed.channel_type} {feed.symbol}",
                              f"{stats.failures}, kept going; last: {type(feed.last_error).__name__}: {feed.last_error}"))
-        return rows
+        return rows + self.extra_rows
 
 
 @contextlib.contextmanager
@@ -137,7 +138,15 @@ def _stop_signals(cerebro: Any, session: LiveSession):
 
 
 def run_live(engine: TickEngine, session: LiveSession) -> None:
-    """Pop, validate and step events until the run stops."""
+    """Pop, validate and step events until the run stops.
+
+    A broker with ``start_live(engine)``/``stop_live()`` (CCXTBroker) connects before the
+    feeds start and runs its kill switch once the run stops; its ``summary()`` rows join the
+    session's.
+    """
+    broker = engine.broker
+    if hasattr(broker, "start_live"):
+        broker.start_live(engine)
     feed_thread = session.start_feeds() if session.start_feeds is not None else None
     deadline = None if session.duration is None else session.started_at + session.duration
     with _stop_signals(engine.cerebro, session):
@@ -150,6 +159,10 @@ def run_live(engine: TickEngine, session: LiveSession) -> None:
             session.consuming = False
             if session.interrupted:
                 session.stop_reason = "interrupted"
+            if hasattr(broker, "stop_live"):
+                broker.stop_live()
+                engine.deliver_notifications()
+                session.extra_rows = broker.summary()
             if feed_thread is not None:
                 feed_thread.stop()
                 session.dead_feeds()

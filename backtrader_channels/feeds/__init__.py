@@ -1,4 +1,5 @@
-"""Live data sources: ccxt.pro WebSocket feeds that push events onto a ``LiveEventQueue``."""
+"""Live data sources: ccxt.pro WebSocket feeds that push events onto a ``LiveEventQueue``
+(market data, and the account's own orders and fills for a live broker)."""
 
 from ..live.backoff import Backoff
 from ..live.runner import FeedThread
@@ -6,12 +7,14 @@ from ..live.stats import FeedStats
 from .base import CCXTFeedBase
 from .ccxt_feed import CCXTLiveOrderBookFeed, CCXTLiveTickFeed
 from .trade_ids import TradeIdFilter
+from .user_stream import CCXTUserStreamFeed
 
 __all__ = [
     "Backoff",
     "CCXTFeedBase",
     "CCXTLiveOrderBookFeed",
     "CCXTLiveTickFeed",
+    "CCXTUserStreamFeed",
     "FeedStats",
     "FeedThread",
     "TradeIdFilter",

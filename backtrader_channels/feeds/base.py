@@ -38,7 +38,7 @@ from ..events import Event, EventPriority
 from ..live.backoff import Backoff
 from ..live.feed import AsyncFeed
 from .guard import create_exchange
-from .redact import RedactingFilter, redact_error, register_secrets
+from .redact import RedactingFilter, redact_error, redact_library_logs, register_secrets
 
 if TYPE_CHECKING:
     from ..live import LiveDataValidator, LiveEventQueue
@@ -47,6 +47,7 @@ __all__ = ["CCXTFeedBase", "Resync"]
 
 log = logging.getLogger("backtrader_channels.feeds")
 log.addFilter(RedactingFilter())  # no API key, secret or request signature in a log line
+redact_library_logs()
 
 
 class Resync(Exception):

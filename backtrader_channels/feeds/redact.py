@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["RedactingFilter", "redact", "redact_error", "register_secrets"]
+__all__ = ["RedactingFilter", "redact", "redact_error", "redact_library_logs", "register_secrets"]
 
 MASK = "***"
 SECRET_KEYS = ("apiKey", "secret", "password", "uid", "privateKey", "token")
@@ -54,3 +54,14 @@ class RedactingFilter(logging.Filter):
         if masked != message:
             record.msg, record.args = masked, ()
         return True
+
+
+LIBRARY_LOGGERS = ("ccxt.base.exchange", "ccxt")  # ccxt's verbose log prints request headers (the API key)
+
+
+def redact_library_logs() -> None:
+    """Mask credentials in the log lines ccxt itself writes (once per logger)."""
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())

@@ -9,6 +9,7 @@ from .base import Kind, Step
 from .books import BOOKS
 from .control import CONTROL, ControlChannel, ControlCommand
 from .funding import FUNDING, FundingChannel, FundingEvent
+from .orders import ORDERS
 from .trades import TRADES
 
 __all__ = ["KINDS", "ControlChannel", "ControlCommand", "FundingChannel", "FundingEvent", "Kind", "Step", "kind_of",
@@ -33,5 +34,5 @@ def kind_of(channel_type: str) -> Kind:
         raise KeyError(f"unknown channel kind {channel_type!r}; known: {', '.join(KINDS)}") from None
 
 
-for _kind in (BOOKS, TRADES, FUNDING, CONTROL):
+for _kind in (BOOKS, TRADES, FUNDING, CONTROL, ORDERS):
     register(_kind)

@@ -97,13 +97,14 @@ class _Market:
 
 
 class _Connection:
-    __slots__ = ("ws", "transport", "streams", "muted")
+    __slots__ = ("ws", "transport", "streams", "muted", "user")
 
     def __init__(self, ws: web.WebSocketResponse, transport: Any) -> None:
         self.ws = ws
         self.transport = transport
         self.streams: set[str] = set()
         self.muted = False
+        self.user = False  # subscribed to the account's user-data stream (see exchange.py)
 
     def wants(self, stream: str) -> bool:
         """Subscribed to ``stream`` itself or to a variant of it (``btcusdt@depth@100ms``)."""
@@ -327,12 +328,29 @@ class FakeBinance:
         app.router.add_get("/api/v3/exchangeInfo", self._exchange_info)
         app.router.add_get("/api/v3/depth", self._depth)
         app.router.add_get("/ws{tail:.*}", self._websocket)
+        self._add_routes(app)
         app.router.add_route("*", "/{tail:.*}", self._not_served)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._requested_port)
         await site.start()
         self.port = self._runner.addresses[0][1]
+
+    def _add_routes(self, app: web.Application) -> None:
+        """More REST routes (a subclass's), served before anything is refused."""
+
+    async def _ws_method(self, connection: _Connection, request: dict[str, Any]) -> bool:
+        """Answer a WebSocket API request other than (UN)SUBSCRIBE; False: not known here."""
+        return False
+
+    async def _traded(self, market: _Market, payload: dict[str, Any]) -> None:
+        """After each trade went out (a subclass matches its orders against it)."""
+
+    def _next_print(self, market: _Market) -> tuple[float, float]:
+        """The next trade's price and quantity: a random walk of the last price."""
+        rng = self._rng
+        market.price = round(market.price + rng.choice((-0.01, 0.0, 0.01)), 2)
+        return market.price, round(rng.uniform(0.0001, 0.5), 5)
 
     async def _shutdown(self) -> None:
         await self._drop(abrupt=False)
@@ -371,7 +389,8 @@ class FakeBinance:
                 "quoteAssetPrecision": 8,
                 "baseCommissionPrecision": 8,
                 "quoteCommissionPrecision": 8,
-                "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"],
+                "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT",
+                               "TAKE_PROFIT_LIMIT"],
                 "icebergAllowed": True,
                 "ocoAllowed": True,
                 "quoteOrderQtyMarketAllowed": True,
@@ -437,6 +456,8 @@ class FakeBinance:
             result = None
         elif method == "LIST_SUBSCRIPTIONS":
             result = sorted(connection.streams)
+        elif await self._ws_method(connection, request):
+            return
         else:
             await connection.ws.send_json({"error": {"code": 2, "msg": f"Unknown method {method}"}, "id": request_id})
             return
@@ -493,26 +514,26 @@ class FakeBinance:
         self, market: _Market, stream: str, sent: list[str], ids: list[int], time_offset: float, timeout: float
     ) -> None:
         await self._await_subscriber(stream, timeout)
-        rng = self._rng
         trade_id = market.next_trade_id
         market.next_trade_id += 1
-        market.price = round(market.price + rng.choice((-0.01, 0.0, 0.01)), 2)
+        price, quantity = self._next_print(market)
         now = _now_ms() + int(time_offset * 1000)  # the send time, so recv - T is the client's latency
         payload = {
             "e": "trade",
             "E": now,
             "s": market.id,
             "t": trade_id,
-            "p": f"{market.price:.8f}",
-            "q": f"{round(rng.uniform(0.0001, 0.5), 5):.8f}",
+            "p": f"{price:.8f}",
+            "q": f"{quantity:.8f}",
             "T": now,
-            "m": rng.random() < 0.5,
+            "m": self._rng.random() < 0.5,
             "M": True,
         }
         text = json.dumps(payload, separators=(",", ":"))
         self.sent_at[trade_id] = time.time()
         self.trades[market.symbol].append(payload)
         await self._send_text(stream, text)
+        await self._traded(market, payload)
         sent.append(text)
         ids.append(trade_id)
 

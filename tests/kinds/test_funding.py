@@ -10,6 +10,7 @@ import pytest
 import backtrader_channels as bc
 from backtrader_channels.kinds import KINDS, ControlChannel, kind_of
 from backtrader_channels.kinds.funding import FundingClock
+from backtrader_channels.kinds.orders import OrderChannel
 from backtrader_channels.sources import SourceError
 from tests.conftest import T0, Scripted, write_trades_csv
 
@@ -122,6 +123,7 @@ def test_the_registry_knows_each_kind_and_names_the_known_ones_for_an_unknown_on
         "tick": (bc.EventPriority.TICK, bc.TickChannel, "notify_tick"),
         "funding": (bc.EventPriority.FUNDING, bc.FundingChannel, "notify_funding"),
         "control": (bc.EventPriority.CONTROL, ControlChannel, None),  # notify_control: called by its step
+        "orders": (bc.EventPriority.ORDERS, OrderChannel, "notify_exchange"),
     }
-    with pytest.raises(KeyError, match="unknown channel kind 'quote'; known: orderbook, tick, funding, control"):
+    with pytest.raises(KeyError, match="unknown channel kind 'quote'; known: orderbook, tick, funding, control, orders"):
         kind_of("quote")

@@ -11,8 +11,9 @@ from backtrader_channels import Event, EventPriority, Level, OrderBookEvent, Tic
 
 def test_priorities_are_the_contract_values():
     assert [(p.name, int(p)) for p in EventPriority] == [
-        ("CONTROL", 0), ("FUNDING", 10), ("ORDERBOOK", 20), ("TICK", 30), ("BAR", 40), ("CUSTOM", 60)
-    ]
+        ("CONTROL", 0), ("FUNDING", 10), ("ORDERS", 15), ("ORDERBOOK", 20), ("TICK", 30), ("BAR", 40),
+        ("CUSTOM", 60),
+    ]  # the seed's values, plus ORDERS: a live broker's own orders and fills
 
 
 def test_events_order_by_timestamp_then_priority_then_sequence():

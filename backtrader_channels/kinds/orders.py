@@ -1,0 +1,100 @@
+"""The own-orders kind: the exchange's word on the run's orders, for a live broker.
+
+A live broker (``CCXTBroker``) sends orders over REST and learns what became of them from
+the exchange: the answers to its requests, the user-data stream (``watch_orders`` /
+``watch_my_trades``) and, after a reconnect, a REST reconciliation. Each of those is an
+``Event(timestamp, ORDERS, 'orders', symbol, data)`` on the LiveEventQueue, so order
+updates and fills reach the broker, and its notifications the strategy, in the same
+order as the market data. ``data`` is one of:
+
+- ``OrderUpdate``: an order's status at the exchange ('open', 'closed', 'canceled',
+  'expired', 'rejected') with its cumulative filled amount;
+- ``OwnFill``: one own trade (price, amount, fee), delivered once per trade id;
+- ``StreamResumed``: the user-data stream is (re)subscribed; the broker reconciles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..channels.base import Channel
+from ..events import EventPriority
+from .base import Kind, Step
+
+__all__ = ["ORDERS", "OrderChannel", "OrderUpdate", "OrdersStep", "OwnFill", "StreamResumed"]
+
+
+@dataclass(frozen=True)
+class OrderUpdate:
+    """An order's state at the exchange; ``filled`` is cumulative."""
+
+    timestamp: float
+    symbol: str
+    client_id: str | None
+    order_id: str | None
+    status: str  # ccxt's 'open', 'closed', 'canceled', 'expired', 'rejected'; 'margin': balance too low
+    filled: float = 0.0
+    reason: str = ""  # why an order was rejected
+    source: str = "stream"  # 'rest', 'stream' or 'reconcile'
+
+
+@dataclass(frozen=True)
+class OwnFill:
+    """One own trade: ``amount`` > 0, ``fee`` in ``fee_currency``."""
+
+    timestamp: float
+    symbol: str
+    trade_id: str
+    order_id: str | None
+    client_id: str | None
+    side: str
+    price: float
+    amount: float
+    fee: float = 0.0
+    fee_currency: str | None = None
+    source: str = "stream"
+
+
+@dataclass(frozen=True)
+class StreamResumed:
+    """The user-data stream is subscribed again (or for the first time)."""
+
+    timestamp: float
+    symbol: str
+
+
+class OrderChannel(Channel):
+    """What the exchange said about the run's orders on one symbol; ``latest`` is the last item."""
+
+    channel_type = "orders"
+    priority = EventPriority.ORDERS
+
+    def push(self, event: Any) -> Any:
+        item = self._unwrap(event)
+        self.latest = item
+        self._history.append(item)
+        self._count += 1
+        return item
+
+
+class OrdersStep(Step):
+    """Own orders of one symbol: channel -> broker bookkeeping -> notifications -> callbacks."""
+
+    priority = EventPriority.ORDERS
+    channel: OrderChannel
+
+    def take(self, data: Any) -> bool:
+        engine = self.engine
+        if not engine.clock.now >= data.timestamp:  # never back in time (NaN before the first event)
+            engine.clock.now = data.timestamp
+        self.channel.push(data)
+        on_exchange = getattr(engine.broker, "on_exchange", None)
+        if on_exchange is not None:
+            on_exchange(data)
+        for callback in engine.callbacks["orders"]:
+            callback(data)
+        return engine.finish_step(call_next=False)
+
+
+ORDERS = Kind("orders", EventPriority.ORDERS, OrderChannel, OrdersStep, "notify_exchange")

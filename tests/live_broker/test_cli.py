@@ -1,0 +1,44 @@
+"""``btchannels live --broker ccxt``: a strategy file trading at FakeExchange, keys from the environment."""
+
+from __future__ import annotations
+
+import threading
+
+from backtrader_channels.cli import main
+
+from .conftest import SYMBOL
+
+STRATEGY = '''
+import backtrader as bt
+
+
+class BuyOnce(bt.Strategy):
+    def notify_tick(self, tick):
+        if not getattr(self, "sent", False):
+            self.sent = True
+            self.buy(size=0.01)
+
+    def notify_order(self, order):
+        if order.status == order.Completed:
+            self.env.runstop()
+'''
+
+
+def test_live_command_with_the_ccxt_broker_trades_at_the_exchange_and_prints_its_summary(
+        exchange, tmp_path, monkeypatch, capsys):
+    strategy = tmp_path / "buy_once.py"
+    strategy.write_text(STRATEGY)
+    monkeypatch.setenv("BTCHANNELS_API_KEY", exchange.api_key)
+    monkeypatch.setenv("BTCHANNELS_API_SECRET", exchange.secret)
+    sender = threading.Thread(target=exchange.send_trades, args=(SYMBOL, 100), kwargs={"rate": 50, "timeout": 30},
+                              daemon=True)
+    sender.start()
+    status = main(["live", str(strategy), "--broker", "ccxt", "--rest-url", exchange.http_url,
+                   "--ws-url", exchange.ws_url, "--duration", "30"])
+    out = capsys.readouterr()
+    orders, fills = exchange.ledger()
+    assert status == 0
+    assert len(orders) == 1 and orders[0]["status"] == "FILLED" and len(fills) == 1
+    assert "1 sent, 1 accepted, 1 completed, 0 cancelled, 0 rejected" in out.out
+    assert "binance sandbox" in out.out
+    assert exchange.api_key not in out.out + out.err and exchange.secret not in out.out + out.err
