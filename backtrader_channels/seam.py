@@ -19,6 +19,7 @@ import backtrader as bt
 from backtrader.brokers import BackBroker
 from backtrader.linebuffer import LineBuffer
 from backtrader.lineiterator import LineIterator
+from backtrader.order import Order, OrderData
 from backtrader.strategy import MetaStrategy
 
 __all__ = [
@@ -39,6 +40,8 @@ _REQUIRED: dict[Any, tuple[str, ...]] = {
                  "check_submitted", "submit_accept", "get_notification", "notify"),
     LineIterator: ("_next", "_once", "home"),
     LineBuffer: ("reset", "home", "UnBounded"),
+    Order: ("clone", "alive"),
+    OrderData: ("clone", "markpending"),
     bt.feed.DataBase: ("_start", "forward"),
 }
 _PARAMETERS: dict[tuple[Any, str], tuple[str, ...]] = {
@@ -52,7 +55,8 @@ _PARAMETERS: dict[tuple[Any, str], tuple[str, ...]] = {
 }
 # attributes set on instances in __init__, checked on fresh objects
 _INSTANCE_FIELDS: dict[str, tuple[str, ...]] = {
-    "BackBroker": ("notifs", "pending", "submitted", "_toactivate", "_ocos", "positions", "comminfo"),
+    "BackBroker": ("notifs", "pending", "submitted", "_toactivate", "_ocos", "positions", "comminfo",
+                   "orders", "_pchildren"),
     "Cerebro": ("_dooptimize", "strats", "optcbs", "datas", "datasbyname"),
     "LineBuffer": ("array", "idx", "lencount", "mode", "_idx"),
 }
@@ -270,6 +274,33 @@ def clock_step(strategies: Iterable[bt.Strategy], timestamp_num: float) -> None:
         strategy.clear()
 
 
+def release_finished(broker: BackBroker, strategies: Iterable[bt.Strategy]) -> list:
+    """Drop what backtrader keeps of finished orders and closed trades but never reads again,
+    so that memory does not grow with every fill; returns the closed trades dropped.
+
+    backtrader appends every notified order to ``strategy._orders`` (never read), every
+    submitted order to ``broker.orders`` (read by ``orderstatus``, which falls back to the
+    order itself) and to its bracket group in ``broker._pchildren`` (emptied, never deleted,
+    when a lone order fills), and every trade to ``strategy._trades`` (where only the last of each data
+    and trade id is updated: the ones before it are closed).
+    """
+    for strategy in strategies:
+        strategy._orders.clear()
+    if broker.orders:
+        broker.orders = [order for order in broker.orders if order.alive()]
+    groups = broker._pchildren  # parent ref -> orders of its bracket (a lone order is its own)
+    for ref in [ref for ref, orders in groups.items() if not any(order.alive() for order in orders)]:
+        del groups[ref]
+    closed: list = []
+    for strategy in strategies:
+        for by_id in strategy._trades.values():
+            for trades in by_id.values():
+                if len(trades) > 1:
+                    closed += trades[:-1]
+                    del trades[:-1]
+    return closed
+
+
 def closed_trades(strategy: bt.Strategy) -> list:
     return [trade for by_id in strategy._trades.values() for trades in by_id.values()
             for trade in trades if trade.isclosed]
@@ -296,6 +327,22 @@ def recount_warm_up(strategy: bt.Strategy, leaving_out: list) -> None:
 def notification_queue(broker: BackBroker) -> Any:
     """The broker's queue of order notifications (truthy while one waits)."""
     return broker.notifs
+
+
+def _shallow_copy(item: Any) -> Any:
+    """``copy.copy`` of a plain backtrader object, without the generic ``__reduce_ex__`` path."""
+    new = object.__new__(type(item))
+    new.__dict__.update(item.__dict__)
+    return new
+
+
+def clone_order(order: Order) -> Order:
+    """What ``Order.clone`` makes (the copy a notification carries), at a third of the cost."""
+    executed = order.executed
+    executed.markpending()
+    clone = _shallow_copy(order)
+    clone.executed = _shallow_copy(executed)
+    return clone
 
 
 def set_fill_size(broker: BackBroker, size_of: Callable[[Any, float, int], float] | None) -> None:

@@ -40,6 +40,7 @@ class Scripted(bt.Strategy):
         self.n = 0
         self.seen = []  # ('tick', ts, price) / ('book', ts, bid, ask) / ('bar', ts, close)
         self.orders = []  # (status, executed price, executed size, commission, event_time)
+        self.refusals = []  # the reason of each order refused for margin
         self.trades = []  # closed trades: (pnl, pnlcomm)
         self.last_order = None
 
@@ -61,6 +62,8 @@ class Scripted(bt.Strategy):
     def notify_order(self, order):
         if order.status in (order.Submitted, order.Accepted):
             return
+        if order.status == order.Margin:
+            self.refusals.append(order.info.get("reason"))
         self.orders.append((order.getstatusname(), order.executed.price, order.executed.size,
                             order.executed.comm, self.event_time))
 

@@ -26,6 +26,7 @@ from .strategies import (
     BarArithmetic,
     BookReader,
     BridgeSMA,
+    EmaFlip,
     RestingLimits,
     TickArithmetic,
 )
@@ -71,6 +72,20 @@ def scenario_backtrader(frame: Any) -> Measured:
     (strategy,) = cerebro.run()
     seconds = time.perf_counter() - started
     return Measured(strategy.count, seconds, {"notional": strategy.notional})
+
+
+def scenario_orders(trades: Path) -> Measured:
+    """Order-heavy: ``EmaFlip`` sends a market order about every 15 trades (one per crossing)."""
+    started = time.perf_counter()
+    cerebro = tick_cerebro(EmaFlip)
+    cerebro.add_channel(bc.TickChannel, symbol=SYMBOLS[0], dataname=trades)
+    (strategy,) = cerebro.run(mode=bt.RunMode.TICK)
+    seconds = time.perf_counter() - started
+    result = cerebro.tick_result
+    return Measured(result.events, seconds, {
+        "orders": strategy.orders, "completed": strategy.completed, "fills": len(result.fills),
+        "fill_prices": [fill.price for fill in result.fills], "cash": cerebro.broker.getcash(),
+        "trades_closed": result.trades_closed})
 
 
 def _bar_feed(bars: Path) -> bt.feeds.GenericCSVData:

@@ -105,6 +105,41 @@ class RestingLimits(bt.Strategy):
             self.completed += 1
 
 
+class EmaFlip(bt.Strategy):
+    """Order-heavy: a fast and a slow EMA of the price in ``notify_tick``; a market buy of
+    ``size`` when the fast one crosses above, a market sell of the position when it crosses
+    below (about one order per 15 generated trades)."""
+
+    params = (("fast", 0.1), ("slow", 0.01), ("size", 0.01))
+
+    def __init__(self) -> None:
+        self.fast = self.slow = math.nan
+        self.above: bool | None = None
+        self.orders = 0
+        self.completed = 0
+
+    def notify_tick(self, tick: bc.TickEvent) -> None:
+        price = tick.price
+        if math.isnan(self.fast):  # the first trade starts both EMAs
+            self.fast = self.slow = price
+        self.fast += self.p.fast * (price - self.fast)
+        self.slow += self.p.slow * (price - self.slow)
+        above = self.fast > self.slow
+        if above == self.above:
+            return
+        self.above = above
+        if above:
+            self.buy(size=self.p.size)
+            self.orders += 1
+        elif self.position.size > 0:
+            self.sell(size=self.position.size)
+            self.orders += 1
+
+    def notify_order(self, order: bt.Order) -> None:
+        if order.status == order.Completed:
+            self.completed += 1
+
+
 class BookReader(bt.Strategy):
     """Target 3: reads best bid/ask and depth(10) of each book update; target 1's sum per trade."""
 

@@ -19,7 +19,7 @@ from typing import Any
 from .costs import COSTS, bench_cost, bench_costs
 from .inputs import Inputs
 from .latency import scenario_latency
-from .measure import SIZES, Row, Sizes, median_rate, rate_row, repeat
+from .measure import SIZES, Row, Sizes, median_rate, peak_rss_mb, rate_row, repeat
 from .scenarios import (
     backtrader_frame,
     queue_events,
@@ -30,6 +30,7 @@ from .scenarios import (
     scenario_limits,
     scenario_load_zip,
     scenario_memory,
+    scenario_orders,
     scenario_queue_one_thread,
     scenario_queue_threads,
     scenario_ticks,
@@ -50,6 +51,18 @@ def bench_target1(inputs: Inputs, sizes: Sizes) -> list[Row]:
         rate_row("1", f"backtrader itself, {sizes.backtrader_ticks:,} ticks as bars (PandasData)",
                   theirs, None, unit="events/s"),
         Row("1", "ratio ours / backtrader", ratio, "x", 100.0),
+    ]
+
+
+def bench_orders(inputs: Inputs, sizes: Sizes) -> list[Row]:
+    """Order-heavy: a market order about every 15 trades; peak RSS of this job's process."""
+    trades = inputs.trades(sizes.ticks)
+    runs = repeat(lambda: scenario_orders(trades), sizes.rounds)
+    fills = runs[-1].checks["fills"]
+    return [
+        rate_row("orders", f"EmaFlip in notify_tick, {sizes.ticks:,} trades ({fills:,} market fills)", runs,
+                  5e5, unit="events/s"),
+        Row("orders", "peak RSS of that job", peak_rss_mb(), "MB", None, higher_is_better=False),
     ]
 
 
@@ -133,6 +146,7 @@ def bench_latency(sizes: Sizes) -> list[Row]:
 TARGETS: dict[str, Callable[[Inputs, Sizes], list[Row]]] = {
     "1": bench_target1,
     "2": bench_target2,
+    "orders": bench_orders,
     "3": bench_target3,
     "4": bench_target4,
     "5": lambda inputs, sizes: bench_target5(sizes),

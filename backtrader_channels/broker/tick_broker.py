@@ -241,7 +241,7 @@ class TickBroker(BackBroker):
 
     # -- notifications, delayed by the response latency ----------------------------------------
     def notify(self, order: Order) -> None:
-        super().notify(order)
+        self.notifs.append(seam.clone_order(order))  # BackBroker.notify, faster
         if self.tick_mode:
             self._due.append(self._clock.now + self.latency_model.response(order))
 

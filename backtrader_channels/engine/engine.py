@@ -39,6 +39,8 @@ __all__ = ["EquityCurve", "TickEngine"]
 
 log = logging.getLogger("backtrader_channels")
 
+RELEASE_EVERY = 256  # notification steps between releases of finished orders and closed trades
+
 
 def _overrides(strategy: bt.Strategy, name: str) -> bool:
     """True when the strategy's class defines ``name`` itself (not backtrader's no-op)."""
@@ -122,6 +124,8 @@ class TickEngine:
         self.first_market = next(iter(self.markets.values()), None)
         self.steps: dict[tuple[str, str], Step] = {}
         self.result: RunResult | None = None
+        self.released_trades = [0, 0]
+        self.deliveries = 0
         self.bridges = BridgeUpdater([])
 
     # -- entry point (backtrader's bar loop, replaced for the run) ---------------------------------
@@ -138,6 +142,7 @@ class TickEngine:
                 self._run_history()
         if self.equity.times and self.equity.times[-1] != self.clock.now:
             self.sample()  # the final state, when the last event fell between samples
+        self.release_finished()
         self.result = build_result(self, strategies, time.perf_counter() - started)
         for strategy in strategies:
             strategy.tick_result = self.result
@@ -149,6 +154,8 @@ class TickEngine:
         self.clock.now = math.nan
         self.events = 0
         self.equity = EquityCurve()
+        self.released_trades = [0, 0]  # closed trades released during the run: (count, won)
+        self.deliveries = 0
         self.next_sample = -math.inf
         self.clock_steps = self.fills_sampled = 0
         self.stepped = not self.bar_feeds and any(map(seam.observed, strategies))
@@ -290,6 +297,16 @@ class TickEngine:
         seam.deliver_notifications(self.strategies, quick, force, observed=self.stepped or bool(self.bar_feeds))
         if force or len(broker.fills) != self.fills_sampled:
             self.sample()
+        self.deliveries += 1
+        if not self.deliveries % RELEASE_EVERY:
+            self.release_finished()
+
+    def release_finished(self) -> None:
+        """Let go of finished orders and closed trades (counted for the result): a long run's
+        memory does not grow with its fills."""
+        for trade in seam.release_finished(self.broker, self.strategies):
+            self.released_trades[0] += 1
+            self.released_trades[1] += trade.pnlcomm > 0
 
     def sample(self) -> None:
         """Add the portfolio value now to the equity curve; the next sample is due at the

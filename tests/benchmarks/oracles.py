@@ -67,6 +67,31 @@ def limit_fills(trades: Path, bars: Path, step: float, pairs: int) -> list[float
     return sorted(fills)
 
 
+def ema_flip_fills(path: Path, fast: float = 0.1, slow: float = 0.01, size: float = 0.01) -> list[float]:
+    """Signed fill prices (+ buy, - sell) of ``EmaFlip``: a market order sent on trade i fills
+    at trade i + 1's price; buys on the fast EMA crossing above the slow one, sells (of the
+    position) on crossing below while long."""
+    prices = np.concatenate([price for _, price, _ in trade_columns(path)]).tolist()
+    fills: list[float] = []
+    fast_ema = slow_ema = prices[0]
+    above, position, pending = None, 0.0, None
+    for price in prices:
+        if pending is not None:  # the order sent on the trade before fills at this one
+            position += pending
+            fills.append(price if pending > 0 else -price)
+            pending = None
+        fast_ema += fast * (price - fast_ema)
+        slow_ema += slow * (price - slow_ema)
+        now_above = fast_ema > slow_ema
+        if now_above != above:
+            above = now_above
+            if now_above:
+                pending = size
+            elif position > 0:
+                pending = -position
+    return fills
+
+
 def book_top(path: Path) -> tuple[float, float, int]:
     """(best bid, best ask, levels) after applying every update of a Parquet book in order
     (the generated books have one snapshot, first)."""

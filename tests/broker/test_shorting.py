@@ -18,7 +18,8 @@ def outcomes(strategy):
 
 
 def reasons(cerebro):
-    return [order.info.get("reason") for order in cerebro.broker.orders if order.status == bt.Order.Margin]
+    (strategy,) = cerebro.runstrats[0]
+    return strategy.refusals
 
 
 def test_a_spot_short_is_refused_and_the_value_stays(run_ticks):
