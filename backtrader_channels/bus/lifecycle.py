@@ -12,11 +12,16 @@ import asyncio
 import contextlib
 import logging
 import threading
-from typing import Any, ClassVar
+from typing import Any
 
-import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from ..extras import missing_extra
+
+try:
+    import redis.asyncio as aioredis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+except ImportError as error:
+    raise missing_extra("bus", "the Redis bus", error) from error
 
 from ..events import EventPriority
 from ..feeds.backoff import Backoff
@@ -30,11 +35,12 @@ log = logging.getLogger("backtrader_channels.bus")
 class AsyncFeed:
     """A feed that ``FeedThread`` and ``cerebro.add_live_feed`` can run; subclasses implement ``_run``."""
 
-    channel_type: ClassVar[str]
-    priority: ClassVar[EventPriority]
+    channel_type: str  # set by subclasses, per class or (BusFeed) per instance
+    priority: EventPriority
 
     def __init__(self) -> None:
         self.error: BaseException | None = None
+        self.last_error: BaseException | None = None  # as the ccxt feeds' (never set: no keep_going here)
         self._counters = FeedCounters(10_000)
         self._started = False
         self._stop_requested = False

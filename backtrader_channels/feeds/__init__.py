@@ -1,5 +1,12 @@
 """Live data sources: ccxt.pro WebSocket feeds that push events onto a ``LiveEventQueue``."""
 
+from ..extras import missing_extra
+
+try:
+    import ccxt.pro  # noqa: F401  (the [live] extra)
+except ImportError as error:
+    raise missing_extra("live", "the live feeds", error) from error
+
 from .backoff import Backoff
 from .base import CCXTFeedBase
 from .ccxt_feed import CCXTLiveOrderBookFeed, CCXTLiveTickFeed

@@ -8,7 +8,7 @@ import backtrader as bt
 import pytest
 
 import backtrader_channels as bc
-from backtrader_channels.kinds import KINDS, kind_of
+from backtrader_channels.kinds import KINDS, ControlChannel, kind_of
 from backtrader_channels.kinds.funding import FundingClock
 from backtrader_channels.sources import SourceError
 from tests.conftest import T0, Scripted, write_trades_csv
@@ -121,6 +121,7 @@ def test_the_registry_knows_each_kind_and_names_the_known_ones_for_an_unknown_on
         "orderbook": (bc.EventPriority.ORDERBOOK, bc.OrderBookChannel, "notify_orderbook"),
         "tick": (bc.EventPriority.TICK, bc.TickChannel, "notify_tick"),
         "funding": (bc.EventPriority.FUNDING, bc.FundingChannel, "notify_funding"),
+        "control": (bc.EventPriority.CONTROL, ControlChannel, None),  # notify_control: see ControlStep
     }
-    with pytest.raises(KeyError, match="unknown channel kind 'quote'; known: orderbook, tick, funding"):
+    with pytest.raises(KeyError, match="unknown channel kind 'quote'; known: orderbook, tick, funding, control"):
         kind_of("quote")
