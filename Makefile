@@ -25,6 +25,7 @@ redis-server:
 
 test: $(STAMP) redis-server
 	$(BIN)/ruff check backtrader_channels tests examples
+	$(BIN)/mypy backtrader_channels
 	$(BIN)/pytest
 
 bench: $(STAMP)

@@ -40,7 +40,7 @@ class ChannelBridge(bt.LineSeries):
     steps the indicators built on the bridge before the strategy's callbacks run.
     """
 
-    lines = ("value",)
+    lines: Any = ("value",)  # backtrader's metaclass makes these names line objects
     params = (("channel", None), ("field", "price"))
 
     def __init__(self) -> None:

@@ -33,12 +33,22 @@ def _run_backtest(strategy: type[bt.Strategy], ticks: Path, book: Path | None, s
     return cerebro.tick_result
 
 
-def _report(result: RunResult, chart: Path | None) -> None:
+def _report(result: RunResult, chart: Path | None, *, optional_chart: bool = False) -> None:
+    """The run's summary, then its chart (skipped with a note when ``optional_chart`` and
+    matplotlib is missing; else that is an error)."""
     print(result.summary())
-    if chart is not None:
-        from .report import plot_run
+    if chart is None:
+        return
+    from .report import plot_run
 
-        print(f"chart: {plot_run(result, chart)}")
+    try:
+        path = plot_run(result, chart)
+    except ImportError as error:
+        if not optional_chart:
+            raise SystemExit(f"btchannels: {error}") from None
+        print(f"chart skipped: {error}", file=sys.stderr)
+        return
+    print(f"chart: {path}")
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -66,7 +76,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     files = ensure_sample(args.out / "sample")
     result = _run_backtest(BookImbalanceStrategy, files.trades, files.book, "BTC/USDT", args.cash, args.commission)
-    _report(result, None if args.no_chart else args.out / "demo.png")
+    _report(result, None if args.no_chart else args.out / "demo.png", optional_chart=True)
     print(f"done in {time.perf_counter() - started:.1f} s")
     return 0
 
@@ -76,6 +86,8 @@ def load_strategy(path: Path, name: str | None = None) -> type[bt.Strategy]:
     if not path.is_file():
         raise SystemExit(f"btchannels: strategy file not found: {path}")
     spec = importlib.util.spec_from_file_location(f"btchannels_strategy_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"btchannels: cannot load {path} as a Python module (a .py file?)")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # backtrader looks strategies' modules up by name
     spec.loader.exec_module(module)
@@ -206,7 +218,9 @@ def cmd_live(args: argparse.Namespace) -> int:
         config["sandbox"] = True
     queue = LiveEventQueue()
     options = {"config": config, "keep_going": args.keep_going}
-    feeds = [CCXTLiveTickFeed(args.exchange, args.symbol, queue, **options)]
+    feeds: list[CCXTLiveTickFeed | CCXTLiveOrderBookFeed] = [
+        CCXTLiveTickFeed(args.exchange, args.symbol, queue, **options)
+    ]
     if args.orderbook:
         feeds.append(CCXTLiveOrderBookFeed(args.exchange, args.symbol, queue, **options))
     cerebro = bt.Cerebro(stdstats=False)
@@ -476,7 +490,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args, args.extra = parser.parse_known_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    args.extra = extra
     if args.extra and args.command != "bench":
         parser.error(f"unrecognized arguments: {' '.join(args.extra)}")
     try:

@@ -30,7 +30,7 @@ class BookImbalanceStrategy(bt.Strategy):
     )
 
     def __init__(self):
-        self.flow = deque(maxlen=self.p.flow_trades)
+        self.flow: deque[float] = deque(maxlen=self.p.flow_trades)  # signed trade volumes
         self.flow_sum = 0.0
         self.open_orders = []
         self.entry = None

@@ -108,7 +108,7 @@ class TickEvent:
             return NotImplemented
         return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
 
-    __hash__ = None  # mutable value object
+    # no __hash__: defining __eq__ leaves it None, as a mutable value object's should be
 
     def __repr__(self) -> str:
         return (

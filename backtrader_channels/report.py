@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .extras import missing_extra
 from .result import RunResult
 
 if TYPE_CHECKING:
@@ -50,8 +51,11 @@ def draw_run(result: RunResult, title: str | None = None) -> Figure:
     an entry and an exit close together both stay visible. Middle, the position in the base
     currency as a step line. Bottom, the equity in the quote currency, with the start cash.
     """
-    import matplotlib.dates as mdates
-    from matplotlib.figure import Figure
+    try:
+        import matplotlib.dates as mdates
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        raise missing_extra("plot", "the chart", error) from error
 
     base, quote = split_symbol(result.symbol)
     times = (np.asarray(result.equity_times) * 1e3).astype("datetime64[ms]")

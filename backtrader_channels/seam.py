@@ -139,7 +139,7 @@ def param_values(params: Any) -> dict:
     return dict(params._getkwargs())
 
 
-def opt_return(strategycls: type, params: dict, analyzers: list[tuple[str, Any]], **extra: Any) -> Any:
+def opt_return(strategycls: type[bt.Strategy], params: dict, analyzers: list[tuple[str, Any]], **extra: Any) -> Any:
     """backtrader's lightweight optimisation result (``OptReturn``) of a strategy."""
     from backtrader.cerebro import OptReturn
     from backtrader.metabase import ItemCollection

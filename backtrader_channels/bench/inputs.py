@@ -134,6 +134,8 @@ def _binance_lines(chunk: TradeChunk) -> bytes:
 
     Columns: id, price, qty, quote_qty, time, is_buyer_maker, is_best_match.
     """
+    if chunk.trade_id is None:
+        raise ValueError("Binance trade rows need trade ids")
     cents = np.round(chunk.price * 100).astype(np.int64)
     lots = np.round(chunk.volume * 100_000).astype(np.int64)
     maker = np.where(chunk.is_sell, "True", "False")  # a sell aggressor: the buyer was maker

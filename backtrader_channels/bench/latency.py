@@ -68,7 +68,11 @@ def _server(symbol: str, count: int, rate: float, own_process: bool) -> Iterator
             target=_serve_trades, args=(there, symbol, count, rate), daemon=True)
         child.start()
         try:
-            yield here.recv(), lambda: (here.send("done"), here.recv())[1]
+            def sent_at() -> dict:
+                here.send("done")
+                return here.recv()
+
+            yield here.recv(), sent_at
         finally:
             child.join(10.0)
             if child.is_alive():
@@ -79,7 +83,11 @@ def _server(symbol: str, count: int, rate: float, own_process: bool) -> Iterator
     with FakeBinance([symbol], price=94_000.0) as server:
         sender = threading.Thread(target=_pace, args=(server, symbol, count, rate), daemon=True)
         sender.start()
-        yield server.ccxt_config(), lambda: (sender.join(10.0), dict(server.sent_at))[1]
+        def paced_sent_at() -> dict:
+            sender.join(10.0)
+            return dict(server.sent_at)
+
+        yield server.ccxt_config(), paced_sent_at
 
 
 def scenario_latency(rate: float, seconds: float, server_process: bool = False) -> Measured:

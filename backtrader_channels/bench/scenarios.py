@@ -15,6 +15,7 @@ import backtrader as bt
 
 import backtrader_channels as bc
 from backtrader_channels.cerebro import channels_of
+from backtrader_channels.extras import missing_extra
 from backtrader_channels.sources import (
     convert,
     open_trades,
@@ -54,7 +55,10 @@ def scenario_ticks(trades: Path, strategy: type[bt.Strategy] = TickArithmetic, *
 
 def backtrader_frame(trades: Path, n: int) -> Any:
     """The first ``n`` trades as a pandas OHLCV frame, one bar per trade."""
-    import pandas as pd
+    try:
+        import pandas as pd
+    except ImportError as error:
+        raise missing_extra("bench", "the comparison with backtrader's PandasData", error) from error
 
     chunk = next(open_trades(trades, chunk_rows=n).chunks())
     index = pd.to_datetime(chunk.ts_ns[:n], unit="ns")
@@ -196,7 +200,8 @@ def scenario_load_zip(path: Path) -> Measured:
     for chunk in open_trades(path).chunks():
         rows += len(chunk)
         volume += float(chunk.volume.sum())
-        last_id = int(chunk.trade_id[-1])
+        if chunk.trade_id is not None:  # Binance's files always have ids
+            last_id = int(chunk.trade_id[-1])
     seconds = time.perf_counter() - started
     return Measured(rows, seconds, {"volume": volume, "last_id": last_id})
 

@@ -159,6 +159,8 @@ class BookReader(bt.Strategy):
     def notify_orderbook(self, book: bc.OrderBook) -> None:
         self.books += 1
         bid, ask = book.best_bid, book.best_ask
+        if bid is None or ask is None:  # a one-sided book has no spread
+            return
         self.spread_sum += ask.price - bid.price
         if self.p.depth:
             bids, asks = book.depth(self.p.depth)
@@ -169,7 +171,8 @@ class BridgeSMA(bt.Strategy):
     """Target 4: SMA(20) over a ChannelBridge of the trade price, read on every trade."""
 
     def __init__(self) -> None:
-        self.bridge = bc.ChannelBridge(channel=self.channels[("tick", SYMBOLS[0])], field="price")
+        self.bridge = bc.ChannelBridge(  # type: ignore[call-arg]  # backtrader's metaclass takes params as keywords
+            channel=self.channels[("tick", SYMBOLS[0])], field="price")
         self.sma = bt.indicators.SMA(self.bridge, period=20)
         self.count = 0
         self.last_sma = math.nan

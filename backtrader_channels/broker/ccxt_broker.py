@@ -52,6 +52,7 @@ from .venue import Venue
 
 if TYPE_CHECKING:
     from ..engine.engine import TickEngine
+    from ..engine.live import LiveSession
 
 __all__ = ["CCXTBroker", "Limits", "VenueFees", "load_credentials"]
 
@@ -149,6 +150,21 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
     def __repr__(self) -> str:
         return f"CCXTBroker({self.exchange_id!r}, sandbox={self.sandbox}, run_id={self.run_id!r})"
 
+    @property
+    def _venue(self) -> Venue:
+        """The connected venue (only in a live run)."""
+        if self.venue is None:
+            raise RuntimeError("CCXTBroker is not connected: it trades in a live run only")
+        return self.venue
+
+    @property
+    def _live(self) -> tuple[TickEngine, LiveSession]:
+        """The live run this broker trades in (after ``start_live``)."""
+        engine = self._engine
+        if engine is None or engine.live is None:
+            raise RuntimeError("CCXTBroker is not attached to a live run")
+        return engine, engine.live
+
     # -- live lifecycle (called by the live run) -------------------------------------------
     def start_live(self, engine: TickEngine) -> None:
         """Connect, load balances, positions and open orders, start the user-data stream."""
@@ -162,12 +178,13 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
             self.venue = None
             raise
         symbol = next(iter(self._markets))
-        self.user_feed = CCXTUserStreamFeed(self.exchange_id, symbol, engine.live.queue, config=self._config)
-        engine.live.feeds.append(self.user_feed)
+        _, session = self._live
+        self.user_feed = CCXTUserStreamFeed(self.exchange_id, symbol, session.queue, config=self._config)
+        session.feeds.append(self.user_feed)
         self._user_thread = FeedThread([self.user_feed], name="ccxt-user-stream").start()
 
     async def _load_account(self) -> None:
-        exchange, patiently = self.venue.exchange, self.venue.patiently
+        exchange, patiently = self._venue.exchange, self._venue.patiently
         await patiently(exchange.load_markets)
         balance = await patiently(exchange.fetch_balance)
         first = True
@@ -184,7 +201,7 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
 
     def _adopt(self, found: dict[str, Any], market: Any) -> None:
         """Track an order left open at the exchange (by an earlier run): its remaining size."""
-        owner = self._engine.strategies[0]
+        owner = self._live[0].strategies[0]
         kind = Order.Limit if found.get("type") == "limit" else Order.Market
         cls = BuyOrder if found["side"] == "buy" else SellOrder
         remaining = float(found.get("remaining") or found["amount"])
@@ -228,7 +245,7 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
     def _flatten(self, timeout: float = 30.0) -> None:
         """Close every position with a market order (limits do not apply) and wait until
         the exchange has filled them (or ``timeout``); reconciliation then books the fills."""
-        venue, owner = self.venue, self._engine.strategies[0]
+        venue, owner = self._venue, self._live[0].strategies[0]
         orders = []
         self._flattening = True
         try:
@@ -299,7 +316,7 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
 
     def _send(self, coro: Any) -> None:
         """Run a request on the venue's loop; the kill switch waits for those in flight."""
-        future = self.venue.send(coro)
+        future = self._venue.send(coro)
         self._in_flight.add(future)
         future.add_done_callback(self._in_flight.discard)
 
@@ -336,15 +353,15 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
     async def _place(self, symbol: str, kind: str, side: str, amount: float, price: float | None,
                      client_id: str, params: dict[str, Any]) -> None:
         """On the venue's loop: create the order, queue what the exchange answered."""
-        queue = self._engine.live.queue
+        queue, venue = self._live[1].queue, self._venue
         try:
-            result = await self.venue.place(symbol, kind, side, amount, price, client_id, params)
+            result = await venue.place(symbol, kind, side, amount, price, client_id, params)
         except ccxt.NetworkError as error:  # every attempt failed: placed, or not?
-            found = await self.venue.find(symbol, client_id)
+            found = await venue.find(symbol, client_id)
             if found is not None:
                 queue.push(_event(_update(found, "rest")))
                 return
-            reason = f"not placed after {self.venue.attempts} attempts: {type(error).__name__}: {error}"
+            reason = f"not placed after {venue.attempts} attempts: {type(error).__name__}: {error}"
             queue.push(_event(OrderUpdate(time.time(), symbol, client_id, None, "rejected", 0.0, redact(reason),
                                           "rest")))
             return
@@ -367,12 +384,12 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
 
     async def _cancel(self, symbol: str, exchange_id: str | None, client_id: str | None) -> None:
         try:
-            result = await self.venue.cancel(symbol, exchange_id, client_id)
+            result = await self._venue.cancel(symbol, exchange_id, client_id)
         except Exception as error:
             log.error("%r: cancel of %s failed: %s", self, client_id, redact(str(error)))
             return
         if result is not None:
-            self._engine.live.queue.push(_event(_update(result, "rest")))
+            self._live[1].queue.push(_event(_update(result, "rest")))
 
     # -- what the exchange said (the 'orders' events, in the run's thread) --------------------
     def on_exchange(self, data: Any) -> None:
@@ -445,7 +462,7 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
         market = self.market_of(order.data)
         fees = self.getcommissioninfo(market.data)
         fees.fee, fees.size = self._fee_in_quote(fill), fill.amount
-        now = self._clock.now
+        now = self._now()
         market.data.mark(now, market.price if market.price is not None else fill.price)
         remaining = abs(order.executed.remsize)  # the last fill completes the order despite float sums
         self._fill_size = remaining if abs(fill.amount - remaining) <= 1e-9 * max(1.0, remaining) else fill.amount

@@ -9,8 +9,10 @@ notification step, never per event.
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import backtrader as bt
+import numpy as np
 
 from ..events import to_datetime
 
@@ -19,13 +21,15 @@ __all__ = ["ChannelData", "EPOCH_NUM", "to_num"]
 EPOCH_NUM = bt.date2num(to_datetime(0.0).replace(tzinfo=None))
 SECONDS_PER_DAY = 86400.0
 
+Num = TypeVar("Num", float, np.ndarray)  # one date number or an array of them
+
 
 def to_num(timestamp: float) -> float:
     """backtrader's float date number of an epoch-seconds timestamp (naive UTC)."""
     return EPOCH_NUM + timestamp / SECONDS_PER_DAY
 
 
-def from_num(num: float) -> float:
+def from_num(num: Num) -> Num:
     """Epoch seconds of a backtrader date number (naive UTC)."""
     return (num - EPOCH_NUM) * SECONDS_PER_DAY
 

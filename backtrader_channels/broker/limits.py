@@ -26,11 +26,12 @@ class Limits:
         if self.max_order_size is not None and size > self.max_order_size:
             return f"order size {size:g} exceeds max_order_size {self.max_order_size:g}"
         notional = None if price is None else size * price
-        if notional is None and (self.max_order_notional is not None or self.max_run_notional is not None):
-            return "no price yet to check the notional limits against"
-        if self.max_order_notional is not None and notional > self.max_order_notional:
+        if notional is None:
+            if self.max_order_notional is not None or self.max_run_notional is not None:
+                return "no price yet to check the notional limits against"
+        elif self.max_order_notional is not None and notional > self.max_order_notional:
             return f"order notional {notional:,.2f} exceeds max_order_notional {self.max_order_notional:,.2f}"
-        if self.max_run_notional is not None and self.sent_notional + notional > self.max_run_notional:
+        elif self.max_run_notional is not None and self.sent_notional + notional > self.max_run_notional:
             return (f"run notional {self.sent_notional + notional:,.2f} would exceed max_run_notional "
                     f"{self.max_run_notional:,.2f}")
         if self.max_orders is not None and self.sent_orders >= self.max_orders:

@@ -144,6 +144,11 @@ class TickBroker(BackBroker):
     def tick_mode(self) -> bool:
         return self._clock is not None
 
+    def _now(self) -> float:
+        """The run's time (tick mode only)."""
+        assert self._clock is not None, "the broker is not attached to a tick run"
+        return self._clock.now
+
     def market_of(self, data: Any) -> Market:
         """The market an order on ``data`` trades: a channel, its ChannelData, a symbol or a bar feed.
 
@@ -177,7 +182,7 @@ class TickBroker(BackBroker):
         if not self.tick_mode:
             return data
         market = self.market_of(data)
-        market.mark(self._clock.now)
+        market.mark(self._now())
         return market.data
 
     def submit(self, order: Order, check: bool = True) -> Order:
@@ -212,7 +217,7 @@ class TickBroker(BackBroker):
             return
         super().submit_accept(order)
         if self.tick_mode:
-            self.incoming.append((self._clock.now + self.latency_model.entry(order), order))
+            self.incoming.append((self._now() + self.latency_model.entry(order), order))
 
     def cancel(self, order: Order, bracket: bool = False) -> bool:
         cancelled = super().cancel(order, bracket=bracket)
@@ -226,7 +231,7 @@ class TickBroker(BackBroker):
 
     def get_value(self, datas=None, mkt=False, lever=False) -> float:
         if self.tick_mode:
-            now = self._clock.now
+            now = self._now()
             for data in self.positions:
                 self.market_of(data).mark(now)
             seam.revalue(self)
@@ -243,17 +248,17 @@ class TickBroker(BackBroker):
     def notify(self, order: Order) -> None:
         self.notifs.append(seam.clone_order(order))  # BackBroker.notify, faster
         if self.tick_mode:
-            self._due.append(self._clock.now + self.latency_model.response(order))
+            self._due.append(self._now() + self.latency_model.response(order))
 
     def notification_due(self) -> bool:
         """Whether a notification has reached the strategy's side by now."""
         if not self.notifs:
             return False
-        return not self._due or self._due[0] <= self._clock.now
+        return not self._due or self._due[0] <= self._now()
 
     def get_notification(self) -> Order | None:
         if self._due:
-            if self._due[0] > self._clock.now:
+            if self._due[0] > self._now():
                 return None
             self._due.popleft()
         return super().get_notification()
@@ -309,7 +314,7 @@ class TickBroker(BackBroker):
         self._match(market, None, 0.0)
 
     def _match(self, market: Market, price: float | None, volume: float) -> None:
-        now = self._clock.now
+        now = self._now()
         if self.incoming and self.latency_model.delays_entry:
             self._activate_due(market, now)
         book = market.book if market.book is not None and market.book.has_snapshot else None
@@ -342,7 +347,7 @@ class TickBroker(BackBroker):
     def _fill(self, order: Order, market: Market, size: float, price: float, passive: bool) -> None:
         if not passive:
             price = self._slipped(order, price)
-        now = self._clock.now
+        now = self._now()
         market.data.mark(now, market.price if market.price is not None else price)
         self._fill_size = size
         executed_before = order.executed.size

@@ -12,7 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgpack
+from ..extras import missing_extra
+
+try:
+    import msgpack
+except ImportError as error:
+    raise missing_extra("bus", "the bus codec", error) from error
 
 from ..events import OrderBookEvent, TickEvent
 

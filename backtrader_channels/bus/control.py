@@ -58,7 +58,10 @@ class ControlFeed(RedisFeed):
     def _take(self, payload: bytes) -> None:
         self._counters.messages += 1
         try:
-            sent_at, command = decode(payload)
+            message = decode(payload)
+            if not isinstance(message, tuple):
+                raise CodecError("a market-data message on a control stream")
+            sent_at, command = message
             self.event_queue.push(control_event(ControlCommand(command, sent_at), self.symbol))
         except (CodecError, ValueError, TypeError) as error:
             self._counters.bad_messages += 1
@@ -121,7 +124,7 @@ def send_command(url: str, run: str, command: str) -> str:
                                    maxlen=1000, approximate=True)
     finally:
         connection.close()
-    return entry_id.decode()
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
 
 def send_local(path: str | os.PathLike, command: str, timeout: float = 5.0) -> None:

@@ -208,6 +208,8 @@ class BusFeed(RedisFeed):
                 continue
             try:
                 data = decode(fields[b"d"], self.symbol)
+                if isinstance(data, tuple):
+                    raise CodecError("a control command on a market-data stream")
             except (CodecError, KeyError) as error:
                 counters.bad_messages += 1
                 log.warning("%r: skipped a bad entry: %s", self, error)

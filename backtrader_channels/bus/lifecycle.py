@@ -12,9 +12,14 @@ import contextlib
 import logging
 from typing import Any
 
-import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from ..extras import missing_extra
+
+try:
+    import redis.asyncio as aioredis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+except ImportError as error:
+    raise missing_extra("bus", "the Redis bus", error) from error
 
 from ..live.backoff import Backoff
 from ..live.feed import AsyncFeed

@@ -19,6 +19,7 @@ from typing import Any
 import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.typing import EncodableT, FieldT
 
 from ..events import Event
 from ..feeds import Backoff, CCXTLiveOrderBookFeed, CCXTLiveTickFeed
@@ -52,9 +53,11 @@ class BusPublisher:
 
     def publish(self, events: Iterable[Event]) -> int:
         """Append ``events`` (ticks and book updates) to their streams; returns how many."""
-        entries = []
+        entries: list[tuple[str, dict[FieldT, EncodableT]]] = []
         numbers = self._numbers
         for event in events:
+            if event.channel_name is None:
+                raise ValueError(f"cannot publish {event!r}: it names no symbol")
             stream = market_stream(event.channel_type, event.channel_name)
             numbers[stream] += 1
             entries.append((stream, {"d": encode(event.data), "src": self.source, "n": numbers[stream]}))

@@ -45,6 +45,7 @@ class Channel:
         self.on_error = on_error
         self.latest: Any = None
         self._history: deque = deque(maxlen=history_size)
+        self._size = history_size  # the history's bound (deque.maxlen as a plain int)
         self._count = 0
         self.source = (
             None

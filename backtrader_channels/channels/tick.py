@@ -13,7 +13,7 @@ from .base import Channel
 
 __all__ = ["DIRECTIONS", "TickChannel", "TradeRows", "rows_of", "ticks_of"]
 
-TradeRows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # seconds, price, volume, is_sell, id
+TradeRows = tuple[np.ndarray, ...]  # five columns: seconds, price, volume, is_sell, id
 
 
 DIRECTIONS = np.array(["buy", "sell"], dtype=object)  # indexed by is_sell
@@ -78,7 +78,7 @@ class TickChannel(Channel):
         added = len(rows[0])
         if not added:
             return
-        size = self._history.maxlen
+        size = self._size
         if self._history:  # keep the order: what was pushed one by one is older than these rows
             rows = _join(self._tail, _rows_of(list(self._history)), rows)
             self._history.clear()
@@ -89,7 +89,7 @@ class TickChannel(Channel):
         self.latest = ticks_of(tuple(column[-1:] for column in self._tail), self.symbol)[0]
 
     def history(self, n: int | None = None) -> list:
-        size = self._history.maxlen
+        size = self._size
         wanted = size if n is None else min(max(n, 0), size)
         items = list(self._history)
         missing = wanted - len(items)

@@ -89,7 +89,7 @@ class BridgeUpdater:
         buffers = [line for item in items for line in item.lines]
         if not all(seam.unbounded(line) for line in buffers):
             return False  # memory-saving buffers (exactbars) keep their own index rules
-        columns = [[], [], []]
+        columns: list[list[np.ndarray]] = [[], [], []]
         for chunk in channel.source.chunks():
             columns[0].append(to_seconds(chunk.ts_ns))
             columns[1].append(chunk.price)

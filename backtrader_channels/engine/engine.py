@@ -191,7 +191,7 @@ class TickEngine:
         for window in merge_windows(steps):
             for index, chunk in window.parts:
                 steps[index].load(chunk)
-            if window.sources is None:
+            if window.sources is None or window.rows is None:  # both None, or both set
                 index, chunk = window.parts[0]
                 if steps[index].run(0, len(chunk)):
                     return
@@ -209,6 +209,7 @@ class TickEngine:
         """Handle one live ``Event`` through its kind's step; True when the run must stop."""
         kind = KINDS.get(event.channel_type)
         if kind is None:
+            assert self.live is not None  # live steps happen in live runs only
             self.live.unknown += 1
             return self.stopping
         key = (kind.name, event.channel_name)

@@ -193,8 +193,8 @@ def _consume(engine: TickEngine, session: LiveSession, deadline: float | None) -
                 continue
             for event in batch:
                 kind = KINDS.get(event.channel_type)
-                checked = validator is not None and (kind is None or kind.market_data)
-                if checked and not validator.validate(event):
+                checked = kind is None or kind.market_data
+                if validator is not None and checked and not validator.validate(event):
                     session.rejected += 1
                     done += 1
                     continue

@@ -1,6 +1,13 @@
 """Live data sources: ccxt.pro WebSocket feeds that push events onto a ``LiveEventQueue``
 (market data, and the account's own orders and fills for a live broker)."""
 
+from ..extras import missing_extra
+
+try:
+    import ccxt.pro  # noqa: F401  (the [live] extra)
+except ImportError as error:
+    raise missing_extra("live", "the live feeds", error) from error
+
 from ..live.backoff import Backoff
 from ..live.runner import FeedThread
 from ..live.stats import FeedStats

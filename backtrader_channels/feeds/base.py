@@ -30,11 +30,11 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import ccxt
 
-from ..events import Event, EventPriority
+from ..events import Event
 from ..live.backoff import Backoff
 from ..live.feed import AsyncFeed
 from .guard import create_exchange
@@ -60,9 +60,6 @@ class CCXTFeedBase(AsyncFeed):
     Subclasses set ``channel_type``/``priority`` and implement ``_watch`` and ``_deliver``.
     A feed runs once: after ``stop()`` create a new one.
     """
-
-    channel_type: ClassVar[str]
-    priority: ClassVar[EventPriority]
 
     def __init__(
         self,

@@ -38,7 +38,7 @@ def create_exchange(
 
 
 @cache
-def _guarded(exchange_class: type) -> type:
+def _guarded(exchange_class: type[Any]) -> type:
     def client(self: Any, url: str) -> Any:
         ws_client = exchange_class.client(self, url)
         if "handle_text_or_binary_message" not in vars(ws_client):

@@ -38,7 +38,7 @@ class TradeIdFilter:
         """True the first time the trade ``(trade_id, timestamp)`` is offered, False for a duplicate."""
         seen = self._seen
         if trade_id in seen:
-            if type(trade_id) is not int or seen[trade_id] == timestamp or trade_id >= self.last:
+            if type(trade_id) is not int or seen[trade_id] == timestamp or self.last is None or trade_id >= self.last:
                 return False
             self._new_epoch(trade_id, forget=True)
         elif type(trade_id) is int:

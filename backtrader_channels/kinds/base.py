@@ -41,7 +41,10 @@ class Step:
         """Before a historical run over the channel's file (nothing by default)."""
 
     def chunks(self) -> Iterator[Any]:
-        return self.channel.source.chunks()
+        source = self.channel.source
+        if source is None:
+            raise ValueError(f"{self.channel!r} has no dataname: nothing to stream")
+        return source.chunks()
 
     def load(self, chunk: Any) -> None:
         """Take a window of the channel's file (a chunk) as this step's rows."""

@@ -6,13 +6,16 @@ the levels' side, price and size); a live ``OrderBookEvent`` is one such update.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..channels import OrderBookChannel
 from ..channels.book import level_columns
 from ..events import EventPriority, OrderBookEvent
 from ..sources.chunks import to_seconds
 from .base import Kind, Step
+
+if TYPE_CHECKING:
+    from ..broker.market import Market
 
 __all__ = ["BOOKS", "BookStep"]
 
@@ -22,6 +25,7 @@ class BookStep(Step):
 
     priority = EventPriority.ORDERBOOK
     channel: OrderBookChannel
+    market: Market  # market-data kinds always have one
     _columns: tuple = ()
     _ids: list | None = None
 

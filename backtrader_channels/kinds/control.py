@@ -65,6 +65,7 @@ class ControlStep(Step):
     """A command: ``notify_control`` (even while paused), then the engine carries it out."""
 
     priority = EventPriority.CONTROL
+    channel: ControlChannel
 
     def take(self, data: ControlCommand) -> bool:
         engine = self.engine

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..channels.base import Channel
 from ..events import EventPriority, to_datetime
 from ..sources.chunks import to_seconds
 from .base import Kind, Step
+
+if TYPE_CHECKING:
+    from ..broker.market import Market
 
 __all__ = ["FUNDING", "FundingChannel", "FundingClock", "FundingEvent", "FundingStep"]
 
@@ -75,6 +78,7 @@ class FundingStep(Step):
 
     priority = EventPriority.FUNDING
     channel: FundingChannel
+    market: Market  # market-data kinds always have one
     _rows: tuple = ()
 
     def load(self, chunk: Any) -> None:

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from itertools import repeat
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..channels.tick import DIRECTIONS, TickChannel, TradeRows, rows_of, ticks_of
 from ..events import EventPriority, TickEvent
 from .base import Kind, Step
+
+if TYPE_CHECKING:
+    from ..broker.market import Market
 
 __all__ = ["TRADES", "TradeStep"]
 
@@ -29,6 +32,7 @@ class TradeStep(Step):
     batch = 8192  # TickEvents built at a time (bounds the memory of a long run)
     block = 65536  # trades scanned at a time in bulk
     channel: TickChannel
+    market: Market  # market-data kinds always have one
     _rows: TradeRows = ()
     _lists: tuple | None = None  # the window as Python lists, when trades are watched one by one
 

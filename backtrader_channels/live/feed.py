@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from typing import ClassVar
 
 from ..events import EventPriority
 from .runner import FeedThread
@@ -19,8 +18,8 @@ class AsyncFeed:
     ``_run`` until ``request_stop()``/``stop()`` (from any thread) ends it. A feed runs once.
     Subclasses set ``channel_type``/``priority`` and implement ``_run``."""
 
-    channel_type: ClassVar[str]
-    priority: ClassVar[EventPriority]
+    channel_type: str  # set by subclasses, per class or (BusFeed) per instance
+    priority: EventPriority
 
     def __init__(self, latency_window: int = 10_000) -> None:
         self.error: BaseException | None = None  # what ended the feed, if not stop()

@@ -22,7 +22,12 @@ from os import PathLike
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import msgpack
+from ..extras import missing_extra
+
+try:
+    import msgpack
+except ImportError as error:
+    raise missing_extra("record", "the event log", error) from error
 
 from .. import seam
 from ..bus.codec import encode

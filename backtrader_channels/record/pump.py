@@ -24,7 +24,7 @@ __all__ = ["pump_feeds", "stop_on_signals"]
 def pump_feeds(
     feeds: Sequence[Any],
     queue: LiveEventQueue,
-    sink: Callable[[list[Event]], None],
+    sink: Callable[[list[Event]], object],
     *,
     duration: float | None = None,
     stop: threading.Event | None = None,

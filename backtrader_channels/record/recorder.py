@@ -105,6 +105,8 @@ class Recorder:
         for event in events:
             data = event.data
             symbol = event.channel_name
+            if symbol is None:
+                raise ValueError(f"cannot record {event!r}: it names no symbol")
             if symbol not in self._recovered:
                 self._recover(symbol, event.timestamp)
             self._last_time[symbol] = event.timestamp
@@ -182,6 +184,7 @@ class Recorder:
     # -- files -------------------------------------------------------------------------------
     def _write_part(self, symbol: str, name: str, stream: _Stream) -> None:
         rows, stream.rows = stream.rows, []
+        assert stream.segment is not None  # rows are only buffered once a segment is open
         self._write_rows(symbol, name, stream, stream.segment, rows)
 
     def _append(self, symbol: str, name: str, row: tuple) -> None:
@@ -312,7 +315,8 @@ def _coalesced(chunks: Iterable[Any], join: Any, rows: int = 250_000) -> Iterato
 
 def _join_trades(chunks: list[TradeChunk]) -> TradeChunk:
     ids = None if any(c.trade_id is None for c in chunks) else np.concatenate([c.trade_id for c in chunks])
-    return TradeChunk(*(np.concatenate([c[i] for c in chunks]) for i in range(4)), ids)
+    ts_ns, price, volume, is_sell = (np.concatenate([c[i] for c in chunks]) for i in range(4))
+    return TradeChunk(ts_ns, price, volume, is_sell, ids)
 
 
 def _join_books(chunks: list[BookChunk]) -> BookChunk:

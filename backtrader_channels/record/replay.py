@@ -106,6 +106,8 @@ def _event(record: list) -> Event:
 def replay(log: str | PathLike, strategy: type[bt.Strategy], **strategy_kwargs: Any) -> ReplayResult:
     """Run ``strategy`` on the events of the event log ``log`` and compare with the live run."""
     live = _Run(read_log(log))
+    if live.header is None:
+        raise ValueError(f"{log}: no header record: not an event log of a live run")
     cerebro = _cerebro(live.header)
     cerebro._event_queue = _LoggedQueue(live.events)
     buffer = io.BytesIO()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -14,7 +14,7 @@ from .errors import Problems, SourceError
 
 __all__ = ["Source"]
 
-ChunkT = TypeVar("ChunkT")
+ChunkT = TypeVar("ChunkT", bound=Sized)  # a chunk's len() is its number of rows
 ON_ERROR = ("raise", "skip")
 
 

@@ -36,8 +36,9 @@ class BinanceFormat:
         return "aggtrades" in self.name
 
     def layout(self) -> CsvLayout:
-        used = (self.fields.trade_id, self.fields.price, self.fields.volume)
-        used += (self.fields.timestamp, self.fields.side)
+        fields = self.fields
+        named = (fields.trade_id, fields.price, fields.volume, fields.timestamp, fields.side)
+        used = [name for name in named if name is not None]  # Binance's files all have ids
         kinds = dict(zip(self.columns, self.kinds, strict=True))
         return CsvLayout(self.columns, {name: TYPES[kinds[name]] for name in used})
 
@@ -59,7 +60,7 @@ AGG_TRADES = TradeFields(
     "transact_time", "price", "quantity", "is_buyer_maker", "agg_trade_id", buyer_maker=True
 )
 TRADE_COLUMNS = ("id", "price", "qty", "quote_qty", "time", "is_buyer_maker")
-AGG_COLUMNS = ("agg_trade_id", "price", "quantity", "first_trade_id", "last_trade_id")
+AGG_COLUMNS: tuple[str, ...] = ("agg_trade_id", "price", "quantity", "first_trade_id", "last_trade_id")
 AGG_COLUMNS += ("transact_time", "is_buyer_maker")
 
 BINANCE_FORMATS = {

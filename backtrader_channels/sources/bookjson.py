@@ -202,8 +202,9 @@ def _levels(value: Any, row: int, field: str, problems: Problems) -> list[list[f
     good = []
     for level in value if isinstance(value, list) else [value]:
         pair = [_number(v) for v in level] if isinstance(level, list) else []
-        if len(pair) != 2 or None in pair:
+        numbers = [v for v in pair if v is not None]
+        if len(pair) != 2 or len(numbers) != 2:
             problems.flag_row(row, field, "bad level", f"{level!r}, not [price, size]")
             return None
-        good.append([float(v) for v in pair])
+        good.append([float(v) for v in numbers])
     return good

@@ -6,24 +6,39 @@ docs/data-formats.md. For books a "row" is an update: ``skipped_rows`` counts up
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from os import PathLike
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
+import pyarrow as pa
 
 from .base import Source
 from .batches import Batch
 from .bookjson import JSONL_SUFFIXES, JsonBook
 from .bookparquet import ParquetBook
 from .chunks import BookChunk
-from .columns import level_offsets
-from .errors import SourceError
+from .columns import Levels, level_offsets
+from .errors import Problems, SourceError
 from .files import PARQUET_SUFFIXES, existing_file, plain_suffix
-from .recordings import is_recording, open_recording
+from .recordings import RecordingSource, is_recording, open_recording
 
 __all__ = ["BOOK_FORMATS", "BookSource", "open_book"]
 
-READERS = {"jsonl": JsonBook, "parquet": ParquetBook}
+
+
+class BookReader(Protocol):
+    """What BookSource needs of a file format's reader (JsonBook, ParquetBook)."""
+
+    def restart(self) -> None: ...
+
+    def batches(self) -> Iterator[Batch]: ...
+
+    def decode(self, table: pa.Table, problems: Problems) -> tuple[np.ndarray, np.ndarray, Levels]: ...
+
+
+READERS: dict[str, Callable[[Path, int], BookReader]] = {"jsonl": JsonBook, "parquet": ParquetBook}
 BOOK_FORMATS = tuple(READERS)
 
 
@@ -33,7 +48,7 @@ def open_book(
     format: str | None = None,
     on_error: str = "raise",
     chunk_rows: int = 100_000,
-) -> BookSource:
+) -> BookSource | RecordingSource:
     """Open an order-book file (checked now: it exists and its format is known).
 
     ``format`` overrides detection ('jsonl' or 'parquet'); ``on_error`` is 'raise' or

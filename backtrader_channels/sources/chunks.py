@@ -5,13 +5,18 @@ Timestamps are int64 nanoseconds since the epoch (UTC), non-decreasing within a 
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Iterable
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 
 __all__ = ["BookChunk", "TimeChunk", "TradeChunk", "to_seconds"]
 
 
+@overload
+def to_seconds(ts_ns: np.ndarray) -> np.ndarray: ...
+@overload
+def to_seconds(ts_ns: int) -> float: ...
 def to_seconds(ts_ns: np.ndarray | int) -> np.ndarray | float:
     """Epoch seconds as floats, via whole microseconds: 1735689600009000000 ns gives
     1735689600.009 exactly as printed (ns / 1e9 would round to ...0089998)."""
@@ -58,10 +63,10 @@ class TimeChunk(NamedTuple):
         return len(self.ts_ns)
 
 
-def _make(cls: type, iterable: object) -> tuple:
+def _make(cls: type, iterable: Iterable[Any]) -> tuple:
     return tuple.__new__(cls, iterable)
 
 
 # len() of a chunk is its number of rows, not of fields, so NamedTuple's own _make (and so
 # _replace) would refuse every chunk: build them without that check.
-TradeChunk._make = BookChunk._make = TimeChunk._make = classmethod(_make)
+TradeChunk._make = BookChunk._make = TimeChunk._make = classmethod(_make)  # type: ignore[method-assign, assignment]

@@ -51,7 +51,10 @@ def flag(
     if not mask.any():
         return
     row_mask = np.bincount(rows[mask], minlength=len(problems.bad)) > 0
-    first_value = (lambda row: int(np.flatnonzero(mask & (rows == row))[0])) if describe else None
+
+    def first_value(row: int) -> int:
+        return int(np.flatnonzero(mask & (rows == row))[0])
+
     problems.flag(row_mask, field, reason, describe and (lambda row: describe(first_value(row))))
 
 

@@ -6,10 +6,10 @@ import os
 import secrets
 import struct
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -76,7 +76,7 @@ def existing_file(path: str | os.PathLike) -> Path:
     return path
 
 
-def content_pieces(path: Path, *, sniff: bool = False) -> Iterator[bytes]:
+def content_pieces(path: Path, *, sniff: bool = False) -> Generator[bytes, None, None]:
     """The content of a plain, ``.gz`` or ``.zip`` (holding one file) file, decompressed, in
     pieces of about a megabyte. A stored (uncompressed) zip member's checksum is checked
     before its first piece, unless ``sniff`` (only the first pieces will be read)."""
@@ -89,7 +89,7 @@ def content_pieces(path: Path, *, sniff: bool = False) -> Iterator[bytes]:
                     yield data
         else:
             yield from _raw_pieces(path, 0, None, PIECE_BYTES)
-    except (OSError, EOFError, zlib.error) as error:
+    except (OSError, EOFError, zlib.error) as error:  # type: ignore[misc]  # zlib_ng's stub types error as an instance, not a class
         raise SourceError(path, f"cannot be read ({error})") from None
 
 
@@ -202,8 +202,14 @@ def line_blocks(pieces: Iterable[bytes], block_bytes: int) -> Iterator[bytes]:
         yield b"".join(parts)
 
 
+class ByteOutput(Protocol):
+    """What open_output gives: a file (plain or gzip) to write bytes to."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
 @contextmanager
-def open_output(path: Path, gzipped: bool) -> Iterator[BinaryIO]:
+def open_output(path: Path, gzipped: bool) -> Iterator[ByteOutput]:
     """A file to write, gzip-compressed when ``gzipped``.
 
     The gzip header gets no name and no time, so the same content gives the same bytes.

@@ -71,13 +71,16 @@ class FundingSource:
                                     "last_funding_rate (Binance) or timestamp and rate", line=1)
         time_name, unit_ns, rate_name = layout
         columns = {name: header.index(name) for name in (time_name, rate_name, "mark_price") if name in header}
-        times, rates, marks = [], [], []
+        times: list[int] = []
+        rates: list[float | None] = []
+        marks: list[float | None] = []
         for line, row in enumerate(rows, start=2):
             if not row:
                 continue
             values = {name: _number(row, index, optional=name == "mark_price") for name, index in columns.items()}
             problem = next((name for name, value in values.items() if value is None), None)
-            ts_ns = 0 if problem is not None else round(values[time_name] * (unit_ns // 1000)) * 1000
+            time_value = values[time_name]
+            ts_ns = 0 if problem is not None or time_value is None else round(time_value * (unit_ns // 1000)) * 1000
             if problem is None and times and ts_ns < times[-1]:
                 problem = time_name
             if problem is not None:

@@ -22,7 +22,7 @@ from .columns import TradeFields, per_value, trade_chunk
 from .csvtext import NUMBER, CsvLayout, split_line
 from .errors import SourceError
 from .files import PARQUET_SUFFIXES, existing_file, first_line, parquet_columns, plain_suffix
-from .recordings import is_recording, open_recording
+from .recordings import RecordingSource, is_recording, open_recording
 from .repeats import RepeatedIds
 from .timestamps import DECIMAL_SECONDS
 
@@ -52,7 +52,7 @@ def open_trades(
     on_error: str = "raise",
     chunk_rows: int = 100_000,
     check_symbol: bool = True,
-) -> TradeSource:
+) -> TradeSource | RecordingSource:
     """Open a trades file (checked now: it exists and its format is known) to stream chunks.
 
     ``symbol`` keeps only that symbol's rows of a file with a ``symbol`` column; ``format``
@@ -235,13 +235,13 @@ class TradeSource(Source[TradeChunk]):
         self._check_order(chunk.ts_ns, problems, fields.timestamp)
         keep = self._settle(batch)
         if keep is not None:
-            chunk = TradeChunk(*(None if column is None else column[keep] for column in chunk))
+            chunk = TradeChunk._make(None if column is None else column[keep] for column in chunk)
         if chunk.trade_id is not None:
             self._repeats.add(chunk.trade_id)
         return chunk
 
     def _slice(self, chunk: TradeChunk, start: int, stop: int) -> TradeChunk:
-        return TradeChunk(*(None if column is None else column[start:stop] for column in chunk))
+        return TradeChunk._make(None if column is None else column[start:stop] for column in chunk)
 
     def _other_symbol(self, column: pa.ChunkedArray) -> np.ndarray:
         return per_value(column, self._is_other, True)

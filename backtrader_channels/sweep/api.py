@@ -7,7 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+from ..extras import missing_extra
+
+try:
+    import pandas as pd
+except ImportError as error:
+    raise missing_extra("sweep", "sweeps", error) from error
 
 from .execute import execute
 from .spec import StrategyRef, build_jobs

@@ -36,15 +36,15 @@ def optimize_in_processes(cerebro: bt.Cerebro, **run_kwargs: Any) -> list[list[A
     _forked.update(cerebro=cerebro, combos=combos, run_kwargs=run_kwargs)
     try:
         if processes <= 1:
-            results = [_run_combo(i) for i in range(len(combos))]
+            outcomes = [_run_combo(i) for i in range(len(combos))]
         else:
             with multiprocessing.get_context("fork").Pool(processes) as pool:
-                results = pool.map(_run_combo, range(len(combos)), chunksize=1)
+                outcomes = pool.map(_run_combo, range(len(combos)), chunksize=1)
     finally:
         _forked.clear()
     results = [
         [_opt_return(part[0], *values) for part, values in zip(combo, outcome)]
-        for combo, outcome in zip(combos, results)
+        for combo, outcome in zip(combos, outcomes)
     ]
     seam.finish_optimisation(cerebro, results)
     if results:

@@ -88,16 +88,19 @@ def local_path(path: str) -> str:
 
 def strategy_file(ref: StrategyRef) -> Path:
     """The strategy file: its path when this machine sees it, else its shipped text, cached."""
+    assert ref.path is not None  # a StrategyRef has a class or a path
     path = Path(ref.path)
-    if path.is_file() or ref.source is None:
+    source = ref.source
+    if path.is_file() or source is None:
         return path
-    return _cached("strategies", ref.source, path.name, lambda target: target.write_text(ref.source))
+    return _cached("strategies", source, path.name, lambda target: target.write_text(source))
 
 
 def load_strategy_ref(ref: StrategyRef) -> type:
     """The strategy class of ``ref`` (a file is loaded once per worker process and text)."""
     if ref.cls is not None:
         return ref.cls
+    assert ref.path is not None  # a StrategyRef has a class or a path
     key = (ref.path, ref.name, ref.source)
     if key not in _loaded:
         from ..cli import load_strategy

@@ -6,7 +6,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+from ..extras import missing_extra
+
+try:
+    import pandas as pd
+except ImportError as error:
+    raise missing_extra("sweep", "sweep tables", error) from error
 
 from .metrics import METRICS
 

@@ -1,5 +1,12 @@
 """Test helpers shipped with the package: a local fake Binance for live-feed tests and examples."""
 
+from ..extras import missing_extra
+
+try:
+    import aiohttp  # noqa: F401  (the [live] extra)
+except ImportError as error:
+    raise missing_extra("live", "the fake exchange", error) from error
+
 from .binance_server import FakeBinance, binance_ccxt_config
 
 __all__ = ["FakeBinance", "binance_ccxt_config"]

@@ -547,7 +547,7 @@ class FakeBinance:
             market.last_update_id += self._rng.randint(1, 3)
             fault = faults.get(index)
             if fault != "gap":
-                payload = {
+                payload: dict[str, Any] = {
                     "e": "depthUpdate",
                     "E": _now_ms(),
                     "s": market.id,

@@ -229,8 +229,9 @@ class FakeExchange(FakeBinance):
             raise _Refusal(400, -1102, "Mandatory parameter 'stopPrice' was not sent, was empty/null, or malformed.")
         reserve = self._reserve(market, side, quantity, price or stop)
         now = int(time.time() * 1000)
-        order = {
-            "symbol": market.id, "orderId": next(self._order_ids), "orderListId": -1, "clientOrderId": client_id,
+        order_id = next(self._order_ids)
+        order: dict[str, Any] = {
+            "symbol": market.id, "orderId": order_id, "orderListId": -1, "clientOrderId": client_id,
             "price": _fmt(price), "origQty": _fmt(quantity), "executedQty": _fmt(0), "cummulativeQuoteQty": _fmt(0),
             "status": "NEW", "timeInForce": params.get("timeInForce", "GTC") if kind in LIMITS else "GTC",
             "type": kind, "side": side, "stopPrice": _fmt(stop), "icebergQty": _fmt(0), "time": now,
@@ -239,7 +240,7 @@ class FakeExchange(FakeBinance):
             "_marketable": self._arrives_marketable(side, self._last_print.get(market.symbol), price),
             "_triggered": kind not in STOPS,
         }
-        self.orders[order["orderId"]] = order
+        self.orders[order_id] = order
         self.accepted_at[client_id] = time.time()
         await self._report(order, "NEW")
         return {**self._public(order), "transactTime": now, "fills": []}
