@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 from pathlib import Path
@@ -29,6 +30,24 @@ def write_book_jsonl(path: Path, updates: list[tuple]) -> Path:
     with opener(path, "wt") as handle:
         handle.write("\n".join(lines) + "\n")
     return path
+
+
+def write_minute_bars(path: Path, closes: list[float], start: str = "2025-01-01 00:01:00") -> Path:
+    """One-minute bars as backtrader's GenericCSVData reads them; ``closes`` one per bar."""
+
+    first = dt.datetime.fromisoformat(start)
+    lines = ["datetime,open,high,low,close,volume"]
+    for i, close in enumerate(closes):
+        stamp = (first + dt.timedelta(minutes=i)).strftime("%Y-%m-%d %H:%M:%S")
+        lines.append(f"{stamp},{close},{close + 1},{close - 1},{close},10")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def bar_feed(path: Path) -> bt.feeds.GenericCSVData:
+    """The bar feed of a ``write_minute_bars`` file."""
+    return bt.feeds.GenericCSVData(dataname=str(path), dtformat="%Y-%m-%d %H:%M:%S", timeframe=bt.TimeFrame.Minutes,
+                                   datetime=0, open=1, high=2, low=3, close=4, volume=5, openinterest=-1)
 
 
 class Scripted(bt.Strategy):

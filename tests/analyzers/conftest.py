@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 import backtrader_channels as bc
-from tests.conftest import T0, write_trades_csv
-from tests.phase1.test_bars_and_ticks import bar_feed, write_minute_bars
+from tests.conftest import T0, bar_feed, write_minute_bars, write_trades_csv
 
 START = T0 - 600.0  # 2024-12-31T23:50:00Z: the run crosses a year (and day) boundary
 CASH = 100_000.0

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 import backtrader_channels as bc
-from tests.conftest import T0, write_trades_csv
-from tests.phase1.test_bars_and_ticks import bar_feed, write_minute_bars
+from tests.conftest import T0, bar_feed, write_minute_bars, write_trades_csv
 
 MINUTES = 60
 TRADES_PER_MINUTE = 10

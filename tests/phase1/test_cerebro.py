@@ -170,7 +170,7 @@ def test_optimisation_runs_each_parameter_set_from_a_fresh_start(tmp_path):
 
 
 def test_bar_feeds_must_be_preloaded_in_tick_mode(tmp_path):
-    from tests.phase1.test_bars_and_ticks import bar_feed, write_minute_bars
+    from tests.conftest import bar_feed, write_minute_bars
 
     cerebro = bt.Cerebro()
     cerebro.adddata(bar_feed(write_minute_bars(tmp_path / "bars.csv", [1.0, 2.0])))
@@ -207,7 +207,7 @@ def test_missing_file_fails_at_add_channel_with_the_path(tmp_path):
 
 
 def test_a_bar_run_after_a_tick_run_matches_on_bars_again(tmp_path):
-    from tests.phase1.test_bars_and_ticks import bar_feed, write_minute_bars
+    from tests.conftest import bar_feed, write_minute_bars
 
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.adddata(bar_feed(write_minute_bars(tmp_path / "bars.csv", [100.0, 101.0, 102.0, 103.0])))

@@ -5,30 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import backtrader as bt
 import numpy as np
 
 import backtrader_channels as bc
-from tests.conftest import T0, write_trades_csv
-
-
-def write_minute_bars(path: Path, closes: list[float], start: str = "2025-01-01 00:01:00") -> Path:
-    import datetime as dt
-
-    first = dt.datetime.fromisoformat(start)
-    lines = ["datetime,open,high,low,close,volume"]
-    for i, close in enumerate(closes):
-        stamp = (first + dt.timedelta(minutes=i)).strftime("%Y-%m-%d %H:%M:%S")
-        lines.append(f"{stamp},{close},{close + 1},{close - 1},{close},10")
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def bar_feed(path: Path) -> bt.feeds.GenericCSVData:
-    return bt.feeds.GenericCSVData(dataname=str(path), dtformat="%Y-%m-%d %H:%M:%S", timeframe=bt.TimeFrame.Minutes,
-                                   datetime=0, open=1, high=2, low=3, close=4, volume=5, openinterest=-1)
+from tests.conftest import T0, bar_feed, write_minute_bars, write_trades_csv
 
 
 def test_bars_are_delivered_when_they_close_after_the_ticks_of_that_time(tmp_path):
