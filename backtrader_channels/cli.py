@@ -208,6 +208,8 @@ def cmd_live(args: argparse.Namespace) -> int:
     from .live import LiveEventQueue
     from .testing import binance_ccxt_config
 
+    if (args.bus is None) != (args.run_name is None):
+        raise SystemExit("btchannels live: --run names the run for --bus; give both or neither")
     strategy = load_strategy(args.strategy_file, args.strategy)
     config: dict[str, Any] = {}
     if args.rest_url or args.ws_url:
@@ -235,6 +237,14 @@ def cmd_live(args: argparse.Namespace) -> int:
         cerebro.broker.setcommission(commission=args.commission)
     for feed in feeds:
         cerebro.add_live_feed(feed)
+    if args.bus or args.control_socket:
+        from .bus import add_control
+
+        add_control(cerebro, args.run_name or "live", bus=args.bus, socket_path=args.control_socket)
+    if args.event_log:
+        from .record.eventlog import attach_event_log
+
+        attach_event_log(cerebro, args.event_log)
     cerebro.addstrategy(strategy)
     with StatusLine(cerebro, feeds):
         cerebro.run(mode=bt.RunMode.TICK, duration=args.duration)
@@ -423,6 +433,11 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--keep-going", action="store_true",
                       help="retry a feed's fatal errors (unknown symbol, credentials) with backoff instead of "
                            "stopping the run; they show in the status line and the summary")
+    live.add_argument("--event-log", type=Path,
+                      help="write the run's event log here, for btchannels replay")
+    live.add_argument("--bus", help="take control commands (btchannels ctl) from this Redis server, redis://HOST:PORT")
+    live.add_argument("--run", dest="run_name", help="the run's name for control commands over --bus")
+    live.add_argument("--control-socket", type=Path, help="take control commands (btchannels ctl) on this Unix socket")
     live.set_defaults(run=cmd_live)
 
     fake = command("fake-exchange", "serve a local fake Binance to try btchannels live on, until Ctrl-C")

@@ -97,4 +97,6 @@ class OrdersStep(Step):
         return engine.finish_step(call_next=False)
 
 
-ORDERS = Kind("orders", EventPriority.ORDERS, OrderChannel, OrdersStep, "notify_exchange")
+# the exchange's word on our orders: never refused by the market-data validator (an update
+# stamped before the last one, e.g. found by a REST look-up, must still be booked)
+ORDERS = Kind("orders", EventPriority.ORDERS, OrderChannel, OrdersStep, "notify_exchange", market_data=False)

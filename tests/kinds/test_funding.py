@@ -127,3 +127,35 @@ def test_the_registry_knows_each_kind_and_names_the_known_ones_for_an_unknown_on
     }
     with pytest.raises(KeyError, match="unknown channel kind 'quote'; known: orderbook, tick, funding, control, orders"):
         kind_of("quote")
+
+
+def test_order_updates_stamped_out_of_order_all_reach_the_strategy():
+    """The exchange's word on our orders is not market data: an update stamped before the last
+    one (a REST look-up after a timeout answers with the order's creation time) is booked,
+    never refused by the validator as out of order."""
+    from backtrader_channels import Event, LiveEventQueue
+    from backtrader_channels.kinds.orders import OrderUpdate
+
+    def event(timestamp: float, client_id: str) -> Event:
+        update = OrderUpdate(timestamp, "BTC/USDT", client_id, None, "open", source="rest")
+        return Event(timestamp, bc.EventPriority.ORDERS, "orders", "BTC/USDT", update)
+
+    queue = LiveEventQueue()
+    queue.push(event(T0 + 10, "later"))
+
+    class Seen(bt.Strategy):
+        def __init__(self):
+            self.updates = []
+
+        def notify_exchange(self, update):
+            self.updates.append(update.client_id)
+            if update.client_id == "later":  # arrives after an update stamped later was handled
+                queue.push(event(T0 + 5, "earlier"))
+                queue.stop()
+
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro._event_queue = queue
+    cerebro.addstrategy(Seen)
+    (strategy,) = cerebro.run(mode=bt.RunMode.TICK)
+    assert strategy.updates == ["later", "earlier"]
+    assert cerebro._bc_engine.live.rejected == 0
