@@ -6,8 +6,10 @@ no mocks: ``GET /api/v3/exchangeInfo``, ``GET /api/v3/depth``, and raw streams u
 ``/ws/...`` (SUBSCRIBE/UNSUBSCRIBE, ``<symbol>@trade`` and ``<symbol>@depth[@100ms]``).
 USD-M perpetuals (``perpetuals=['BTC/USDT:USDT']``, see futures.py) add
 ``GET /fapi/v1/exchangeInfo``, the futures streams under ``/market/ws`` and ``/public/ws``,
-and ``<symbol>@markPrice@1s``. A perpetual trades like a spot symbol (``send_trades``); the
-two share Binance's stream names, so a spot and a perpetual of one pair see each other's trades.
+and ``<symbol>@markPrice@1s``. A perpetual trades like a spot symbol (``send_trades``) on its
+own connections: the server names a stream subscribed there ``usdm:<stream>`` (in
+``subscriptions`` and ``trade_stream('BTC/USDT:USDT')``), so spot and perpetual trades of one
+pair never cross.
 
 The server runs its own asyncio loop in a daemon thread on an ephemeral port; every control
 method is called from any other thread and returns once the server has done it::
@@ -74,10 +76,26 @@ def _binance_urls() -> dict[str, Any]:
 
 
 def _localised(value: Any, http_url: str, ws_url: str, websocket: bool = False) -> Any:
-    """``value`` (a URL or a dict of them) with every URL on the local server."""
+    """``value`` (a URL or a dict of them) with every URL on the local server.
+
+    A spot stream URL gets ``/stream`` appended: ccxt tells spot streams from futures ones by
+    ``/stream`` in the URL (Binance's host ``stream.binance.com``), which matters once a spot
+    symbol and a perpetual share an id (``BTCUSDT``).
+    """
     if isinstance(value, dict):
         return {key: _localised(item, http_url, ws_url, websocket or key == "ws") for key, item in value.items()}
-    return ws_url if websocket else http_url + urlsplit(value).path
+    if not websocket:
+        return http_url + urlsplit(value).path
+    spot_stream = (urlsplit(value).hostname or "").startswith(("stream.", "demo-stream."))
+    return ws_url + "/stream" if spot_stream else ws_url
+
+
+_USDM = "usdm:"  # the server's prefix for streams of USD-M perpetuals
+
+
+def _stream(symbol: str, channel: str) -> str:
+    """The server's name of ``symbol``'s ``channel`` stream: Binance's, prefixed for a perpetual."""
+    return ("" if ":" not in symbol else _USDM) + market_id(symbol).lower() + "@" + channel
 
 
 def _now_ms() -> int:
@@ -105,11 +123,12 @@ class _Market:
 
 
 class _Connection:
-    __slots__ = ("ws", "transport", "streams", "muted", "user")
+    __slots__ = ("ws", "transport", "venue", "streams", "muted", "user")
 
-    def __init__(self, ws: web.WebSocketResponse, transport: Any) -> None:
+    def __init__(self, ws: web.WebSocketResponse, transport: Any, venue: str = "") -> None:
         self.ws = ws
         self.transport = transport
+        self.venue = venue  # the prefix of the server's names of this connection's streams
         self.streams: set[str] = set()
         self.muted = False
         self.user = False  # subscribed to the account's user-data stream (see exchange.py)
@@ -215,15 +234,15 @@ class FakeBinance:
     # -- scenario controls (call from any thread) ----------------------------------------
     @staticmethod
     def trade_stream(symbol: str) -> str:
-        return market_id(symbol).lower() + "@trade"
+        return _stream(symbol, "trade")
 
     @staticmethod
     def depth_stream(symbol: str) -> str:
-        return market_id(symbol).lower() + "@depth"
+        return _stream(symbol, "depth")
 
     @staticmethod
     def mark_price_stream(symbol: str) -> str:
-        return market_id(symbol).lower() + "@markPrice"
+        return _stream(symbol, "markPrice")
 
     def send_mark_prices(self, symbol: str, updates: Iterable[MarkPriceUpdate], timeout: float = 10.0) -> None:
         """Send a ``markPriceUpdate`` per update of the perpetual ``symbol``, each waiting for a subscriber."""
@@ -459,7 +478,7 @@ class FakeBinance:
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
-        connection = _Connection(ws, request.transport)
+        connection = _Connection(ws, request.transport, "" if request.path.startswith("/ws") else _USDM)
         self._connections.append(connection)
         await self._changed_notify()
         try:
@@ -479,14 +498,15 @@ class FakeBinance:
             await connection.ws.send_json({"error": {"code": 2, "msg": "Invalid request"}, "id": None})
             return
         if method == "SUBSCRIBE":
-            connection.streams.update(params)
-            self.subscriptions.update(params)
+            streams = [connection.venue + str(param) for param in params]
+            connection.streams.update(streams)
+            self.subscriptions.update(streams)
             result = None
         elif method == "UNSUBSCRIBE":
-            connection.streams.difference_update(params)
+            connection.streams.difference_update(connection.venue + str(param) for param in params)
             result = None
         elif method == "LIST_SUBSCRIPTIONS":
-            result = sorted(connection.streams)
+            result = sorted(stream.removeprefix(connection.venue) for stream in connection.streams)
         elif await self._ws_method(connection, request):
             return
         else:

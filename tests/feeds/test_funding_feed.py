@@ -75,7 +75,7 @@ def test_two_funding_times_passed_give_two_events_at_the_last_rate_and_mark_befo
     assert_no_more(queue)
     stats = feed.stats
     assert (stats.messages, stats.bad_messages, stats.reconnects, stats.resyncs) == (6, 0, 0, 0)
-    assert server.subscriptions[server.mark_price_stream(PERP) + "@1s"] == 1
+    assert server.subscriptions["usdm:btcusdt@markPrice@1s"] == 1  # Binance's stream, on a USD-M connection
     assert server.rest_calls["/fapi/v1/exchangeInfo"] == 1
 
 
@@ -91,6 +91,22 @@ def test_a_bad_rate_is_counted_and_skipped_and_the_feed_keeps_funding(server, fu
     stats = feed.stats
     assert (stats.messages, stats.bad_messages, stats.reconnects, stats.resyncs) == (3, 1, 0, 0)
     assert_no_more(queue)
+
+
+def test_spot_and_perpetual_trades_of_one_pair_stay_apart(server):
+    queue = LiveEventQueue()
+    feeds = [CCXTLiveTickFeed("binance", symbol, queue, config=server.ccxt_config(), backoff=FAST)
+             for symbol in ("BTC/USDT", PERP)]
+    runner = FeedThread(feeds).start()
+    try:
+        server.send_trades("BTC/USDT", 3)
+        server.send_trades(PERP, 2)
+        events = collect(queue, 5)
+    finally:
+        assert runner.stop(timeout=5)
+    assert sorted((e.channel_name, e.data.trade_id) for e in events) == [
+        ("BTC/USDT", 1), ("BTC/USDT", 2), ("BTC/USDT", 3), (PERP, 1), (PERP, 2)]
+    assert [feed.stats.trades for feed in feeds] == [3, 2]
 
 
 class HoldLongThroughFunding(bt.Strategy):
