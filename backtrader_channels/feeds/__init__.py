@@ -13,12 +13,14 @@ from ..live.runner import FeedThread
 from ..live.stats import FeedStats
 from .base import CCXTFeedBase
 from .ccxt_feed import CCXTLiveOrderBookFeed, CCXTLiveTickFeed
+from .funding import CCXTLiveFundingFeed
 from .trade_ids import TradeIdFilter
 from .user_stream import CCXTUserStreamFeed
 
 __all__ = [
     "Backoff",
     "CCXTFeedBase",
+    "CCXTLiveFundingFeed",
     "CCXTLiveOrderBookFeed",
     "CCXTLiveTickFeed",
     "CCXTUserStreamFeed",

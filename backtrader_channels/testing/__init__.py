@@ -8,5 +8,6 @@ except ImportError as error:
     raise missing_extra("live", "the fake exchange", error) from error
 
 from .binance_server import FakeBinance, binance_ccxt_config
+from .futures import MarkPriceUpdate
 
-__all__ = ["FakeBinance", "binance_ccxt_config"]
+__all__ = ["FakeBinance", "MarkPriceUpdate", "binance_ccxt_config"]

@@ -4,6 +4,12 @@ It speaks the subset that ccxt.pro's ``binance`` client uses for public market d
 Binance's exact message formats, so live feeds can be tested with the real ccxt client and
 no mocks: ``GET /api/v3/exchangeInfo``, ``GET /api/v3/depth``, and raw streams under
 ``/ws/...`` (SUBSCRIBE/UNSUBSCRIBE, ``<symbol>@trade`` and ``<symbol>@depth[@100ms]``).
+USD-M perpetuals (``perpetuals=['BTC/USDT:USDT']``, see futures.py) add
+``GET /fapi/v1/exchangeInfo``, the futures streams under ``/market/ws`` and ``/public/ws``,
+and ``<symbol>@markPrice@1s``. A perpetual trades like a spot symbol (``send_trades``) on its
+own connections: the server names a stream subscribed there ``usdm:<stream>`` (in
+``subscriptions`` and ``trade_stream('BTC/USDT:USDT')``), so spot and perpetual trades of one
+pair never cross.
 
 The server runs its own asyncio loop in a daemon thread on an ephemeral port; every control
 method is called from any other thread and returns once the server has done it::
@@ -16,6 +22,7 @@ method is called from any other thread and returns once the server has done it::
         server.send_depth_updates("BTC/USDT", 5, gap_at=2)  # update 2 never sent: a gap
         server.send_raw(server.trade_stream("BTC/USDT"), '{"e": "trade",')  # malformed
         server.mute()                                      # connections go silent
+        server.send_mark_prices("BTC/USDT:USDT", [MarkPriceUpdate(...)])  # perpetuals only
 
 Observations for assertions: ``trades`` (payloads sent, per symbol), ``sent_at`` (send time
 of each trade id, for latency), ``rest_calls`` and ``subscriptions`` (counts per path and
@@ -38,24 +45,27 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
+from .futures import MarkPriceUpdate, mark_price_message, market_id, perpetual_info
+
 __all__ = ["FakeBinance", "binance_ccxt_config"]
 
 _TICK = 0.5  # price step between book levels
 _LEVELS = 20  # each side keeps its levels within this many steps of the mid
 
 
-def binance_ccxt_config(http_url: str, ws_url: str) -> dict[str, Any]:
+def binance_ccxt_config(http_url: str, ws_url: str, market_types: Iterable[str] = ("spot",)) -> dict[str, Any]:
     """ccxt.pro ``binance`` constructor config pointing REST at ``http_url`` and streams at ``ws_url``.
 
     *Every* URL of ccxt's binance (``api``, ``test``, ``demo``: sapi, dapi, fapi, eapi, papi,
     the WebSocket APIs... about 34) is rewritten, keeping its path: ccxt merges a partial
     ``urls`` with its defaults, and one left at the exchange would carry an API key off the
-    machine (``load_markets`` with a key set makes signed ``sapi`` calls). Only spot markets
-    are loaded, and rate limiting is off: a local server has no limits to respect.
+    machine (``load_markets`` with a key set makes signed ``sapi`` calls). Only
+    ``market_types`` are loaded (ccxt's ``'spot'``, ``'linear'``...), and rate limiting is
+    off: a local server has no limits to respect.
     """
     urls = {name: _localised(value, http_url, ws_url) for name, value in _binance_urls().items()
             if name in ("api", "test", "demo")}
-    return {"enableRateLimit": False, "urls": urls, "options": {"fetchMarkets": {"types": ["spot"]}}}
+    return {"enableRateLimit": False, "urls": urls, "options": {"fetchMarkets": {"types": list(market_types)}}}
 
 
 @cache
@@ -66,10 +76,26 @@ def _binance_urls() -> dict[str, Any]:
 
 
 def _localised(value: Any, http_url: str, ws_url: str, websocket: bool = False) -> Any:
-    """``value`` (a URL or a dict of them) with every URL on the local server."""
+    """``value`` (a URL or a dict of them) with every URL on the local server.
+
+    A spot stream URL gets ``/stream`` appended: ccxt tells spot streams from futures ones by
+    ``/stream`` in the URL (Binance's host ``stream.binance.com``), which matters once a spot
+    symbol and a perpetual share an id (``BTCUSDT``).
+    """
     if isinstance(value, dict):
         return {key: _localised(item, http_url, ws_url, websocket or key == "ws") for key, item in value.items()}
-    return ws_url if websocket else http_url + urlsplit(value).path
+    if not websocket:
+        return http_url + urlsplit(value).path
+    spot_stream = (urlsplit(value).hostname or "").startswith(("stream.", "demo-stream."))
+    return ws_url + "/stream" if spot_stream else ws_url
+
+
+_USDM = "usdm:"  # the server's prefix for streams of USD-M perpetuals
+
+
+def _stream(symbol: str, channel: str) -> str:
+    """The server's name of ``symbol``'s ``channel`` stream: Binance's, prefixed for a perpetual."""
+    return ("" if ":" not in symbol else _USDM) + market_id(symbol).lower() + "@" + channel
 
 
 def _now_ms() -> int:
@@ -81,8 +107,8 @@ class _Market:
 
     def __init__(self, symbol: str, price: float, rng: random.Random) -> None:
         self.symbol = symbol
-        self.base, self.quote = symbol.split("/")
-        self.id = self.base + self.quote
+        self.base, self.quote = symbol.split(":")[0].split("/")
+        self.id = market_id(symbol)
         self.mid = price
         self.price = price
         self.next_trade_id = 1
@@ -97,11 +123,12 @@ class _Market:
 
 
 class _Connection:
-    __slots__ = ("ws", "transport", "streams", "muted", "user")
+    __slots__ = ("ws", "transport", "venue", "streams", "muted", "user")
 
-    def __init__(self, ws: web.WebSocketResponse, transport: Any) -> None:
+    def __init__(self, ws: web.WebSocketResponse, transport: Any, venue: str = "") -> None:
         self.ws = ws
         self.transport = transport
+        self.venue = venue  # the prefix of the server's names of this connection's streams
         self.streams: set[str] = set()
         self.muted = False
         self.user = False  # subscribed to the account's user-data stream (see exchange.py)
@@ -116,20 +143,24 @@ def _levels(levels: Iterable[tuple[float, float]]) -> list[list[str]]:
 
 
 class FakeBinance:
-    """A fake Binance spot market-data server for ``symbols`` (unified, e.g. ``'BTC/USDT'``)."""
+    """A fake Binance market-data server for spot ``symbols`` (unified, e.g. ``'BTC/USDT'``)
+    and USD-M ``perpetuals`` (e.g. ``'BTC/USDT:USDT'``)."""
 
     def __init__(
         self,
         symbols: Iterable[str] = ("BTC/USDT",),
         *,
+        perpetuals: Iterable[str] = (),
         price: float = 50_000.0,
         host: str = "127.0.0.1",
         port: int = 0,
         seed: int = 1,
     ) -> None:
         self._rng = random.Random(seed)
-        self._markets = {symbol: _Market(symbol, price, self._rng) for symbol in symbols}
-        self._by_id = {market.id: market for market in self._markets.values()}
+        self._perpetuals = {symbol: perpetual_info(symbol) for symbol in perpetuals}
+        self._markets = {symbol: _Market(symbol, price, self._rng) for symbol in (*symbols, *self._perpetuals)}
+        self._by_id = {market.id: market for market in self._markets.values()  # spot: /api/v3/depth
+                       if market.symbol not in self._perpetuals}
         self._host = host
         self._requested_port = port
         self.port: int | None = None
@@ -197,16 +228,28 @@ class FakeBinance:
 
     def ccxt_config(self) -> dict[str, Any]:
         """Config for ``ccxt.pro.binance(...)`` (or a feed's ``config=``) pointing at this server."""
-        return binance_ccxt_config(self.http_url, self.ws_url)
+        market_types = ("spot", "linear") if self._perpetuals else ("spot",)
+        return binance_ccxt_config(self.http_url, self.ws_url, market_types)
 
     # -- scenario controls (call from any thread) ----------------------------------------
     @staticmethod
     def trade_stream(symbol: str) -> str:
-        return symbol.replace("/", "").lower() + "@trade"
+        return _stream(symbol, "trade")
 
     @staticmethod
     def depth_stream(symbol: str) -> str:
-        return symbol.replace("/", "").lower() + "@depth"
+        return _stream(symbol, "depth")
+
+    @staticmethod
+    def mark_price_stream(symbol: str) -> str:
+        return _stream(symbol, "markPrice")
+
+    def send_mark_prices(self, symbol: str, updates: Iterable[MarkPriceUpdate], timeout: float = 10.0) -> None:
+        """Send a ``markPriceUpdate`` per update of the perpetual ``symbol``, each waiting for a subscriber."""
+        if symbol not in self._perpetuals:
+            raise ValueError(f"FakeBinance serves the perpetuals {sorted(self._perpetuals)}, not {symbol!r}")
+        for update in updates:
+            self.send_raw(self.mark_price_stream(symbol), json.dumps(mark_price_message(symbol, update)), timeout)
 
     def send_trades(
         self,
@@ -327,7 +370,9 @@ class FakeBinance:
         app.router.add_get("/api/v3/time", self._time)
         app.router.add_get("/api/v3/exchangeInfo", self._exchange_info)
         app.router.add_get("/api/v3/depth", self._depth)
+        app.router.add_get("/fapi/v1/exchangeInfo", self._futures_exchange_info)
         app.router.add_get("/ws{tail:.*}", self._websocket)
+        app.router.add_get("/{category:market|public}/ws{tail:.*}", self._websocket)  # USD-M streams
         self._add_routes(app)
         app.router.add_route("*", "/{tail:.*}", self._not_served)
         self._runner = web.AppRunner(app, access_log=None)
@@ -403,11 +448,16 @@ class FakeBinance:
                 "permissions": [],
                 "permissionSets": [["SPOT"]],
             }
-            for market in self._markets.values()
+            for market in self._markets.values() if market.symbol not in self._perpetuals
         ]
         return web.json_response(
             {"timezone": "UTC", "serverTime": _now_ms(), "rateLimits": [], "exchangeFilters": [], "symbols": symbols}
         )
+
+    async def _futures_exchange_info(self, request: web.Request) -> web.Response:
+        self.rest_calls[request.path] += 1
+        return web.json_response({"timezone": "UTC", "serverTime": _now_ms(), "rateLimits": [],
+                                  "exchangeFilters": [], "assets": [], "symbols": list(self._perpetuals.values())})
 
     async def _not_served(self, request: web.Request) -> web.Response:
         """Any other REST call: recorded (with its headers, to check what a client sent) and refused."""
@@ -428,7 +478,7 @@ class FakeBinance:
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
-        connection = _Connection(ws, request.transport)
+        connection = _Connection(ws, request.transport, "" if request.path.startswith("/ws") else _USDM)
         self._connections.append(connection)
         await self._changed_notify()
         try:
@@ -448,14 +498,15 @@ class FakeBinance:
             await connection.ws.send_json({"error": {"code": 2, "msg": "Invalid request"}, "id": None})
             return
         if method == "SUBSCRIBE":
-            connection.streams.update(params)
-            self.subscriptions.update(params)
+            streams = [connection.venue + str(param) for param in params]
+            connection.streams.update(streams)
+            self.subscriptions.update(streams)
             result = None
         elif method == "UNSUBSCRIBE":
-            connection.streams.difference_update(params)
+            connection.streams.difference_update(connection.venue + str(param) for param in params)
             result = None
         elif method == "LIST_SUBSCRIPTIONS":
-            result = sorted(connection.streams)
+            result = sorted(stream.removeprefix(connection.venue) for stream in connection.streams)
         elif await self._ws_method(connection, request):
             return
         else:
