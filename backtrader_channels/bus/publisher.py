@@ -22,9 +22,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT
 
 from ..events import Event
-from ..feeds import Backoff, CCXTLiveOrderBookFeed, CCXTLiveTickFeed
+from ..feeds import Backoff
 from ..live import LiveEventQueue
-from ..record.pump import pump_feeds
+from ..record.pump import market_feeds, pump_feeds
 from .codec import encode
 from .streams import market_stream
 
@@ -98,14 +98,8 @@ def collect(
     """Stream ``symbols`` from the exchange (ccxt.pro) onto the bus until ``stop`` or
     ``duration``; returns the publisher (``published``, ``reconnects``)."""
     queue = LiveEventQueue(100_000)
-    feeds: list[Any] = []
-    for symbol in symbols:
-        if trades:
-            feeds.append(CCXTLiveTickFeed(exchange_id, symbol, queue, config=config))
-        if book:
-            feeds.append(CCXTLiveOrderBookFeed(exchange_id, symbol, queue, config=config, depth=depth))
-    if not feeds:
-        raise ValueError("collect needs a symbol and trades=True and/or book=True")
+    feeds = market_feeds(exchange_id, symbols, queue, trades=trades, book=book, config=config, depth=depth,
+                         purpose="collect")
     publisher = BusPublisher(url, maxlen=maxlen)
     try:
         pump_feeds(feeds, queue, publisher.publish, duration=duration, stop=stop)

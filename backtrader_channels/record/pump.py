@@ -11,14 +11,30 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from ..events import Event
 from ..feeds import FeedThread
 from ..live import LiveEventQueue
 
-__all__ = ["pump_feeds", "stop_on_signals"]
+__all__ = ["market_feeds", "pump_feeds", "stop_on_signals"]
+
+
+def market_feeds(exchange_id: str, symbols: Iterable[str], queue: LiveEventQueue, *, trades: bool, book: bool,
+                 config: Any, depth: int | None, purpose: str) -> list[Any]:
+    """The ccxt.pro feeds of ``symbols`` (trades and/or books) pushing into ``queue``."""
+    from ..feeds import CCXTLiveOrderBookFeed, CCXTLiveTickFeed
+
+    feeds: list[Any] = []
+    for symbol in symbols:
+        if trades:
+            feeds.append(CCXTLiveTickFeed(exchange_id, symbol, queue, config=config))
+        if book:
+            feeds.append(CCXTLiveOrderBookFeed(exchange_id, symbol, queue, config=config, depth=depth))
+    if not feeds:
+        raise ValueError(f"{purpose} needs a symbol and trades=True and/or book=True")
+    return feeds
 
 
 def pump_feeds(

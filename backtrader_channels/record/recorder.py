@@ -29,12 +29,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..events import Event, OrderBookEvent, TickEvent
-from ..feeds import CCXTLiveOrderBookFeed, CCXTLiveTickFeed
 from ..live import LiveEventQueue
 from ..sources import BookChunk, TradeChunk, open_book, open_trades, write_book, write_trades
 from ..sources.files import atomic_output
 from ..sources.recordings import segment_files, symbol_dir_name
-from .pump import pump_feeds
+from .pump import market_feeds, pump_feeds
 
 __all__ = ["GAPS_SCHEMA", "Recorder", "RecorderStats", "record"]
 
@@ -343,14 +342,8 @@ def record(
     """Record ``symbols`` from the exchange (ccxt.pro) into ``out`` until ``stop`` or
     ``duration``; returns the closed recorder (``stats``)."""
     queue = LiveEventQueue(100_000)
-    feeds: list[Any] = []
-    for symbol in symbols:
-        if trades:
-            feeds.append(CCXTLiveTickFeed(exchange_id, symbol, queue, config=config))
-        if book:
-            feeds.append(CCXTLiveOrderBookFeed(exchange_id, symbol, queue, config=config, depth=depth))
-    if not feeds:
-        raise ValueError("record needs a symbol and trades=True and/or book=True")
+    feeds = market_feeds(exchange_id, symbols, queue, trades=trades, book=book, config=config, depth=depth,
+                         purpose="record")
     recorder = Recorder(out, flush_interval=flush_interval, max_segment_bytes=max_segment_bytes)
     watch = _FeedGaps(feeds, recorder)
 
