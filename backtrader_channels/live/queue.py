@@ -4,10 +4,11 @@ Feeds (usually on an asyncio loop in a background thread) ``push``; the engine (
 thread) ``pop``s events in ``(timestamp, priority, arrival)`` order until the queue is stopped
 and drained.
 
-Inside, each event gets one integer sort key, ``timestamp`` in integer nanoseconds, then
-``priority`` (16 bits), then its arrival number (48 bits): the heap compares plain ints, the
-fastest ordering Python has. Timestamps closer than the float's own resolution (about 0.2 µs
-for today's epoch seconds) may compare equal and fall back to priority and arrival.
+Inside, queued events are known by their arrival number. Most events arrive in order (a
+feed's own events do), so an event that sorts after every event queued so far joins the
+tail of an ordered deque of arrival numbers (append and popleft, no comparisons); a late
+one goes into a heap of ``(timestamp, priority, arrival)``, and ``pop`` takes the more
+urgent of the two heads. Each push and pop takes the lock once, the cost that dominates.
 
 Overflow policy, applied when a push finds ``max_queue_size`` events queued. Nothing is lost
 silently: every merge counts in ``stats.conflated``, every discarded event in ``stats.dropped``.
@@ -30,6 +31,7 @@ silently: every merge counts in ``stats.conflated``, every discarded event in ``
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -42,6 +44,7 @@ from .conflate import merge_book_updates
 __all__ = ["LiveEventQueue", "QueueStats"]
 
 _CONTROL = int(EventPriority.CONTROL)
+_isfinite = math.isfinite
 
 
 @dataclass(frozen=True)
@@ -71,9 +74,12 @@ class LiveEventQueue:
         if max_queue_size < 1:
             raise ValueError(f"max_queue_size must be >= 1, got {max_queue_size!r}")
         self.max_queue_size = max_queue_size
-        self._heap: list[int] = []  # sort keys; a key missing from _live was merged or dropped
-        self._live: dict[int, Event] = {}  # sort key -> queued event, in arrival order
-        self._books: dict[tuple[str, str | None], deque[int]] = {}  # queued keys per book
+        # Arrival numbers; one missing from _live was merged or dropped (pop skips it).
+        self._live: dict[int, Event] = {}  # arrival number -> queued event, in arrival order
+        self._ordered: deque[int] = deque()  # events that arrived in order, most urgent first
+        self._tail_time, self._tail_priority = -math.inf, 0  # of the newest event in _ordered
+        self._late: list[tuple[float, int, int]] = []  # a heap of the others' sort keys
+        self._books: dict[tuple[str, str | None], deque[int]] = {}  # queued arrival numbers per book
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
         self._waiting = 0
@@ -89,11 +95,9 @@ class LiveEventQueue:
         Raises ValueError for a NaN or infinite timestamp or a priority outside 0..65535:
         such an event has no place in the order.
         """
-        priority = event.priority
-        try:
-            stamp = int(event.timestamp * 1e9) << 16
-        except (ValueError, OverflowError):
-            raise ValueError(f"cannot queue an event with timestamp {event.timestamp!r}") from None
+        timestamp, priority = event.timestamp, event.priority
+        if not _isfinite(timestamp):
+            raise ValueError(f"cannot queue an event with timestamp {timestamp!r}")
         if priority >> 16:  # negative or above 16 bits
             raise ValueError(f"event priority must be in 0..65535, got {priority!r}")
         with self._lock:
@@ -108,11 +112,16 @@ class LiveEventQueue:
                 if not self._make_room(event):
                     return False
                 size = len(live)
-            key = ((stamp | priority) << 48) | sequence
-            live[key] = event
-            heappush(self._heap, key)
+            live[sequence] = event
+            ordered = self._ordered
+            tail = self._tail_time
+            if timestamp > tail or not ordered or (timestamp == tail and priority >= self._tail_priority):
+                ordered.append(sequence)
+                self._tail_time, self._tail_priority = timestamp, priority
+            else:
+                heappush(self._late, (timestamp, priority, sequence))
             if type(event.data) is OrderBookEvent:
-                self._track_book(event, key)
+                self._track_book(event, sequence)
             if size >= self._high_water:
                 self._high_water = size + 1
             if self._waiting:
@@ -132,17 +141,15 @@ class LiveEventQueue:
         Returns None on timeout, or at once when the queue is stopped and empty.
         """
         with self._lock:
-            heap, live = self._heap, self._live
-            while heap:
-                event = live.pop(heappop(heap), None)
+            ordered = self._ordered
+            if ordered and not self._late:  # the usual case: the oldest in-order event
+                event = self._live.pop(ordered.popleft(), None)
                 if event is not None:
                     return event
-            if timeout == 0 or not self._wait(timeout):
-                return None
-            while True:  # _wait saw an event queued
-                event = live.pop(heappop(heap), None)
-                if event is not None:
-                    return event
+            event = self._next()
+            if event is not None or timeout == 0 or not self._wait(timeout):
+                return event
+            return self._next()  # _wait saw an event queued
 
     def pop_batch(self, max_items: int = 1000, timeout: float | None = 1.0) -> list[Event]:
         """Up to ``max_items`` events in order; waits like ``pop`` only for the first one."""
@@ -150,12 +157,18 @@ class LiveEventQueue:
             batch: list[Event] = []
             if not self._live and (timeout == 0 or not self._wait(timeout)):
                 return batch
-            heap, live = self._heap, self._live
-            append = batch.append
-            while heap and len(batch) < max_items:
-                event = live.pop(heappop(heap), None)
-                if event is not None:
-                    append(event)
+            ordered, late, live = self._ordered, self._late, self._live
+            take, append = self._next, batch.append
+            if not late:  # the usual case: in-order events only
+                while ordered and len(batch) < max_items:
+                    event = live.pop(ordered.popleft(), None)
+                    if event is not None:
+                        append(event)
+            while len(batch) < max_items:
+                event = take()
+                if event is None:
+                    break
+                append(event)
             return batch
 
     @property
@@ -177,6 +190,33 @@ class LiveEventQueue:
         return f"LiveEventQueue({len(self)}/{self.max_queue_size} queued, {state})"
 
     # -- internals (called with the lock held) -------------------------------------------
+    def _head(self) -> int | None:
+        """The arrival number of the most urgent queued event, dropping dead entries on the way."""
+        ordered, late, live = self._ordered, self._late, self._live
+        while ordered and ordered[0] not in live:
+            ordered.popleft()
+        while late and late[0][2] not in live:
+            heappop(late)
+        if not late:
+            return ordered[0] if ordered else None
+        if ordered:
+            first = live[ordered[0]]
+            if (first.timestamp, first.priority, ordered[0]) < late[0]:
+                return ordered[0]
+        return late[0][2]
+
+    def _next(self) -> Event | None:
+        """Remove and return the most urgent queued event (None if none is queued)."""
+        head = self._head()
+        if head is None:
+            return None
+        ordered = self._ordered
+        if ordered and ordered[0] == head:
+            ordered.popleft()
+        else:
+            heappop(self._late)
+        return self._live.pop(head)
+
     def _wait(self, timeout: float | None) -> bool:
         """Wait until an event is queued (True), or until the timeout passes or stop() (False)."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -196,7 +236,7 @@ class LiveEventQueue:
         finally:
             self._waiting -= 1
 
-    def _track_book(self, event: Event, key: int) -> None:
+    def _track_book(self, event: Event, sequence: int) -> None:
         book = (event.channel_type, event.channel_name)
         queued = self._books.get(book)
         if queued is None:
@@ -204,7 +244,7 @@ class LiveEventQueue:
         live = self._live
         while queued and queued[0] not in live:  # forget updates already popped
             queued.popleft()
-        queued.append(key)
+        queued.append(sequence)
 
     def _make_room(self, incoming: Event) -> bool | None:
         """Apply the overflow policy: True if ``incoming`` is to be queued, None if it was
@@ -240,7 +280,7 @@ class LiveEventQueue:
         return False
 
     def _oldest_pair(self, queued: deque[int]) -> tuple[int, int] | None:
-        """The two oldest still-queued keys of one book (the second leaves ``queued``)."""
+        """The two oldest still-queued arrival numbers of one book (the second leaves ``queued``)."""
         live = self._live
         while queued and queued[0] not in live:
             queued.popleft()
@@ -254,18 +294,18 @@ class LiveEventQueue:
         return None if second is None else (first, second)
 
     def _oldest_droppable(self) -> int | None:
-        heap, live = self._heap, self._live
-        while heap and heap[0] not in live:  # surface the real head
-            heappop(heap)
-        head = heap[0] if heap else None
-        for key, event in live.items():
-            if key != head and event.priority > _CONTROL and not _is_book(event):
-                return key
+        head = self._head()
+        for sequence, event in self._live.items():
+            if sequence != head and event.priority > _CONTROL and not _is_book(event):
+                return sequence
         return None
 
     def _compact(self) -> None:
-        """Rebuild the heap once discarded keys outnumber the queued ones."""
-        heap, live = self._heap, self._live
-        if len(heap) > 2 * len(live) + 64:
-            heap[:] = [key for key in heap if key in live]
-            heapify(heap)
+        """Forget discarded arrival numbers once they outnumber the queued events."""
+        ordered, late, live = self._ordered, self._late, self._live
+        if len(ordered) + len(late) > 2 * len(live) + 64:
+            kept = [sequence for sequence in ordered if sequence in live]
+            ordered.clear()
+            ordered.extend(kept)
+            late[:] = [key for key in late if key[2] in live]
+            heapify(late)
