@@ -326,6 +326,13 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
         if order.exectype not in ORDER_TYPES:
             name = Order.ExecTypes[order.exectype]
             return f"{name} orders are not supported by CCXTBroker (market, limit, stop and stop-limit are)"
+        if order.parent is not None or not order.transmit:
+            return ("brackets (parent= / transmit=False, buy_bracket, sell_bracket) are not supported by "
+                    "CCXTBroker: their exits would rest at the exchange before the entry fills; place the "
+                    "exits from notify_order once the entry is Completed")
+        if seam.oco_group(self, order) != order.ref:
+            return ("OCO orders (oco=) are not supported by CCXTBroker: the exchange would fill both; "
+                    "cancel the other order from notify_order instead")
         market = self.market_of(order.data)
         exchange = self.venue.exchange
         amount = abs(order.size)
