@@ -17,6 +17,7 @@ from backtrader_channels.live import LiveEventQueue
 from backtrader_channels.testing.exchange import FakeExchange
 
 SYMBOL = "BTC/USDT"
+PERPETUAL = "BTC/USDT:USDT"
 
 
 @pytest.fixture
@@ -55,14 +56,15 @@ class Recorder(bt.Strategy):
 
 
 def live_run(exchange: FakeExchange, strategy: type, script: Callable[[Any], None], paper: bool = False,
-             **broker_options: Any):
+             symbol: str = SYMBOL, **broker_options: Any):
     """Run ``strategy`` live on FakeExchange with a CCXTBroker (``paper``: the paper broker,
     commission 0.1% and partial fills, like FakeExchange's) while ``script(run)`` drives
     the exchange from another thread; ``run.strategy`` is the strategy once it exists.
-    The run stops when the script returns. Returns (strategy, broker, cerebro)."""
+    The run stops when the script returns; ``symbol`` is the one traded (``PERPETUAL``: USD-M
+    futures). Returns (strategy, broker, cerebro)."""
     queue = LiveEventQueue()
     cerebro = bt.Cerebro()
-    cerebro.add_live_feed(CCXTLiveTickFeed("binance", SYMBOL, queue, config=exchange.ccxt_config()))
+    cerebro.add_live_feed(CCXTLiveTickFeed("binance", symbol, queue, config=exchange.ccxt_config()))
     if paper:
         broker = cerebro.broker
         broker.setcash(100_000.0)
@@ -78,7 +80,7 @@ def live_run(exchange: FakeExchange, strategy: type, script: Callable[[Any], Non
     def drive() -> None:
         try:
             if paper:
-                exchange.wait_subscriptions(exchange.trade_stream(SYMBOL), 1)
+                exchange.wait_subscriptions(exchange.trade_stream(symbol), 1)
             else:
                 exchange.wait_user_connections(1)
             script(run)
