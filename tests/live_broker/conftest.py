@@ -48,6 +48,14 @@ class Recorder(bt.Strategy):
         self.orders: list[bt.Order] = []
         self.ticks = 0
 
+    def notify_tick(self, tick: Any) -> None:
+        self.ticks += 1
+        if self.ticks == 1:
+            self.on_first_tick()
+
+    def on_first_tick(self) -> None:
+        """Orders to send on the first trade (none here)."""
+
     def notify_order(self, order: bt.Order) -> None:
         self.notes.append((order.getstatusname(), order.executed.size, order.executed.price, order.executed.comm))
 
@@ -96,6 +104,18 @@ def live_run(exchange: FakeExchange, strategy: type, script: Callable[[Any], Non
     if errors:
         raise errors[0]
     return results[0], broker, cerebro
+
+
+def trades_then(exchange: FakeExchange, symbol: str, *steps: tuple[int, str, Callable[[Any], Any]]):
+    """A ``live_run`` script: for each ``(count, what, predicate)`` step, ``count`` trades of
+    ``symbol`` are sent, then the run waits until ``predicate(strategy)``."""
+
+    def script(run: Run) -> None:
+        for count, what, predicate in steps:
+            exchange.send_trades(symbol, count)
+            run.wait(predicate, what)
+
+    return script
 
 
 class Run:

@@ -13,9 +13,20 @@ import pytest
 
 from backtrader_channels.testing.exchange import FakeExchange
 
-from .conftest import PERPETUAL, Recorder, live_run
+from .conftest import PERPETUAL, Recorder, live_run, trades_then
+from .test_faults import BuyOnFirstTick
+from .test_orders import BuyLimitOnFirstTick, CancelAfterPartial
 
 FEE = 0.0004
+
+
+def saw(status, times=1):
+    """A predicate: the strategy was notified ``status`` at least ``times`` times."""
+    return lambda strategy: strategy.statuses().count(status) >= times
+
+
+def steps(exchange, *steps):
+    return trades_then(exchange, PERPETUAL, *steps)
 
 
 @pytest.fixture
@@ -51,16 +62,9 @@ class ShortThenCover(Recorder):
 def test_a_short_covered_by_close_realizes_the_profit_the_exchange_reports(exchange):
     exchange.script_trades(PERPETUAL, [(50_000.0, 1.0), (50_010.0, 1.0), (49_500.0, 1.0), (49_010.0, 1.0)])
 
-    def script(run):
-        exchange.send_trades(PERPETUAL, 1)
-        run.wait(lambda s: "Accepted" in s.statuses(), "the short accepted")
-        exchange.send_trades(PERPETUAL, 1)
-        run.wait(lambda s: "Completed" in s.statuses(), "the short filled")
-        exchange.send_trades(PERPETUAL, 1)  # the strategy closes on this tick
-        run.wait(lambda s: s.statuses().count("Accepted") == 2, "the close accepted")
-        exchange.send_trades(PERPETUAL, 1)
-        run.wait(lambda s: s.statuses().count("Completed") == 2, "the close filled")
-
+    script = steps(exchange, (1, "the short accepted", saw("Accepted")), (1, "the short filled", saw("Completed")),
+                   (1, "the close accepted", saw("Accepted", 2)),  # the strategy closes on the third tick
+                   (1, "the close filled", saw("Completed", 2)))
     strategy, broker, cerebro = run(exchange, ShortThenCover, script)
     orders, trades = exchange.ledger()
     assert [(o["side"], o["type"], o["reduceOnly"], o["status"]) for o in orders] == [
@@ -77,34 +81,11 @@ def test_a_short_covered_by_close_realizes_the_profit_the_exchange_reports(excha
     assert ("fills", "2, fees 3.9608, realized PnL 100") in cerebro._bc_engine.live.rows()
 
 
-class BuyLimit(Recorder):
-    """A 0.5 buy limit at 49 990 on the first tick; ``cancel_on_partial`` cancels the rest."""
-
-    cancel_on_partial = False
-
-    def notify_tick(self, tick) -> None:
-        self.ticks += 1
-        if self.ticks == 1:
-            self.orders.append(self.buy(size=0.5, price=49_990.0, exectype=bt.Order.Limit))
-
-    def notify_order(self, order) -> None:
-        super().notify_order(order)
-        if order.status == order.Partial and self.cancel_on_partial:
-            self.cancel(order)
-
-
 def test_a_futures_limit_fills_partially_then_completely_with_margin_locked_at_the_leverage(exchange):
     exchange.script_trades(PERPETUAL, [(50_000.0, 0.1), (49_989.0, 0.2), (49_980.0, 1.0)])
 
-    def script(run):
-        exchange.send_trades(PERPETUAL, 1)
-        run.wait(lambda s: "Accepted" in s.statuses(), "Accepted")
-        exchange.send_trades(PERPETUAL, 1)
-        run.wait(lambda s: "Partial" in s.statuses(), "Partial")
-        exchange.send_trades(PERPETUAL, 1)
-        run.wait(lambda s: "Completed" in s.statuses(), "Completed")
-
-    strategy, broker, _ = run(exchange, BuyLimit, script, leverage=10)
+    script = steps(exchange, *[(1, status, saw(status)) for status in ("Accepted", "Partial", "Completed")])
+    strategy, broker, _ = run(exchange, BuyLimitOnFirstTick, script, leverage=10)  # 0.5 at 49 990
     _, trades = exchange.ledger()
     assert [(float(t["price"]), float(t["qty"])) for t in trades] == [(49_990.0, 0.2), (49_990.0, 0.3)]
     assert strategy.statuses() == ["Submitted", "Accepted", "Partial", "Completed"]
@@ -123,16 +104,8 @@ def test_a_futures_limit_fills_partially_then_completely_with_margin_locked_at_t
 def test_a_futures_limit_cancelled_after_a_partial_fill_keeps_the_fill(exchange):
     exchange.script_trades(PERPETUAL, [(50_000.0, 0.1), (49_989.0, 0.2)])
 
-    class CancelOnPartial(BuyLimit):
-        cancel_on_partial = True
-
-    def script(run):
-        exchange.send_trades(PERPETUAL, 1)
-        run.wait(lambda s: "Accepted" in s.statuses(), "Accepted")
-        exchange.send_trades(PERPETUAL, 1)
-        run.wait(lambda s: "Canceled" in s.statuses(), "Canceled")
-
-    strategy, broker, _ = run(exchange, CancelOnPartial, script)
+    script = steps(exchange, (1, "Accepted", saw("Accepted")), (1, "Canceled", saw("Canceled")))
+    strategy, broker, _ = run(exchange, CancelAfterPartial, script)  # 0.5 at 49 990, cancelled once partly filled
     orders, trades = exchange.ledger()
     assert [o["status"] for o in orders] == ["CANCELED"] and len(trades) == 1
     assert strategy.statuses() == ["Submitted", "Accepted", "Partial", "Canceled"]
@@ -145,11 +118,9 @@ def test_an_order_beyond_the_margin_is_notified_as_margin_and_stops_are_refused(
     reasons = []
 
     class TooBig(Recorder):
-        def notify_tick(self, tick) -> None:
-            self.ticks += 1
-            if self.ticks == 1:
-                self.sell(size=1.0)  # 50 000 at 2x: 25 000 of margin, the wallet holds 10 000
-                self.sell(size=0.1, price=49_000.0, exectype=bt.Order.Stop)
+        def on_first_tick(self) -> None:
+            self.sell(size=1.0)  # 50 000 at 2x: 25 000 of margin, the wallet holds 10 000
+            self.sell(size=0.1, price=49_000.0, exectype=bt.Order.Stop)
 
         def notify_order(self, order) -> None:
             super().notify_order(order)
@@ -159,10 +130,7 @@ def test_an_order_beyond_the_margin_is_notified_as_margin_and_stops_are_refused(
     with FakeExchange([], perpetuals=[PERPETUAL], futures_wallet={"USDT": 10_000}) as exchange:
         exchange.script_trades(PERPETUAL, [(50_000.0, 1.0)])
 
-        def script(run):
-            exchange.send_trades(PERPETUAL, 1)
-            run.wait(lambda s: "Margin" in s.statuses() and "Rejected" in s.statuses(), "both refused")
-
+        script = steps(exchange, (1, "both refused", lambda s: saw("Margin")(s) and saw("Rejected")(s)))
         with caplog.at_level(logging.DEBUG):
             strategy, broker, cerebro = run(exchange, TooBig, script, leverage=2)
         orders, _ = exchange.ledger()
@@ -182,10 +150,8 @@ def test_an_order_beyond_the_margin_is_notified_as_margin_and_stops_are_refused(
 class ShortAndBid(Recorder):
     """Sells 0.2 at market on the first tick; once short, bids 0.1 at 49 000 to take profit."""
 
-    def notify_tick(self, tick) -> None:
-        self.ticks += 1
-        if self.ticks == 1:
-            self.orders.append(self.sell(size=0.2))
+    def on_first_tick(self) -> None:
+        self.orders.append(self.sell(size=0.2))
 
     def notify_order(self, order) -> None:
         super().notify_order(order)
@@ -196,12 +162,7 @@ class ShortAndBid(Recorder):
 def test_a_new_run_picks_up_the_open_short_and_the_open_bid_and_books_the_fill(exchange):
     exchange.script_trades(PERPETUAL, [(50_000.0, 1.0), (50_010.0, 1.0), (48_999.0, 1.0)])
 
-    def first(run):
-        exchange.send_trades(PERPETUAL, 1)
-        run.wait(lambda s: "Accepted" in s.statuses(), "short accepted")
-        exchange.send_trades(PERPETUAL, 1)
-        run.wait(lambda s: s.statuses().count("Accepted") == 2, "short filled, bid accepted")
-
+    first = steps(exchange, (1, "short accepted", saw("Accepted")), (1, "short filled, bid accepted", saw("Accepted", 2)))
     run(exchange, ShortAndBid, first, cancel_on_stop=False)
     assert len(exchange.open_orders()) == 1 and exchange.futures.positions["BTCUSDT"].size == pytest.approx(-0.2)
 
@@ -232,17 +193,12 @@ def test_the_kill_switch_cancels_the_open_order_and_buys_back_the_short_reduce_o
     exchange.script_trades(PERPETUAL, [(50_000.0, 1.0), (50_010.0, 1.0)])
 
     class ShortAndOffer(Recorder):
-        def notify_tick(self, tick) -> None:
-            self.ticks += 1
-            if self.ticks == 1:
-                self.sell(size=0.2)
-                self.sell(size=0.1, price=51_000.0, exectype=bt.Order.Limit)
+        def on_first_tick(self) -> None:
+            self.sell(size=0.2)
+            self.sell(size=0.1, price=51_000.0, exectype=bt.Order.Limit)
 
     def script(run):
-        exchange.send_trades(PERPETUAL, 1)
-        run.wait(lambda s: s.statuses().count("Accepted") == 2, "short and offer accepted")
-        exchange.send_trades(PERPETUAL, 1)
-        run.wait(lambda s: "Completed" in s.statuses(), "the short filled")
+        steps(exchange, (1, "short and offer accepted", saw("Accepted", 2)), (1, "the short filled", saw("Completed")))(run)
         exchange.script_trades(PERPETUAL, [(49_999.0, 1.0)] * 20)
         threading.Thread(target=exchange.send_trades, args=(PERPETUAL, 20), kwargs={"rate": 20}, daemon=True).start()
 
@@ -260,20 +216,12 @@ def test_the_kill_switch_cancels_the_open_order_and_buys_back_the_short_reduce_o
 def test_a_futures_fill_while_the_user_stream_is_down_is_booked_once(exchange):
     exchange.script_trades(PERPETUAL, [(50_000.0, 0.1), (49_980.0, 1.0)])
 
-    class BuyOnFirstTick(Recorder):
-        def notify_tick(self, tick) -> None:
-            self.ticks += 1
-            if self.ticks == 1:
-                self.buy(size=0.2, price=49_990.0, exectype=bt.Order.Limit)
-
     def script(run):
-        exchange.send_trades(PERPETUAL, 1)
-        run.wait(lambda s: "Accepted" in s.statuses(), "Accepted")
+        steps(exchange, (1, "Accepted", saw("Accepted")))(run)
         exchange.fail_next("drop_user_stream_on_fill")
-        exchange.send_trades(PERPETUAL, 1)
-        run.wait(lambda s: "Completed" in s.statuses(), "Completed", timeout=15)
+        steps(exchange, (1, "Completed, by reconciliation", saw("Completed")))(run)
 
-    strategy, broker, _ = run(exchange, BuyOnFirstTick, script)
+    strategy, broker, _ = run(exchange, BuyOnFirstTick, script)  # 0.2 at 49 990
     orders, trades = exchange.ledger()
     assert len(orders) == 1 and orders[0]["status"] == "FILLED" and len(trades) == 1
     assert broker.user_feed.stats.reconnects >= 1
