@@ -59,13 +59,14 @@ class ShortThenCover(Recorder):
             self.closed_trades.append((trade.pnl, trade.pnlcomm))
 
 
-def test_a_short_covered_by_close_realizes_the_profit_the_exchange_reports(exchange):
+@pytest.mark.parametrize("exchange_id", ["binance", "binanceusdm"])
+def test_a_short_covered_by_close_realizes_the_profit_the_exchange_reports(exchange, exchange_id):
     exchange.script_trades(PERPETUAL, [(50_000.0, 1.0), (50_010.0, 1.0), (49_500.0, 1.0), (49_010.0, 1.0)])
 
     script = steps(exchange, (1, "the short accepted", saw("Accepted")), (1, "the short filled", saw("Completed")),
                    (1, "the close accepted", saw("Accepted", 2)),  # the strategy closes on the third tick
                    (1, "the close filled", saw("Completed", 2)))
-    strategy, broker, cerebro = run(exchange, ShortThenCover, script)
+    strategy, broker, cerebro = run(exchange, ShortThenCover, script, exchange_id=exchange_id)
     orders, trades = exchange.ledger()
     assert [(o["side"], o["type"], o["reduceOnly"], o["status"]) for o in orders] == [
         ("SELL", "MARKET", False, "FILLED"), ("BUY", "MARKET", True, "FILLED")]
