@@ -16,7 +16,8 @@ sizes and fees, in event order. Cash, positions and trades are backtrader's book
   (re)subscribed (open and known orders, own trades since the last one seen).
 - Spot or USD-M futures, by the run's markets (ccxt's ``market['linear']``): on futures
   (``'BTC/USDT:USDT'``) shorts are ordinary, the leverage is set on start, cash is the
-  wallet balance less the initial margin (notional / leverage) of the open positions,
+  wallet balance less the initial margin (notional / leverage) of the open positions, the
+  value the margin balance (wallet + unrealized profit at the last trade),
   the exchange's realized profit and commission are booked with each fill, an order that
   only closes a position (``close()``, the kill switch) goes out reduce-only, and an order
   the exchange refuses for margin (-2019) is notified as backtrader's ``Margin``.
@@ -170,6 +171,22 @@ class CCXTBroker(TickBroker):
     def notify(self, order: Order) -> None:
         """Notifications go out at once: the exchange's latency is real, not modelled."""
         BackBroker.notify(self, order)
+
+    def get_value(self, datas: Any = None, mkt: bool = False, lever: bool = False) -> float:
+        """Futures: Binance's margin balance, the wallet plus the unrealized profit at the last
+        trade price (cash + each position's margin + its profit since backtrader last settled it)."""
+        if not self.futures:
+            return super().get_value(datas=datas, mkt=mkt, lever=lever)
+        value = 0.0 if datas else self.cash
+        for data in datas or list(self.positions):
+            position = self.getposition(data)
+            if position.size:
+                price = self.market_of(data).price or position.adjbase
+                margin = abs(position.size) * position.price * self.getcommissioninfo(data).p.automargin
+                value += margin + position.size * (price - position.adjbase)
+        return value
+
+    getvalue = get_value
 
     def __repr__(self) -> str:
         return f"CCXTBroker({self.exchange_id!r}, sandbox={self.sandbox}, run_id={self.run_id!r})"

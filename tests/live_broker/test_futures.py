@@ -46,12 +46,14 @@ class ShortThenCover(Recorder):
         super().__init__()
         self.closing = None
         self.closed_trades: list[tuple[float, float]] = []
+        self.value_while_short = 0.0
 
     def notify_tick(self, tick) -> None:
         self.ticks += 1
         if self.ticks == 1:
             self.orders.append(self.sell(size=0.1))
         elif self.position.size < 0 and self.closing is None:
+            self.value_while_short = self.broker.getvalue()
             self.closing = self.close()
 
     def notify_trade(self, trade) -> None:
@@ -72,11 +74,13 @@ def test_a_short_covered_by_close_realizes_the_profit_the_exchange_reports(excha
         ("SELL", "MARKET", False, "FILLED"), ("BUY", "MARKET", True, "FILLED")]
     assert [(float(t["price"]), float(t["realizedPnl"])) for t in trades] == [(50_010.0, 0.0), (49_010.0, 100.0)]
     fees = 0.1 * 50_010 * FEE + 0.1 * 49_010 * FEE  # 2.0004 + 1.9604
+    # short 0.1 from 50 010 with the last trade at 49 500: the wallet after the first fee plus 51 of profit
+    assert strategy.value_while_short == pytest.approx(100_000 - 0.1 * 50_010 * FEE + 0.1 * (50_010 - 49_500))
     assert strategy.closed_trades == [(pytest.approx(100.0), pytest.approx(100.0 - fees))]
     assert broker.realized_pnl == pytest.approx(100.0)
     assert [fill.realized_pnl for fill in broker.exchange_fills] == [0.0, 100.0]
     assert exchange.futures.wallet["USDT"] == pytest.approx(100_000 + 100.0 - fees)
-    assert broker.getcash() == pytest.approx(exchange.futures.wallet["USDT"])
+    assert broker.getcash() == broker.getvalue() == pytest.approx(exchange.futures.wallet["USDT"])
     assert broker.getposition(strategy.data).size == 0 and exchange.futures.positions["BTCUSDT"].size == 0
     assert exchange.futures.leverage == {"BTCUSDT": 5}
     assert ("fills", "2, fees 3.9608, realized PnL 100") in cerebro._bc_engine.live.rows()
@@ -98,6 +102,7 @@ def test_a_futures_limit_fills_partially_then_completely_with_margin_locked_at_t
     wallet = 100_000 - 0.5 * 49_990 * FEE  # 99 990.002: a futures buy spends only its fee
     assert exchange.futures.wallet["USDT"] == pytest.approx(wallet)
     assert broker.getcash() == pytest.approx(wallet - 0.5 * 49_990 / 10)  # less the initial margin, 2 499.5
+    assert broker.getvalue() == pytest.approx(wallet + 0.5 * (49_980 - 49_990))  # the last trade at 49 980
     assert broker.getposition(strategy.data).size == pytest.approx(0.5)
     assert broker.venue_positions == {PERPETUAL: pytest.approx(0.5)}  # checked at the stop's reconciliation
 
@@ -187,6 +192,7 @@ def test_a_new_run_picks_up_the_open_short_and_the_open_bid_and_books_the_fill(e
     assert exchange.futures.wallet["USDT"] == pytest.approx(wallet)
     assert broker.getposition(strategy.data).size == pytest.approx(-0.1)
     assert broker.getcash() == pytest.approx(wallet - 0.1 * 50_010 / 5)
+    assert broker.getvalue() == pytest.approx(wallet - 0.1 * (48_999 - 50_010))  # short 0.1, last trade 48 999
     assert exchange.open_orders() == []
 
 
