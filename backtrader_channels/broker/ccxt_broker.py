@@ -616,7 +616,6 @@ class CCXTBroker(TickBroker):
                 del self._waiting[self._client_of[order.ref]]
                 self._finish(order, update.status)
 
-
     def _check_positions(self, venue: Venue) -> None:
         """Compare the exchange's positions with the booked ones; a difference (a trade of
         another program, a liquidation) is logged and counted, never booked silently."""

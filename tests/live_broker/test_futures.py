@@ -11,9 +11,12 @@ import threading
 import backtrader as bt
 import pytest
 
+from backtrader_channels.broker.ccxt_broker import CCXTBroker
+from backtrader_channels.feeds import CCXTLiveTickFeed
+from backtrader_channels.live import LiveEventQueue
 from backtrader_channels.testing.exchange import FakeExchange
 
-from .conftest import PERPETUAL, Recorder, live_run, trades_then
+from .conftest import PERPETUAL, SYMBOL, Recorder, broker_config, live_run, trades_then
 from .test_faults import BuyOnFirstTick
 from .test_orders import BuyLimitOnFirstTick, CancelAfterPartial
 
@@ -237,3 +240,17 @@ def test_a_futures_fill_while_the_user_stream_is_down_is_booked_once(exchange):
     assert broker.getposition(strategy.data).size == pytest.approx(0.2)
     assert broker.venue_positions == {PERPETUAL: pytest.approx(0.2)} and broker.counts["position_mismatches"] == 0
     assert broker.getcash() == pytest.approx(exchange.futures.wallet["USDT"] - 0.2 * 49_990 / 5)
+
+
+def test_spot_and_futures_in_one_run_are_refused_before_any_order():
+    with FakeExchange([SYMBOL], perpetuals=[PERPETUAL]) as exchange:
+        queue = LiveEventQueue()
+        cerebro = bt.Cerebro()
+        for symbol in (SYMBOL, PERPETUAL):
+            cerebro.add_live_feed(CCXTLiveTickFeed("binance", symbol, queue, config=exchange.ccxt_config()))
+        cerebro.setbroker(CCXTBroker("binance", broker_config(exchange)))
+        cerebro.addstrategy(Recorder)
+        with pytest.raises(ValueError, match=r"CCXTBroker trades one account per run: spot or USD-M futures, "
+                                             r"not both \(BTC/USDT, BTC/USDT:USDT\)"):
+            cerebro.run(mode=bt.RunMode.TICK, duration=10)
+        assert exchange.order_requests == 0 and exchange.futures.leverage == {}
