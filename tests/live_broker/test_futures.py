@@ -43,11 +43,10 @@ def run(exchange, strategy, script, **options):
 
 
 class ShortThenCover(Recorder):
-    """Sells 0.1 at market on the first tick; once short, closes on the next tick."""
+    """Sells 0.1 at market on the first tick; closes on the third (the script sends it once short)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.closing = None
         self.closed_trades: list[tuple[float, float]] = []
         self.value_while_short = 0.0
 
@@ -55,9 +54,9 @@ class ShortThenCover(Recorder):
         self.ticks += 1
         if self.ticks == 1:
             self.orders.append(self.sell(size=0.1))
-        elif self.position.size < 0 and self.closing is None:
+        elif self.ticks == 3 and self.position.size < 0:
             self.value_while_short = self.broker.getvalue()
-            self.closing = self.close()
+            self.close()
 
     def notify_trade(self, trade) -> None:
         if trade.isclosed:
