@@ -143,7 +143,8 @@ def test_an_order_beyond_the_margin_is_notified_as_margin_and_stops_are_refused(
             strategy, broker, cerebro = run(exchange, TooBig, script, leverage=2)
         orders, _ = exchange.ledger()
         assert orders == [] and exchange.order_requests == 1
-        assert exchange.refused == [("/fapi/v1/order", -2019, "Margin is insufficient.")]
+        refused = [refusal for refusal in exchange.refused if refusal[1] != -2013]  # -2013: reconciliation's
+        assert refused == [("/fapi/v1/order", -2019, "Margin is insufficient.")]  # look-ups of orders in flight
         assert sorted(reasons) == [
             ("Margin", 'InsufficientFunds: binance {"code": -2019, "msg": "Margin is insufficient."}'),
             ("Rejected", "Stop orders are not supported on futures by CCXTBroker (market and limit are; "
@@ -253,3 +254,21 @@ def test_spot_and_futures_in_one_run_are_refused_before_any_order():
                                              r"not both \(BTC/USDT, BTC/USDT:USDT\)"):
             cerebro.run(mode=bt.RunMode.TICK, duration=10)
         assert exchange.order_requests == 0 and exchange.futures.leverage == {}
+
+
+def test_a_429_then_a_timeout_after_accept_place_the_futures_order_once(exchange):
+    exchange.script_trades(PERPETUAL, [(50_000.0, 0.1), (49_980.0, 1.0)])
+    exchange.fail_next("rate_limit")
+    exchange.fail_next("timeout_after_accept")
+    exchange.stall_seconds = 2.5  # the broker's ccxt gives up after 1 s
+
+    script = steps(exchange, (1, "Accepted", saw("Accepted")), (1, "Completed", saw("Completed")))
+    strategy, broker, _ = run(exchange, BuyOnFirstTick, script)  # 0.2 at 49 990
+    orders, trades = exchange.ledger()
+    refused = [code for _, code, _ in exchange.refused]
+    assert exchange.order_requests == 2 and refused.count(-1003) == 1  # the 429, then the order accepted
+    assert set(refused) <= {-1003, -2013}  # -2013: a reconciliation's look-up before the order was there
+    assert len(orders) == 1 and orders[0]["status"] == "FILLED" and len(trades) == 1
+    assert strategy.statuses() == ["Submitted", "Accepted", "Completed"]
+    assert [fill.trade_id for fill in broker.exchange_fills] == [str(trades[0]["id"])]
+    assert broker.getposition(strategy.data).size == pytest.approx(0.2)
