@@ -122,13 +122,14 @@ def test_a_futures_limit_cancelled_after_a_partial_fill_keeps_the_fill(exchange)
     assert exchange.open_orders() == []
 
 
-def test_an_order_beyond_the_margin_is_notified_as_margin_and_stops_are_refused(caplog):
+def test_margin_refusals_are_margin_stops_and_reduce_only_orders_with_nothing_to_reduce_rejected(caplog):
     reasons = []
 
     class TooBig(Recorder):
         def on_first_tick(self) -> None:
             self.sell(size=1.0)  # 50 000 at 2x: 25 000 of margin, the wallet holds 10 000
             self.sell(size=0.1, price=49_000.0, exectype=bt.Order.Stop)
+            self.buy(size=0.1, reduceOnly=True)  # nothing to reduce: the exchange refuses it
 
         def notify_order(self, order) -> None:
             super().notify_order(order)
@@ -138,19 +139,21 @@ def test_an_order_beyond_the_margin_is_notified_as_margin_and_stops_are_refused(
     with FakeExchange([], perpetuals=[PERPETUAL], futures_wallet={"USDT": 10_000}) as exchange:
         exchange.script_trades(PERPETUAL, [(50_000.0, 1.0)])
 
-        script = steps(exchange, (1, "both refused", lambda s: saw("Margin")(s) and saw("Rejected")(s)))
+        script = steps(exchange, (1, "all three refused", lambda s: saw("Margin")(s) and saw("Rejected", 2)(s)))
         with caplog.at_level(logging.DEBUG):
             strategy, broker, cerebro = run(exchange, TooBig, script, leverage=2)
         orders, _ = exchange.ledger()
-        assert orders == [] and exchange.order_requests == 1
+        assert orders == [] and exchange.order_requests == 2
         refused = [refusal for refusal in exchange.refused if refusal[1] != -2013]  # -2013: reconciliation's
-        assert refused == [("/fapi/v1/order", -2019, "Margin is insufficient.")]  # look-ups of orders in flight
+        assert sorted(refused) == [("/fapi/v1/order", -2022, "ReduceOnly Order is rejected."),  # look-ups of
+                                   ("/fapi/v1/order", -2019, "Margin is insufficient.")]  # orders in flight
         assert sorted(reasons) == [
             ("Margin", 'InsufficientFunds: binance {"code": -2019, "msg": "Margin is insufficient."}'),
+            ("Rejected", 'InvalidOrder: binance {"code": -2022, "msg": "ReduceOnly Order is rejected."}'),
             ("Rejected", "Stop orders are not supported on futures by CCXTBroker (market and limit are; "
                          "Binance takes futures stops through its algo-order API)"),
         ]
-        assert broker.getcash() == pytest.approx(10_000) and broker.counts["rejected"] == 2
+        assert broker.getcash() == pytest.approx(10_000) and broker.counts["rejected"] == 3
         shown = "\n".join([caplog.text, repr(broker), str(cerebro._bc_engine.live.rows()), repr(broker.user_feed)])
         assert "Margin is insufficient" in shown
         assert exchange.api_key not in shown and exchange.secret not in shown
