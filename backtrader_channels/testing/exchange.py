@@ -18,8 +18,16 @@ order on that very print. Commission is ``fee_rate`` of the traded value, in the
 quote asset. Faults (``fail_next``): a timeout after the order was accepted, a rate-limit
 answer (429), and the user-data stream dropped just before a fill is reported.
 
-The ledger (``orders``, ``my_trades``, ``balances``) is the exchange's own truth for tests
-to assert against::
+USD-M perpetuals (``perpetuals=['BTC/USDT:USDT']``) trade through the ``/fapi`` endpoints
+ccxt 4.5.90 calls for a linear market (``/fapi/v1/order``, ``openOrders``, ``userTrades``,
+``leverage``, ``leverageBracket``, ``/fapi/v3/account``, ``/fapi/v3/positionRisk``) with a
+futures account (usdm.py: wallet, positions, leverage, margin; ``futures_fee_rate``), and
+report on the listenKey stream (``POST``/``PUT /fapi/v1/listenKey``, then
+``/private/ws?listenKey=...``): ``ORDER_TRADE_UPDATE`` and ``ACCOUNT_UPDATE``. The same
+matching engine fills them; the same faults apply.
+
+The ledger (``orders``, ``my_trades``, ``futures_trades``, ``balances``, ``futures``) is the
+exchange's own truth for tests to assert against::
 
     with FakeExchange(["BTC/USDT"], balances={"USDT": 10_000}) as exchange:
         config = {**exchange.ccxt_config(), "apiKey": exchange.api_key, "secret": exchange.secret}
