@@ -14,6 +14,13 @@ sizes and fees, in event order. Cash, positions and trades are backtrader's book
   booked waits for them before its final notification.
 - Reconciled: on start (balances, positions, open orders) and each time the user stream is
   (re)subscribed (open and known orders, own trades since the last one seen).
+- Spot or USD-M futures, by the run's markets (ccxt's ``market['linear']``): on futures
+  (``'BTC/USDT:USDT'``) shorts are ordinary, the leverage is set on start, cash is the
+  wallet balance less the initial margin (notional / leverage) of the open positions, the
+  value the margin balance (wallet + unrealized profit at the last trade),
+  the exchange's realized profit and commission are booked with each fill, an order that
+  only closes a position (``close()``, the kill switch) goes out reduce-only, and an order
+  the exchange refuses for margin (-2019) is notified as backtrader's ``Margin``.
 - Safe: ``Limits`` refuse orders (Rejected, with the reason in ``order.info.reason``); when
   the run stops (runstop, Ctrl-C, SIGTERM) every open order of the run's symbols is
   cancelled, positions are flattened with ``flatten_on_stop``, and ``summary()`` says what
@@ -54,7 +61,7 @@ if TYPE_CHECKING:
     from ..engine.engine import TickEngine
     from ..engine.live import LiveSession
 
-__all__ = ["CCXTBroker", "Limits", "VenueFees", "load_credentials"]
+__all__ = ["CCXTBroker", "FuturesFees", "Limits", "VenueFees", "load_credentials"]
 
 log = logging.getLogger("backtrader_channels.broker")
 log.addFilter(RedactingFilter())
@@ -62,6 +69,7 @@ redact_library_logs()
 
 ORDER_TYPES = {Order.Market: "market", Order.Limit: "limit", Order.Stop: "market", Order.StopLimit: "limit"}
 STOPS = (Order.Stop, Order.StopLimit)  # sent with a triggerPrice: Binance spot's STOP_LOSS(_LIMIT)
+FUTURES_TYPES = (Order.Market, Order.Limit)  # Binance sends futures stops to its algo-order API
 KEY_VARIABLE, SECRET_VARIABLE = "BTCHANNELS_API_KEY", "BTCHANNELS_API_SECRET"
 
 
@@ -97,6 +105,18 @@ class VenueFees(CommInfoBase):
         return self.fee * abs(size) / self.size if self.size else 0.0
 
 
+class FuturesFees(VenueFees):
+    """A USD-M perpetual: the exchange's fees, margin = notional / leverage (``automargin``
+    = 1 / leverage). Opening locks the margin, closing returns it with the profit, so cash
+    is the wallet balance less the open positions' initial margin."""
+
+    params = (("stocklike", False), ("automargin", 1.0))
+
+    def __init__(self, leverage: float = 1.0) -> None:
+        super().__init__()
+        self.p.automargin = 1.0 / leverage
+
+
 class CCXTBroker(TickBroker):
     """A live broker at ``exchange_id`` (a ccxt id) with ccxt constructor ``config``.
 
@@ -105,14 +125,15 @@ class CCXTBroker(TickBroker):
     open order of the run's symbols when the run ends, ``flatten_on_stop`` also closes
     positions with market orders. ``run_id`` prefixes client order ids (default: from the
     start time). Market, limit, stop and stop-limit orders are supported (stops as Binance
-spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); others
-(trailing stops, Close) are Rejected with a reason.
+    spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); others
+    (trailing stops, Close) are Rejected with a reason. On USD-M futures ``leverage`` is set
+    for every symbol on start; market and limit orders are supported.
     """
 
     def __init__(self, exchange_id: str = "binance", config: Mapping[str, Any] | None = None, *,
                  sandbox: bool = True, config_file: str | os.PathLike | None = None,
                  limits: Limits | None = None, cancel_on_stop: bool = True, flatten_on_stop: bool = False,
-                 run_id: str | None = None) -> None:
+                 run_id: str | None = None, leverage: int = 1) -> None:
         super().__init__()
         config = load_credentials(config, config_file)
         config.setdefault("enableRateLimit", True)
@@ -123,6 +144,10 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
         self.cancel_on_stop = cancel_on_stop
         self.flatten_on_stop = flatten_on_stop
         self.run_id = run_id or f"bc{int(time.time() * 1000):x}"
+        self.leverage = leverage
+        self.futures = False  # the run's markets are USD-M futures (known once connected)
+        self.realized_pnl = 0.0  # futures: the sum of the exchange's realized profit of the run's fills
+        self.venue_positions: dict[str, float] = {}  # futures: the exchange's positions at the last look
         self.addcommissioninfo(VenueFees())
         self.venue: Venue | None = None
         self.user_feed: Any = None
@@ -141,11 +166,27 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
         self.exchange_fills: list[OwnFill] = []
         self.counts = {"sent": 0, "accepted": 0, "rejected": 0, "canceled": 0, "completed": 0,
                        "retries": 0, "reconciles": 0, "reconcile_failures": 0, "foreign": 0, "adopted": 0,
-                       "cancelled_at_stop": 0}
+                       "cancelled_at_stop": 0, "position_mismatches": 0}
 
     def notify(self, order: Order) -> None:
         """Notifications go out at once: the exchange's latency is real, not modelled."""
         BackBroker.notify(self, order)
+
+    def get_value(self, datas: Any = None, mkt: bool = False, lever: bool = False) -> float:
+        """Futures: Binance's margin balance, the wallet plus the unrealized profit at the last
+        trade price (cash + each position's margin + its profit since backtrader last settled it)."""
+        if not self.futures:
+            return super().get_value(datas=datas, mkt=mkt, lever=lever)
+        value = 0.0 if datas else self.cash
+        for data in datas or list(self.positions):
+            position = self.getposition(data)
+            if position.size:
+                price = self.market_of(data).price or position.adjbase
+                margin = abs(position.size) * position.price * self.getcommissioninfo(data).p.automargin
+                value += margin + position.size * (price - position.adjbase)
+        return value
+
+    getvalue = get_value
 
     def __repr__(self) -> str:
         return f"CCXTBroker({self.exchange_id!r}, sandbox={self.sandbox}, run_id={self.run_id!r})"
@@ -186,18 +227,46 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
     async def _load_account(self) -> None:
         exchange, patiently = self._venue.exchange, self._venue.patiently
         await patiently(exchange.load_markets)
-        balance = await patiently(exchange.fetch_balance)
-        first = True
+        self.futures = _futures(exchange, list(self._markets))
+        if self.futures:
+            await self._load_futures()
+        else:
+            balance = await patiently(exchange.fetch_balance)
+            first = True
+            for symbol, market in self._markets.items():
+                info = exchange.market(symbol)
+                if first:  # cash is the first symbol's quote currency
+                    self._set_cash(float(balance.get(info["quote"], {}).get("total") or 0.0))
+                    first = False
+                held = float(balance.get(info["base"], {}).get("total") or 0.0)
+                if held:
+                    self.getposition(market.data).set(held, 0.0)
         for symbol, market in self._markets.items():
-            info = exchange.market(symbol)
-            if first:  # cash is the first symbol's quote currency
-                self.cash = self.startingcash = self.p.cash = float(balance.get(info["quote"], {}).get("total") or 0.0)
-                first = False
-            held = float(balance.get(info["base"], {}).get("total") or 0.0)
-            if held:
-                self.getposition(market.data).set(held, 0.0)
             for found in await patiently(partial(exchange.fetch_open_orders, symbol)):
                 self._adopt(found, market)
+
+    async def _load_futures(self) -> None:
+        """Leverage set, fees with its margin, positions loaded; cash = wallet - their margin."""
+        exchange, patiently = self._venue.exchange, self._venue.patiently
+        symbols = list(self._markets)
+        for symbol in symbols:
+            await patiently(partial(exchange.set_leverage, self.leverage, symbol))
+            self.addcommissioninfo(FuturesFees(self.leverage), name=symbol)
+        settle = exchange.market(symbols[0])["settle"]
+        balance = await patiently(partial(exchange.fetch_balance, _account_params(exchange, symbols[0])))
+        cash = float(balance.get(settle, {}).get("total") or 0.0)  # the margin balance
+        for position in await patiently(partial(exchange.fetch_positions, symbols)):
+            size, entry = _signed_size(position), float(position["entryPrice"] or 0.0)
+            self.venue_positions[position["symbol"]] = size
+            if size and position["symbol"] in self._markets:
+                held = self.getposition(self._markets[position["symbol"]].data)
+                held.set(size, entry)
+                held.adjbase = entry  # futures settle from the entry price (backtrader's adjustment base)
+                cash -= float(position.get("unrealizedPnl") or 0.0) + abs(size) * entry / self.leverage
+        self._set_cash(cash)
+
+    def _set_cash(self, cash: float) -> None:
+        self.cash = self.startingcash = self.p.cash = cash
 
     def _adopt(self, found: dict[str, Any], market: Any) -> None:
         """Track an order left open at the exchange (by an earlier run): its remaining size."""
@@ -275,7 +344,8 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
             ("broker", f"{self.exchange_id} {'sandbox' if self.sandbox else 'LIVE'}, run {self.run_id}"),
             ("orders", f"{counts['sent']} sent, {counts['accepted']} accepted, {counts['completed']} completed, "
                        f"{counts['canceled']} cancelled, {counts['rejected']} rejected, {counts['adopted']} adopted"),
-            ("fills", f"{len(self.exchange_fills)}, fees {fees:,.8g}"),
+            ("fills", f"{len(self.exchange_fills)}, fees {fees:,.8g}"
+                      + (f", realized PnL {self.realized_pnl:,.8g}" if self.futures else "")),
             ("kill switch", f"{counts['cancelled_at_stop']} open orders cancelled at stop"),
             ("retries / reconciliations", f"{self.venue.retries if self.venue else counts['retries']} / "
                                           f"{counts['reconciles']} ({counts['reconcile_failures']} failed)"),
@@ -300,7 +370,10 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
         kind, price, trigger = self._prices(order)
         side = "buy" if order.isbuy() else "sell"
         self.counts["sent"] += 1
-        params = {} if trigger is None else {"triggerPrice": trigger}
+        params: dict[str, Any] = {} if trigger is None else {"triggerPrice": trigger}
+        if self.futures and (order.info.get("reduceOnly") or self._closes(order)):
+            params["reduceOnly"] = True
+            order.addinfo(reduceOnly=True)
         self._send(self._place(symbol, kind, side, abs(order.size), price, client_id, params))
         return order
 
@@ -313,6 +386,11 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
         if order.exectype == Order.Stop:
             return kind, None, order.price
         return kind, (order.price if order.exectype == Order.Limit else None), None
+
+    def _closes(self, order: Order) -> bool:
+        """Whether ``order`` closes the whole position and no more (``close()``, the kill switch)."""
+        held = self.getposition(order.data).size
+        return bool(held) and (held < 0) == order.isbuy() and abs(abs(order.size) - abs(held)) <= 1e-12
 
     def _send(self, coro: Any) -> None:
         """Run a request on the venue's loop; the kill switch waits for those in flight."""
@@ -333,6 +411,10 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
         if seam.oco_group(self, order) != order.ref:
             return ("OCO orders (oco=) are not supported by CCXTBroker: the exchange would fill both; "
                     "cancel the other order from notify_order instead")
+        if self.futures and order.exectype not in FUTURES_TYPES:
+            name = Order.ExecTypes[order.exectype]
+            return (f"{name} orders are not supported on futures by CCXTBroker (market and limit are; "
+                    "Binance takes futures stops through its algo-order API)")
         market = self.market_of(order.data)
         exchange = self.venue.exchange
         amount = abs(order.size)
@@ -478,6 +560,7 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
         seam.execute(self, order, fill.price, to_num(now))
         fees.fee = fees.size = 0.0
         self.exchange_fills.append(fill)
+        self.realized_pnl += fill.realized_pnl or 0.0
         signed = fill.amount if order.isbuy() else -fill.amount
         self.fills.append(FillRecord((now, market.symbol, signed, fill.price, order.executed.comm - commission_before,
                                       order.ref)))
@@ -532,11 +615,51 @@ spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); other
             trades = venue.call(venue.patiently(partial(exchange.fetch_my_trades, symbol, since, None, params)))
             for trade in trades:
                 self.on_exchange(_fill(trade, "reconcile"))
+        if self.futures:
+            self._check_positions(venue)
         for order in [o for o in self.pending if o.alive()]:
             update = self._waiting.get(self._client_of.get(order.ref, ""))
             if update is not None and abs(order.executed.size) + 1e-12 >= update.filled:
                 del self._waiting[self._client_of[order.ref]]
                 self._finish(order, update.status)
+
+    def _check_positions(self, venue: Venue) -> None:
+        """Compare the exchange's positions with the booked ones; a difference (a trade of
+        another program, a liquidation) is logged and counted, never booked silently."""
+        symbols = list(self._markets)
+        found = venue.call(venue.patiently(partial(venue.exchange.fetch_positions, symbols)))
+        self.venue_positions = {symbol: 0.0 for symbol in symbols}
+        self.venue_positions.update({p["symbol"]: _signed_size(p) for p in found})
+        for symbol, market in self._markets.items():
+            booked = self.getposition(market.data).size
+            if abs(booked - self.venue_positions[symbol]) > 1e-9:
+                self.counts["position_mismatches"] += 1
+                log.warning("%r: %s position at the exchange %g, booked %g", self, symbol,
+                            self.venue_positions[symbol], booked)
+
+
+def _futures(exchange: Any, symbols: list[str]) -> bool:
+    """Whether ``symbols`` are USD-M futures (linear contracts), or spot; anything else is refused."""
+    kinds = set()
+    for symbol in symbols:
+        market = exchange.market(symbol)
+        if market.get("contract") and not market.get("linear"):
+            raise ValueError(f"CCXTBroker trades spot and linear (USD-M) futures; {symbol} is an inverse contract")
+        kinds.add("linear" if market.get("contract") else "spot")
+    if len(kinds) > 1:
+        raise ValueError(f"CCXTBroker trades one account per run: spot or USD-M futures, not both ({', '.join(symbols)})")
+    return kinds == {"linear"}
+
+
+def _account_params(exchange: Any, symbol: str) -> dict[str, str]:
+    """ccxt's params naming the futures account of ``symbol`` (for calls without a symbol)."""
+    return {"type": exchange.market(symbol)["type"], "subType": "linear"}
+
+
+def _signed_size(position: dict[str, Any]) -> float:
+    """A ccxt position's size: > 0 long, < 0 short."""
+    contracts = float(position.get("contracts") or 0.0) * float(position.get("contractSize") or 1.0)
+    return -contracts if position.get("side") == "short" else contracts
 
 
 def _update(order: dict[str, Any], source: str) -> OrderUpdate:

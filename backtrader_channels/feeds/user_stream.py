@@ -1,7 +1,9 @@
 """CCXTUserStreamFeed: the account's own orders and trades from ccxt.pro, as 'orders' events.
 
 One exchange watches ``watch_my_trades`` and ``watch_orders`` together (Binance spot: the
-WebSocket API's user-data subscription, signed with the API key). What they deliver is
+WebSocket API's user-data subscription, signed with the API key; USD-M futures, when the
+feed's symbol is a linear contract: the listenKey stream of ``ORDER_TRADE_UPDATE`` and
+``ACCOUNT_UPDATE``, whose realized profit ``rp`` each fill carries). What they deliver is
 read from ccxt's caches (``myTrades``, ``orders``) on every resolved watch and every
 ``poll_seconds``: a message ccxt handles between two ``watch_*`` calls resolves no future
 and would otherwise wait in the cache for the next one. Every own trade becomes an
@@ -40,11 +42,12 @@ def fill_of(trade: dict[str, Any], source: str, default_time: float) -> OwnFill:
     """An ``OwnFill`` from a ccxt trade structure (``watch_my_trades`` or ``fetch_my_trades``)."""
     fee = trade.get("fee") or {}
     info = trade.get("info") or {}
+    realized = info.get("rp", info.get("realizedPnl"))  # USD-M: the stream's rp, REST's realizedPnl
     return OwnFill(
         _seconds(trade.get("timestamp"), default_time), trade["symbol"], str(trade["id"]),
         None if trade.get("order") is None else str(trade["order"]), info.get("c") or None,
         trade["side"], float(trade["price"]), float(trade["amount"]), float(fee.get("cost") or 0.0),
-        fee.get("currency"), source,
+        fee.get("currency"), source, None if realized is None else float(realized),
     )
 
 
@@ -76,16 +79,20 @@ class CCXTUserStreamFeed(CCXTFeedBase):
         self._pending: dict[str, asyncio.Future] = {}
         self._seen_trades: set[str] = set()
         self._order_states: dict[str, tuple] = {}  # order id -> (status, filled) last delivered
+        self._params: dict[str, str] = {}  # ccxt's account type params (futures)
 
     async def _watch(self, exchange: Any) -> Any:
         try:
             if exchange is not self._watching:
                 self._cancel_pending()
             if not self._pending:
-                await exchange.authenticate()  # subscribed and confirmed: nothing after this is missed
+                params = await self._account_type(exchange)
+                await exchange.authenticate(params)  # spot: subscribed and confirmed
                 self._watching = exchange
-                self._pending = {"fills": asyncio.ensure_future(exchange.watch_my_trades()),
-                                 "orders": asyncio.ensure_future(exchange.watch_orders())}
+                self._pending = {"fills": asyncio.ensure_future(exchange.watch_my_trades(None, None, None, params)),
+                                 "orders": asyncio.ensure_future(exchange.watch_orders(None, None, None, params))}
+                if params:
+                    await self._listening(exchange)  # futures: the listenKey stream is connected
                 return [StreamResumed(time.time(), self.symbol)]
             done, _ = await asyncio.wait(self._pending.values(), timeout=self.poll_seconds,
                                          return_when=asyncio.FIRST_COMPLETED)
@@ -93,11 +100,33 @@ class CCXTUserStreamFeed(CCXTFeedBase):
                 if task in done:
                     task.result()  # a closed socket raises here
                     watch = exchange.watch_my_trades if name == "fills" else exchange.watch_orders
-                    self._pending[name] = asyncio.ensure_future(watch())
+                    self._pending[name] = asyncio.ensure_future(watch(None, None, None, self._params))
             return self._changes(exchange)
         except BaseException:
             self._cancel_pending()  # the next call subscribes again, then reconciles
             raise
+
+    async def _account_type(self, exchange: Any) -> dict[str, str]:
+        """ccxt's params naming the account of the feed's symbol: {} for spot, the contract
+        type (``{'type': 'swap', 'subType': 'linear'}``) for futures."""
+        await exchange.load_markets()
+        market = exchange.market(self.symbol)
+        self._params = {}
+        if market.get("contract"):
+            self._params = {"type": market["type"], "subType": "linear" if market.get("linear") else "inverse"}
+        return self._params
+
+    async def _listening(self, exchange: Any) -> None:
+        """Wait until the listenKey stream's socket is open (or a watch failed)."""
+        while True:
+            for url, client in list(exchange.clients.items()):
+                if "listenKey=" in url:
+                    await asyncio.shield(client.connected)
+                    return
+            for task in self._pending.values():
+                if task.done():
+                    task.result()  # raises what stopped it
+            await asyncio.sleep(0.005)
 
     def _changes(self, exchange: Any) -> list[Any]:
         """New own trades, then changed orders, read from ccxt's caches."""

@@ -9,7 +9,8 @@ order as the market data. ``data`` is one of:
 
 - ``OrderUpdate``: an order's status at the exchange ('open', 'closed', 'canceled',
   'expired', 'rejected') with its cumulative filled amount;
-- ``OwnFill``: one own trade (price, amount, fee), delivered once per trade id;
+- ``OwnFill``: one own trade (price, amount, fee; realized profit on futures), delivered
+  once per trade id;
 - ``StreamResumed``: the user-data stream is (re)subscribed; the broker reconciles.
 """
 
@@ -54,6 +55,7 @@ class OwnFill:
     fee: float = 0.0
     fee_currency: str | None = None
     source: str = "stream"
+    realized_pnl: float | None = None  # futures: the profit this fill realized, as the exchange says
 
 
 @dataclass(frozen=True)

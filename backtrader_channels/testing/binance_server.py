@@ -61,18 +61,34 @@ def binance_ccxt_config(http_url: str, ws_url: str, market_types: Iterable[str] 
     ``urls`` with its defaults, and one left at the exchange would carry an API key off the
     machine (``load_markets`` with a key set makes signed ``sapi`` calls). Only
     ``market_types`` are loaded (ccxt's ``'spot'``, ``'linear'``...), and rate limiting is
-    off: a local server has no limits to respect.
+    off: a local server has no limits to respect. With ``'linear'``, USD-M error codes
+    (-2019 "Margin is insufficient." -> ``InsufficientFunds``...) are mapped as at
+    ``fapi.binance.com``: ccxt chooses its table by the request's host.
     """
     urls = {name: _localised(value, http_url, ws_url) for name, value in _binance_urls().items()
             if name in ("api", "test", "demo")}
-    return {"enableRateLimit": False, "urls": urls, "options": {"fetchMarkets": {"types": list(market_types)}}}
+    config: dict[str, Any] = {"enableRateLimit": False, "urls": urls,
+                              "options": {"fetchMarkets": {"types": list(market_types)}}}
+    if "linear" in market_types:  # ccxt picks USD-M error codes by the host fapi.binance.com; a local URL has none
+        config["exceptions"] = {"exact": dict(_binance_exceptions()["linear"]["exact"])}
+    return config
 
 
 @cache
 def _binance_urls() -> dict[str, Any]:
+    return _binance().urls
+
+
+@cache
+def _binance_exceptions() -> dict[str, Any]:
+    return _binance().exceptions
+
+
+@cache
+def _binance() -> Any:
     import ccxt.pro
 
-    return ccxt.pro.binance().urls
+    return ccxt.pro.binance()
 
 
 def _localised(value: Any, http_url: str, ws_url: str, websocket: bool = False) -> Any:
@@ -131,7 +147,7 @@ class _Connection:
         self.venue = venue  # the prefix of the server's names of this connection's streams
         self.streams: set[str] = set()
         self.muted = False
-        self.user = False  # subscribed to the account's user-data stream (see exchange.py)
+        self.user = ""  # the account's user-data stream it carries: 'spot' or 'usdm' (see exchange.py)
 
     def wants(self, stream: str) -> bool:
         """Subscribed to ``stream`` itself or to a variant of it (``btcusdt@depth@100ms``)."""
@@ -372,7 +388,7 @@ class FakeBinance:
         app.router.add_get("/api/v3/depth", self._depth)
         app.router.add_get("/fapi/v1/exchangeInfo", self._futures_exchange_info)
         app.router.add_get("/ws{tail:.*}", self._websocket)
-        app.router.add_get("/{category:market|public}/ws{tail:.*}", self._websocket)  # USD-M streams
+        app.router.add_get("/{category:market|public|private}/ws{tail:.*}", self._websocket)  # USD-M streams
         self._add_routes(app)
         app.router.add_route("*", "/{tail:.*}", self._not_served)
         self._runner = web.AppRunner(app, access_log=None)
@@ -383,6 +399,9 @@ class FakeBinance:
 
     def _add_routes(self, app: web.Application) -> None:
         """More REST routes (a subclass's), served before anything is refused."""
+
+    def _opened(self, connection: _Connection, request: web.Request) -> None:
+        """A WebSocket connection was opened (a subclass reads its URL: a listenKey...)."""
 
     async def _ws_method(self, connection: _Connection, request: dict[str, Any]) -> bool:
         """Answer a WebSocket API request other than (UN)SUBSCRIBE; False: not known here."""
@@ -480,6 +499,7 @@ class FakeBinance:
         await ws.prepare(request)
         connection = _Connection(ws, request.transport, "" if request.path.startswith("/ws") else _USDM)
         self._connections.append(connection)
+        self._opened(connection, request)
         await self._changed_notify()
         try:
             async for message in ws:

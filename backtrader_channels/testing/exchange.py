@@ -18,8 +18,16 @@ order on that very print. Commission is ``fee_rate`` of the traded value, in the
 quote asset. Faults (``fail_next``): a timeout after the order was accepted, a rate-limit
 answer (429), and the user-data stream dropped just before a fill is reported.
 
-The ledger (``orders``, ``my_trades``, ``balances``) is the exchange's own truth for tests
-to assert against::
+USD-M perpetuals (``perpetuals=['BTC/USDT:USDT']``) trade through the ``/fapi`` endpoints
+ccxt 4.5.90 calls for a linear market (``/fapi/v1/order``, ``openOrders``, ``userTrades``,
+``leverage``, ``leverageBracket``, ``/fapi/v3/account``, ``/fapi/v3/positionRisk``) with a
+futures account (usdm.py: wallet, positions, leverage, margin; ``futures_fee_rate``), and
+report on the listenKey stream (``POST``/``PUT /fapi/v1/listenKey``, then
+``/private/ws?listenKey=...``): ``ORDER_TRADE_UPDATE`` and ``ACCOUNT_UPDATE``. The same
+matching engine fills them; the same faults apply.
+
+The ledger (``orders``, ``my_trades``, ``futures_trades``, ``balances``, ``futures``) is the
+exchange's own truth for tests to assert against::
 
     with FakeExchange(["BTC/USDT"], balances={"USDT": 10_000}) as exchange:
         config = {**exchange.ccxt_config(), "apiKey": exchange.api_key, "secret": exchange.secret}
@@ -42,6 +50,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from .binance_server import FakeBinance, _Connection, _Market
+from .usdm import MAINTENANCE_RATE, UsdmAccount, UsdmPosition, order_trade_update
 
 __all__ = ["FakeExchange"]
 
@@ -71,11 +80,19 @@ class FakeExchange(FakeBinance):
         fee_rate: float = 0.001,
         api_key: str = "fake-api-key-3f9a1c",
         secret: str = "fake-secret-8b2e7d",
+        futures_wallet: Mapping[str, float] | None = None,
+        futures_fee_rate: float = 0.0004,
+        leverage: int = 20,
         **options: Any,
     ) -> None:
         super().__init__(symbols, **options)
         self.api_key, self.secret = api_key, secret
         self.fee_rate = fee_rate
+        self.futures_fee_rate = futures_fee_rate
+        self.futures = UsdmAccount({"USDT": 100_000.0, **(futures_wallet or {})}, leverage)
+        self.futures_trades: list[dict[str, Any]] = []  # every futures fill, Binance userTrades fields
+        self._usdm_by_id = {m.id: m for m in self._markets.values() if m.symbol in self._perpetuals}
+        self._listen_keys: list[str] = []  # of the futures user-data stream, the newest last
         self.balances: dict[str, float] = {"USDT": 100_000.0, **(balances or {})}
         self.locked: dict[str, float] = {}
         self.orders: dict[int, dict[str, Any]] = {}  # orderId -> Binance order fields (the ledger)
@@ -113,8 +130,14 @@ class FakeExchange(FakeBinance):
         return self._call(self._run(lambda: [dict(o) for o in self.orders.values() if o["status"] in _OPEN]))
 
     def ledger(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Copies of every order and every fill the exchange recorded."""
-        return self._call(self._run(lambda: ([dict(o) for o in self.orders.values()], list(self.my_trades))))
+        """Copies of every order and every fill (spot, then futures) the exchange recorded."""
+        return self._call(self._run(lambda: ([self._public(o) for o in self.orders.values()],
+                                             self.my_trades + self.futures_trades)))
+
+    def set_position(self, symbol: str, size: float, entry: float) -> None:
+        """Give the futures account a position in the perpetual ``symbol`` (as if traded earlier)."""
+        market = self._market(symbol)
+        self._call(self._run(lambda: self.futures.positions.__setitem__(market.id, UsdmPosition(size, entry))))
 
     @property
     def user_connections(self) -> int:
@@ -126,12 +149,24 @@ class FakeExchange(FakeBinance):
 
     # -- FakeBinance hooks -------------------------------------------------------------------
     def _add_routes(self, app: web.Application) -> None:
-        app.router.add_post("/api/v3/order", self._new_order)
-        app.router.add_delete("/api/v3/order", self._cancel_order)
-        app.router.add_get("/api/v3/order", self._query_order)
-        app.router.add_get("/api/v3/openOrders", self._open_orders)
+        for prefix in ("/api/v3", "/fapi/v1"):  # the order endpoints of spot and USD-M futures
+            app.router.add_post(f"{prefix}/order", self._new_order)
+            app.router.add_delete(f"{prefix}/order", self._cancel_order)
+            app.router.add_get(f"{prefix}/order", self._query_order)
+            app.router.add_get(f"{prefix}/openOrders", self._open_orders)
         app.router.add_get("/api/v3/myTrades", self._my_trades)
+        app.router.add_get("/fapi/v1/userTrades", self._my_trades)
         app.router.add_get("/api/v3/account", self._account)
+        app.router.add_get("/fapi/v3/account", self._futures_account)
+        app.router.add_get("/fapi/v3/positionRisk", self._position_risk)
+        app.router.add_get("/fapi/v1/leverageBracket", self._leverage_bracket)
+        app.router.add_post("/fapi/v1/leverage", self._set_leverage)
+        for method in ("POST", "PUT", "DELETE"):
+            app.router.add_route(method, "/fapi/v1/listenKey", self._listen_key)
+
+    def _opened(self, connection: _Connection, request: web.Request) -> None:
+        if request.path.startswith("/private/ws") and request.query.get("listenKey") in self._listen_keys:
+            connection.user = "usdm"  # the futures user-data stream: ACCOUNT_UPDATE, ORDER_TRADE_UPDATE
 
     def _next_print(self, market: _Market) -> tuple[float, float]:
         scripted = self._scripted.get(market.symbol)
@@ -149,7 +184,7 @@ class FakeExchange(FakeBinance):
             await connection.ws.send_json({"id": request["id"], "status": refusal.status,
                                            "error": {"code": refusal.code, "msg": refusal.msg}})
             return True
-        connection.user = True
+        connection.user = "spot"
         await connection.ws.send_json({"id": request["id"], "status": 200, "result": {"subscriptionId": 0}})
         await self._changed_notify()
         return True
@@ -158,7 +193,7 @@ class FakeExchange(FakeBinance):
         price, quantity = float(payload["p"]), float(payload["q"])
         reference = self._last_print.get(market.symbol)
         self._last_print[market.symbol] = price
-        for order in [o for o in self.orders.values() if o["symbol"] == market.id and o["status"] in _OPEN]:
+        for order in [o for o in self.orders.values() if o["_market"] == market.symbol and o["status"] in _OPEN]:
             fill = self._match(order, price, quantity, reference)
             if fill is not None:
                 await self._fill(order, market, *fill)
@@ -173,6 +208,7 @@ class FakeExchange(FakeBinance):
         params["signature"] = signature
         key = request.headers.get("X-MBX-APIKEY")
         self._check_signature(params, key, payload)
+        params["_venue"] = "usdm" if request.path.startswith("/fapi") else "spot"
         return params
 
     def _check_signature(self, params: dict[str, Any], key: str | None, payload: str | None = None) -> None:
@@ -214,16 +250,23 @@ class FakeExchange(FakeBinance):
 
     async def _place(self, params: dict[str, str]) -> dict[str, Any]:
         market = self._market_of(params)
+        usdm = params["_venue"] == "usdm"
         client_id = params.get("newClientOrderId") or f"fake-{next(self._order_ids)}"
         if any(o["clientOrderId"] == client_id for o in self.orders.values()):
             raise _Refusal(400, -2010, "Duplicate order sent.")
         kind, side = params.get("type", ""), params.get("side", "")
+        if usdm and kind not in USDM_ORDER_TYPES:  # conditional orders went to the algo-order API
+            raise _Refusal(400, -4120, "Order type not supported for this endpoint. "
+                                       "Please use the Algo Order API endpoints instead.")
         if kind not in ORDER_TYPES:
             raise _Refusal(400, -1116, f"Invalid orderType {kind}.")
         quantity = float(params.get("quantity", "0"))
-        if quantity < 0.00001 or abs(round(quantity / 0.00001) * 0.00001 - quantity) > 1e-9:
+        step = 0.001 if usdm else 0.00001
+        if quantity < step or abs(round(quantity / step) * step - quantity) > 1e-9:
             raise _Refusal(400, -1013, "Filter failure: LOT_SIZE")
         price = float(params["price"]) if kind in LIMITS else 0.0
+        if usdm:
+            return await self._place_usdm(params, market, client_id, kind, side, quantity, price)
         stop = float(params.get("stopPrice", 0.0)) if kind in STOPS else 0.0
         if kind in STOPS and not stop:
             raise _Refusal(400, -1102, "Mandatory parameter 'stopPrice' was not sent, was empty/null, or malformed.")
@@ -238,12 +281,55 @@ class FakeExchange(FakeBinance):
             "updateTime": now, "isWorking": True, "workingTime": now, "origQuoteOrderQty": _fmt(0),
             "selfTradePreventionMode": "NONE", "_reserved": reserve,
             "_marketable": self._arrives_marketable(side, self._last_print.get(market.symbol), price),
-            "_triggered": kind not in STOPS,
+            "_triggered": kind not in STOPS, "_market": market.symbol,
         }
         self.orders[order_id] = order
         self.accepted_at[client_id] = time.time()
         await self._report(order, "NEW")
         return {**self._public(order), "transactTime": now, "fills": []}
+
+    async def _place_usdm(self, params: dict[str, str], market: _Market, client_id: str, kind: str, side: str,
+                          quantity: float, price: float) -> dict[str, Any]:
+        """A USD-M futures order: reduce-only checked, margin for what it opens checked."""
+        if side not in ("BUY", "SELL"):
+            raise _Refusal(400, -1102, "Mandatory parameter 'side' was not sent, was empty/null, or malformed.")
+        account, reduce_only = self.futures, params.get("reduceOnly", "false").lower() == "true"
+        if reduce_only and account.opening(market.id, side, quantity) > 0:
+            raise _Refusal(400, -2022, "ReduceOnly Order is rejected.")
+        opening = account.opening(market.id, side, quantity)
+        needed = account.margin(market.id, opening, price or self._last_print.get(market.symbol, market.price))
+        if needed > account.available(market.quote, self._order_margin(), self._marks()) + 1e-9:
+            raise _Refusal(400, -2019, "Margin is insufficient.")
+        now = int(time.time() * 1000)
+        order: dict[str, Any] = {
+            "orderId": next(self._order_ids), "symbol": market.id, "status": "NEW", "clientOrderId": client_id,
+            "price": _fmt(price), "avgPrice": _fmt(0), "origQty": _fmt(quantity), "executedQty": _fmt(0),
+            "cumQty": _fmt(0), "cumQuote": _fmt(0), "timeInForce": params.get("timeInForce", "GTC"), "type": kind,
+            "reduceOnly": reduce_only, "closePosition": False, "side": side, "positionSide": "BOTH",
+            "stopPrice": _fmt(0), "workingType": "CONTRACT_PRICE", "priceProtect": False, "origType": kind,
+            "priceMatch": "NONE", "selfTradePreventionMode": "NONE", "goodTillDate": 0, "time": now,
+            "updateTime": now, "_reserved": None, "_market": market.symbol, "_triggered": True,
+            "_marketable": self._arrives_marketable(side, self._last_print.get(market.symbol), price),
+        }
+        self.orders[order["orderId"]] = order
+        self.accepted_at[client_id] = time.time()
+        await self._report(order, "NEW")
+        return self._public(order)
+
+    def _order_margin(self) -> float:
+        """Initial margin of the open futures orders (the part of each that opens a position)."""
+        account, total = self.futures, 0.0
+        for order in self.orders.values():
+            if order["_reserved"] is None and order["status"] in _OPEN and not order["reduceOnly"]:
+                market = self._markets[order["_market"]]
+                left = float(order["origQty"]) - float(order["executedQty"])
+                price = float(order["price"]) or self._last_print.get(market.symbol, market.price)
+                total += account.margin(market.id, account.opening(market.id, order["side"], left), price)
+        return total
+
+    def _marks(self) -> dict[str, float]:
+        """The perpetuals' last trade prices by market id (the fake's mark price)."""
+        return {m.id: self._last_print[m.symbol] for m in self._usdm_by_id.values() if m.symbol in self._last_print}
 
     def _reserve(self, market: _Market, side: str, quantity: float, price: float) -> tuple[str, float]:
         """Lock what the order may spend; refuse it when the balance is short."""
@@ -261,6 +347,8 @@ class FakeExchange(FakeBinance):
         return asset, amount
 
     def _release(self, order: dict[str, Any]) -> None:
+        if order["_reserved"] is None:  # futures: margin is worked out, never locked
+            return
         asset, amount = order["_reserved"]
         self.balances[asset] += amount
         self.locked[asset] -= amount
@@ -287,9 +375,9 @@ class FakeExchange(FakeBinance):
 
     async def _open_orders(self, request: web.Request) -> web.Response:
         async def open_orders(params: dict[str, str]) -> list[dict[str, Any]]:
-            symbol = params.get("symbol")
-            return [self._public(o) for o in self.orders.values()
-                    if o["status"] in _OPEN and symbol in (None, o["symbol"])]
+            markets = [self._market_of(params)] if "symbol" in params else self._venue_markets(params)
+            symbols = {market.symbol for market in markets}
+            return [self._public(o) for o in self.orders.values() if o["status"] in _OPEN and o["_market"] in symbols]
 
         return await self._answer(request, open_orders)
 
@@ -299,8 +387,8 @@ class FakeExchange(FakeBinance):
             from_id = int(params.get("fromId", 0))
             since = int(params.get("startTime", 0))
             limit = int(params.get("limit", 500))
-            trades = [t for t in self.my_trades
-                      if t["symbol"] == market.id and t["id"] >= from_id and t["time"] >= since]
+            ledger = self.futures_trades if params["_venue"] == "usdm" else self.my_trades
+            trades = [t for t in ledger if t["symbol"] == market.id and t["id"] >= from_id and t["time"] >= since]
             return trades[:limit]
 
         return await self._answer(request, my_trades)
@@ -318,8 +406,53 @@ class FakeExchange(FakeBinance):
 
         return await self._answer(request, account)
 
+    async def _futures_account(self, request: web.Request) -> web.Response:
+        async def account(params: dict[str, str]) -> dict[str, Any]:
+            return self.futures.account("USDT", self._order_margin(), self._marks())
+
+        return await self._answer(request, account)
+
+    async def _position_risk(self, request: web.Request) -> web.Response:
+        async def position_risk(params: dict[str, str]) -> list[dict[str, Any]]:
+            markets = [self._market_of(params)] if "symbol" in params else self._venue_markets(params)
+            return self.futures.position_risk([market.id for market in markets], self._marks())
+
+        return await self._answer(request, position_risk)
+
+    async def _leverage_bracket(self, request: web.Request) -> web.Response:
+        async def brackets(params: dict[str, str]) -> list[dict[str, Any]]:
+            return [{"symbol": market_id, "brackets": [
+                {"bracket": 1, "initialLeverage": 125, "notionalCap": 50_000, "notionalFloor": 0,
+                 "maintMarginRatio": MAINTENANCE_RATE, "cum": 0.0}]} for market_id in self._usdm_by_id]
+
+        return await self._answer(request, brackets)
+
+    async def _set_leverage(self, request: web.Request) -> web.Response:
+        async def set_leverage(params: dict[str, str]) -> dict[str, Any]:
+            market, leverage = self._market_of(params), int(params.get("leverage", "0"))
+            if not 1 <= leverage <= 125:
+                raise _Refusal(400, -4028, f"Leverage {leverage} is not valid")
+            self.futures.leverage[market.id] = leverage
+            return {"leverage": leverage, "maxNotionalValue": "50000", "symbol": market.id}
+
+        return await self._answer(request, set_leverage)
+
+    async def _listen_key(self, request: web.Request) -> web.Response:
+        """Create, keep alive or close the futures user-data stream's key (API key only, unsigned)."""
+        self.rest_calls[request.path + " " + request.method] += 1
+        if request.headers.get("X-MBX-APIKEY") != self.api_key:
+            return web.json_response({"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."},
+                                     status=401)
+        if request.method == "POST":
+            self._listen_keys.append(f"fake-listen-key-{len(self._listen_keys) + 1}")
+        return web.json_response({"listenKey": self._listen_keys[-1]} if request.method != "DELETE" else {})
+
+    def _venue_markets(self, params: dict[str, str]) -> list[_Market]:
+        return list((self._usdm_by_id if params["_venue"] == "usdm" else self._by_id).values())
+
     def _market_of(self, params: dict[str, str]) -> _Market:
-        market = self._by_id.get(params.get("symbol", ""))
+        by_id = self._usdm_by_id if params.get("_venue") == "usdm" else self._by_id
+        market = by_id.get(params.get("symbol", ""))
         if market is None:
             raise _Refusal(400, -1121, "Invalid symbol.")
         return market
@@ -328,7 +461,7 @@ class FakeExchange(FakeBinance):
         market = self._market_of(params)
         order_id, client_id = params.get("orderId"), params.get("origClientOrderId")
         for order in self.orders.values():
-            if order["symbol"] == market.id and (
+            if order["_market"] == market.symbol and (
                     (order_id is not None and str(order["orderId"]) == order_id) or
                     (order_id is None and order["clientOrderId"] == client_id)):
                 return order
@@ -373,6 +506,9 @@ class FakeExchange(FakeBinance):
 
     async def _fill(self, order: dict[str, Any], market: _Market, quantity: float, price: float, maker: bool) -> None:
         quantity = round(quantity, 8)
+        if order["_reserved"] is None:
+            await self._fill_usdm(order, market, quantity, price, maker)
+            return
         value = quantity * price
         fee = round(value * self.fee_rate, 8)
         asset, reserved = order["_reserved"]
@@ -404,20 +540,59 @@ class FakeExchange(FakeBinance):
             "isBestMatch": True,
         }
         self.my_trades.append(trade)
-        if self._faults and self._faults[0] == "drop_user_stream_on_fill":
-            self._faults.popleft()
-            await self._drop_user_streams()  # this fill is never reported on the stream
+        if await self._dropped_on_fill():
             return
         await self._report(order, "TRADE", trade)
+
+    async def _fill_usdm(self, order: dict[str, Any], market: _Market, quantity: float, price: float,
+                         maker: bool) -> None:
+        """A futures fill: position and entry price, realized profit and commission to the wallet."""
+        if order["reduceOnly"]:  # never beyond the position left
+            quantity = min(quantity, abs(self.futures.position(market.id).size))
+            if quantity <= 0:
+                return
+        value = quantity * price
+        fee = round(value * self.futures_fee_rate, 8)
+        realized = self.futures.position(market.id).fill(quantity if order["side"] == "BUY" else -quantity, price)
+        self.futures.wallet[market.quote] = self.futures.wallet.get(market.quote, 0.0) + realized - fee
+        now = int(time.time() * 1000)
+        executed = float(order["executedQty"]) + quantity
+        quote = float(order["cumQuote"]) + value
+        order.update(executedQty=_fmt(executed), cumQty=_fmt(executed), cumQuote=_fmt(quote),
+                     avgPrice=_fmt(quote / executed), updateTime=now,
+                     status="FILLED" if executed >= float(order["origQty"]) - 1e-12 else "PARTIALLY_FILLED")
+        trade = {
+            "buyer": order["side"] == "BUY", "commission": _fmt(fee), "commissionAsset": market.quote,
+            "id": next(self._trade_ids), "maker": maker, "orderId": order["orderId"], "price": _fmt(price),
+            "qty": _fmt(quantity), "quoteQty": _fmt(value), "realizedPnl": _fmt(realized), "side": order["side"],
+            "positionSide": "BOTH", "symbol": market.id, "time": now,
+        }
+        self.futures_trades.append(trade)
+        if await self._dropped_on_fill():
+            return
+        await self._send_user("usdm", self.futures.account_update(market.id, market.quote))
+        await self._report(order, "TRADE", trade)
+
+    async def _dropped_on_fill(self) -> bool:
+        """The 'drop_user_stream_on_fill' fault: the user-data streams close before this fill is told."""
+        if not (self._faults and self._faults[0] == "drop_user_stream_on_fill"):
+            return False
+        self._faults.popleft()
+        await self._drop_user_streams()
+        return True
 
     # -- the user-data stream ----------------------------------------------------------------
     async def _drop_user_streams(self) -> None:
         for connection in [c for c in self._connections if c.user]:
-            connection.user = False
+            connection.user = ""
             await connection.ws.close(code=1001, message=b"server going away")
 
     async def _report(self, order: dict[str, Any], execution: str, trade: dict[str, Any] | None = None) -> None:
-        """An ``executionReport`` of ``order``'s change to every user-data subscriber."""
+        """An ``executionReport`` (spot) or ``ORDER_TRADE_UPDATE`` (futures) of ``order``'s change
+        to every subscriber of its user-data stream."""
+        if order["_reserved"] is None:
+            await self._send_user("usdm", order_trade_update(order, execution, trade))
+            return
         now = int(time.time() * 1000)
         event = {
             "e": "executionReport", "E": now, "s": order["symbol"], "c": order["clientOrderId"], "S": order["side"],
@@ -431,12 +606,15 @@ class FakeExchange(FakeBinance):
             "Z": order["cummulativeQuoteQty"], "Y": trade["quoteQty"] if trade else _fmt(0), "Q": _fmt(0),
             "W": order["workingTime"], "V": "NONE",
         }
-        text = {"subscriptionId": 0, "event": event}
-        for connection in [c for c in self._connections if c.user and not c.ws.closed]:
-            await connection.ws.send_json(text)
+        await self._send_user("spot", {"subscriptionId": 0, "event": event})
+
+    async def _send_user(self, venue: str, message: dict[str, Any]) -> None:
+        for connection in [c for c in self._connections if c.user == venue and not c.ws.closed]:
+            await connection.ws.send_json(message)
 
 
 _OPEN = ("NEW", "PARTIALLY_FILLED")
 LIMITS = ("LIMIT", "STOP_LOSS_LIMIT")
+USDM_ORDER_TYPES = ("LIMIT", "MARKET")
 STOPS = ("STOP_LOSS", "STOP_LOSS_LIMIT")
 ORDER_TYPES = ("MARKET", *LIMITS, "STOP_LOSS")

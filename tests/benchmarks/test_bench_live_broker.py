@@ -1,7 +1,7 @@
 """Order round trips through the real ccxt client to FakeExchange on loopback: strategy
 ``buy`` -> ``Accepted`` and -> ``Completed`` for a market order (filled on the next trade
-of a 200 trades/s stream), p50/p99 in ``extra_info``; every order and fill counted
-against the exchange's ledger."""
+of a 200 trades/s stream), p50/p99 in ``extra_info``, on spot and on a USD-M perpetual;
+every order and fill counted against the exchange's ledger."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from backtrader_channels.testing.exchange import FakeExchange
-from tests.live_broker.conftest import SYMBOL, live_run
+from tests.live_broker.conftest import PERPETUAL, SYMBOL, live_run
 
 ROUND_TRIPS = 40
 
@@ -40,13 +40,14 @@ class RoundTrips(bt.Strategy):
             self.order = None
 
 
-def round_trips() -> dict[str, float]:
-    with FakeExchange([SYMBOL]) as exchange:
+def round_trips(symbol: str) -> dict[str, float]:
+    futures = symbol == PERPETUAL
+    with FakeExchange([] if futures else [symbol], perpetuals=[symbol] if futures else []) as exchange:
         def drive(run):
             while run.strategy is None or len(run.strategy.completed) < ROUND_TRIPS:
-                exchange.send_trades(SYMBOL, 20, rate=200)
+                exchange.send_trades(symbol, 20, rate=200)
 
-        strategy, broker, _ = live_run(exchange, RoundTrips, drive)
+        strategy, broker, _ = live_run(exchange, RoundTrips, drive, symbol=symbol)
         orders, trades = exchange.ledger()
         assert len(orders) == ROUND_TRIPS and {o["status"] for o in orders} == {"FILLED"}
         assert len(broker.exchange_fills) == len(trades) and len(strategy.completed) == ROUND_TRIPS
@@ -58,8 +59,9 @@ def round_trips() -> dict[str, float]:
 
 
 @pytest.mark.benchmark(group="live-broker")
-def test_buy_to_accepted_and_completed_round_trip(benchmark):
-    figures = benchmark.pedantic(round_trips, rounds=1, iterations=1)
+@pytest.mark.parametrize("symbol", [SYMBOL, PERPETUAL], ids=["spot", "usdm-futures"])
+def test_buy_to_accepted_and_completed_round_trip(benchmark, symbol):
+    figures = benchmark.pedantic(round_trips, args=(symbol,), rounds=1, iterations=1)
     benchmark.extra_info.update(figures)
     assert figures["completed_p50_ms"] >= figures["accepted_p50_ms"] > 0
     print(figures)

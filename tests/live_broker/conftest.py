@@ -17,6 +17,7 @@ from backtrader_channels.live import LiveEventQueue
 from backtrader_channels.testing.exchange import FakeExchange
 
 SYMBOL = "BTC/USDT"
+PERPETUAL = "BTC/USDT:USDT"
 
 
 @pytest.fixture
@@ -47,6 +48,14 @@ class Recorder(bt.Strategy):
         self.orders: list[bt.Order] = []
         self.ticks = 0
 
+    def notify_tick(self, tick: Any) -> None:
+        self.ticks += 1
+        if self.ticks == 1:
+            self.on_first_tick()
+
+    def on_first_tick(self) -> None:
+        """Orders to send on the first trade (none here)."""
+
     def notify_order(self, order: bt.Order) -> None:
         self.notes.append((order.getstatusname(), order.executed.size, order.executed.price, order.executed.comm))
 
@@ -55,21 +64,22 @@ class Recorder(bt.Strategy):
 
 
 def live_run(exchange: FakeExchange, strategy: type, script: Callable[[Any], None], paper: bool = False,
-             **broker_options: Any):
+             symbol: str = SYMBOL, exchange_id: str = "binance", **broker_options: Any):
     """Run ``strategy`` live on FakeExchange with a CCXTBroker (``paper``: the paper broker,
     commission 0.1% and partial fills, like FakeExchange's) while ``script(run)`` drives
     the exchange from another thread; ``run.strategy`` is the strategy once it exists.
-    The run stops when the script returns. Returns (strategy, broker, cerebro)."""
+    The run stops when the script returns; ``symbol`` is the one traded (``PERPETUAL``: USD-M
+    futures), ``exchange_id`` the broker's ccxt exchange. Returns (strategy, broker, cerebro)."""
     queue = LiveEventQueue()
     cerebro = bt.Cerebro()
-    cerebro.add_live_feed(CCXTLiveTickFeed("binance", SYMBOL, queue, config=exchange.ccxt_config()))
+    cerebro.add_live_feed(CCXTLiveTickFeed("binance", symbol, queue, config=exchange.ccxt_config()))
     if paper:
         broker = cerebro.broker
         broker.setcash(100_000.0)
         broker.setcommission(commission=exchange.fee_rate)
         broker.set_partial_fills(True)
     else:
-        broker = CCXTBroker("binance", broker_config(exchange), **{"run_id": "t1", **broker_options})
+        broker = CCXTBroker(exchange_id, broker_config(exchange), **{"run_id": "t1", **broker_options})
         cerebro.setbroker(broker)
     cerebro.addstrategy(strategy)
     run = Run(cerebro)
@@ -78,7 +88,7 @@ def live_run(exchange: FakeExchange, strategy: type, script: Callable[[Any], Non
     def drive() -> None:
         try:
             if paper:
-                exchange.wait_subscriptions(exchange.trade_stream(SYMBOL), 1)
+                exchange.wait_subscriptions(exchange.trade_stream(symbol), 1)
             else:
                 exchange.wait_user_connections(1)
             script(run)
@@ -94,6 +104,18 @@ def live_run(exchange: FakeExchange, strategy: type, script: Callable[[Any], Non
     if errors:
         raise errors[0]
     return results[0], broker, cerebro
+
+
+def trades_then(exchange: FakeExchange, symbol: str, *steps: tuple[int, str, Callable[[Any], Any]]):
+    """A ``live_run`` script: for each ``(count, what, predicate)`` step, ``count`` trades of
+    ``symbol`` are sent, then the run waits until ``predicate(strategy)``."""
+
+    def script(run: Run) -> None:
+        for count, what, predicate in steps:
+            exchange.send_trades(symbol, count)
+            run.wait(predicate, what)
+
+    return script
 
 
 class Run:
