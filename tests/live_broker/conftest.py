@@ -64,12 +64,14 @@ class Recorder(bt.Strategy):
 
 
 def live_run(exchange: FakeExchange, strategy: type, script: Callable[[Any], None], paper: bool = False,
-             symbol: str = SYMBOL, exchange_id: str = "binance", **broker_options: Any):
+             symbol: str = SYMBOL, exchange_id: str = "binance",
+             prepare: Callable[[bt.Cerebro], Any] | None = None, **broker_options: Any):
     """Run ``strategy`` live on FakeExchange with a CCXTBroker (``paper``: the paper broker,
     commission 0.1% and partial fills, like FakeExchange's) while ``script(run)`` drives
     the exchange from another thread; ``run.strategy`` is the strategy once it exists.
     The run stops when the script returns; ``symbol`` is the one traded (``PERPETUAL``: USD-M
-    futures), ``exchange_id`` the broker's ccxt exchange. Returns (strategy, broker, cerebro)."""
+    futures), ``exchange_id`` the broker's ccxt exchange, ``prepare(cerebro)`` runs before the
+    run starts. Returns (strategy, broker, cerebro)."""
     queue = LiveEventQueue()
     cerebro = bt.Cerebro()
     cerebro.add_live_feed(CCXTLiveTickFeed("binance", symbol, queue, config=exchange.ccxt_config()))
@@ -82,6 +84,8 @@ def live_run(exchange: FakeExchange, strategy: type, script: Callable[[Any], Non
         broker = CCXTBroker(exchange_id, broker_config(exchange), **{"run_id": "t1", **broker_options})
         cerebro.setbroker(broker)
     cerebro.addstrategy(strategy)
+    if prepare is not None:
+        prepare(cerebro)
     run = Run(cerebro)
     errors: list[BaseException] = []
 

@@ -4,12 +4,15 @@ never show in logs, errors, reprs or the summary."""
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
+from pathlib import Path
 
 import backtrader as bt
 import pytest
 
 from backtrader_channels.broker.ccxt_broker import CCXTBroker, load_credentials
+from backtrader_channels.bus import add_control, send_local
 
 from .conftest import SYMBOL, Recorder, broker_config, live_run
 
@@ -134,6 +137,25 @@ def test_an_order_above_the_limits_is_refused_before_it_leaves(exchange):
     ]
     assert exchange.order_requests == 1
     assert broker_config(exchange)["timeout"] == 1000
+
+
+def test_a_stop_command_on_the_control_socket_is_the_kill_switch(exchange):
+    exchange.script_trades(SYMBOL, [(50_000.0, 0.1)])
+    path = Path(tempfile.mkdtemp(prefix="bc-ctl-")) / "ctl.sock"  # Unix socket paths must be short
+
+    def script(run):
+        exchange.send_trades(SYMBOL, 1)
+        run.wait(lambda s: s.statuses().count("Accepted") == 2, "two accepted bids")
+        send_local(path, "stop")
+        # the run's own runstop comes only after this script returns: these come from the command
+        run.wait(lambda s: s.statuses().count("Canceled") == 2, "both bids cancelled by the stop command")
+
+    strategy, _, cerebro = live_run(exchange, RestTwoBids, script,
+                                    prepare=lambda cerebro: add_control(cerebro, "ctl-test", socket_path=path))
+    orders, _ = exchange.ledger()
+    assert [o["status"] for o in orders] == ["CANCELED", "CANCELED"]
+    assert exchange.open_orders() == []
+    assert ("kill switch", "2 open orders cancelled at stop") in cerebro._bc_engine.live.rows()
 
 
 def test_flatten_on_stop_sells_the_position_and_books_the_fills(exchange):
