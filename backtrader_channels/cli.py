@@ -206,16 +206,11 @@ class StatusLine:
 def cmd_live(args: argparse.Namespace) -> int:
     from .feeds import CCXTLiveOrderBookFeed, CCXTLiveTickFeed
     from .live import LiveEventQueue
-    from .testing import binance_ccxt_config
 
     if (args.bus is None) != (args.run_name is None):
         raise SystemExit("btchannels live: --run names the run for --bus; give both or neither")
     strategy = load_strategy(args.strategy_file, args.strategy)
-    config: dict[str, Any] = {}
-    if args.rest_url or args.ws_url:
-        if args.exchange != "binance" or not (args.rest_url and args.ws_url):
-            raise SystemExit("btchannels: --rest-url and --ws-url go together, for --exchange binance")
-        config = binance_ccxt_config(args.rest_url, args.ws_url)
+    config = _exchange_config(args)
     if args.sandbox:
         config["sandbox"] = True
     queue = LiveEventQueue()
@@ -231,7 +226,8 @@ def cmd_live(args: argparse.Namespace) -> int:
 
         broker_config = {key: value for key, value in config.items() if key != "sandbox"}
         cerebro.setbroker(CCXTBroker(args.exchange, broker_config, sandbox=not args.real_money,
-                                     config_file=args.keys, flatten_on_stop=args.flatten_on_stop))
+                                     config_file=args.keys, flatten_on_stop=args.flatten_on_stop,
+                                     leverage=args.leverage))
     else:
         cerebro.broker.setcash(args.cash)
         cerebro.broker.setcommission(commission=args.commission)
@@ -257,14 +253,17 @@ def cmd_live(args: argparse.Namespace) -> int:
 
 
 def _exchange_config(args: argparse.Namespace) -> dict[str, Any]:
-    """ccxt config for a local or test Binance server (--rest-url/--ws-url), else none."""
+    """ccxt config for a local or test Binance server (--rest-url/--ws-url), else none; USD-M
+    markets are loaded too when a symbol is a perpetual (``BTC/USDT:USDT``)."""
     from .testing import binance_ccxt_config
 
     if not (args.rest_url or args.ws_url):
         return {}
-    if not (args.rest_url and args.ws_url):
-        raise SystemExit("btchannels: --rest-url and --ws-url go together")
-    return binance_ccxt_config(args.rest_url, args.ws_url)
+    if args.exchange != "binance" or not (args.rest_url and args.ws_url):
+        raise SystemExit("btchannels: --rest-url and --ws-url go together, for --exchange binance")
+    symbols = args.symbol if isinstance(args.symbol, list) else [args.symbol]
+    market_types = ("spot", "linear") if any(":" in symbol for symbol in symbols) else ("spot",)
+    return binance_ccxt_config(args.rest_url, args.ws_url, market_types)
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
@@ -429,6 +428,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="with --broker ccxt: trade on the real exchange, not its testnet")
     live.add_argument("--flatten-on-stop", action="store_true",
                       help="with --broker ccxt: close positions with market orders when the run stops")
+    live.add_argument("--leverage", type=int, default=1,
+                      help="with --broker ccxt on USD-M futures (--symbol BTC/USDT:USDT): the leverage set on start")
     live.add_argument("--chart", type=Path, help="write a PNG chart here at the end")
     live.add_argument("--keep-going", action="store_true",
                       help="retry a feed's fatal errors (unknown symbol, credentials) with backoff instead of "

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import threading
 
-from backtrader_channels.cli import main
+import pytest
 
-from .conftest import SYMBOL
+from backtrader_channels.cli import main
+from backtrader_channels.testing.exchange import FakeExchange
+
+from .conftest import PERPETUAL, SYMBOL
 
 STRATEGY = '''
 import backtrader as bt
@@ -42,3 +45,31 @@ def test_live_command_with_the_ccxt_broker_trades_at_the_exchange_and_prints_its
     assert "1 sent, 1 accepted, 1 completed, 0 cancelled, 0 rejected" in out.out
     assert "binance sandbox" in out.out
     assert exchange.api_key not in out.out + out.err and exchange.secret not in out.out + out.err
+
+
+SHORT_ONCE = STRATEGY.replace("BuyOnce", "ShortOnce").replace("self.buy(size=0.01)", "self.sell(size=0.01)")
+
+
+@pytest.fixture
+def perpetual_exchange():
+    with FakeExchange([], perpetuals=[PERPETUAL]) as server:
+        yield server
+
+
+def test_live_command_shorts_a_perpetual_at_the_leverage_asked(perpetual_exchange, tmp_path, monkeypatch, capsys):
+    exchange = perpetual_exchange
+    strategy = tmp_path / "short_once.py"
+    strategy.write_text(SHORT_ONCE)
+    monkeypatch.setenv("BTCHANNELS_API_KEY", exchange.api_key)
+    monkeypatch.setenv("BTCHANNELS_API_SECRET", exchange.secret)
+    sender = threading.Thread(target=exchange.send_trades, args=(PERPETUAL, 100),
+                              kwargs={"rate": 50, "timeout": 30}, daemon=True)
+    sender.start()
+    status = main(["live", str(strategy), "--broker", "ccxt", "--symbol", PERPETUAL, "--leverage", "5",
+                   "--rest-url", exchange.http_url, "--ws-url", exchange.ws_url, "--duration", "30"])
+    out = capsys.readouterr()
+    orders, fills = exchange.ledger()
+    assert status == 0
+    assert [(o["side"], o["status"]) for o in orders] == [("SELL", "FILLED")] and len(fills) == 1
+    assert exchange.futures.leverage == {"BTCUSDT": 5}
+    assert "1 sent, 1 accepted, 1 completed, 0 cancelled, 0 rejected" in out.out
