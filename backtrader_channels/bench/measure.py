@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import platform
 import resource
 import statistics
 from collections.abc import Callable
@@ -124,3 +125,14 @@ class Row:
 def rate_row(target: str, what: str, runs: list[Measured], goal: float | None, note: str = "",
               unit: str = "/s") -> Row:
     return Row(target, what, median_rate(runs), unit, goal, note=note)
+
+
+def machine() -> str:
+    """'2 cores, <CPU model>, Python 3.x.y'."""
+    model = platform.processor() or "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
