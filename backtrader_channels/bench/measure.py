@@ -41,6 +41,7 @@ class Sizes:
     queue_events: int  # 5: events through a LiveEventQueue
     zip_rows: int  # 6: rows of the Binance zip
     memory_rows: tuple[int, int]  # 7: a small and a large input, each run in a subprocess
+    scaling_trades: tuple[int, ...]  # scaling: targets 1 and 2 on each, each run in a subprocess
     latency_seconds: float  # live: seconds of sending at each rate
     rounds: int  # rounds per benchmark (the median is reported)
 
@@ -49,11 +50,12 @@ SIZES = {
     "quick": Sizes("quick", ticks=100_000, backtrader_ticks=20_000, limit_trades=200_000,
                    book_updates=10_000, book_trades=20_000, book_levels=1_000, bridge_ticks=50_000,
                    queue_events=100_000, zip_rows=200_000, memory_rows=(100_000, 400_000),
-                   latency_seconds=1.0, rounds=1),
+                   scaling_trades=(100_000, 400_000), latency_seconds=1.0, rounds=1),
     "full": Sizes("full", ticks=2_000_000, backtrader_ticks=100_000, limit_trades=5_000_000,
                   book_updates=250_000, book_trades=500_000, book_levels=1_000,
                   bridge_ticks=1_000_000, queue_events=1_000_000, zip_rows=5_000_000,
-                  memory_rows=(1_000_000, 17_000_000), latency_seconds=10.0, rounds=3),
+                  memory_rows=(1_000_000, 17_000_000), scaling_trades=(1_000_000, 5_000_000, 17_000_000),
+                  latency_seconds=10.0, rounds=3),
 }
 
 

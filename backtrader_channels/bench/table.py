@@ -18,7 +18,17 @@ from typing import Any
 from .costs import COSTS, bench_cost, bench_costs
 from .inputs import Inputs
 from .latency import scenario_latency
-from .measure import SIZES, Row, Sizes, machine, median_rate, peak_rss_mb, rate_row, repeat
+from .measure import (
+    DAY_TRADES,
+    SIZES,
+    Row,
+    Sizes,
+    machine,
+    median_rate,
+    peak_rss_mb,
+    rate_row,
+    repeat,
+)
 from .peers import print_peers, run_peers
 from .scenarios import (
     backtrader_frame,
@@ -27,6 +37,7 @@ from .scenarios import (
     scenario_books,
     scenario_bridge,
     scenario_convert,
+    scenario_fresh,
     scenario_limits,
     scenario_load_zip,
     scenario_memory,
@@ -129,6 +140,26 @@ def bench_target7(inputs: Inputs, sizes: Sizes) -> list[Row]:
     return rows
 
 
+SCALED = {"ticks": "target 1 (notify_tick per trade)", "limits": "target 2 (bars + 2 resting limits)"}
+
+
+def bench_scaling(inputs: Inputs, sizes: Sizes) -> list[Row]:
+    """Wall time and peak RSS of targets 1 and 2 as the day grows: linear time, flat memory?"""
+    rows = []
+    for which, what in SCALED.items():
+        for n in sizes.scaling_trades:
+            run = scenario_fresh(which, inputs.trades(n), inputs.bars(n))
+            rss, imports = run.checks["peak_rss_mb"], run.checks["baseline_rss_mb"]
+            rows += [
+                Row("scale", f"{what}, {n:,} trades: wall time", run.seconds, "s",
+                    10.0 if n >= DAY_TRADES else None, higher_is_better=False,
+                    note=f"{run.rate:,.0f} trades/s, {run.seconds / n * 1e9:,.0f} ns a trade"),
+                Row("scale", f"{what}, {n:,} trades: peak RSS", rss, "MB", 200.0, higher_is_better=False,
+                    note=f"imports {imports:.0f} MB, run {rss - imports:.0f} MB"),
+            ]
+    return rows
+
+
 def bench_latency(sizes: Sizes) -> list[Row]:
     rows = []
     for server_process in (False, True):
@@ -152,6 +183,7 @@ TARGETS: dict[str, Callable[[Inputs, Sizes], list[Row]]] = {
     "5": lambda inputs, sizes: bench_target5(sizes),
     "6": bench_target6,
     "7": bench_target7,
+    "scale": bench_scaling,
     "live": lambda inputs, sizes: bench_latency(sizes),
     "costs": bench_costs,
 }
