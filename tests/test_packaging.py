@@ -84,11 +84,12 @@ def test_each_extra_brings_its_optional_packages():
     assert _names(EXTRAS["sweep"]) == {"pandas", "dask", "tqdm"}
     assert _names(EXTRAS["bus"]) == {"redis", "hiredis", "msgpack"}
     assert _names(EXTRAS["record"]) == {"msgpack"}
+    assert _names(EXTRAS["peers"]) == {"pandas", "nautilus_trader", "hftbacktest"}  # btchannels bench --peers
     assert _self_extras(EXTRAS["all"]) == {"live", "plot", "bench", "sweep", "bus", "record"}
 
 
 def test_the_test_extra_is_everything_plus_the_tools():
-    assert _self_extras(EXTRAS["test"]) == {"all"}
+    assert _self_extras(EXTRAS["test"]) == {"all", "peers"}  # the peers test runs the peers
     assert _names(EXTRAS["test"]) - {"backtrader-channels"} == {"pytest", "pytest-benchmark", "hypothesis", "ruff", "mypy"}
     assert "hypothesis>=6.100" in EXTRAS["test"]
 

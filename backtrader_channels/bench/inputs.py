@@ -136,8 +136,8 @@ def _binance_lines(chunk: TradeChunk) -> bytes:
     """
     if chunk.trade_id is None:
         raise ValueError("Binance trade rows need trade ids")
-    cents = np.round(chunk.price * 100).astype(np.int64)
-    lots = np.round(chunk.volume * 100_000).astype(np.int64)
+    cents: np.ndarray = np.round(chunk.price * 100).astype(np.int64)
+    lots: np.ndarray = np.round(chunk.volume * 100_000).astype(np.int64)
     maker = np.where(chunk.is_sell, "True", "False")  # a sell aggressor: the buyer was maker
     rows = zip(chunk.trade_id.tolist(), cents.tolist(), lots.tolist(), (chunk.price * chunk.volume).tolist(),
                (chunk.ts_ns // 1000).tolist(), maker.tolist(), strict=True)

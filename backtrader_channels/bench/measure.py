@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import platform
 import resource
 import statistics
 from collections.abc import Callable
@@ -40,6 +41,7 @@ class Sizes:
     queue_events: int  # 5: events through a LiveEventQueue
     zip_rows: int  # 6: rows of the Binance zip
     memory_rows: tuple[int, int]  # 7: a small and a large input, each run in a subprocess
+    scaling_trades: tuple[int, ...]  # scaling: targets 1 and 2 on each, each run in a subprocess
     latency_seconds: float  # live: seconds of sending at each rate
     rounds: int  # rounds per benchmark (the median is reported)
 
@@ -48,11 +50,12 @@ SIZES = {
     "quick": Sizes("quick", ticks=100_000, backtrader_ticks=20_000, limit_trades=200_000,
                    book_updates=10_000, book_trades=20_000, book_levels=1_000, bridge_ticks=50_000,
                    queue_events=100_000, zip_rows=200_000, memory_rows=(100_000, 400_000),
-                   latency_seconds=1.0, rounds=1),
+                   scaling_trades=(100_000, 400_000), latency_seconds=1.0, rounds=1),
     "full": Sizes("full", ticks=2_000_000, backtrader_ticks=100_000, limit_trades=5_000_000,
                   book_updates=250_000, book_trades=500_000, book_levels=1_000,
                   bridge_ticks=1_000_000, queue_events=1_000_000, zip_rows=5_000_000,
-                  memory_rows=(1_000_000, 17_000_000), latency_seconds=10.0, rounds=3),
+                  memory_rows=(1_000_000, 17_000_000), scaling_trades=(1_000_000, 5_000_000, 17_000_000),
+                  latency_seconds=10.0, rounds=3),
 }
 
 
@@ -124,3 +127,14 @@ class Row:
 def rate_row(target: str, what: str, runs: list[Measured], goal: float | None, note: str = "",
               unit: str = "/s") -> Row:
     return Row(target, what, median_rate(runs), unit, goal, note=note)
+
+
+def machine() -> str:
+    """'2 cores, <CPU model>, Python 3.x.y'."""
+    model = platform.processor() or "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"

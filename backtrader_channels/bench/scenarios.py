@@ -215,23 +215,34 @@ def scenario_convert(src: Path, dst: Path) -> Measured:
     return Measured(rows, seconds, {"written": sum(len(c) for c in open_trades(dst).chunks())})
 
 
-MEMORY_CHILD = """
-import json, sys, time
+FRESH_CHILD = """
+import json, sys
 from pathlib import Path
 from backtrader_channels.bench.measure import peak_rss_mb
-from backtrader_channels.bench.scenarios import scenario_limits
+from backtrader_channels.bench.scenarios import FRESH_SCENARIOS
 baseline = peak_rss_mb()
-measured = scenario_limits(Path(sys.argv[1]), Path(sys.argv[2]))
+measured = FRESH_SCENARIOS[sys.argv[1]](Path(sys.argv[2]), Path(sys.argv[3]))
 print(json.dumps({"count": measured.count, "seconds": measured.seconds, "checks": measured.checks,
                   "baseline_rss_mb": baseline, "peak_rss_mb": peak_rss_mb()}))
 """
+FRESH_SCENARIOS = {
+    "ticks": lambda trades, bars: scenario_ticks(trades),
+    "limits": scenario_limits,
+}
 
 
-def scenario_memory(trades: Path, bars: Path) -> Measured:
-    """Target 7: target 2's run in a fresh interpreter that reports its own peak RSS."""
-    out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(trades), str(bars)],
+def scenario_fresh(which: str, trades: Path, bars: Path) -> Measured:
+    """``FRESH_SCENARIOS[which]`` (target 1's ``ticks`` or target 2's ``limits``) in a fresh
+    interpreter that reports its own peak RSS (``peak_rss_mb``, and ``baseline_rss_mb``
+    after the imports)."""
+    out = subprocess.run([sys.executable, "-c", FRESH_CHILD, which, str(trades), str(bars)],
                          check=True, capture_output=True, text=True)
     report = json.loads(out.stdout.strip().splitlines()[-1])
     checks = dict(report["checks"], peak_rss_mb=report["peak_rss_mb"],
                   baseline_rss_mb=report["baseline_rss_mb"])
     return Measured(report["count"], report["seconds"], checks)
+
+
+def scenario_memory(trades: Path, bars: Path) -> Measured:
+    """Target 7: target 2's run in a fresh interpreter that reports its own peak RSS."""
+    return scenario_fresh("limits", trades, bars)

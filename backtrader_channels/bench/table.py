@@ -7,7 +7,6 @@ import contextlib
 import json
 import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -19,7 +18,18 @@ from typing import Any
 from .costs import COSTS, bench_cost, bench_costs
 from .inputs import Inputs
 from .latency import scenario_latency
-from .measure import SIZES, Row, Sizes, median_rate, peak_rss_mb, rate_row, repeat
+from .measure import (
+    DAY_TRADES,
+    SIZES,
+    Row,
+    Sizes,
+    machine,
+    median_rate,
+    peak_rss_mb,
+    rate_row,
+    repeat,
+)
+from .peers import print_peers, run_peers
 from .scenarios import (
     backtrader_frame,
     queue_events,
@@ -27,6 +37,7 @@ from .scenarios import (
     scenario_books,
     scenario_bridge,
     scenario_convert,
+    scenario_fresh,
     scenario_limits,
     scenario_load_zip,
     scenario_memory,
@@ -129,6 +140,26 @@ def bench_target7(inputs: Inputs, sizes: Sizes) -> list[Row]:
     return rows
 
 
+SCALED = {"ticks": "target 1 (notify_tick per trade)", "limits": "target 2 (bars + 2 resting limits)"}
+
+
+def bench_scaling(inputs: Inputs, sizes: Sizes) -> list[Row]:
+    """Wall time and peak RSS of targets 1 and 2 as the day grows: linear time, flat memory?"""
+    rows = []
+    for which, what in SCALED.items():
+        for n in sizes.scaling_trades:
+            run = scenario_fresh(which, inputs.trades(n), inputs.bars(n))
+            rss, imports = run.checks["peak_rss_mb"], run.checks["baseline_rss_mb"]
+            rows += [
+                Row("scale", f"{what}, {n:,} trades: wall time", run.seconds, "s",
+                    10.0 if n >= DAY_TRADES else None, higher_is_better=False,
+                    note=f"{run.rate:,.0f} trades/s, {run.seconds / n * 1e9:,.0f} ns a trade"),
+                Row("scale", f"{what}, {n:,} trades: peak RSS", rss, "MB", 200.0, higher_is_better=False,
+                    note=f"imports {imports:.0f} MB, run {rss - imports:.0f} MB"),
+            ]
+    return rows
+
+
 def bench_latency(sizes: Sizes) -> list[Row]:
     rows = []
     for server_process in (False, True):
@@ -152,6 +183,7 @@ TARGETS: dict[str, Callable[[Inputs, Sizes], list[Row]]] = {
     "5": lambda inputs, sizes: bench_target5(sizes),
     "6": bench_target6,
     "7": bench_target7,
+    "scale": bench_scaling,
     "live": lambda inputs, sizes: bench_latency(sizes),
     "costs": bench_costs,
 }
@@ -215,17 +247,6 @@ def run_bench(size: str = "quick", only: list[str] | None = None, root: str | os
         return rows
 
 
-def machine() -> str:
-    """'2 cores, <CPU model>, Python 3.x.y'."""
-    model = platform.processor() or "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
-
-
 def _figure(value: float) -> str:
     if math.isnan(value):
         return "n/a"
@@ -263,19 +284,53 @@ def bench_parser() -> argparse.ArgumentParser:
                         help="keep the generated inputs here and reuse them (default: a temporary directory)")
     parser.add_argument("--in-process", action="store_true",
                         help="run every job in this process (default: each in a fresh interpreter)")
+    peers = parser.add_argument_group("peers", "the same workloads in backtrader, nautilus_trader and "
+                                               "hftbacktest (see docs/performance.md#peers)")
+    peers.add_argument("--peers", action="store_true",
+                       help="run the peers comparison instead of the targets")
+    peers.add_argument("--trades", type=positive, default=1_000_000,
+                       help="trades per workload (default: %(default)s)")
+    peers.add_argument("--rounds", type=positive, default=3,
+                       help="rounds, every engine once per round, in turn (default: %(default)s)")
+    peers.add_argument("--ema", type=ema_weights, default="0.01,0.001", metavar="FAST,SLOW",
+                       help="weights of the newest price in the strategy's fast and slow EMA, "
+                            "a few hundred orders per million trades by default (default: %(default)s)")
     return parser
 
 
+def positive(text: str) -> int:
+    value = int(text.replace("_", "").replace(",", ""))
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def ema_weights(text: str) -> tuple[float, float]:
+    try:
+        fast, slow = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected FAST,SLOW (two numbers), got {text!r}") from None
+    if not 0 < slow < fast <= 1:
+        raise argparse.ArgumentTypeError(f"expected 0 < SLOW < FAST <= 1, got {text!r}")
+    return fast, slow
+
+
 def main_bench(argv: list[str] | None = None) -> int:
-    """``btchannels bench [--full] [--only 1,2] [--dir DIR] [--in-process]``: run, print the table."""
+    """``btchannels bench [--full] [--only 1,2] [--dir DIR] [--in-process]``: run, print the table;
+    ``btchannels bench --peers [--trades N] [--rounds R] [--ema FAST,SLOW] [--dir DIR]``: the peers'."""
     parser = bench_parser()
     args = parser.parse_args(argv)
+    progress = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    if args.peers:
+        fast, slow = args.ema
+        results = run_peers(args.trades, args.rounds, args.dir, fast, slow, progress=progress)
+        print_peers(results, args.trades)
+        return 0
     size = "full" if args.full else "quick"
     only = args.only.split(",") if args.only else None
     unknown = sorted(set(only or ()) - set(TARGETS))
     if unknown:
         parser.error(f"unknown target(s) {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
-    rows = run_bench(size, only, args.dir, progress=lambda text: print(text, file=sys.stderr, flush=True),
-                     isolate=not args.in_process)
+    rows = run_bench(size, only, args.dir, progress=progress, isolate=not args.in_process)
     print_rows(rows, size)
     return 0

@@ -30,7 +30,7 @@ class BarStep:
     def __init__(self, engine: TickEngine, feeds: list) -> None:
         self.engine = engine
         self._feeds: list[list[Any]] = []  # [feed, its close times (ns), next position]
-        all_times = [np.empty(0, dtype=np.int64)]
+        all_times: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
         for feed in feeds:
             milliseconds = np.round(from_num(np.asarray(feed.lines.datetime.array)) * 1e3)
             times_ns = milliseconds.astype(np.int64) * 1_000_000

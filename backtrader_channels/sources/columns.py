@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .arrays import numpy_of
 from .chunks import TradeChunk
 from .errors import Problems
 from .timestamps import DECIMAL_SECONDS, to_ns
@@ -64,7 +65,7 @@ def _array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 def _missing(column: pa.Array) -> np.ndarray:
     if column.null_count:
-        return column.is_null().to_numpy(zero_copy_only=False)
+        return numpy_of(column.is_null())
     return np.zeros(len(column), dtype=bool)
 
 
@@ -118,7 +119,7 @@ def numbers(
     """float64 values; missing, non-finite and negative (or zero, unless ``zero_ok``) are flagged."""
     column = _array(column)
     values = _readable(column, pa.float64(), NUMBER_TEXT, problems, field, rows)
-    values = values.cast(pa.float64()).fill_null(0.0).to_numpy()
+    values = numpy_of(values.cast(pa.float64()))
 
     def describe(i: int) -> str:
         return repr(float(values[i]))
@@ -144,7 +145,7 @@ def integers(
     flag(problems, _missing(column), field, "missing", rows=rows)
     values = _readable(column, pa.int64(), INTEGER_TEXT, problems, field, rows)
     try:
-        return values.cast(pa.int64()).fill_null(0).to_numpy()
+        return numpy_of(values.cast(pa.int64()))
     except pa.ArrowInvalid:  # fractions, or beyond int64: found value by value
         whole = [_whole(value) for value in values.to_pylist()]
         bad = np.array([w is None for w in whole]) & ~_missing(values)
@@ -181,7 +182,7 @@ def per_value(
         column = column.cast(pa.string()).dictionary_encode()
     distinct = column.dictionary.to_pylist()
     lookup = np.array([function(str(value)) for value in distinct] + [missing])
-    return lookup[column.indices.fill_null(len(distinct)).to_numpy()]
+    return lookup[numpy_of(column.indices, len(distinct))]
 
 
 def labels(
@@ -240,7 +241,7 @@ def trade_chunk(table: pa.Table, fields: TradeFields, problems: Problems) -> Tra
     side = _array(table[fields.side])
     if fields.buyer_maker:  # the buyer made the market: the aggressor sold
         problems.flag(_missing(side), fields.side, "missing")
-        is_sell = side.fill_null(False).to_numpy(zero_copy_only=False)
+        is_sell = numpy_of(side, False)
     else:
         is_sell = labels(side, DIRECTIONS, problems, fields.side) == 1
     trade_id = None

@@ -23,7 +23,7 @@ class RepeatedIds:
 
     def reset(self) -> None:
         self.count = 0
-        self._recent = np.empty(0, dtype=np.int64)
+        self._recent: np.ndarray = np.empty(0, dtype=np.int64)
 
     def add(self, ids: np.ndarray) -> None:
         """Count the repeats among a chunk's ids (in delivery order)."""

@@ -11,6 +11,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .arrays import numpy_of
+
 __all__ = ["DECIMAL_SECONDS", "to_ns"]
 
 DECIMAL_SECONDS = pa.decimal128(38, 9)  # how text timestamps are read: exact to the nanosecond
@@ -26,14 +28,14 @@ def to_ns(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     kind = values.type
     missing = _missing(values)
     if pa.types.is_timestamp(kind):
-        ns = values.cast(pa.timestamp("ns", tz=kind.tz)).cast(pa.int64()).fill_null(0).to_numpy()
+        ns = numpy_of(values.cast(pa.timestamp("ns", tz=kind.tz)).cast(pa.int64()))
         return ns, missing | (ns < 0)
     if pa.types.is_decimal(kind):
         return _decimal_ns(values.cast(DECIMAL_SECONDS), missing)
     if pa.types.is_integer(kind):
-        return _whole_ns(values.cast(pa.int64()).fill_null(0).to_numpy(), missing)
+        return _whole_ns(numpy_of(values.cast(pa.int64())), missing)
     if pa.types.is_floating(kind):
-        number = values.cast(pa.float64()).fill_null(0).to_numpy()
+        number = numpy_of(values.cast(pa.float64()))
         unit = np.searchsorted(LIMITS, np.abs(number), side="right")
         micro = np.round(number * (NS_PER_UNIT[unit] / 1_000))
         bad = missing | ~np.isfinite(number) | (number < 0) | (micro * 1_000 >= MAX_NS)
@@ -43,7 +45,7 @@ def to_ns(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
 
 def _missing(values: pa.Array) -> np.ndarray:
     if values.null_count:
-        return values.is_null().to_numpy(zero_copy_only=False)
+        return numpy_of(values.is_null())
     return np.zeros(len(values), dtype=bool)
 
 

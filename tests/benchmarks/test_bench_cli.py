@@ -41,3 +41,14 @@ def test_main_bench_refuses_unknown_targets(capsys):
 def test_jobs_expand_the_cost_table_one_row_each():
     assert bench.job_names(["2", "costs"]) == ["2", *(bench.COST_JOB + name for name in bench.COSTS)]
     assert bench.job_names()[:2] == ["1", "2"]
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--ema", "0.001,0.01"], "expected 0 < SLOW < FAST <= 1, got '0.001,0.01'"),
+    (["--ema", "fast"], "expected FAST,SLOW (two numbers), got 'fast'"),
+    (["--trades", "0"], "must be at least 1, got 0"),
+])
+def test_main_bench_refuses_bad_peers_options(capsys, option, message):
+    with pytest.raises(SystemExit):
+        bench.main_bench(["--peers", *option])
+    assert message in capsys.readouterr().err
