@@ -91,9 +91,11 @@ def _careful_batch(
 def parquet_batches(path: Path, columns: Sequence[str], batch_rows: int) -> Iterator[Batch]:
     """The ``columns`` of a Parquet file in batches of ``batch_rows`` rows."""
     row = 1
+    pool = pa.default_memory_pool()
     with pq.ParquetFile(path, pre_buffer=False) as file:  # no read-ahead: memory stays flat
         for record_batch in file.iter_batches(batch_size=batch_rows, columns=list(columns)):
             count = record_batch.num_rows
             table = pa.Table.from_batches([record_batch])
             yield Batch(table, np.arange(row, row + count), Problems(count), "row")
             row += count
+            pool.release_unused()  # Arrow's allocator keeps freed pages resident otherwise (~10 MB of peak RSS)
