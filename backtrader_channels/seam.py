@@ -10,7 +10,9 @@ expected parameters, and otherwise raises ``BacktraderIncompatible`` naming what
 
 from __future__ import annotations
 
+import datetime
 import inspect
+import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +23,7 @@ from backtrader.linebuffer import LineBuffer
 from backtrader.lineiterator import LineIterator
 from backtrader.order import Order, OrderData
 from backtrader.strategy import MetaStrategy
+from backtrader.utils import AutoOrderedDict, num2date
 
 __all__ = [
     "KNOWN_VERSIONS",
@@ -40,7 +43,7 @@ _REQUIRED: dict[Any, tuple[str, ...]] = {
                  "check_submitted", "submit_accept", "get_notification", "notify"),
     LineIterator: ("_next", "_once", "home"),
     LineBuffer: ("reset", "home", "UnBounded"),
-    Order: ("clone", "alive"),
+    Order: ("clone", "alive", "refbasis"),
     OrderData: ("clone", "markpending"),
     bt.feed.DataBase: ("_start", "forward"),
 }
@@ -55,7 +58,7 @@ _PARAMETERS: dict[tuple[Any, str], tuple[str, ...]] = {
 }
 # attributes set on instances in __init__, checked on fresh objects
 _INSTANCE_FIELDS: dict[str, tuple[str, ...]] = {
-    "BackBroker": ("notifs", "pending", "submitted", "_toactivate", "_ocos", "positions", "comminfo",
+    "BackBroker": ("notifs", "pending", "submitted", "_toactivate", "_ocos", "_ocol", "positions", "comminfo",
                    "orders", "_pchildren"),
     "Cerebro": ("_dooptimize", "strats", "optcbs", "datas", "datasbyname"),
     "LineBuffer": ("array", "idx", "lencount", "mode", "_idx"),
@@ -343,6 +346,97 @@ def clone_order(order: Order) -> Order:
     clone = _shallow_copy(order)
     clone.executed = _shallow_copy(executed)
     return clone
+
+
+# -- orders ---------------------------------------------------------------------------------
+LEAN_EXECTYPES = (Order.Market, Order.Limit, Order.Stop, Order.StopLimit)
+_SECOND = 1.0 / 86400.0  # in backtrader date numbers
+
+
+def new_order(cls: type[Order], owner: Any, data: Any, size: float, price: float | None, plimit: float | None,
+              exectype: int | None, tradeid: Any, histnotify: bool) -> Order:
+    """``cls(owner=owner, data=data, ...)`` (a BuyOrder or SellOrder) exactly as backtrader builds a
+    lone order (no parent, OCO, trailing or validity; ``exectype`` None or in ``LEAN_EXECTYPES``)
+    on a data with no time zone, at a fraction of the cost of its metaclass and ``__init__``."""
+    params = object.__new__(cls.params)
+    values = params.__dict__
+    values.update(_order_defaults(cls))
+    values.update(owner=owner, data=data, size=size, price=price, pricelimit=plimit, exectype=exectype,
+                  tradeid=tradeid, histnotify=histnotify)
+    order = object.__new__(cls)
+    order.params = order.p = params
+    order.ref = next(Order.refbasis)
+    order.broker = None
+    order.info = AutoOrderedDict()
+    order.comminfo = None
+    order.triggered = False
+    order._active = True
+    order.status = Order.Created
+    order.plimit = plimit
+    if exectype is None:
+        order.exectype = Order.Market
+    if cls.ordtype != Order.Buy:
+        size = order.size = -size
+    lines = data.lines
+    pclose = lines.close[0]
+    dcreated = lines.datetime[0]
+    order.created = OrderData(dt=dcreated, size=size, price=pclose if not price and not plimit else price,
+                              pricelimit=plimit, pclose=pclose, trailamount=None, trailpercent=None)
+    order._limitoffset = 0.0
+    order.executed = OrderData(remsize=size)
+    order.position = 0
+    order.dteos = _end_of_session(data, dcreated)
+    return order
+
+
+def _order_defaults(cls: type[Order]) -> dict:
+    defaults = cls.__dict__.get("_bc_defaults")
+    if defaults is None:
+        defaults = dict(cls.params._getitems())
+        cls._bc_defaults = defaults
+    return defaults
+
+
+def _end_of_session(data: Any, num: float) -> float:
+    """``Order.dteos`` of an order created at date number ``num``: the end of its session day,
+    worked out as backtrader does once per day of ``data``, then reused inside the day."""
+    cached = data.__dict__.get("_bc_eos")
+    if cached is not None and cached[0] <= num <= cached[1]:
+        return cached[2]
+    dtime = num2date(num, tz=data._tz)
+    session = data.p.sessionend
+    dteos = dtime.replace(hour=session.hour, minute=session.minute, second=session.second,
+                          microsecond=session.microsecond)
+    if dteos < dtime:
+        dteos += datetime.timedelta(days=1)
+    eos = data.date2num(dteos)
+    if data._tz is None and math.floor(num) == math.floor(eos):  # one day, both sides well inside it
+        data._bc_eos = (math.floor(num) + _SECOND, eos - _SECOND, eos)
+    return eos
+
+
+def lone_order(broker: BackBroker, order: Order) -> None:
+    """Book a lone order as ``BackBroker.buy``/``submit``/``transmit`` do: its own OCO group and
+    bracket group, in ``broker.orders``, Submitted (and notified)."""
+    ref = order.ref
+    broker._ocos[ref] = ref
+    broker._ocol[ref].append(ref)
+    broker._pchildren[ref].append(order)
+    order.submit()
+    broker.orders.append(order)
+    broker.notify(order)
+
+
+def cash_after(broker: BackBroker, order: Order) -> float:
+    """The cash left if ``order`` filled now at its creation price (BackBroker's check at
+    submission, of one order)."""
+    return broker._execute(order, cash=broker.cash, position=broker.positions[order.data].clone())
+
+
+def lean_data(broker: BackBroker, data: Any) -> bool:
+    """Whether orders on ``data`` may take ``new_order``/``lone_order``: backtrader's defaults
+    for checking them (checked at submission, no cheat-on-open, no compensation, no time zone)."""
+    return (broker.p.checksubmit and not broker.p.coo and data._compensate is None and data._tz is None)
 
 
 def set_fill_size(broker: BackBroker, size_of: Callable[[Any, float, int], float] | None) -> None:

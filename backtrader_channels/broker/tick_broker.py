@@ -13,7 +13,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-from backtrader import Order
+from backtrader import BuyOrder, Order, SellOrder
 from backtrader.brokers import BackBroker
 
 from .. import seam
@@ -27,6 +27,12 @@ if TYPE_CHECKING:
     from ..engine.clock import Clock
 
 __all__ = ["CashFlow", "FillRecord", "TickBroker"]
+
+
+# keyword arguments of BackBroker.buy/sell that are not order info, and their values in a lone order
+_LONE = {"oco": None, "trailamount": None, "trailpercent": None, "parent": None, "transmit": True,
+         "_checksubmit": True}
+_ORDER_KEYWORDS = {*_LONE, "tradeid", "histnotify"}
 
 
 class FillRecord(tuple):
@@ -61,7 +67,8 @@ class TickBroker(BackBroker):
     ``LatencyModel`` with order-entry and response latency), ``partial_fills`` (fills are
     capped by the trade's volume or the book's depth; without it book orders wait for
     enough depth), ``fill_model`` (a ``FillModel``; None: ``TradeThroughFills``),
-    ``maker_rebate`` (allow a negative commission). In tick mode a sell of a spot asset
+    ``maker_rebate`` (allow a negative commission), ``lean_orders`` (lone orders skip
+    BackBroker's general submission machinery, with the same outcome; False: never). In tick mode a sell of a spot asset
     (backtrader's default stock-like commission) may not exceed what is held: see rules.py.
     """
 
@@ -71,12 +78,15 @@ class TickBroker(BackBroker):
         ("partial_fills", False),
         ("fill_model", None),
         ("maker_rebate", False),
+        ("lean_orders", True),
     )
 
     def __init__(self) -> None:
         super().__init__()
         self._clock: Clock | None = None
         self._markets: dict[str, Market] = {}
+        self._market_of_data: dict[int, Market] = {}  # id(ChannelData) -> its market
+        self._lean = False  # lone orders take the lean path (tick mode, lean_orders)
         self.incoming: list[tuple[float, Order]] = []  # (time it starts working, order)
         self._fill_size = 0.0
         self._due: deque[float] = deque()  # when each queued notification reaches the strategy
@@ -122,6 +132,9 @@ class TickBroker(BackBroker):
         check_commissions(self)
         self._clock = clock
         self._markets = markets
+        self._market_of_data = {}
+        # a subclass that submits elsewhere (a live broker) keeps BackBroker's submission
+        self._lean = self.p.lean_orders and type(self).submit is TickBroker.submit
         self.incoming = []
         self._due.clear()
         self.fills = []
@@ -154,12 +167,17 @@ class TickBroker(BackBroker):
 
         A bar feed trades the channel symbol it is named after, else the first channel's.
         """
+        market = self._market_of_data.get(id(data))
+        if market is not None and market.data is data:
+            return market
         symbol = getattr(data, "symbol", None) or getattr(data, "_name", None) or data
         market = self._markets.get(symbol) if isinstance(symbol, str) else None
         if market is None:  # the first channel's symbol (live runs may add markets as they go)
             market = next(iter(self._markets.values()), None)
         if market is None:
             raise ValueError(f"no channel to trade {symbol!r}: add one with cerebro.add_channel")
+        if market.data is data:
+            self._market_of_data[id(data)] = market
         return market
 
     def _resolve(self, data: Any) -> Any:
@@ -173,17 +191,41 @@ class TickBroker(BackBroker):
         return super().getposition(self._resolve(data))
 
     def buy(self, owner, data, size, price=None, plimit=None, exectype=None, valid=None, **kwargs):
-        return super().buy(owner, self._stamped(data), size, price, plimit, exectype, valid, **kwargs)
+        return self._order(BuyOrder, owner, data, size, price, plimit, exectype, valid, kwargs)
 
     def sell(self, owner, data, size, price=None, plimit=None, exectype=None, valid=None, **kwargs):
-        return super().sell(owner, self._stamped(data), size, price, plimit, exectype, valid, **kwargs)
+        return self._order(SellOrder, owner, data, size, price, plimit, exectype, valid, kwargs)
 
-    def _stamped(self, data: Any) -> Any:
-        if not self.tick_mode:
-            return data
-        market = self.market_of(data)
-        market.mark(self._now())
-        return market.data
+    def _order(self, cls: type[Order], owner: Any, data: Any, size: float, price: float | None,
+               plimit: float | None, exectype: int | None, valid: Any, kwargs: dict) -> Order:
+        """A new order: lone ones in tick mode take the lean path, the rest BackBroker's."""
+        if self.tick_mode:
+            market = self.market_of(data)
+            market.mark(self._now())
+            data = market.data
+            if (self._lean and valid is None and (exectype is None or exectype in seam.LEAN_EXECTYPES)
+                    and all(kwargs.get(name, plain) is plain for name, plain in _LONE.items())
+                    and seam.lean_data(self, data)):
+                return self._place_lean(cls, owner, market, size, price, plimit, exectype, kwargs)
+        place = BackBroker.buy if cls is BuyOrder else BackBroker.sell
+        return place(self, owner, data, size, price, plimit, exectype, valid, **kwargs)
+
+    def _place_lean(self, cls: type[Order], owner: Any, market: Market, size: float, price: float | None,
+                    plimit: float | None, exectype: int | None, kwargs: dict) -> Order:
+        """What ``BackBroker.buy``/``sell``, ``submit`` and ``check_submitted`` do with a lone
+        order (no parent, OCO group, trailing or validity), without their general machinery."""
+        info = {name: value for name, value in kwargs.items() if name not in _ORDER_KEYWORDS}
+        order = seam.new_order(cls, owner, market.data, size, price, plimit, exectype,
+                               kwargs.get("tradeid", 0), kwargs.get("histnotify", False))
+        if info:
+            order.addinfo(**info)
+        seam.lone_order(self, order)
+        if market.price is None or seam.cash_after(self, order) >= 0.0:
+            self.submit_accept(order)
+        else:
+            order.margin()
+            self._finish_unfilled(order)
+        return order
 
     def submit(self, order: Order, check: bool = True) -> Order:
         if not self.tick_mode:
@@ -211,9 +253,7 @@ class TickBroker(BackBroker):
         if refusal is not None:
             order.addinfo(reason=refusal)
             order.margin()
-            self.notify(order)
-            seam.oco_check(self, order)
-            seam.bracket_done(self, order, cancel=True)
+            self._finish_unfilled(order)
             return
         super().submit_accept(order)
         if self.tick_mode:
@@ -338,9 +378,7 @@ class TickBroker(BackBroker):
             market.mark(now)
             order.expire()
             self._close_order(order, market)
-            self.notify(order)
-            seam.oco_check(self, order)
-            seam.bracket_done(self, order, cancel=True)
+            self._finish_unfilled(order)
             return True
         return False
 
@@ -373,6 +411,13 @@ class TickBroker(BackBroker):
             cap = math.inf if buy else -math.inf
         slipped = seam.slipped(self, buy, cap, price, limited)
         return price if slipped is None else slipped
+
+    def _finish_unfilled(self, order: Order) -> None:
+        """Notify an order that ended without a fill (refused, expired) and settle its OCO
+        group and bracket."""
+        self.notify(order)
+        seam.oco_check(self, order)
+        seam.bracket_done(self, order, cancel=True)
 
     def _close_order(self, order: Order, market: Market) -> None:
         """Forget an order that can no longer fill, wherever it waits."""
