@@ -427,16 +427,9 @@ def lone_order(broker: BackBroker, order: Order) -> None:
     broker.notify(order)
 
 
-def cash_after(broker: BackBroker, order: Order) -> float:
-    """The cash left if ``order`` filled now at its creation price (BackBroker's check at
-    submission, of one order)."""
-    return broker._execute(order, cash=broker.cash, position=broker.positions[order.data].clone())
-
-
-def lean_data(broker: BackBroker, data: Any) -> bool:
-    """Whether orders on ``data`` may take ``new_order``/``lone_order``: backtrader's defaults
-    for checking them (checked at submission, no cheat-on-open, no compensation, no time zone)."""
-    return (broker.p.checksubmit and not broker.p.coo and data._compensate is None and data._tz is None)
+def lean_data(data: Any) -> bool:
+    """Whether orders on ``data`` may take the lean path: no compensation data, no time zone."""
+    return data._compensate is None and data._tz is None
 
 
 def set_fill_size(broker: BackBroker, size_of: Callable[[Any, float, int], float] | None) -> None:

@@ -17,6 +17,7 @@ from backtrader import BuyOrder, Order, SellOrder
 from backtrader.brokers import BackBroker
 
 from .. import seam
+from . import lean
 from .data import from_num, to_num
 from .fills import LIMITS, SUPPORTED, FillModel, FrontOfQueue, TradeThroughFills, limit_price
 from .latency import FixedLatency, LatencyModel
@@ -205,7 +206,7 @@ class TickBroker(BackBroker):
             data = market.data
             if (self._lean and valid is None and (exectype is None or exectype in seam.LEAN_EXECTYPES)
                     and all(kwargs.get(name, plain) is plain for name, plain in _LONE.items())
-                    and seam.lean_data(self, data)):
+                    and self.p.checksubmit and not self.p.coo and seam.lean_data(data)):
                 return self._place_lean(cls, owner, market, size, price, plimit, exectype, kwargs)
         place = BackBroker.buy if cls is BuyOrder else BackBroker.sell
         return place(self, owner, data, size, price, plimit, exectype, valid, **kwargs)
@@ -220,7 +221,7 @@ class TickBroker(BackBroker):
         if info:
             order.addinfo(**info)
         seam.lone_order(self, order)
-        if market.price is None or seam.cash_after(self, order) >= 0.0:
+        if market.price is None or lean.cash_after(self, order) >= 0.0:
             self.submit_accept(order)
         else:
             order.margin()
@@ -391,7 +392,10 @@ class TickBroker(BackBroker):
         executed_before = order.executed.size
         comm_before = order.executed.comm
         self.pending.remove(order)  # as in BackBroker.next: OCO checks must not see it
-        seam.execute(self, order, price, to_num(now))
+        if self._lean and seam.lean_data(order.data):
+            lean.execute(self, order, size, price, to_num(now))
+        else:
+            seam.execute(self, order, price, to_num(now))
         size = order.executed.size - executed_before
         if size:
             commission = order.executed.comm - comm_before

@@ -23,8 +23,8 @@ KINDS = {"market": bt.Order.Market, "limit": bt.Order.Limit, "stop": bt.Order.St
 ACTION = st.one_of(
     st.tuples(st.sampled_from(["buy", "sell"]), st.sampled_from(sorted(KINDS)), st.sampled_from([0.5, 1.0, 3.0]),
               st.integers(-4, 4).map(lambda ticks: ticks * 0.5)),
-    st.tuples(st.sampled_from(["close", "half", "reverse", "cancel", "explicit"]), st.just(""), st.just(0.0),
-              st.just(0.0)),
+    st.tuples(st.sampled_from(["close", "half", "reverse", "cancel", "explicit", "bracket", "valid"]), st.just(""),
+              st.just(0.0), st.just(0.0)),
 )
 COMMISSIONS = st.sampled_from([None, {"commission": 0.001}, {"commission": 2.0, "margin": 50.0, "mult": 2.0},
                                {"commission": 0.002, "leverage": 2.0}])
@@ -85,6 +85,10 @@ class Replayed(bt.Strategy):
                          tradeid=self.n % 2, note=self.n)
         if action == "explicit":  # exectype given, even as Market: kept in the order's params
             return self.buy(size=1.0, exectype=bt.Order.Market)
+        if action == "bracket":  # through backtrader's submission; filled on the lean path
+            return self.buy_bracket(size=1.0, price=price - 0.5, stopprice=price - 2.0, limitprice=price + 1.0)[0]
+        if action == "valid":
+            return self.buy(size=1.0, exectype=bt.Order.Limit, price=price - 0.5, valid=datetime.timedelta(seconds=30))
         if action == "cancel":
             working = [order for order in self.open if order.alive()]
             if working:
