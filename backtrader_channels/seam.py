@@ -44,7 +44,7 @@ _REQUIRED: dict[Any, tuple[str, ...]] = {
     LineIterator: ("_next", "_once", "home"),
     LineBuffer: ("reset", "home", "UnBounded"),
     Order: ("clone", "alive", "refbasis"),
-    OrderData: ("clone", "markpending"),
+    OrderData: ("clone",),
     bt.feed.DataBase: ("_start", "forward"),
 }
 _PARAMETERS: dict[tuple[Any, str], tuple[str, ...]] = {
@@ -61,7 +61,8 @@ _INSTANCE_FIELDS: dict[str, tuple[str, ...]] = {
     "BackBroker": ("notifs", "pending", "submitted", "_toactivate", "_ocos", "_ocol", "positions", "comminfo",
                    "orders", "_pchildren"),
     "Cerebro": ("_dooptimize", "strats", "optcbs", "datas", "datasbyname"),
-    "LineBuffer": ("array", "idx", "lencount", "mode", "_idx"),
+    "LineBuffer": ("array", "idx", "lencount", "mode", "_idx", "bindings"),
+    "OrderData": ("exbits", "p1", "p2"),
 }
 # attributes a method sets when it runs, checked in its source (backtrader's own, as imported)
 _SET_BY: dict[Callable[..., Any], tuple[str, ...]] = {
@@ -86,7 +87,7 @@ def check_backtrader() -> None:
     for function, fields in _SET_BY.items():
         source = inspect.getsource(function)
         missing += [f"{function.__qualname__} setting {field}" for field in fields if field not in source]
-    samples = {"BackBroker": BackBroker(), "Cerebro": bt.Cerebro(), "LineBuffer": LineBuffer()}
+    samples = {"BackBroker": BackBroker(), "Cerebro": bt.Cerebro(), "LineBuffer": LineBuffer(), "OrderData": OrderData()}
     missing += [f"{owner}().{name}" for owner, names in _INSTANCE_FIELDS.items()
                 for name in names if not hasattr(samples[owner], name)]
     if missing:
@@ -230,8 +231,15 @@ def bar_step(strategy: bt.Strategy, feed_of: dict[int, Any]) -> None:
     strategy.clear()
 
 
-def queue_notification(order: Any, quick: bool) -> None:
-    order.owner._addnotification(order, quicknotify=quick)
+def queue_notifications(orders: Iterable[Any], quick: bool) -> None:
+    """Queue order notifications with their strategies (``Strategy._addnotification``, which
+    also books the trades of fills); one with nothing executed is only queued."""
+    for order in orders:
+        params = order.p
+        if quick or order.executed.size:
+            params.owner._addnotification(order, quicknotify=quick)
+        elif not params.simulated:
+            params.owner._orderspending.append(order)
 
 
 def observed(strategy: bt.Strategy) -> bool:
@@ -332,19 +340,14 @@ def notification_queue(broker: BackBroker) -> Any:
     return broker.notifs
 
 
-def _shallow_copy(item: Any) -> Any:
-    """``copy.copy`` of a plain backtrader object, without the generic ``__reduce_ex__`` path."""
-    new = object.__new__(type(item))
-    new.__dict__.update(item.__dict__)
-    return new
-
-
 def clone_order(order: Order) -> Order:
     """What ``Order.clone`` makes (the copy a notification carries), at a third of the cost."""
     executed = order.executed
-    executed.markpending()
-    clone = _shallow_copy(order)
-    clone.executed = _shallow_copy(executed)
+    executed.p1, executed.p2 = executed.p2, len(executed.exbits)  # OrderData.markpending
+    clone = object.__new__(type(order))
+    clone.__dict__.update(order.__dict__)
+    clone.executed = copied = object.__new__(OrderData)
+    copied.__dict__.update(executed.__dict__)
     return clone
 
 
@@ -489,6 +492,26 @@ def root_clock(item: Any) -> Any:
         seen.add(id(item))
         item = item._clock
     return item
+
+
+def slot_writer(time_line: Any, price_lines: tuple) -> Callable[[float, float], None]:
+    """A function writing (date number, price) into the current slot of these line buffers,
+    as ``line[0] = value`` does, minus the method calls when no line is bound to another."""
+    if time_line.bindings or any(line.bindings for line in price_lines):
+        def write_bound(num: float, price: float) -> None:
+            time_line[0] = num
+            for line in price_lines:
+                line[0] = price
+
+        return write_bound
+    first, second, third, fourth = price_lines
+
+    def write(num: float, price: float) -> None:
+        time_line.array[time_line._idx] = num
+        first.array[first._idx] = second.array[second._idx] = price
+        third.array[third._idx] = fourth.array[fourth._idx] = price
+
+    return write
 
 
 def unbounded(line: Any) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -30,10 +31,16 @@ if TYPE_CHECKING:
 __all__ = ["CashFlow", "FillRecord", "TickBroker"]
 
 
-# keyword arguments of BackBroker.buy/sell that are not order info, and their values in a lone order
-_LONE = {"oco": None, "trailamount": None, "trailpercent": None, "parent": None, "transmit": True,
-         "_checksubmit": True}
-_ORDER_KEYWORDS = {*_LONE, "tradeid", "histnotify"}
+# keyword arguments of BackBroker.buy/sell that are not order info
+_ORDER_KEYWORDS = {"tradeid", "oco", "trailamount", "trailpercent", "parent", "transmit", "histnotify", "_checksubmit"}
+
+
+def _lone(kwargs: dict) -> bool:
+    """Whether BackBroker.buy/sell keyword arguments make a lone order: no OCO partner,
+    parent or trailing, transmitted and checked at once."""
+    get = kwargs.get
+    return (get("oco") is None and get("parent") is None and get("trailamount") is None
+            and get("trailpercent") is None and get("transmit", True) is True and get("_checksubmit", True) is True)
 
 
 class FillRecord(tuple):
@@ -182,7 +189,12 @@ class TickBroker(BackBroker):
         return market
 
     def _resolve(self, data: Any) -> Any:
-        return self.market_of(data).data if self.tick_mode else data
+        if self._clock is None:
+            return data
+        market = self._market_of_data.get(id(data))
+        if market is not None and market.data is data:  # a ChannelData: itself
+            return data
+        return self.market_of(data).data
 
     # -- backtrader broker API, resolved to channel data in tick mode -------------------------
     def getcommissioninfo(self, data: Any) -> Any:
@@ -205,7 +217,7 @@ class TickBroker(BackBroker):
             market.mark(self._now())
             data = market.data
             if (self._lean and valid is None and (exectype is None or exectype in seam.LEAN_EXECTYPES)
-                    and all(kwargs.get(name, plain) is plain for name, plain in _LONE.items())
+                    and _lone(kwargs)
                     and self.p.checksubmit and not self.p.coo and seam.lean_data(data)):
                 return self._place_lean(cls, owner, market, size, price, plimit, exectype, kwargs)
         place = BackBroker.buy if cls is BuyOrder else BackBroker.sell
@@ -288,14 +300,27 @@ class TickBroker(BackBroker):
     # -- notifications, delayed by the response latency ----------------------------------------
     def notify(self, order: Order) -> None:
         self.notifs.append(seam.clone_order(order))  # BackBroker.notify, faster
-        if self.tick_mode:
-            self._due.append(self._now() + self.latency_model.response(order))
+        if self._clock is not None:  # tick mode
+            self._due.append(self._clock.now + self.latency_model.response(order))
 
     def notification_due(self) -> bool:
         """Whether a notification has reached the strategy's side by now."""
         if not self.notifs:
             return False
         return not self._due or self._due[0] <= self._now()
+
+    def due_notifications(self) -> Iterator[Order]:
+        """The notifications ``get_notification`` hands over now, one by one (including any
+        queued while they are handled)."""
+        notifs, due = self.notifs, self._due
+        while True:
+            if due:
+                if due[0] > self._now():
+                    return
+                due.popleft()
+            if not notifs:
+                return
+            yield notifs.popleft()
 
     def get_notification(self) -> Order | None:
         if self._due:
