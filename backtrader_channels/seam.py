@@ -23,6 +23,7 @@ from backtrader.linebuffer import LineBuffer
 from backtrader.lineiterator import LineIterator
 from backtrader.order import Order, OrderData
 from backtrader.strategy import MetaStrategy
+from backtrader.trade import Trade
 from backtrader.utils import AutoOrderedDict, num2date
 
 __all__ = [
@@ -38,6 +39,7 @@ _REQUIRED: dict[Any, tuple[str, ...]] = {
     bt.Cerebro: ("run", "runstop", "_next_writers", "runstrategies"),
     bt.Strategy: ("_next", "_notify", "_addnotification", "_next_analyzers", "_next_observers",
                   "_periodset", "_getminperstatus", "forward", "clear"),
+    Trade: ("update",),
     MetaStrategy: ("dopreinit",),
     BackBroker: ("_execute", "_ococheck", "_ocoize", "_bracketize", "_slip_up", "_slip_down", "_get_value",
                  "check_submitted", "submit_accept", "get_notification", "notify"),
@@ -231,15 +233,60 @@ def bar_step(strategy: bt.Strategy, feed_of: dict[int, Any]) -> None:
     strategy.clear()
 
 
-def queue_notifications(orders: Iterable[Any], quick: bool) -> None:
-    """Queue order notifications with their strategies (``Strategy._addnotification``, which
-    also books the trades of fills); one with nothing executed is only queued."""
+def queue_notifications(orders: Iterable[Any], quick: bool, lean: bool = True) -> None:
+    """Queue order notifications with their strategies as ``Strategy._addnotification`` does,
+    booking the trades of fills; through it with ``quick`` (cerebro's quicknotify, which also
+    notifies at once) or without ``lean``."""
     for order in orders:
         params = order.p
-        if quick or order.executed.size:
+        if quick or not lean:
             params.owner._addnotification(order, quicknotify=quick)
-        elif not params.simulated:
+            continue
+        if not params.simulated:
             params.owner._orderspending.append(order)
+        if order.executed.size:
+            _book_trades(params.owner, order)
+
+
+def _book_trades(strategy: bt.Strategy, order: Any) -> None:
+    """The trade bookkeeping of ``Strategy._addnotification`` for a fill (not quicknotify):
+    each execution closes and/or opens the current trade of its data and trade id; trades
+    that close or open are queued for ``notify_trade`` as copies."""
+    params = order.p
+    data = params.data
+    tradedata = data._compensate if data._compensate is not None else data
+    tradeid = params.tradeid
+    trades = strategy._trades[tradedata][tradeid]
+    if trades:
+        trade = trades[-1]
+    else:
+        trade = Trade(data=tradedata, tradeid=tradeid, historyon=strategy._tradehistoryon)
+        trades.append(trade)
+    pending = strategy._tradespending
+    comminfo = order.comminfo
+    for bit in order.executed.iterpending():
+        if bit is None:
+            break
+        if bit.closed:
+            trade.update(order, bit.closed, bit.price, bit.closedvalue, bit.closedcomm, bit.pnl, comminfo=comminfo)
+            if trade.isclosed:
+                pending.append(_copied(trade))
+        if bit.opened:
+            if trade.isclosed:
+                trade = Trade(data=tradedata, tradeid=tradeid, historyon=strategy._tradehistoryon)
+                trades.append(trade)
+            trade.update(order, bit.opened, bit.price, bit.openedvalue, bit.openedcomm, bit.pnl, comminfo=comminfo)
+            if trade.isclosed:  # trade ids that took the position to 0 and back
+                pending.append(_copied(trade))
+        if trade.justopened:
+            pending.append(_copied(trade))
+
+
+def _copied(item: Any) -> Any:
+    """``copy.copy`` of a plain object, without the generic ``__reduce_ex__`` path."""
+    new = object.__new__(type(item))
+    new.__dict__.update(item.__dict__)
+    return new
 
 
 def observed(strategy: bt.Strategy) -> bool:

@@ -75,8 +75,9 @@ class TickBroker(BackBroker):
     ``LatencyModel`` with order-entry and response latency), ``partial_fills`` (fills are
     capped by the trade's volume or the book's depth; without it book orders wait for
     enough depth), ``fill_model`` (a ``FillModel``; None: ``TradeThroughFills``),
-    ``maker_rebate`` (allow a negative commission), ``lean_orders`` (lone orders skip
-    BackBroker's general submission machinery, with the same outcome; False: never). In tick mode a sell of a spot asset
+    ``maker_rebate`` (allow a negative commission), ``lean_orders`` (lone orders, fills and
+    their notifications skip backtrader's general machinery, with the same outcome; see
+    lean.py. False: never, for comparison). In tick mode a sell of a spot asset
     (backtrader's default stock-like commission) may not exceed what is held: see rules.py.
     """
 
@@ -433,6 +434,8 @@ class TickBroker(BackBroker):
             seam.bracket_done(self, order)  # a filled bracket parent releases its children
 
     def _slipped(self, order: Order, price: float) -> float:
+        if not self.p.slip_perc and not self.p.slip_fixed:
+            return price  # no slippage set: BackBroker's slip is the price itself
         limited = order.exectype in LIMITS
         cap = limit_price(order)
         buy = order.isbuy()

@@ -116,6 +116,7 @@ class TickEngine:
         self.fills_sampled = 0  # the broker's fills already on the equity curve
         self.stopping = False
         self.quick = False  # cerebro's quicknotify
+        self.lean = True  # the broker's lean_orders: trades of fills booked without Strategy._addnotification
         self.paused = False
         self._held: tuple | None = None  # the callbacks of paused strategies
         self.strategies: list[bt.Strategy] = []
@@ -162,6 +163,7 @@ class TickEngine:
         self.stepped = not self.bar_feeds and any(map(seam.observed, strategies))
         self.stopping = seam.stop_requested(self.cerebro)
         self.quick = seam.quick_notify(self.cerebro)
+        self.lean = bool(self.broker.p.lean_orders)
         self.paused, self._held = False, None
         self.strategies = strategies
         self.callbacks = {
@@ -295,7 +297,7 @@ class TickEngine:
         if self.paused or (not broker.notification_due() and not force):
             return  # paused: notifications wait in the broker until resume()
         quick = self.quick
-        seam.queue_notifications(broker.due_notifications(), quick)
+        seam.queue_notifications(broker.due_notifications(), quick, self.lean)
         seam.deliver_notifications(self.strategies, quick, force, observed=self.stepped or bool(self.bar_feeds))
         if force or len(broker.fills) != self.fills_sampled:
             self.sample()
