@@ -295,20 +295,24 @@ def observed(strategy: bt.Strategy) -> bool:
 
 
 def deliver_notifications(strategies: Iterable[bt.Strategy], quick: bool, force: bool = False,
-                          observed: bool = True) -> None:
+                          observed: bool = True, lean: bool = True) -> None:
     """Hand queued order/trade notifications to strategies and their analyzers, now.
 
     Cash and value go out at steps (where analyzers read them), here only with ``force``
     (a cash flow such as funding). With ``quick`` (cerebro's ``quicknotify``) orders were
     already handed over as they were queued. Unless ``observed`` (no steps will follow),
-    they are done with here rather than kept for the observers of the next step.
+    they are done with here rather than kept for the observers of the next step. ``lean``:
+    without going through ``Strategy._notify`` when it would only hand over orders and trades.
     """
     for strategy in strategies:
         orders, trades = strategy._orderspending, strategy._tradespending
         if force:
             strategy._notify()
         elif orders and not quick:
-            strategy._notify(qorders=orders, qtrades=trades)  # orders given: no cash/value
+            if lean:
+                _notify_orders(strategy, orders, trades)
+            else:
+                strategy._notify(qorders=orders, qtrades=trades)  # orders given: no cash/value
         if not observed:
             strategy.clear()
         elif orders or trades:
@@ -316,6 +320,22 @@ def deliver_notifications(strategies: Iterable[bt.Strategy], quick: bool, force:
             stash_orders += orders
             stash_trades += trades
             strategy._orderspending, strategy._tradespending = [], []
+
+
+def _notify_orders(strategy: bt.Strategy, orders: list, trades: list) -> None:
+    """What ``Strategy._notify`` does with orders and trades (not quicknotify): each to the
+    strategy (historical orders only if asked for), then to its analyzers."""
+    analyzers = ([*strategy.analyzers, *strategy._slave_analyzers]
+                 if len(strategy.analyzers) or strategy._slave_analyzers else ())
+    for order in orders:
+        if order.exectype != Order.Historical or order.histnotify:
+            strategy.notify_order(order)
+        for analyzer in analyzers:
+            analyzer._notify_order(order)
+    for trade in trades:
+        strategy.notify_trade(trade)
+        for analyzer in analyzers:
+            analyzer._notify_trade(trade)
 
 
 def clock_step(strategies: Iterable[bt.Strategy], timestamp_num: float) -> None:

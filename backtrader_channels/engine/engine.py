@@ -298,7 +298,8 @@ class TickEngine:
             return  # paused: notifications wait in the broker until resume()
         quick = self.quick
         seam.queue_notifications(broker.due_notifications(), quick, self.lean)
-        seam.deliver_notifications(self.strategies, quick, force, observed=self.stepped or bool(self.bar_feeds))
+        seam.deliver_notifications(self.strategies, quick, force, observed=self.stepped or bool(self.bar_feeds),
+                                   lean=self.lean)
         if force or len(broker.fills) != self.fills_sampled:
             self.sample()
         self.deliveries += 1

@@ -42,7 +42,7 @@ def scenario(draw):
     actions = draw(st.dictionaries(st.integers(1, n), st.lists(ACTION, min_size=1, max_size=3), max_size=n))
     broker = {"cash": draw(st.sampled_from([150.0, 1_000.0, 100_000.0])), "commission": draw(COMMISSIONS),
               "shortcash": draw(st.booleans()), "fill_on_touch": draw(st.booleans()),
-              "response_latency": draw(st.sampled_from([0.0, 0.0, 1.0]))}
+              "response_latency": draw(st.sampled_from([0.0, 0.0, 1.0])), "analyzer": draw(st.booleans())}
     return trades, actions, broker
 
 
@@ -110,6 +110,22 @@ class Replayed(bt.Strategy):
                          trade.dtclose))
 
 
+class Echo(bt.Analyzer):
+    """Records what an analyzer is told of orders and trades."""
+
+    def start(self):
+        self.seen = []
+
+    def notify_order(self, order):
+        self.seen.append(("order", order.getstatusname(), order.executed.size, order.executed.price))
+
+    def notify_trade(self, trade):
+        self.seen.append(("trade", trade.status, trade.size, trade.pnl, trade.pnlcomm))
+
+    def get_analysis(self):
+        return self.seen
+
+
 def run(path: Path, actions: dict, broker: dict, lean: bool):
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.broker.setcash(broker["cash"])
@@ -121,13 +137,16 @@ def run(path: Path, actions: dict, broker: dict, lean: bool):
     cerebro.broker.set_latency(0.0, broker["response_latency"])
     cerebro.broker.p.lean_orders = lean
     cerebro.addstrategy(Replayed, actions=actions)
+    if broker.get("analyzer"):
+        cerebro.addanalyzer(Echo, _name="echo")
     (strategy,) = cerebro.run(mode=bt.RunMode.TICK)
     result = cerebro.tick_result
     first = strategy.first_ref or 0
     fills = [(f.timestamp, f.size, f.price, f.commission, f.order_ref - first) for f in result.fills]
     equity = list(zip(result.equity_times.tolist(), result.equity_values.tolist(), result.prices.tolist()))
     position = cerebro.broker.getposition(strategy.data if strategy.datas else None)
-    return (strategy.log, fills, equity, cerebro.broker.getcash(), cerebro.broker.getvalue(),
+    echoed = strategy.analyzers.echo.get_analysis() if broker.get("analyzer") else None
+    return (strategy.log, echoed, fills, equity, cerebro.broker.getcash(), cerebro.broker.getvalue(),
             (position.size, position.price), result.trades_closed, result.trades_won)
 
 
@@ -151,7 +170,7 @@ def test_the_property_sees_orders_fill_refused_and_cancelled():
               "response_latency": 0.0}
     with tempfile.TemporaryDirectory() as folder:
         path = write_trades_csv(Path(folder) / "trades.csv", trades)
-        log, fills, *_ = run(path, actions, broker, lean=True)
+        log, _, fills, *_ = run(path, actions, broker, lean=True)
     statuses = [entry[2][1] for entry in log if entry[0] == "order"]
     assert statuses == ["Submitted", "Accepted", "Completed", "Submitted", "Accepted", "Canceled",
                         "Submitted", "Accepted", "Completed", "Submitted", "Margin",
