@@ -10,7 +10,9 @@ expected parameters, and otherwise raises ``BacktraderIncompatible`` naming what
 
 from __future__ import annotations
 
+import datetime
 import inspect
+import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +23,8 @@ from backtrader.linebuffer import LineBuffer
 from backtrader.lineiterator import LineIterator
 from backtrader.order import Order, OrderData
 from backtrader.strategy import MetaStrategy
+from backtrader.trade import Trade
+from backtrader.utils import AutoOrderedDict, num2date
 
 __all__ = [
     "KNOWN_VERSIONS",
@@ -35,13 +39,14 @@ _REQUIRED: dict[Any, tuple[str, ...]] = {
     bt.Cerebro: ("run", "runstop", "_next_writers", "runstrategies"),
     bt.Strategy: ("_next", "_notify", "_addnotification", "_next_analyzers", "_next_observers",
                   "_periodset", "_getminperstatus", "forward", "clear"),
+    Trade: ("update",),
     MetaStrategy: ("dopreinit",),
     BackBroker: ("_execute", "_ococheck", "_ocoize", "_bracketize", "_slip_up", "_slip_down", "_get_value",
                  "check_submitted", "submit_accept", "get_notification", "notify"),
     LineIterator: ("_next", "_once", "home"),
     LineBuffer: ("reset", "home", "UnBounded"),
-    Order: ("clone", "alive"),
-    OrderData: ("clone", "markpending"),
+    Order: ("clone", "alive", "refbasis"),
+    OrderData: ("clone",),
     bt.feed.DataBase: ("_start", "forward"),
 }
 _PARAMETERS: dict[tuple[Any, str], tuple[str, ...]] = {
@@ -55,10 +60,11 @@ _PARAMETERS: dict[tuple[Any, str], tuple[str, ...]] = {
 }
 # attributes set on instances in __init__, checked on fresh objects
 _INSTANCE_FIELDS: dict[str, tuple[str, ...]] = {
-    "BackBroker": ("notifs", "pending", "submitted", "_toactivate", "_ocos", "positions", "comminfo",
+    "BackBroker": ("notifs", "pending", "submitted", "_toactivate", "_ocos", "_ocol", "positions", "comminfo",
                    "orders", "_pchildren"),
     "Cerebro": ("_dooptimize", "strats", "optcbs", "datas", "datasbyname"),
-    "LineBuffer": ("array", "idx", "lencount", "mode", "_idx"),
+    "LineBuffer": ("array", "idx", "lencount", "mode", "_idx", "bindings"),
+    "OrderData": ("exbits", "p1", "p2"),
 }
 # attributes a method sets when it runs, checked in its source (backtrader's own, as imported)
 _SET_BY: dict[Callable[..., Any], tuple[str, ...]] = {
@@ -83,7 +89,7 @@ def check_backtrader() -> None:
     for function, fields in _SET_BY.items():
         source = inspect.getsource(function)
         missing += [f"{function.__qualname__} setting {field}" for field in fields if field not in source]
-    samples = {"BackBroker": BackBroker(), "Cerebro": bt.Cerebro(), "LineBuffer": LineBuffer()}
+    samples = {"BackBroker": BackBroker(), "Cerebro": bt.Cerebro(), "LineBuffer": LineBuffer(), "OrderData": OrderData()}
     missing += [f"{owner}().{name}" for owner, names in _INSTANCE_FIELDS.items()
                 for name in names if not hasattr(samples[owner], name)]
     if missing:
@@ -227,8 +233,60 @@ def bar_step(strategy: bt.Strategy, feed_of: dict[int, Any]) -> None:
     strategy.clear()
 
 
-def queue_notification(order: Any, quick: bool) -> None:
-    order.owner._addnotification(order, quicknotify=quick)
+def queue_notifications(orders: Iterable[Any], quick: bool, lean: bool = True) -> None:
+    """Queue order notifications with their strategies as ``Strategy._addnotification`` does,
+    booking the trades of fills; through it with ``quick`` (cerebro's quicknotify, which also
+    notifies at once) or without ``lean``."""
+    for order in orders:
+        params = order.p
+        if quick or not lean:
+            params.owner._addnotification(order, quicknotify=quick)
+            continue
+        if not params.simulated:
+            params.owner._orderspending.append(order)
+        if order.executed.size:
+            _book_trades(params.owner, order)
+
+
+def _book_trades(strategy: bt.Strategy, order: Any) -> None:
+    """The trade bookkeeping of ``Strategy._addnotification`` for a fill (not quicknotify):
+    each execution closes and/or opens the current trade of its data and trade id; trades
+    that close or open are queued for ``notify_trade`` as copies."""
+    params = order.p
+    data = params.data
+    tradedata = data._compensate if data._compensate is not None else data
+    tradeid = params.tradeid
+    trades = strategy._trades[tradedata][tradeid]
+    if trades:
+        trade = trades[-1]
+    else:
+        trade = Trade(data=tradedata, tradeid=tradeid, historyon=strategy._tradehistoryon)
+        trades.append(trade)
+    pending = strategy._tradespending
+    comminfo = order.comminfo
+    for bit in order.executed.iterpending():
+        if bit is None:
+            break
+        if bit.closed:
+            trade.update(order, bit.closed, bit.price, bit.closedvalue, bit.closedcomm, bit.pnl, comminfo=comminfo)
+            if trade.isclosed:
+                pending.append(_copied(trade))
+        if bit.opened:
+            if trade.isclosed:
+                trade = Trade(data=tradedata, tradeid=tradeid, historyon=strategy._tradehistoryon)
+                trades.append(trade)
+            trade.update(order, bit.opened, bit.price, bit.openedvalue, bit.openedcomm, bit.pnl, comminfo=comminfo)
+            if trade.isclosed:  # trade ids that took the position to 0 and back
+                pending.append(_copied(trade))
+        if trade.justopened:
+            pending.append(_copied(trade))
+
+
+def _copied(item: Any) -> Any:
+    """``copy.copy`` of a plain object, without the generic ``__reduce_ex__`` path."""
+    new = object.__new__(type(item))
+    new.__dict__.update(item.__dict__)
+    return new
 
 
 def observed(strategy: bt.Strategy) -> bool:
@@ -237,20 +295,24 @@ def observed(strategy: bt.Strategy) -> bool:
 
 
 def deliver_notifications(strategies: Iterable[bt.Strategy], quick: bool, force: bool = False,
-                          observed: bool = True) -> None:
+                          observed: bool = True, lean: bool = True) -> None:
     """Hand queued order/trade notifications to strategies and their analyzers, now.
 
     Cash and value go out at steps (where analyzers read them), here only with ``force``
     (a cash flow such as funding). With ``quick`` (cerebro's ``quicknotify``) orders were
     already handed over as they were queued. Unless ``observed`` (no steps will follow),
-    they are done with here rather than kept for the observers of the next step.
+    they are done with here rather than kept for the observers of the next step. ``lean``:
+    without going through ``Strategy._notify`` when it would only hand over orders and trades.
     """
     for strategy in strategies:
         orders, trades = strategy._orderspending, strategy._tradespending
         if force:
             strategy._notify()
         elif orders and not quick:
-            strategy._notify(qorders=orders, qtrades=trades)  # orders given: no cash/value
+            if lean:
+                _notify_orders(strategy, orders, trades)
+            else:
+                strategy._notify(qorders=orders, qtrades=trades)  # orders given: no cash/value
         if not observed:
             strategy.clear()
         elif orders or trades:
@@ -258,6 +320,22 @@ def deliver_notifications(strategies: Iterable[bt.Strategy], quick: bool, force:
             stash_orders += orders
             stash_trades += trades
             strategy._orderspending, strategy._tradespending = [], []
+
+
+def _notify_orders(strategy: bt.Strategy, orders: list, trades: list) -> None:
+    """What ``Strategy._notify`` does with orders and trades (not quicknotify): each to the
+    strategy (historical orders only if asked for), then to its analyzers."""
+    analyzers = ([*strategy.analyzers, *strategy._slave_analyzers]
+                 if len(strategy.analyzers) or strategy._slave_analyzers else ())
+    for order in orders:
+        if order.exectype != Order.Historical or order.histnotify:
+            strategy.notify_order(order)
+        for analyzer in analyzers:
+            analyzer._notify_order(order)
+    for trade in trades:
+        strategy.notify_trade(trade)
+        for analyzer in analyzers:
+            analyzer._notify_trade(trade)
 
 
 def clock_step(strategies: Iterable[bt.Strategy], timestamp_num: float) -> None:
@@ -329,20 +407,99 @@ def notification_queue(broker: BackBroker) -> Any:
     return broker.notifs
 
 
-def _shallow_copy(item: Any) -> Any:
-    """``copy.copy`` of a plain backtrader object, without the generic ``__reduce_ex__`` path."""
-    new = object.__new__(type(item))
-    new.__dict__.update(item.__dict__)
-    return new
-
-
 def clone_order(order: Order) -> Order:
     """What ``Order.clone`` makes (the copy a notification carries), at a third of the cost."""
     executed = order.executed
-    executed.markpending()
-    clone = _shallow_copy(order)
-    clone.executed = _shallow_copy(executed)
+    executed.p1, executed.p2 = executed.p2, len(executed.exbits)  # OrderData.markpending
+    clone = object.__new__(type(order))
+    clone.__dict__.update(order.__dict__)
+    clone.executed = copied = object.__new__(OrderData)
+    copied.__dict__.update(executed.__dict__)
     return clone
+
+
+# -- orders ---------------------------------------------------------------------------------
+LEAN_EXECTYPES = (Order.Market, Order.Limit, Order.Stop, Order.StopLimit)
+_SECOND = 1.0 / 86400.0  # in backtrader date numbers
+
+
+def new_order(cls: type[Order], owner: Any, data: Any, size: float, price: float | None, plimit: float | None,
+              exectype: int | None, tradeid: Any, histnotify: bool) -> Order:
+    """``cls(owner=owner, data=data, ...)`` (a BuyOrder or SellOrder) exactly as backtrader builds a
+    lone order (no parent, OCO, trailing or validity; ``exectype`` None or in ``LEAN_EXECTYPES``)
+    on a data with no time zone, at a fraction of the cost of its metaclass and ``__init__``."""
+    params = object.__new__(cls.params)
+    values = params.__dict__
+    values.update(_order_defaults(cls))
+    values.update(owner=owner, data=data, size=size, price=price, pricelimit=plimit, exectype=exectype,
+                  tradeid=tradeid, histnotify=histnotify)
+    order = object.__new__(cls)
+    order.params = order.p = params
+    order.ref = next(Order.refbasis)
+    order.broker = None
+    order.info = AutoOrderedDict()
+    order.comminfo = None
+    order.triggered = False
+    order._active = True
+    order.status = Order.Created
+    order.plimit = plimit
+    if exectype is None:
+        order.exectype = Order.Market
+    if cls.ordtype != Order.Buy:
+        size = order.size = -size
+    lines = data.lines
+    pclose = lines.close[0]
+    dcreated = lines.datetime[0]
+    order.created = OrderData(dt=dcreated, size=size, price=pclose if not price and not plimit else price,
+                              pricelimit=plimit, pclose=pclose, trailamount=None, trailpercent=None)
+    order._limitoffset = 0.0
+    order.executed = OrderData(remsize=size)
+    order.position = 0
+    order.dteos = _end_of_session(data, dcreated)
+    return order
+
+
+def _order_defaults(cls: type[Order]) -> dict:
+    defaults = cls.__dict__.get("_bc_defaults")
+    if defaults is None:
+        defaults = dict(cls.params._getitems())
+        cls._bc_defaults = defaults
+    return defaults
+
+
+def _end_of_session(data: Any, num: float) -> float:
+    """``Order.dteos`` of an order created at date number ``num``: the end of its session day,
+    worked out as backtrader does once per day of ``data``, then reused inside the day."""
+    cached = data.__dict__.get("_bc_eos")
+    if cached is not None and cached[0] <= num <= cached[1]:
+        return cached[2]
+    dtime = num2date(num, tz=data._tz)
+    session = data.p.sessionend
+    dteos = dtime.replace(hour=session.hour, minute=session.minute, second=session.second,
+                          microsecond=session.microsecond)
+    if dteos < dtime:
+        dteos += datetime.timedelta(days=1)
+    eos = data.date2num(dteos)
+    if data._tz is None and math.floor(num) == math.floor(eos):  # one day, both sides well inside it
+        data._bc_eos = (math.floor(num) + _SECOND, eos - _SECOND, eos)
+    return eos
+
+
+def lone_order(broker: BackBroker, order: Order) -> None:
+    """Book a lone order as ``BackBroker.buy``/``submit``/``transmit`` do: its own OCO group and
+    bracket group, in ``broker.orders``, Submitted (and notified)."""
+    ref = order.ref
+    broker._ocos[ref] = ref
+    broker._ocol[ref].append(ref)
+    broker._pchildren[ref].append(order)
+    order.submit()
+    broker.orders.append(order)
+    broker.notify(order)
+
+
+def lean_data(data: Any) -> bool:
+    """Whether orders on ``data`` may take the lean path: no compensation data, no time zone."""
+    return data._compensate is None and data._tz is None
 
 
 def set_fill_size(broker: BackBroker, size_of: Callable[[Any, float, int], float] | None) -> None:
@@ -402,6 +559,26 @@ def root_clock(item: Any) -> Any:
         seen.add(id(item))
         item = item._clock
     return item
+
+
+def slot_writer(time_line: Any, price_lines: tuple) -> Callable[[float, float], None]:
+    """A function writing (date number, price) into the current slot of these line buffers,
+    as ``line[0] = value`` does, minus the method calls when no line is bound to another."""
+    if time_line.bindings or any(line.bindings for line in price_lines):
+        def write_bound(num: float, price: float) -> None:
+            time_line[0] = num
+            for line in price_lines:
+                line[0] = price
+
+        return write_bound
+    first, second, third, fourth = price_lines
+
+    def write(num: float, price: float) -> None:
+        time_line.array[time_line._idx] = num
+        first.array[first._idx] = second.array[second._idx] = price
+        third.array[third._idx] = fourth.array[fourth._idx] = price
+
+    return write
 
 
 def unbounded(line: Any) -> bool:

@@ -14,6 +14,7 @@ from typing import TypeVar
 import backtrader as bt
 import numpy as np
 
+from .. import seam
 from ..events import to_datetime
 
 __all__ = ["ChannelData", "EPOCH_NUM", "to_num"]
@@ -68,7 +69,8 @@ class ChannelData(bt.feed.DataBase):
         self._write(timestamp, price)
 
     def _write(self, timestamp: float, price: float | None) -> None:
-        value = math.nan if price is None else price
-        lines = self.lines
-        lines.datetime[0] = to_num(timestamp)
-        lines.open[0] = lines.high[0] = lines.low[0] = lines.close[0] = value
+        writer = self.__dict__.get("_writer")
+        if writer is None:
+            lines = self.lines
+            writer = self._writer = seam.slot_writer(lines.datetime, (lines.open, lines.high, lines.low, lines.close))
+        writer(to_num(timestamp), math.nan if price is None else price)

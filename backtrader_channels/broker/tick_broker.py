@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-from backtrader import Order
+from backtrader import BuyOrder, Order, SellOrder
 from backtrader.brokers import BackBroker
 
 from .. import seam
+from . import lean
 from .data import from_num, to_num
 from .fills import LIMITS, SUPPORTED, FillModel, FrontOfQueue, TradeThroughFills, limit_price
 from .latency import FixedLatency, LatencyModel
@@ -27,6 +29,18 @@ if TYPE_CHECKING:
     from ..engine.clock import Clock
 
 __all__ = ["CashFlow", "FillRecord", "TickBroker"]
+
+
+# keyword arguments of BackBroker.buy/sell that are not order info
+_ORDER_KEYWORDS = {"tradeid", "oco", "trailamount", "trailpercent", "parent", "transmit", "histnotify", "_checksubmit"}
+
+
+def _lone(kwargs: dict) -> bool:
+    """Whether BackBroker.buy/sell keyword arguments make a lone order: no OCO partner,
+    parent or trailing, transmitted and checked at once."""
+    get = kwargs.get
+    return (get("oco") is None and get("parent") is None and get("trailamount") is None
+            and get("trailpercent") is None and get("transmit", True) is True and get("_checksubmit", True) is True)
 
 
 class FillRecord(tuple):
@@ -61,7 +75,9 @@ class TickBroker(BackBroker):
     ``LatencyModel`` with order-entry and response latency), ``partial_fills`` (fills are
     capped by the trade's volume or the book's depth; without it book orders wait for
     enough depth), ``fill_model`` (a ``FillModel``; None: ``TradeThroughFills``),
-    ``maker_rebate`` (allow a negative commission). In tick mode a sell of a spot asset
+    ``maker_rebate`` (allow a negative commission), ``lean_orders`` (lone orders, fills and
+    their notifications skip backtrader's general machinery, with the same outcome; see
+    lean.py. False: never, for comparison). In tick mode a sell of a spot asset
     (backtrader's default stock-like commission) may not exceed what is held: see rules.py.
     """
 
@@ -71,12 +87,15 @@ class TickBroker(BackBroker):
         ("partial_fills", False),
         ("fill_model", None),
         ("maker_rebate", False),
+        ("lean_orders", True),
     )
 
     def __init__(self) -> None:
         super().__init__()
         self._clock: Clock | None = None
         self._markets: dict[str, Market] = {}
+        self._market_of_data: dict[int, Market] = {}  # id(ChannelData) -> its market
+        self._lean = False  # lone orders take the lean path (tick mode, lean_orders)
         self.incoming: list[tuple[float, Order]] = []  # (time it starts working, order)
         self._fill_size = 0.0
         self._due: deque[float] = deque()  # when each queued notification reaches the strategy
@@ -122,6 +141,9 @@ class TickBroker(BackBroker):
         check_commissions(self)
         self._clock = clock
         self._markets = markets
+        self._market_of_data = {}
+        # a subclass that submits elsewhere (a live broker) keeps BackBroker's submission
+        self._lean = self.p.lean_orders and type(self).submit is TickBroker.submit
         self.incoming = []
         self._due.clear()
         self.fills = []
@@ -154,16 +176,26 @@ class TickBroker(BackBroker):
 
         A bar feed trades the channel symbol it is named after, else the first channel's.
         """
+        market = self._market_of_data.get(id(data))
+        if market is not None and market.data is data:
+            return market
         symbol = getattr(data, "symbol", None) or getattr(data, "_name", None) or data
         market = self._markets.get(symbol) if isinstance(symbol, str) else None
         if market is None:  # the first channel's symbol (live runs may add markets as they go)
             market = next(iter(self._markets.values()), None)
         if market is None:
             raise ValueError(f"no channel to trade {symbol!r}: add one with cerebro.add_channel")
+        if market.data is data:
+            self._market_of_data[id(data)] = market
         return market
 
     def _resolve(self, data: Any) -> Any:
-        return self.market_of(data).data if self.tick_mode else data
+        if self._clock is None:
+            return data
+        market = self._market_of_data.get(id(data))
+        if market is not None and market.data is data:  # a ChannelData: itself
+            return data
+        return self.market_of(data).data
 
     # -- backtrader broker API, resolved to channel data in tick mode -------------------------
     def getcommissioninfo(self, data: Any) -> Any:
@@ -173,17 +205,41 @@ class TickBroker(BackBroker):
         return super().getposition(self._resolve(data))
 
     def buy(self, owner, data, size, price=None, plimit=None, exectype=None, valid=None, **kwargs):
-        return super().buy(owner, self._stamped(data), size, price, plimit, exectype, valid, **kwargs)
+        return self._order(BuyOrder, owner, data, size, price, plimit, exectype, valid, kwargs)
 
     def sell(self, owner, data, size, price=None, plimit=None, exectype=None, valid=None, **kwargs):
-        return super().sell(owner, self._stamped(data), size, price, plimit, exectype, valid, **kwargs)
+        return self._order(SellOrder, owner, data, size, price, plimit, exectype, valid, kwargs)
 
-    def _stamped(self, data: Any) -> Any:
-        if not self.tick_mode:
-            return data
-        market = self.market_of(data)
-        market.mark(self._now())
-        return market.data
+    def _order(self, cls: type[Order], owner: Any, data: Any, size: float, price: float | None,
+               plimit: float | None, exectype: int | None, valid: Any, kwargs: dict) -> Order:
+        """A new order: lone ones in tick mode take the lean path, the rest BackBroker's."""
+        if self.tick_mode:
+            market = self.market_of(data)
+            market.mark(self._now())
+            data = market.data
+            if (self._lean and valid is None and (exectype is None or exectype in seam.LEAN_EXECTYPES)
+                    and _lone(kwargs)
+                    and self.p.checksubmit and not self.p.coo and seam.lean_data(data)):
+                return self._place_lean(cls, owner, market, size, price, plimit, exectype, kwargs)
+        place = BackBroker.buy if cls is BuyOrder else BackBroker.sell
+        return place(self, owner, data, size, price, plimit, exectype, valid, **kwargs)
+
+    def _place_lean(self, cls: type[Order], owner: Any, market: Market, size: float, price: float | None,
+                    plimit: float | None, exectype: int | None, kwargs: dict) -> Order:
+        """What ``BackBroker.buy``/``sell``, ``submit`` and ``check_submitted`` do with a lone
+        order (no parent, OCO group, trailing or validity), without their general machinery."""
+        info = {name: value for name, value in kwargs.items() if name not in _ORDER_KEYWORDS}
+        order = seam.new_order(cls, owner, market.data, size, price, plimit, exectype,
+                               kwargs.get("tradeid", 0), kwargs.get("histnotify", False))
+        if info:
+            order.addinfo(**info)
+        seam.lone_order(self, order)
+        if market.price is None or lean.cash_after(self, order) >= 0.0:
+            self.submit_accept(order)
+        else:
+            order.margin()
+            self._finish_unfilled(order)
+        return order
 
     def submit(self, order: Order, check: bool = True) -> Order:
         if not self.tick_mode:
@@ -211,9 +267,7 @@ class TickBroker(BackBroker):
         if refusal is not None:
             order.addinfo(reason=refusal)
             order.margin()
-            self.notify(order)
-            seam.oco_check(self, order)
-            seam.bracket_done(self, order, cancel=True)
+            self._finish_unfilled(order)
             return
         super().submit_accept(order)
         if self.tick_mode:
@@ -247,14 +301,27 @@ class TickBroker(BackBroker):
     # -- notifications, delayed by the response latency ----------------------------------------
     def notify(self, order: Order) -> None:
         self.notifs.append(seam.clone_order(order))  # BackBroker.notify, faster
-        if self.tick_mode:
-            self._due.append(self._now() + self.latency_model.response(order))
+        if self._clock is not None:  # tick mode
+            self._due.append(self._clock.now + self.latency_model.response(order))
 
     def notification_due(self) -> bool:
         """Whether a notification has reached the strategy's side by now."""
         if not self.notifs:
             return False
         return not self._due or self._due[0] <= self._now()
+
+    def due_notifications(self) -> Iterator[Order]:
+        """The notifications ``get_notification`` hands over now, one by one (including any
+        queued while they are handled)."""
+        notifs, due = self.notifs, self._due
+        while True:
+            if due:
+                if due[0] > self._now():
+                    return
+                due.popleft()
+            if not notifs:
+                return
+            yield notifs.popleft()
 
     def get_notification(self) -> Order | None:
         if self._due:
@@ -338,9 +405,7 @@ class TickBroker(BackBroker):
             market.mark(now)
             order.expire()
             self._close_order(order, market)
-            self.notify(order)
-            seam.oco_check(self, order)
-            seam.bracket_done(self, order, cancel=True)
+            self._finish_unfilled(order)
             return True
         return False
 
@@ -353,7 +418,10 @@ class TickBroker(BackBroker):
         executed_before = order.executed.size
         comm_before = order.executed.comm
         self.pending.remove(order)  # as in BackBroker.next: OCO checks must not see it
-        seam.execute(self, order, price, to_num(now))
+        if self._lean and seam.lean_data(order.data):
+            lean.execute(self, order, size, price, to_num(now))
+        else:
+            seam.execute(self, order, price, to_num(now))
         size = order.executed.size - executed_before
         if size:
             commission = order.executed.comm - comm_before
@@ -366,6 +434,8 @@ class TickBroker(BackBroker):
             seam.bracket_done(self, order)  # a filled bracket parent releases its children
 
     def _slipped(self, order: Order, price: float) -> float:
+        if not self.p.slip_perc and not self.p.slip_fixed:
+            return price  # no slippage set: BackBroker's slip is the price itself
         limited = order.exectype in LIMITS
         cap = limit_price(order)
         buy = order.isbuy()
@@ -373,6 +443,13 @@ class TickBroker(BackBroker):
             cap = math.inf if buy else -math.inf
         slipped = seam.slipped(self, buy, cap, price, limited)
         return price if slipped is None else slipped
+
+    def _finish_unfilled(self, order: Order) -> None:
+        """Notify an order that ended without a fill (refused, expired) and settle its OCO
+        group and bracket."""
+        self.notify(order)
+        seam.oco_check(self, order)
+        seam.bracket_done(self, order, cancel=True)
 
     def _close_order(self, order: Order, market: Market) -> None:
         """Forget an order that can no longer fill, wherever it waits."""

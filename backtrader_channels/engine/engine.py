@@ -115,6 +115,8 @@ class TickEngine:
         self.clock_steps = 0  # such steps taken
         self.fills_sampled = 0  # the broker's fills already on the equity curve
         self.stopping = False
+        self.quick = False  # cerebro's quicknotify
+        self.lean = True  # the broker's lean_orders: trades of fills booked without Strategy._addnotification
         self.paused = False
         self._held: tuple | None = None  # the callbacks of paused strategies
         self.strategies: list[bt.Strategy] = []
@@ -160,6 +162,8 @@ class TickEngine:
         self.clock_steps = self.fills_sampled = 0
         self.stepped = not self.bar_feeds and any(map(seam.observed, strategies))
         self.stopping = seam.stop_requested(self.cerebro)
+        self.quick = seam.quick_notify(self.cerebro)
+        self.lean = bool(self.broker.p.lean_orders)
         self.paused, self._held = False, None
         self.strategies = strategies
         self.callbacks = {
@@ -292,10 +296,10 @@ class TickEngine:
         broker = self.broker
         if self.paused or (not broker.notification_due() and not force):
             return  # paused: notifications wait in the broker until resume()
-        quick = seam.quick_notify(self.cerebro)
-        while (order := broker.get_notification()) is not None:
-            seam.queue_notification(order, quick)
-        seam.deliver_notifications(self.strategies, quick, force, observed=self.stepped or bool(self.bar_feeds))
+        quick = self.quick
+        seam.queue_notifications(broker.due_notifications(), quick, self.lean)
+        seam.deliver_notifications(self.strategies, quick, force, observed=self.stepped or bool(self.bar_feeds),
+                                   lean=self.lean)
         if force or len(broker.fills) != self.fills_sampled:
             self.sample()
         self.deliveries += 1
