@@ -146,10 +146,10 @@ class LiveEventQueue:
                 event = self._live.pop(ordered.popleft(), None)
                 if event is not None:
                     return event
-            event = self._next()
+            event = self._pop_most_urgent()
             if event is not None or timeout == 0 or not self._wait(timeout):
                 return event
-            return self._next()  # _wait saw an event queued
+            return self._pop_most_urgent()  # _wait saw an event queued
 
     def pop_batch(self, max_items: int = 1000, timeout: float | None = 1.0) -> list[Event]:
         """Up to ``max_items`` events in order; waits like ``pop`` only for the first one."""
@@ -158,7 +158,7 @@ class LiveEventQueue:
             if not self._live and (timeout == 0 or not self._wait(timeout)):
                 return batch
             ordered, late, live = self._ordered, self._late, self._live
-            take, append = self._next, batch.append
+            take, append = self._pop_most_urgent, batch.append
             if not late:  # the usual case: in-order events only
                 while ordered and len(batch) < max_items:
                     event = live.pop(ordered.popleft(), None)
@@ -205,7 +205,7 @@ class LiveEventQueue:
                 return ordered[0]
         return late[0][2]
 
-    def _next(self) -> Event | None:
+    def _pop_most_urgent(self) -> Event | None:
         """Remove and return the most urgent queued event (None if none is queued)."""
         head = self._head()
         if head is None:
