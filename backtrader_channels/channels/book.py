@@ -20,6 +20,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 from operator import neg
+from typing import NamedTuple
 
 import numpy as np
 
@@ -46,28 +47,21 @@ class BookError(ValueError):
         self.kind = kind
 
 
-class Updates:
+class Updates(NamedTuple):
     """Book updates ready to apply: update ``k`` has its bids at ``offsets[k]:splits[k]`` and
     its asks at ``splits[k]:offsets[k + 1]`` of ``keys`` (price, negated for a bid) and
     ``sizes``; ``high_bid[k]``/``low_ask[k]`` are its highest bid and lowest ask of size > 0
     (-inf/inf when none)."""
 
-    __slots__ = ("seconds", "is_snapshot", "offsets", "splits", "keys", "sizes", "high_bid", "low_ask", "ids")
-
-    def __init__(self, seconds: list, is_snapshot: list, offsets: list, splits: list, keys: list,
-                 sizes: list, high_bid: list, low_ask: list, ids: list | None = None) -> None:
-        self.seconds = seconds
-        self.is_snapshot = is_snapshot
-        self.offsets = offsets
-        self.splits = splits
-        self.keys = keys
-        self.sizes = sizes
-        self.high_bid = high_bid
-        self.low_ask = low_ask
-        self.ids = ids
-
-    def __len__(self) -> int:
-        return len(self.seconds)
+    seconds: list
+    is_snapshot: list
+    offsets: list
+    splits: list
+    keys: list
+    sizes: list
+    high_bid: list
+    low_ask: list
+    ids: list | None = None
 
     @classmethod
     def one(cls, timestamp: float, is_snapshot: bool, sides: Sequence[int], prices: Sequence[float],
