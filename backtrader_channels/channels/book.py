@@ -131,8 +131,9 @@ class _Side:
         """Set levels in order (size 0 removes a level)."""
         keys, sizes, top = self.keys, self.sizes, self.top
         clean = len(top)  # levels before the first one written keep their Level tuples
+        find = bisect_left
         for key, size in zip(new_keys, new_sizes):
-            i = bisect_left(keys, key)
+            i = find(keys, key)
             if i < clean:
                 clean = i
             if i != len(keys) and keys[i] == key:
@@ -148,7 +149,10 @@ class _Side:
 
     def levels(self, n: int | None = None) -> list[Level]:
         """The best ``n`` levels (all when None), best first, as Level tuples."""
-        top, keys = self.top, self.keys
+        top = self.top
+        if n is not None and 0 <= n <= len(top):
+            return top[:n]  # already made
+        keys = self.keys
         count = len(keys)
         want = count if n is None or n >= count else n if n >= 0 else max(count + n, 0)  # as list[:n]
         have = len(top)
