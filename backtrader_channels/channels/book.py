@@ -16,15 +16,13 @@ for a file), so most deltas are known at a glance not to cross the book.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
+from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 from operator import neg
-from typing import NamedTuple
-
-import numpy as np
 
 from ..events import Level
+from .updates import Updates, new_revision
 
 __all__ = ["BookError", "OrderBook", "Updates", "level_columns"]
 
@@ -47,71 +45,16 @@ class BookError(ValueError):
         self.kind = kind
 
 
-class Updates(NamedTuple):
-    """Book updates ready to apply: update ``k`` has its bids at ``offsets[k]:splits[k]`` and
-    its asks at ``splits[k]:offsets[k + 1]`` of ``keys`` (price, negated for a bid) and
-    ``sizes``; ``high_bid[k]``/``low_ask[k]`` are its highest bid and lowest ask of size > 0
-    (-inf/inf when none)."""
-
-    seconds: list
-    is_snapshot: list
-    offsets: list
-    splits: list
-    keys: list
-    sizes: list
-    high_bid: list
-    low_ask: list
-    ids: list | None = None
-
-    @classmethod
-    def one(cls, timestamp: float, is_snapshot: bool, sides: Sequence[int], prices: Sequence[float],
-            sizes: Sequence[float], update_id: int | None = None) -> Updates:
-        """One update given as columns (side 0 = bid, 1 = ask)."""
-        bids = [(-price, size) for side, price, size in zip(sides, prices, sizes) if not side]
-        asks = [(price, size) for side, price, size in zip(sides, prices, sizes) if side]
-        high_bid = max((-key for key, size in bids if size > 0.0), default=-math.inf)
-        low_ask = min((key for key, size in asks if size > 0.0), default=math.inf)
-        levels = bids + asks
-        return cls([timestamp], [is_snapshot], [0, len(levels)], [len(bids)], [key for key, _ in levels],
-                   [size for _, size in levels], [high_bid], [low_ask], [update_id])
-
-    @classmethod
-    def of_columns(cls, seconds: np.ndarray, is_snapshot: np.ndarray, offsets: np.ndarray, side: np.ndarray,
-                   price: np.ndarray, size: np.ndarray, ids: list | None = None) -> Updates:
-        """A window of updates given as numpy columns (a ``BookChunk``'s, timestamps in seconds)."""
-        n = len(seconds)
-        counts = np.diff(offsets)
-        update = np.repeat(np.arange(n), counts)
-        is_ask = side.astype(bool)
-        order = np.lexsort((is_ask, update))  # stable: bids then asks within each update
-        price, size, is_ask = price[order], size[order], is_ask[order]
-        splits = offsets[:-1] + np.bincount(update[~is_ask], minlength=n)
-        live = size > 0.0
-        high_bid = _per_update(np.fmax, np.where(live & ~is_ask, price, -np.inf), offsets, counts, -np.inf)
-        low_ask = _per_update(np.fmin, np.where(live & is_ask, price, np.inf), offsets, counts, np.inf)
-        return cls(seconds.tolist(), is_snapshot.tolist(), offsets.tolist(), splits.tolist(),
-                   np.where(is_ask, price, -price).tolist(), size.tolist(), high_bid.tolist(), low_ask.tolist(), ids)
-
-
-def _per_update(ufunc: np.ufunc, values: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
-                empty: float) -> np.ndarray:
-    """``ufunc`` reduced over each update's levels (``empty`` for an update without levels)."""
-    out = np.full(len(counts), empty)
-    has = counts > 0
-    if has.any():
-        out[has] = ufunc.reduceat(values, offsets[:-1][has])
-    return out
-
-
 class _Side:
-    """One side, best first: ``keys`` ascending (prices, negated for bids), ``sizes``, and
-    ``top``: the Level tuples of the first ``len(top)`` levels, made when read."""
+    """One side: ``keys`` ascending from the best level (prices, negated for bids), their
+    ``sizes`` by key, and ``top``: the Level tuples of the first ``len(top)`` levels, made
+    when read and kept until an update writes at or before them."""
 
     __slots__ = ("keys", "sizes", "top", "negated")
 
     def __init__(self, negated: bool) -> None:
         self.keys: list[float] = []
-        self.sizes: list[float] = []
+        self.sizes: dict[float, float] = {}
         self.top: list[Level] = []
         self.negated = negated
 
@@ -124,28 +67,42 @@ class _Side:
         """Become these levels (a snapshot's side: the last write of a price wins, size 0 drops it)."""
         last = dict(zip(keys, sizes))
         self.keys[:] = sorted(key for key, size in last.items() if size > 0.0)
-        self.sizes[:] = map(last.__getitem__, self.keys)
+        self.sizes = {key: last[key] for key in self.keys}
         self.top.clear()
 
     def write(self, new_keys: Sequence[float], new_sizes: Sequence[float]) -> None:
-        """Set levels in order (size 0 removes a level)."""
-        keys, sizes, top = self.keys, self.sizes, self.top
-        clean = len(top)  # levels before the first one written keep their Level tuples
-        find = bisect_left
+        """Set levels in order (size 0 removes a level), one by one."""
+        keys, sizes = self.keys, self.sizes
+        lowest = math.inf
         for key, size in zip(new_keys, new_sizes):
-            i = find(keys, key)
-            if i < clean:
-                clean = i
-            if i != len(keys) and keys[i] == key:
-                if size > 0.0:
-                    sizes[i] = size
-                else:
-                    del keys[i]
-                    del sizes[i]
-            elif size > 0.0:
-                keys.insert(i, key)
-                sizes.insert(i, size)
-        del top[clean:]
+            if key < lowest:
+                lowest = key
+            if size > 0.0:
+                if key not in sizes:
+                    insort(keys, key)
+                sizes[key] = size
+            elif key in sizes:
+                del sizes[key]
+                del keys[bisect_left(keys, key)]
+        if self.top:
+            del self.top[bisect_left(keys, lowest):]
+
+    def write_planned(self, keys: list[float], sizes: list[float], bounds: Sequence[int], lowest: float) -> None:
+        """Net writes ``keys``/``sizes`` at ``bounds = (replace, insert, delete, nothing)``,
+        planned by ``Updates``: the sizes in one ``dict.update``, then the keys that come
+        and go; ``lowest`` is the lowest key written."""
+        start, insert, delete, nothing = bounds
+        book_keys, book_sizes = self.keys, self.sizes
+        book_sizes.update(zip(keys[start:delete], sizes[start:delete]))
+        if insert < delete:
+            for key in keys[insert:delete]:
+                insort(book_keys, key)
+        if delete < nothing:
+            for key in keys[delete:nothing]:
+                del book_sizes[key]
+                del book_keys[bisect_left(book_keys, key)]
+        if self.top:
+            del self.top[bisect_left(book_keys, lowest):]
 
     def levels(self, n: int | None = None) -> list[Level]:
         """The best ``n`` levels (all when None), best first, as Level tuples."""
@@ -159,7 +116,8 @@ class _Side:
         if have < want:
             new_keys = keys[have:want]
             prices = map(neg, new_keys) if self.negated else new_keys
-            top += map(_new_tuple, repeat(Level), zip(prices, self.sizes[have:want]))  # no Python call per Level
+            sizes = map(self.sizes.__getitem__, new_keys)
+            top += map(_new_tuple, repeat(Level), zip(prices, sizes))  # no Python call per Level
         return top[:want]
 
     def best_price(self) -> float:
@@ -179,7 +137,7 @@ class _Side:
 class OrderBook:
     """Current state of one symbol's book: best levels, mid, spread and depth."""
 
-    __slots__ = ("_bids", "_asks", "timestamp", "update_id", "has_snapshot", "symbol")
+    __slots__ = ("_bids", "_asks", "timestamp", "update_id", "has_snapshot", "symbol", "revision")
 
     def __init__(self, symbol: str | None = None) -> None:
         self._bids = _Side(negated=True)
@@ -189,6 +147,7 @@ class OrderBook:
 
     def clear(self) -> None:
         """Empty the book (as before any snapshot)."""
+        self.revision = new_revision()  # names the state: what a window's plan (``Updates``) checks
         self._bids.clear()
         self._asks.clear()
         self.timestamp = math.nan
@@ -225,7 +184,15 @@ class OrderBook:
 
     def apply_update(self, updates: Updates, k: int) -> None:
         """Apply update ``k`` of ``updates`` (the hot path); refusals as ``apply_levels``."""
-        lo, split, hi = updates.offsets[k], updates.splits[k], updates.offsets[k + 1]
+        planned = updates.book is self and updates.expect[k] == self.revision  # type: ignore[index]
+        self._apply(updates, k, planned)  # a refusal leaves the revision: the plan's next one differs
+        self.revision = updates.after[k] if planned else new_revision()  # type: ignore[index]
+        self.timestamp = updates.seconds[k]
+        self.update_id = None if updates.ids is None else updates.ids[k]
+
+    def _apply(self, updates: Updates, k: int, planned: bool) -> None:
+        bounds = updates.bounds[k]
+        lo, split, hi = bounds[0], bounds[4], bounds[8]
         keys, sizes = updates.keys, updates.sizes
         high_bid, low_ask = updates.high_bid[k], updates.low_ask[k]
         bids, asks = self._bids, self._asks
@@ -235,31 +202,32 @@ class OrderBook:
             bids.replace(keys[lo:split], sizes[lo:split])
             asks.replace(keys[split:hi], sizes[split:hi])
             self.has_snapshot = True
-        elif not self.has_snapshot:
+            return
+        if not self.has_snapshot:
             raise BookError("delta_before_snapshot", "order-book delta before any snapshot")
+        bid_keys, ask_keys = bids.keys, asks.keys
+        if bid_keys and -bid_keys[0] > high_bid:
+            high_bid = -bid_keys[0]
+        if ask_keys and ask_keys[0] < low_ask:
+            low_ask = ask_keys[0]
+        if high_bid >= low_ask:  # it could cross the book (most deltas cannot)
+            self._write_or_refuse(keys[lo:split], sizes[lo:split], keys[split:hi], sizes[split:hi])
+        elif planned:
+            bids.write_planned(keys, sizes, bounds[0:4], updates.bid_min[k])  # type: ignore[index]
+            asks.write_planned(keys, sizes, bounds[4:8], updates.ask_min[k])  # type: ignore[index]
         else:
-            bid_keys, ask_keys = bids.keys, asks.keys
-            if bid_keys and -bid_keys[0] > high_bid:
-                high_bid = -bid_keys[0]
-            if ask_keys and ask_keys[0] < low_ask:
-                low_ask = ask_keys[0]
-            if high_bid < low_ask:  # most deltas cannot cross the book
-                bids.write(keys[lo:split], sizes[lo:split])
-                asks.write(keys[split:hi], sizes[split:hi])
-            else:
-                self._write_or_refuse(keys[lo:split], sizes[lo:split], keys[split:hi], sizes[split:hi])
-        self.timestamp = updates.seconds[k]
-        self.update_id = None if updates.ids is None else updates.ids[k]
+            bids.write(keys[lo:split], sizes[lo:split])
+            asks.write(keys[split:hi], sizes[split:hi])
 
     def _write_or_refuse(self, bid_keys: list, bid_sizes: list, ask_keys: list, ask_sizes: list) -> None:
         """A delta that may cross the book: applied, then taken back if the book is crossed."""
         bids, asks = self._bids, self._asks
-        kept = (bids.keys[:], bids.sizes[:], asks.keys[:], asks.sizes[:])
+        kept = (bids.keys[:], dict(bids.sizes), asks.keys[:], dict(asks.sizes))
         bids.write(bid_keys, bid_sizes)
         asks.write(ask_keys, ask_sizes)
         if self.is_crossed:
             bid, ask = bids.best_price(), asks.best_price()
-            bids.keys[:], bids.sizes[:], asks.keys[:], asks.sizes[:] = kept
+            bids.keys[:], bids.sizes, asks.keys[:], asks.sizes = kept
             bids.top.clear()
             asks.top.clear()
             raise BookError("crossed", f"order-book delta would cross the book (bid {bid} >= ask {ask})")

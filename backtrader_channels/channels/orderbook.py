@@ -76,8 +76,8 @@ class OrderBookChannel(Channel):
         self.latest = book
         self._count += 1
         bids, asks = book._bids, book._asks
-        bid, bid_size = (-bids.keys[0], bids.sizes[0]) if bids.keys else _EMPTY_SIDE
-        ask, ask_size = (asks.keys[0], asks.sizes[0]) if asks.keys else _EMPTY_SIDE
+        bid, bid_size = (-bids.keys[0], bids.sizes[bids.keys[0]]) if bids.keys else _EMPTY_SIDE
+        ask, ask_size = (asks.keys[0], asks.sizes[asks.keys[0]]) if asks.keys else _EMPTY_SIDE
         self._history.append(_new_tuple(BookTop, (updates.seconds[k], bid, bid_size, ask, ask_size)))  # no call
         return True
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from backtrader_channels import BookError, Level, OrderBook, OrderBookChannel
 from backtrader_channels.channels import BookTop
-from backtrader_channels.channels.book import Updates
+from backtrader_channels.channels.updates import Updates
 
 
 class ReferenceBook:
@@ -66,24 +66,27 @@ def assert_same(book: OrderBook, reference: ReferenceBook, reads: list[int]) -> 
     assert book.spread == spread or (math.isnan(book.spread) and math.isnan(spread))
 
 
-PRICES = st.sampled_from([float(p) for p in range(95, 106)] + [99.5, 100.25])
+# bids mostly below asks, so most deltas are applied and some cross the book
+BID_PRICES = st.sampled_from([95.0, 96.0, 97.0, 98.0, 98.5, 99.0, 99.5, 100.0, 100.5])
+ASK_PRICES = st.sampled_from([99.5, 100.0, 100.5, 101.0, 101.5, 102.0, 103.0, 104.0, 105.0])
 SIZES = st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0, 3.25])
-LEVEL = st.tuples(st.integers(0, 1), PRICES, SIZES)
+LEVEL = st.one_of(st.tuples(st.just(0), BID_PRICES, SIZES), st.tuples(st.just(1), ASK_PRICES, SIZES))
 UPDATE = st.tuples(st.booleans(), st.lists(LEVEL, max_size=8), st.lists(st.integers(-3, 12), max_size=3))
 STREAM = st.lists(UPDATE, min_size=1, max_size=40).map(
     lambda updates: [(i == 0 or snap and i % 7 == 0, levels, reads) for i, (snap, levels, reads) in enumerate(updates)]
 )
 
 
-def window(stream: list) -> Updates:
-    """The stream as one window of columns, as a BookStep makes it from a file's chunk."""
+def window(stream: list, book: OrderBook | None = None) -> Updates:
+    """The stream as one window of columns, as a BookStep makes it from a file's chunk
+    (planned for ``book`` as it is now, when given)."""
     counts = [len(levels) for _, levels, _ in stream]
     flat = [level for _, levels, _ in stream for level in levels]
     return Updates.of_columns(
-        np.arange(len(stream), dtype=np.float64), np.array([snap for snap, _, _ in stream]),
+        np.arange(len(stream), dtype=np.float64), np.array([snap for snap, _, _ in stream], dtype=bool),
         np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
         np.array([side for side, _, _ in flat], dtype=np.int8), np.array([p for _, p, _ in flat], dtype=np.float64),
-        np.array([s for _, _, s in flat], dtype=np.float64), ids=list(range(len(stream))),
+        np.array([s for _, _, s in flat], dtype=np.float64), ids=list(range(len(stream))), book=book,
     )
 
 
@@ -96,11 +99,19 @@ def refusal(apply, *update) -> str | None:
 
 
 @settings(max_examples=400, deadline=None)
-@given(STREAM)
-def test_window_of_updates_matches_the_reference(stream):
-    book, reference, updates = OrderBook("X"), ReferenceBook(), window(stream)
+@given(STREAM, st.integers(0, 40), st.sampled_from(["planned", "stale plan", "no plan"]))
+def test_windows_of_updates_match_the_reference(stream, cut, plan):
+    """Two windows, the second planned when the first is done (or, "stale plan", one update
+    before: the book must notice and write level by level)."""
+    book, reference = OrderBook("X"), ReferenceBook()
+    cut = min(cut, len(stream))
+    first = window(stream[:cut], None if plan == "no plan" else book) if cut else None
+    second = None
     for k, (is_snapshot, levels, reads) in enumerate(stream):
-        refused = refusal(book.apply_update, updates, k)
+        if k == cut - 1 and plan == "stale plan" or k == cut and second is None:
+            second = window(stream[cut:], None if plan == "no plan" else book)
+        updates, row = (first, k) if k < cut else (second, k - cut)
+        refused = refusal(book.apply_update, updates, row)
         assert refused == reference.apply(is_snapshot, levels)
         assert_same(book, reference, reads)
         assert book.has_snapshot == reference.has_snapshot
@@ -120,7 +131,8 @@ def test_updates_one_at_a_time_match_the_reference(stream):
 @settings(max_examples=200, deadline=None)
 @given(STREAM)
 def test_channel_counts_the_same_refusals(stream):
-    channel, reference, updates = OrderBookChannel("X", on_error="skip"), ReferenceBook(), window(stream)
+    channel, reference = OrderBookChannel("X", on_error="skip"), ReferenceBook()
+    updates = window(stream, channel.book)
     expected: dict[str, int] = {}
     for k, (is_snapshot, levels, _) in enumerate(stream):
         kind = reference.apply(is_snapshot, levels)
