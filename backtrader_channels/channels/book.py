@@ -1,16 +1,13 @@
 """An L2 order book kept from snapshots and deltas.
 
-Each side keeps two parallel lists, best level first: sort keys (the ask prices; the bid
-prices negated, so both sides ascend) for ``bisect``, and sizes. A level update is a
-bisect plus a list store (an insert or delete when a level appears or disappears), all on
-floats: no object is made per level. ``Level`` tuples are made when read, and kept for the
-best levels until an update reaches them, so reading the top of the book again after an
-update far from it makes nothing new: the best level is an index, ``depth(n)`` a slice.
+Each side keeps the sort keys of its levels in a list, ascending from the best level (the
+ask prices; the bid prices negated), and their sizes in a dict: a level update is a dict
+write, plus a ``bisect`` step when a level appears or disappears; no object is made per
+level. ``Level`` tuples are made when read and kept for the best levels until an update
+writes at or above them, so the best level is an index and ``depth(n)`` mostly a slice.
 
-Updates arrive as ``Updates``: a window of updates whose levels are grouped bids first,
-then asks, within each update (the order within a side is kept; it is all that matters),
-with each update's highest bid and lowest ask of size > 0 worked out once (with numpy,
-for a file), so most deltas are known at a glance not to cross the book.
+Updates come as ``Updates`` (updates.py): net writes per side, and for a file's window a
+plan of what each write does, so that most deltas are one ``dict.update``.
 """
 
 from __future__ import annotations
@@ -183,41 +180,42 @@ class OrderBook:
         self.apply_update(Updates.one(timestamp, is_snapshot, sides, prices, sizes, update_id), 0)
 
     def apply_update(self, updates: Updates, k: int) -> None:
-        """Apply update ``k`` of ``updates`` (the hot path); refusals as ``apply_levels``."""
-        planned = updates.book is self and updates.expect[k] == self.revision  # type: ignore[index]
-        self._apply(updates, k, planned)  # a refusal leaves the revision: the plan's next one differs
-        self.revision = updates.after[k] if planned else new_revision()  # type: ignore[index]
-        self.timestamp = updates.seconds[k]
-        self.update_id = None if updates.ids is None else updates.ids[k]
+        """Apply update ``k`` of ``updates`` (the hot path); refusals as ``apply_levels``.
 
-    def _apply(self, updates: Updates, k: int, planned: bool) -> None:
+        A refusal leaves the book and its revision as they were: a plan that had the update
+        applied expects another revision next, so it is not followed any more.
+        """
         bounds = updates.bounds[k]
         lo, split, hi = bounds[0], bounds[4], bounds[8]
         keys, sizes = updates.keys, updates.sizes
         high_bid, low_ask = updates.high_bid[k], updates.low_ask[k]
         bids, asks = self._bids, self._asks
+        planned = updates.book is self and updates.expect[k] == self.revision  # type: ignore[index]
         if updates.is_snapshot[k]:
             if high_bid >= low_ask:
                 raise BookError("crossed", f"order-book snapshot is crossed (bid {high_bid} >= ask {low_ask})")
             bids.replace(keys[lo:split], sizes[lo:split])
             asks.replace(keys[split:hi], sizes[split:hi])
             self.has_snapshot = True
-            return
-        if not self.has_snapshot:
+        elif not self.has_snapshot:
             raise BookError("delta_before_snapshot", "order-book delta before any snapshot")
-        bid_keys, ask_keys = bids.keys, asks.keys
-        if bid_keys and -bid_keys[0] > high_bid:
-            high_bid = -bid_keys[0]
-        if ask_keys and ask_keys[0] < low_ask:
-            low_ask = ask_keys[0]
-        if high_bid >= low_ask:  # it could cross the book (most deltas cannot)
-            self._write_or_refuse(keys[lo:split], sizes[lo:split], keys[split:hi], sizes[split:hi])
-        elif planned:
-            bids.write_planned(keys, sizes, bounds[0:4], updates.bid_min[k])  # type: ignore[index]
-            asks.write_planned(keys, sizes, bounds[4:8], updates.ask_min[k])  # type: ignore[index]
         else:
-            bids.write(keys[lo:split], sizes[lo:split])
-            asks.write(keys[split:hi], sizes[split:hi])
+            bid_keys, ask_keys = bids.keys, asks.keys
+            if bid_keys and -bid_keys[0] > high_bid:
+                high_bid = -bid_keys[0]
+            if ask_keys and ask_keys[0] < low_ask:
+                low_ask = ask_keys[0]
+            if high_bid >= low_ask:  # it could cross the book (most deltas cannot)
+                self._write_or_refuse(keys[lo:split], sizes[lo:split], keys[split:hi], sizes[split:hi])
+            elif planned:
+                bids.write_planned(keys, sizes, bounds[0:4], updates.bid_min[k])  # type: ignore[index]
+                asks.write_planned(keys, sizes, bounds[4:8], updates.ask_min[k])  # type: ignore[index]
+            else:
+                bids.write(keys[lo:split], sizes[lo:split])
+                asks.write(keys[split:hi], sizes[split:hi])
+        self.revision = updates.after[k] if planned else new_revision()  # type: ignore[index]
+        self.timestamp = updates.seconds[k]
+        self.update_id = None if updates.ids is None else updates.ids[k]
 
     def _write_or_refuse(self, bid_keys: list, bid_sizes: list, ask_keys: list, ask_sizes: list) -> None:
         """A delta that may cross the book: applied, then taken back if the book is crossed."""
