@@ -71,7 +71,6 @@ class BookStep(Step):
         engine, channel, market = self.engine, self.channel, self.market
         clock, broker, bridges = engine.clock, engine.broker, engine.bridges
         apply, seconds, book = channel.apply_update, updates.seconds, channel.book
-        callbacks = engine.callbacks["orderbook"]
         watched = bridges.watches(channel)
         for k in range(start, stop):
             clock.now = seconds[k]
@@ -85,7 +84,7 @@ class BookStep(Step):
                 engine.deliver_notifications()
             if watched:
                 bridges.update(channel)
-            for callback in callbacks:
+            for callback in engine.callbacks["orderbook"]:  # per update: pause() swaps them
                 callback(book)
             if engine.finish_step():
                 return True
