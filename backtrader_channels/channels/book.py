@@ -2,12 +2,15 @@
 
 Each side keeps the sort keys of its levels in a list, ascending from the best level (the
 ask prices; the bid prices negated), and their sizes in a dict: a level update is a dict
-write, plus a ``bisect`` step when a level appears or disappears; no object is made per
-level. ``Level`` tuples are made when read and kept for the best levels until an update
-writes at or above them, so the best level is an index and ``depth(n)`` mostly a slice.
+write, plus a ``bisect`` insert or delete when a level appears or disappears; no object
+is made per level. ``Level`` tuples are made when read and kept for the best levels until
+an update writes at or above them, so reading the top again after an update far from it
+makes nothing new: the best level is an index and ``depth(n)`` a slice.
 
-Updates come as ``Updates`` (updates.py): net writes per side, and for a file's window a
-plan of what each write does, so that most deltas are one ``dict.update``.
+Updates come as ``Updates``: a window of updates whose levels are grouped bids first,
+then asks, within each update (the order within a side is kept: it is all that matters),
+with each update's highest bid and lowest ask of size > 0 worked out once (with numpy,
+for a file), so most deltas are known at a glance not to cross the book.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 from operator import neg
+from typing import NamedTuple
+
+import numpy as np
 
 from ..events import Level
-from .updates import Updates, new_revision
 
 __all__ = ["BookError", "OrderBook", "Updates", "level_columns"]
 
@@ -40,6 +45,62 @@ class BookError(ValueError):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class Updates(NamedTuple):
+    """Book updates ready to apply: update ``k`` has its bids at ``offsets[k]:splits[k]`` and
+    its asks at ``splits[k]:offsets[k + 1]`` of ``keys`` (price, negated for a bid) and
+    ``sizes``; ``high_bid[k]``/``low_ask[k]`` are its highest bid and lowest ask of size > 0
+    (-inf/inf when none)."""
+
+    seconds: list
+    is_snapshot: list
+    offsets: list
+    splits: list
+    keys: list
+    sizes: list
+    high_bid: list
+    low_ask: list
+    ids: list | None = None
+
+    @classmethod
+    def one(cls, timestamp: float, is_snapshot: bool, sides: Sequence[int], prices: Sequence[float],
+            sizes: Sequence[float], update_id: int | None = None) -> Updates:
+        """One update given as columns (side 0 = bid, 1 = ask)."""
+        bids = [(-price, size) for side, price, size in zip(sides, prices, sizes) if not side]
+        asks = [(price, size) for side, price, size in zip(sides, prices, sizes) if side]
+        high_bid = max((-key for key, size in bids if size > 0.0), default=-math.inf)
+        low_ask = min((key for key, size in asks if size > 0.0), default=math.inf)
+        levels = bids + asks
+        return cls([timestamp], [is_snapshot], [0, len(levels)], [len(bids)], [key for key, _ in levels],
+                   [size for _, size in levels], [high_bid], [low_ask], [update_id])
+
+    @classmethod
+    def of_columns(cls, seconds: np.ndarray, is_snapshot: np.ndarray, offsets: np.ndarray, side: np.ndarray,
+                   price: np.ndarray, size: np.ndarray, ids: list | None = None) -> Updates:
+        """A window of updates given as numpy columns (a ``BookChunk``'s, timestamps in seconds)."""
+        n = len(seconds)
+        counts = np.diff(offsets)
+        update = np.repeat(np.arange(n), counts)
+        is_ask = side.astype(bool)
+        order = np.argsort(update * 2 + is_ask, kind="stable")  # bids then asks within each update
+        price, size, is_ask = price[order], size[order], is_ask[order]
+        splits = offsets[:-1] + np.bincount(update[~is_ask], minlength=n)
+        live = size > 0.0
+        high_bid = _per_update(np.fmax, np.where(live & ~is_ask, price, -np.inf), offsets, counts, -np.inf)
+        low_ask = _per_update(np.fmin, np.where(live & is_ask, price, np.inf), offsets, counts, np.inf)
+        return cls(seconds.tolist(), is_snapshot.tolist(), offsets.tolist(), splits.tolist(),
+                   np.where(is_ask, price, -price).tolist(), size.tolist(), high_bid.tolist(), low_ask.tolist(), ids)
+
+
+def _per_update(ufunc: np.ufunc, values: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
+                empty: float) -> np.ndarray:
+    """``ufunc`` reduced over each update's levels (``empty`` for an update without levels)."""
+    out = np.full(len(counts), empty)
+    has = counts > 0
+    if has.any():
+        out[has] = ufunc.reduceat(values, offsets[:-1][has])
+    return out
 
 
 class _Side:
@@ -84,23 +145,6 @@ class _Side:
         if self.top:
             del self.top[bisect_left(keys, lowest):]
 
-    def write_planned(self, keys: list[float], sizes: list[float], bounds: Sequence[int], lowest: float) -> None:
-        """Net writes ``keys``/``sizes`` at ``bounds = (replace, insert, delete, nothing)``,
-        planned by ``Updates``: the sizes in one ``dict.update``, then the keys that come
-        and go; ``lowest`` is the lowest key written."""
-        start, insert, delete, nothing = bounds
-        book_keys, book_sizes = self.keys, self.sizes
-        book_sizes.update(zip(keys[start:delete], sizes[start:delete]))
-        if insert < delete:
-            for key in keys[insert:delete]:
-                insort(book_keys, key)
-        if delete < nothing:
-            for key in keys[delete:nothing]:
-                del book_sizes[key]
-                del book_keys[bisect_left(book_keys, key)]
-        if self.top:
-            del self.top[bisect_left(book_keys, lowest):]
-
     def levels(self, n: int | None = None) -> list[Level]:
         """The best ``n`` levels (all when None), best first, as Level tuples."""
         top = self.top
@@ -134,7 +178,7 @@ class _Side:
 class OrderBook:
     """Current state of one symbol's book: best levels, mid, spread and depth."""
 
-    __slots__ = ("_bids", "_asks", "timestamp", "update_id", "has_snapshot", "symbol", "revision")
+    __slots__ = ("_bids", "_asks", "timestamp", "update_id", "has_snapshot", "symbol")
 
     def __init__(self, symbol: str | None = None) -> None:
         self._bids = _Side(negated=True)
@@ -144,7 +188,6 @@ class OrderBook:
 
     def clear(self) -> None:
         """Empty the book (as before any snapshot)."""
-        self.revision = new_revision()  # names the state: what a window's plan (``Updates``) checks
         self._bids.clear()
         self._asks.clear()
         self.timestamp = math.nan
@@ -180,17 +223,11 @@ class OrderBook:
         self.apply_update(Updates.one(timestamp, is_snapshot, sides, prices, sizes, update_id), 0)
 
     def apply_update(self, updates: Updates, k: int) -> None:
-        """Apply update ``k`` of ``updates`` (the hot path); refusals as ``apply_levels``.
-
-        A refusal leaves the book and its revision as they were: a plan that had the update
-        applied expects another revision next, so it is not followed any more.
-        """
-        bounds = updates.bounds[k]
-        lo, split, hi = bounds[0], bounds[4], bounds[8]
+        """Apply update ``k`` of ``updates`` (the hot path); refusals as ``apply_levels``."""
+        lo, split, hi = updates.offsets[k], updates.splits[k], updates.offsets[k + 1]
         keys, sizes = updates.keys, updates.sizes
         high_bid, low_ask = updates.high_bid[k], updates.low_ask[k]
         bids, asks = self._bids, self._asks
-        planned = updates.book is self and updates.expect[k] == self.revision  # type: ignore[index]
         if updates.is_snapshot[k]:
             if high_bid >= low_ask:
                 raise BookError("crossed", f"order-book snapshot is crossed (bid {high_bid} >= ask {low_ask})")
@@ -207,13 +244,9 @@ class OrderBook:
                 low_ask = ask_keys[0]
             if high_bid >= low_ask:  # it could cross the book (most deltas cannot)
                 self._write_or_refuse(keys[lo:split], sizes[lo:split], keys[split:hi], sizes[split:hi])
-            elif planned:
-                bids.write_planned(keys, sizes, bounds[0:4], updates.bid_min[k])  # type: ignore[index]
-                asks.write_planned(keys, sizes, bounds[4:8], updates.ask_min[k])  # type: ignore[index]
             else:
                 bids.write(keys[lo:split], sizes[lo:split])
                 asks.write(keys[split:hi], sizes[split:hi])
-        self.revision = updates.after[k] if planned else new_revision()  # type: ignore[index]
         self.timestamp = updates.seconds[k]
         self.update_id = None if updates.ids is None else updates.ids[k]
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from backtrader_channels import BookError, Level, OrderBook, OrderBookChannel
 from backtrader_channels.channels import BookTop
-from backtrader_channels.channels.updates import Updates
+from backtrader_channels.channels.book import Updates
 
 
 class ReferenceBook:
@@ -77,16 +77,15 @@ STREAM = st.lists(UPDATE, min_size=1, max_size=40).map(
 )
 
 
-def window(stream: list, book: OrderBook | None = None) -> Updates:
-    """The stream as one window of columns, as a BookStep makes it from a file's chunk
-    (planned for ``book`` as it is now, when given)."""
+def window(stream: list) -> Updates:
+    """The stream as one window of columns, as a BookStep makes it from a file's chunk."""
     counts = [len(levels) for _, levels, _ in stream]
     flat = [level for _, levels, _ in stream for level in levels]
     return Updates.of_columns(
         np.arange(len(stream), dtype=np.float64), np.array([snap for snap, _, _ in stream], dtype=bool),
         np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
         np.array([side for side, _, _ in flat], dtype=np.int8), np.array([p for _, p, _ in flat], dtype=np.float64),
-        np.array([s for _, _, s in flat], dtype=np.float64), ids=list(range(len(stream))), book=book,
+        np.array([s for _, _, s in flat], dtype=np.float64), ids=list(range(len(stream))),
     )
 
 
@@ -99,18 +98,14 @@ def refusal(apply, *update) -> str | None:
 
 
 @settings(max_examples=400, deadline=None)
-@given(STREAM, st.integers(0, 40), st.sampled_from(["planned", "stale plan", "no plan"]))
-def test_windows_of_updates_match_the_reference(stream, cut, plan):
-    """Two windows, the second planned when the first is done (or, "stale plan", one update
-    before: the book must notice and write level by level)."""
+@given(STREAM, st.integers(0, 40))
+def test_windows_of_updates_match_the_reference(stream, cut):
+    """The stream in two windows (a file's chunks, or a window's blocks)."""
     book, reference = OrderBook("X"), ReferenceBook()
     cut = min(cut, len(stream))
-    first = window(stream[:cut], None if plan == "no plan" else book) if cut else None
-    second = None
+    windows = [window(stream[:cut]) if cut else None, window(stream[cut:])]
     for k, (is_snapshot, levels, reads) in enumerate(stream):
-        if k == cut - 1 and plan == "stale plan" or k == cut and second is None:
-            second = window(stream[cut:], None if plan == "no plan" else book)
-        updates, row = (first, k) if k < cut else (second, k - cut)
+        updates, row = (windows[0], k) if k < cut else (windows[1], k - cut)
         refused = refusal(book.apply_update, updates, row)
         assert refused == reference.apply(is_snapshot, levels)
         assert_same(book, reference, reads)
@@ -131,8 +126,7 @@ def test_updates_one_at_a_time_match_the_reference(stream):
 @settings(max_examples=200, deadline=None)
 @given(STREAM)
 def test_channel_counts_the_same_refusals(stream):
-    channel, reference = OrderBookChannel("X", on_error="skip"), ReferenceBook()
-    updates = window(stream, channel.book)
+    channel, reference, updates = OrderBookChannel("X", on_error="skip"), ReferenceBook(), window(stream)
     expected: dict[str, int] = {}
     for k, (is_snapshot, levels, _) in enumerate(stream):
         kind = reference.apply(is_snapshot, levels)
