@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import Any, NamedTuple
 
 from ..events import EventPriority, Level, OrderBookEvent
 from .base import Channel
-from .book import BookError, OrderBook
+from .book import BookError, OrderBook, Updates, level_columns
 
 __all__ = ["BookTop", "OrderBookChannel"]
+
+_new_tuple = tuple.__new__
+_EMPTY_SIDE = (math.nan, 0.0)  # the price and size BookTop shows for an empty side
 
 
 class BookTop(NamedTuple):
@@ -55,30 +59,34 @@ class OrderBookChannel(Channel):
 
     def apply(self, timestamp: float, is_snapshot: bool, bids: Any, asks: Any, update_id: int | None = None) -> bool:
         """Apply one update given as (price, size) level sequences; True if applied."""
-        return self._applied(self.book.apply, timestamp, is_snapshot, bids, asks, update_id)
+        return self.apply_levels(timestamp, is_snapshot, *level_columns(bids, asks), update_id)
 
     def apply_levels(self, timestamp: float, is_snapshot: bool, sides: Any, prices: Any, sizes: Any,
                      update_id: int | None = None) -> bool:
-        """Apply one update given as columns (the hot path of historical runs); True if applied."""
-        return self._applied(self.book.apply_levels, timestamp, is_snapshot, sides, prices, sizes, update_id)
+        """Apply one update given as columns (side 0 = bid, 1 = ask); True if applied."""
+        return self.apply_update(Updates.one(timestamp, is_snapshot, sides, prices, sizes, update_id), 0)
 
-    def _applied(self, apply: Any, timestamp: float, *update: Any) -> bool:
+    def apply_update(self, updates: Updates, k: int) -> bool:
+        """Apply update ``k`` of a window (the hot path of historical runs); True if applied."""
         book = self.book
         try:
-            apply(timestamp, *update)
+            book.apply_update(updates, k)
         except BookError as error:
-            if self.on_error == "raise":
-                where = f" from {self.dataname}" if self.dataname is not None else ""
-                raise BookError(error.kind, f"{self.symbol}{where} at timestamp {timestamp}: {error}") from None
-            self.rejected[error.kind] += 1
-            return False
+            return self._refused(error, updates.seconds[k])
         self.latest = book
         self._count += 1
-        bids_side, asks_side = book._bids, book._asks
-        bid, ask = bids_side.best_price(), asks_side.best_price()
-        top = (timestamp, bid, bids_side.sizes.get(bid, 0.0), ask, asks_side.sizes.get(ask, 0.0))
-        self._history.append(tuple.__new__(BookTop, top))  # BookTop(*top) without a Python call
+        bids, asks = book._bids, book._asks
+        bid, bid_size = (-bids.keys[0], bids.sizes[bids.keys[0]]) if bids.keys else _EMPTY_SIDE
+        ask, ask_size = (asks.keys[0], asks.sizes[asks.keys[0]]) if asks.keys else _EMPTY_SIDE
+        self._history.append(_new_tuple(BookTop, (updates.seconds[k], bid, bid_size, ask, ask_size)))  # no call
         return True
+
+    def _refused(self, error: BookError, timestamp: float) -> bool:
+        if self.on_error == "raise":
+            where = f" from {self.dataname}" if self.dataname is not None else ""
+            raise BookError(error.kind, f"{self.symbol}{where} at timestamp {timestamp}: {error}") from None
+        self.rejected[error.kind] += 1
+        return False
 
     @property
     def best_bid(self) -> Level | None:

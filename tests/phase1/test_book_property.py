@@ -1,0 +1,152 @@
+"""The order book against a plain reference: random snapshot and delta streams (levels
+appearing, changing, removed, re-added, repeated within one update, zero sizes, crossings)
+give the same reads and the same refusals after every update, whether the updates come one
+at a time (live) or as a window of columns (a file), whatever was read before."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from backtrader_channels import BookError, Level, OrderBook, OrderBookChannel
+from backtrader_channels.channels import BookTop
+from backtrader_channels.channels.book import Updates
+
+
+class ReferenceBook:
+    """A dict per side, sorted when read; refusals as documented (the book unchanged)."""
+
+    def __init__(self) -> None:
+        self.sides: tuple[dict, dict] = ({}, {})
+        self.has_snapshot = False
+
+    def apply(self, is_snapshot: bool, levels: list[tuple[int, float, float]]) -> str | None:
+        """Apply (side, price, size) levels in order; the kind of refusal, or None."""
+        if is_snapshot:
+            bids = [price for side, price, size in levels if side == 0 and size > 0]
+            asks = [price for side, price, size in levels if side == 1 and size > 0]
+            if bids and asks and max(bids) >= min(asks):
+                return "crossed"
+            sides: tuple[dict, dict] = ({}, {})
+        elif not self.has_snapshot:
+            return "delta_before_snapshot"
+        else:
+            sides = (dict(self.sides[0]), dict(self.sides[1]))
+        for side, price, size in levels:
+            if size > 0:
+                sides[side][price] = size
+            else:
+                sides[side].pop(price, None)
+        if sides[0] and sides[1] and max(sides[0]) >= min(sides[1]):
+            return "crossed"
+        self.sides, self.has_snapshot = sides, True
+        return None
+
+    def levels(self, side: int) -> list[Level]:
+        prices = sorted(self.sides[side], reverse=side == 0)
+        return [Level(price, self.sides[side][price]) for price in prices]
+
+
+def assert_same(book: OrderBook, reference: ReferenceBook, reads: list[int]) -> None:
+    bids, asks = reference.levels(0), reference.levels(1)
+    for n in reads:  # the reads vary, so the book's kept Level tuples are checked after any history
+        assert book.depth(n) == (bids[:n], asks[:n])
+    assert book.best_bid == (bids[0] if bids else None)
+    assert book.best_ask == (asks[0] if asks else None)
+    assert len(book) == len(bids) + len(asks)
+    assert list(book.liquidity(buy=False)) == bids and list(book.liquidity(buy=True)) == asks
+    assert book.bids == bids and book.asks == asks
+    assert book.depth(None) == (bids, asks)
+    spread = asks[0].price - bids[0].price if bids and asks else math.nan
+    assert book.spread == spread or (math.isnan(book.spread) and math.isnan(spread))
+
+
+# bids mostly below asks, so most deltas are applied and some cross the book
+BID_PRICES = st.sampled_from([95.0, 96.0, 97.0, 98.0, 98.5, 99.0, 99.5, 100.0, 100.5])
+ASK_PRICES = st.sampled_from([99.5, 100.0, 100.5, 101.0, 101.5, 102.0, 103.0, 104.0, 105.0])
+SIZES = st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0, 3.25])
+LEVEL = st.one_of(st.tuples(st.just(0), BID_PRICES, SIZES), st.tuples(st.just(1), ASK_PRICES, SIZES))
+UPDATE = st.tuples(st.booleans(), st.lists(LEVEL, max_size=8), st.lists(st.integers(-3, 12), max_size=3))
+STREAM = st.lists(UPDATE, min_size=1, max_size=40).map(
+    lambda updates: [(i == 0 or snap and i % 7 == 0, levels, reads) for i, (snap, levels, reads) in enumerate(updates)]
+)
+
+
+def window(stream: list) -> Updates:
+    """The stream as one window of columns, as a BookStep makes it from a file's chunk."""
+    counts = [len(levels) for _, levels, _ in stream]
+    flat = [level for _, levels, _ in stream for level in levels]
+    return Updates.of_columns(
+        np.arange(len(stream), dtype=np.float64), np.array([snap for snap, _, _ in stream], dtype=bool),
+        np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        np.array([side for side, _, _ in flat], dtype=np.int8), np.array([p for _, p, _ in flat], dtype=np.float64),
+        np.array([s for _, _, s in flat], dtype=np.float64), ids=list(range(len(stream))),
+    )
+
+
+def refusal(apply, *update) -> str | None:
+    try:
+        apply(*update)
+    except BookError as error:
+        return error.kind
+    return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(STREAM, st.integers(0, 40))
+def test_windows_of_updates_match_the_reference(stream, cut):
+    """The stream in two windows (a file's chunks, or a window's blocks)."""
+    book, reference = OrderBook("X"), ReferenceBook()
+    cut = min(cut, len(stream))
+    windows = [window(stream[:cut]) if cut else None, window(stream[cut:])]
+    for k, (is_snapshot, levels, reads) in enumerate(stream):
+        updates, row = (windows[0], k) if k < cut else (windows[1], k - cut)
+        refused = refusal(book.apply_update, updates, row)
+        assert refused == reference.apply(is_snapshot, levels)
+        assert_same(book, reference, reads)
+        assert book.has_snapshot == reference.has_snapshot
+
+
+@settings(max_examples=400, deadline=None)
+@given(STREAM)
+def test_updates_one_at_a_time_match_the_reference(stream):
+    book, reference = OrderBook("X"), ReferenceBook()
+    for k, (is_snapshot, levels, reads) in enumerate(stream):
+        sides, prices, sizes = zip(*levels) if levels else ((), (), ())
+        refused = refusal(book.apply_levels, float(k), is_snapshot, sides, prices, sizes, k)
+        assert refused == reference.apply(is_snapshot, levels)
+        assert_same(book, reference, reads)
+
+
+@settings(max_examples=200, deadline=None)
+@given(STREAM)
+def test_channel_counts_the_same_refusals(stream):
+    channel, reference, updates = OrderBookChannel("X", on_error="skip"), ReferenceBook(), window(stream)
+    expected: dict[str, int] = {}
+    for k, (is_snapshot, levels, _) in enumerate(stream):
+        kind = reference.apply(is_snapshot, levels)
+        assert channel.apply_update(updates, k) is (kind is None)
+        if kind is not None:
+            expected[kind] = expected.get(kind, 0) + 1
+        if kind is None:  # the top after each applied update, nan and 0 for an empty side
+            bids, asks = reference.levels(0), reference.levels(1)
+            top = (float(k), *(bids[0] if bids else (math.nan, 0.0)), *(asks[0] if asks else (math.nan, 0.0)))
+            assert repr(channel.history(1)[0]) == repr(BookTop(*top))
+    assert dict(channel.rejected) == expected
+    assert len(channel) == len(stream) - sum(expected.values())
+
+
+def test_refusal_messages_name_the_prices():
+    book = OrderBook("X")
+    book.apply(1.0, True, [(99.0, 1.0)], [(101.0, 1.0)])
+    with pytest.raises(BookError, match=re.escape("order-book delta would cross the book (bid 102.0 >= ask 101.0)")):
+        book.apply(2.0, False, [(102.0, 1.0), (98.0, 2.0)], [])
+    assert book.bids == [Level(99.0, 1.0)] and book.asks == [Level(101.0, 1.0)]
+    with pytest.raises(BookError, match=re.escape("order-book snapshot is crossed (bid 103.0 >= ask 100.0)")):
+        book.apply(3.0, True, [(100.0, 1.0), (103.0, 2.0), (103.0, 0.0)], [(100.0, 2.0)])
+    assert book.timestamp == 1.0 and len(book) == 2
