@@ -1,4 +1,4 @@
-"""Arrow arrays of numbers or booleans as numpy, read from their buffers.
+"""Arrow arrays of numbers or booleans as numpy, read from their buffers; bytes as Arrow memory.
 
 pyarrow's own ``to_numpy``, ``np.asarray`` and ``fill_null(value)`` pass through its pandas
 shim, which imports pandas when pandas is installed: about 35 MB of resident memory that a
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["numpy_of"]
+__all__ = ["arrow_copy", "numpy_of"]
 
 
 def numpy_of(values: pa.Array, fill: float = 0) -> np.ndarray:
@@ -44,3 +44,16 @@ def _bits(buffer: pa.Buffer | None, offset: int, length: int) -> np.ndarray:
         return np.zeros(length, dtype=bool)
     bits = np.unpackbits(np.frombuffer(buffer, dtype=np.uint8), count=offset + length, bitorder="little")
     return bits[offset:].astype(bool)
+
+
+def arrow_copy(data: bytes) -> pa.Buffer:
+    """``data`` copied into memory Arrow owns, for Arrow's threaded readers.
+
+    ``pa.py_buffer(data)`` keeps the Python object: a reader thread that drops the last
+    reference after the call returned needs the GIL, and if that happens while the
+    interpreter exits, the thread is killed inside a C++ destructor and the process aborts
+    ("terminate called without an active exception"). A copy costs a memcpy per block.
+    """
+    buffer = pa.allocate_buffer(len(data))
+    np.frombuffer(buffer, dtype=np.uint8)[:] = np.frombuffer(data, dtype=np.uint8)
+    return buffer

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
+from .arrays import arrow_copy
 from .batches import Batch, block_size, text_batches
 from .columns import BOOK_TYPES, Levels, flag, labels, level_offsets, numbers, timestamps
 from .csvtext import NUMBER
@@ -74,7 +75,7 @@ class JsonBook:
                 explicit_schema=schema, unexpected_field_behavior="ignore"
             )
             try:
-                table = pajson.read_json(pa.py_buffer(data), self._read, options)
+                table = pajson.read_json(arrow_copy(data), self._read, options)
             except pa.ArrowInvalid as error:
                 failure = error
                 continue

@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from .arrays import arrow_copy
 from .errors import Problems
 
 __all__ = ["CsvLayout", "split_line"]
@@ -106,7 +107,7 @@ class CsvLayout:
     def fast(self, data: bytes) -> pa.Table:
         """A block parsed by Arrow (raises an Arrow error on any bad field)."""
         read, parse, convert = self._options
-        return pacsv.read_csv(pa.py_buffer(data), read, parse, convert)
+        return pacsv.read_csv(arrow_copy(data), read, parse, convert)
 
     def careful(self, texts: list[str], problems: Problems) -> pa.Table:
         """Lines parsed one by one; bad fields flagged in ``problems`` and stood in for."""

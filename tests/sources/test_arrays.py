@@ -12,7 +12,7 @@ import pytest
 
 from backtrader_channels.bench.inputs import trade_chunks
 from backtrader_channels.sources import write_trades
-from backtrader_channels.sources.arrays import numpy_of
+from backtrader_channels.sources.arrays import arrow_copy, numpy_of
 
 
 def test_numbers_and_booleans_with_nulls_and_offsets():
@@ -40,3 +40,14 @@ def test_reading_parquet_trades_does_not_import_pandas(tmp_path):
     write_trades(path, trade_chunks(1_000))
     done = subprocess.run([sys.executable, "-c", READ_DAY, str(path)], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["1000", "False"]
+
+
+def test_arrow_copy_owns_its_bytes():
+    # Arrow's threaded CSV/JSON readers get this instead of pa.py_buffer(data): a reader thread
+    # releasing a Python-owned buffer at interpreter exit aborted the process (about 1 run in 40
+    # on a loaded machine: "terminate called without an active exception").
+    source = bytearray(b"1735689600.5,94000.1,0.25,buy\n")
+    copy = arrow_copy(source)
+    source[:4] = b"XXXX"
+    assert copy.to_pybytes() == b"1735689600.5,94000.1,0.25,buy\n"
+    assert arrow_copy(b"").size == 0
