@@ -71,6 +71,15 @@ class Channel:
     def _unwrap(event: Any) -> Any:
         return event.data if type(event) is Event else event
 
+    def push(self, event: Any) -> Any:
+        """Take one item (bare or inside an ``Event``): it becomes ``latest`` and joins the
+        history; returns it."""
+        item = self._unwrap(event)
+        self.latest = item
+        self._history.append(item)
+        self._count += 1
+        return item
+
     def history(self, n: int | None = None) -> list:
         """The last ``n`` items (all kept when None), oldest first."""
         items = list(self._history)

@@ -65,14 +65,6 @@ class TickChannel(Channel):
 
         return open_trades(dataname, symbol=self.symbol, **options)
 
-    def push(self, event: Any) -> TickEvent:
-        """Take a ``TickEvent`` (bare or inside an ``Event``); returns the tick."""
-        tick = self._unwrap(event)
-        self.latest = tick
-        self._history.append(tick)
-        self._count += 1
-        return tick
-
     def extend(self, rows: TradeRows) -> None:
         """Take consecutive trades as columns (the bulk path of a backtest)."""
         added = len(rows[0])

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..channels.base import Channel
 from ..events import Event, EventPriority
@@ -52,13 +51,6 @@ class ControlChannel(Channel):
 
     channel_type = "control"
     priority = EventPriority.CONTROL
-
-    def push(self, event: Any) -> ControlCommand:
-        command = self._unwrap(event)
-        self.latest = command
-        self._history.append(command)
-        self._count += 1
-        return command
 
 
 class ControlStep(Step):

@@ -61,13 +61,6 @@ class FundingChannel(Channel):
 
         return open_funding(dataname, **options)
 
-    def push(self, event: Any) -> FundingEvent:
-        funding = self._unwrap(event)
-        self.latest = funding
-        self._history.append(funding)
-        self._count += 1
-        return funding
-
     @property
     def rate(self) -> float | None:
         return None if self.latest is None else self.latest.rate

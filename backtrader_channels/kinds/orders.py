@@ -72,13 +72,6 @@ class OrderChannel(Channel):
     channel_type = "orders"
     priority = EventPriority.ORDERS
 
-    def push(self, event: Any) -> Any:
-        item = self._unwrap(event)
-        self.latest = item
-        self._history.append(item)
-        self._count += 1
-        return item
-
 
 class OrdersStep(Step):
     """Own orders of one symbol: channel -> broker bookkeeping -> notifications -> callbacks."""
