@@ -266,16 +266,22 @@ def _exchange_config(args: argparse.Namespace) -> dict[str, Any]:
     return binance_ccxt_config(args.rest_url, args.ws_url, market_types)
 
 
+def _market_feed_options(args: argparse.Namespace, command: str) -> dict[str, Any]:
+    """What ``collect`` and ``record`` both take from the command line: which market feeds,
+    from which exchange, for how long."""
+    if not (args.trades or args.book):
+        raise SystemExit(f"btchannels {command}: choose --trades and/or --book")
+    return {"trades": args.trades, "book": args.book, "exchange_id": args.exchange,
+            "config": _exchange_config(args), "depth": args.depth, "duration": args.duration}
+
+
 def cmd_collect(args: argparse.Namespace) -> int:
     from .bus import collect
     from .record.pump import stop_on_signals
 
-    if not (args.trades or args.book):
-        raise SystemExit("btchannels collect: choose --trades and/or --book")
+    options = _market_feed_options(args, "collect")
     with stop_on_signals() as stop:
-        publisher = collect(args.bus, args.symbol, trades=args.trades, book=args.book, exchange_id=args.exchange,
-                            config=_exchange_config(args), depth=args.depth, maxlen=args.maxlen,
-                            duration=args.duration, stop=stop)
+        publisher = collect(args.bus, args.symbol, maxlen=args.maxlen, stop=stop, **options)
     print(f"published {publisher.published:,} events ({publisher.reconnects} reconnects to Redis)")
     return 0
 
@@ -284,12 +290,10 @@ def cmd_record(args: argparse.Namespace) -> int:
     from .record.pump import stop_on_signals
     from .record.recorder import record
 
-    if not (args.trades or args.book):
-        raise SystemExit("btchannels record: choose --trades and/or --book")
+    options = _market_feed_options(args, "record")
     with stop_on_signals() as stop:
-        recorder = record(args.out, args.symbol, trades=args.trades, book=args.book, exchange_id=args.exchange,
-                          config=_exchange_config(args), depth=args.depth, flush_interval=args.flush_interval,
-                          max_segment_bytes=args.max_segment_bytes, duration=args.duration, stop=stop)
+        recorder = record(args.out, args.symbol, flush_interval=args.flush_interval,
+                          max_segment_bytes=args.max_segment_bytes, stop=stop, **options)
     stats = recorder.stats
     print(f"recorded {stats.trades:,} trades, {stats.book_updates:,} book updates ({stats.snapshots:,} snapshots), "
           f"{stats.gaps:,} gaps -> {args.out}")
