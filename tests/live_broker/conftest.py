@@ -110,6 +110,11 @@ def live_run(exchange: FakeExchange, strategy: type, script: Callable[[Any], Non
     return results[0], broker, cerebro
 
 
+def saw(status, times=1):
+    """A predicate: the strategy was notified ``status`` at least ``times`` times."""
+    return lambda strategy: strategy.statuses().count(status) >= times
+
+
 def trades_then(exchange: FakeExchange, symbol: str, *steps: tuple[int, str, Callable[[Any], Any]]):
     """A ``live_run`` script: for each ``(count, what, predicate)`` step, ``count`` trades of
     ``symbol`` are sent, then the run waits until ``predicate(strategy)``."""

@@ -8,7 +8,7 @@ import logging
 import backtrader as bt
 import pytest
 
-from .conftest import SYMBOL, Recorder, live_run, wait_for
+from .conftest import SYMBOL, Recorder, live_run, saw, trades_then, wait_for
 
 
 class BuyOnFirstTick(Recorder):
@@ -53,11 +53,7 @@ def test_rate_limit_answers_are_waited_out_and_the_order_is_placed_once(exchange
     exchange.script_trades(SYMBOL, [(50_000.0, 0.1), (49_980.0, 1.0)])
     exchange.fail_next("rate_limit", times=2)
 
-    def script(run):
-        exchange.send_trades(SYMBOL, 1)
-        run.wait(lambda s: "Accepted" in s.statuses(), "Accepted")
-        exchange.send_trades(SYMBOL, 1)
-        run.wait(lambda s: "Completed" in s.statuses(), "Completed")
+    script = trades_then(exchange, SYMBOL, (1, "Accepted", saw("Accepted")), (1, "Completed", saw("Completed")))
 
     strategy, broker, _ = live_run(exchange, BuyOnFirstTick, script)
     assert exchange.order_requests == 3
@@ -86,9 +82,7 @@ def test_an_order_the_exchange_refuses_is_rejected_once_with_its_reason(exchange
     exchange.script_trades(SYMBOL, [(50_000.0, 0.1)])
     exchange.fail_next("reject")
 
-    def script(run):
-        exchange.send_trades(SYMBOL, 1)
-        run.wait(lambda s: "Rejected" in s.statuses(), "Rejected")
+    script = trades_then(exchange, SYMBOL, (1, "Rejected", saw("Rejected")))
 
     with caplog.at_level(logging.ERROR, logger="backtrader_channels.broker"):
         strategy, broker, _ = live_run(exchange, BuyOnFirstTick, script)
@@ -104,9 +98,7 @@ def test_an_order_every_attempt_of_which_is_refused_for_the_rate_is_rejected_not
     exchange.script_trades(SYMBOL, [(50_000.0, 0.1)])
     exchange.fail_next("rate_limit", times=5)
 
-    def script(run):
-        exchange.send_trades(SYMBOL, 1)
-        run.wait(lambda s: "Rejected" in s.statuses(), "Rejected")
+    script = trades_then(exchange, SYMBOL, (1, "Rejected", saw("Rejected")))
 
     strategy, broker, _ = live_run(exchange, BuyOnFirstTick, script)
     assert strategy.statuses() == ["Submitted", "Rejected"]

@@ -16,16 +16,11 @@ from backtrader_channels.feeds import CCXTLiveTickFeed
 from backtrader_channels.live import LiveEventQueue
 from backtrader_channels.testing.exchange import FakeExchange
 
-from .conftest import PERPETUAL, SYMBOL, Recorder, broker_config, live_run, trades_then
+from .conftest import PERPETUAL, SYMBOL, Recorder, broker_config, live_run, saw, trades_then
 from .test_faults import BuyOnFirstTick
 from .test_orders import BuyLimitOnFirstTick, CancelAfterPartial
 
 FEE = 0.0004
-
-
-def saw(status, times=1):
-    """A predicate: the strategy was notified ``status`` at least ``times`` times."""
-    return lambda strategy: strategy.statuses().count(status) >= times
 
 
 def steps(exchange, *steps):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import backtrader as bt
 
-from .conftest import Recorder, live_run
+from .conftest import SYMBOL, Recorder, live_run, trades_then
 
 
 class BracketOnFirstTick(Recorder):
@@ -31,9 +31,7 @@ class OcoOnFirstTick(BracketOnFirstTick):
 
 
 def test_a_bracket_is_rejected_whole_and_never_reaches_the_exchange(exchange):
-    def script(run):
-        exchange.send_trades("BTC/USDT", 1)
-        run.wait(lambda s: s.statuses().count("Rejected") == 3, "three rejections")
+    script = trades_then(exchange, SYMBOL, (1, "three rejections", lambda s: s.statuses().count("Rejected") == 3))
 
     strategy, broker, _ = live_run(exchange, BracketOnFirstTick, script)
     assert strategy.statuses() == ["Rejected"] * 3
@@ -43,9 +41,8 @@ def test_a_bracket_is_rejected_whole_and_never_reaches_the_exchange(exchange):
 
 
 def test_the_second_order_of_an_oco_group_is_rejected_the_first_rests(exchange):
-    def script(run):
-        exchange.send_trades("BTC/USDT", 1)
-        run.wait(lambda s: "Accepted" in s.statuses() and "Rejected" in s.statuses(), "accepted and rejected")
+    script = trades_then(exchange, SYMBOL, (1, "accepted and rejected",
+                                            lambda s: "Accepted" in s.statuses() and "Rejected" in s.statuses()))
 
     strategy, broker, _ = live_run(exchange, OcoOnFirstTick, script)
     # the second is refused inside the strategy's call; the first is cancelled when the run stops

@@ -6,7 +6,7 @@ from __future__ import annotations
 import backtrader as bt
 import pytest
 
-from .conftest import SYMBOL, Recorder, live_run
+from .conftest import SYMBOL, Recorder, live_run, saw, trades_then
 
 
 class BuyLimitOnFirstTick(Recorder):
@@ -21,13 +21,7 @@ class BuyLimitOnFirstTick(Recorder):
 def test_limit_buy_fills_partially_then_completely_at_its_limit(exchange):
     exchange.script_trades(SYMBOL, [(50_000.0, 0.1), (49_989.0, 0.2), (49_980.0, 1.0)])
 
-    def script(run):
-        exchange.send_trades(SYMBOL, 1)
-        run.wait(lambda s: "Accepted" in s.statuses(), "Accepted")
-        exchange.send_trades(SYMBOL, 1)
-        run.wait(lambda s: "Partial" in s.statuses(), "Partial")
-        exchange.send_trades(SYMBOL, 1)
-        run.wait(lambda s: "Completed" in s.statuses(), "Completed")
+    script = trades_then(exchange, SYMBOL, *[(1, status, saw(status)) for status in ("Accepted", "Partial", "Completed")])
 
     strategy, broker, _ = live_run(exchange, BuyLimitOnFirstTick, script)
     orders, trades = exchange.ledger()
@@ -52,11 +46,7 @@ class BuyMarketOnFirstTick(BuyLimitOnFirstTick):
 def test_market_buy_fills_at_the_next_trade_price_in_parts_of_the_trades_quantities(exchange):
     exchange.script_trades(SYMBOL, [(50_000.0, 0.1), (50_001.0, 0.25), (50_002.0, 1.0)])
 
-    def script(run):
-        exchange.send_trades(SYMBOL, 1)
-        run.wait(lambda s: "Accepted" in s.statuses(), "Accepted")
-        exchange.send_trades(SYMBOL, 2)
-        run.wait(lambda s: "Completed" in s.statuses(), "Completed")
+    script = trades_then(exchange, SYMBOL, (1, "Accepted", saw("Accepted")), (2, "Completed", saw("Completed")))
 
     strategy, broker, _ = live_run(exchange, BuyMarketOnFirstTick, script)
     _, trades = exchange.ledger()
@@ -86,11 +76,7 @@ class CancelAfterPartial(Recorder):
 def test_cancel_after_a_partial_fill_keeps_the_fill_and_leaves_nothing_open(exchange):
     exchange.script_trades(SYMBOL, [(50_000.0, 0.1), (49_989.0, 0.2)])
 
-    def script(run):
-        exchange.send_trades(SYMBOL, 1)
-        run.wait(lambda s: "Accepted" in s.statuses(), "Accepted")
-        exchange.send_trades(SYMBOL, 1)
-        run.wait(lambda s: "Canceled" in s.statuses(), "Canceled")
+    script = trades_then(exchange, SYMBOL, (1, "Accepted", saw("Accepted")), (1, "Canceled", saw("Canceled")))
 
     strategy, broker, _ = live_run(exchange, CancelAfterPartial, script)
     orders, trades = exchange.ledger()
@@ -123,9 +109,8 @@ def test_refused_orders_are_rejected_or_margin_with_the_reason_and_never_doubled
             if order.status in (order.Rejected, order.Margin):
                 reasons.append(order.info.reason)
 
-    def script(run):
-        exchange.send_trades(SYMBOL, 1)
-        run.wait(lambda s: s.statuses().count("Rejected") == 2 and "Margin" in s.statuses(), "three refusals")
+    script = trades_then(exchange, SYMBOL, (1, "three refusals",
+                                            lambda s: s.statuses().count("Rejected") == 2 and "Margin" in s.statuses()))
 
     strategy, broker, _ = live_run(exchange, Strategy, script)
     orders, _ = exchange.ledger()
@@ -151,11 +136,8 @@ class Stops(Recorder):
 def test_stop_and_stop_limit_trigger_at_the_stop_and_fill_at_the_print_or_the_limit(exchange):
     exchange.script_trades(SYMBOL, [(50_000.0, 0.1), (50_005.0, 1.0), (50_012.0, 1.0), (50_008.0, 1.0)])
 
-    def script(run):
-        exchange.send_trades(SYMBOL, 1)
-        run.wait(lambda s: s.statuses().count("Accepted") == 2, "both accepted")
-        exchange.send_trades(SYMBOL, 3)
-        run.wait(lambda s: s.statuses().count("Completed") == 2, "both completed")
+    script = trades_then(exchange, SYMBOL, (1, "both accepted", lambda s: s.statuses().count("Accepted") == 2),
+                         (3, "both completed", lambda s: s.statuses().count("Completed") == 2))
 
     strategy, broker, _ = live_run(exchange, Stops, script)
     orders, trades = exchange.ledger()
