@@ -81,6 +81,9 @@ class LiveEventQueue:
         self._late: list[tuple[float, int, int]] = []  # a heap of the others' sort keys
         self._books: dict[tuple[str, str | None], deque[int]] = {}  # queued arrival numbers per book
         self._lock = threading.Lock()
+        # push and pop call these rather than ``with self._lock``: the context-manager
+        # protocol costs about as much again as the lock itself, on every event
+        self._acquire, self._release = self._lock.acquire, self._lock.release
         self._ready = threading.Condition(self._lock)
         self._waiting = 0
         self._sequence = 0
@@ -100,7 +103,8 @@ class LiveEventQueue:
             raise ValueError(f"cannot queue an event with timestamp {timestamp!r}")
         if priority >> 16:  # negative or above 16 bits
             raise ValueError(f"event priority must be in 0..65535, got {priority!r}")
-        with self._lock:
+        self._acquire()
+        try:
             if self._stopped:
                 self._rejected += 1
                 return False
@@ -127,6 +131,8 @@ class LiveEventQueue:
             if self._waiting:
                 self._ready.notify()
             return True
+        finally:
+            self._release()
 
     def stop(self) -> None:
         """Refuse further pushes and wake every waiting consumer; queued events stay poppable."""
@@ -140,7 +146,8 @@ class LiveEventQueue:
 
         Returns None on timeout, or at once when the queue is stopped and empty.
         """
-        with self._lock:
+        self._acquire()
+        try:
             ordered = self._ordered
             if ordered and not self._late:  # the usual case: the oldest in-order event
                 event = self._live.pop(ordered.popleft(), None)
@@ -150,10 +157,13 @@ class LiveEventQueue:
             if event is not None or timeout == 0 or not self._wait(timeout):
                 return event
             return self._pop_most_urgent()  # _wait saw an event queued
+        finally:
+            self._release()
 
     def pop_batch(self, max_items: int = 1000, timeout: float | None = 1.0) -> list[Event]:
         """Up to ``max_items`` events in order; waits like ``pop`` only for the first one."""
-        with self._lock:
+        self._acquire()
+        try:
             batch: list[Event] = []
             if not self._live and (timeout == 0 or not self._wait(timeout)):
                 return batch
@@ -170,6 +180,8 @@ class LiveEventQueue:
                     break
                 append(event)
             return batch
+        finally:
+            self._release()
 
     @property
     def stopped(self) -> bool:
