@@ -35,6 +35,7 @@ class TradeStep(Step):
     market: Market  # market-data kinds always have one
     _rows: TradeRows = ()
     _lists: tuple | None = None  # the window as Python lists, when trades are watched one by one
+    _fixed: tuple | None = None  # see _fix
 
     def watched(self) -> bool:
         """Whether something needs this channel's trades one by one."""
@@ -60,6 +61,10 @@ class TradeStep(Step):
         if self._lists is None:
             return self._run_bulk(start, stop)
         seconds, price, volume, direction, ids = self._lists
+        if stop - start == 1:  # merged streams: mostly one trade between other streams' events
+            symbol = self.channel.symbol
+            return self.handle((TickEvent(seconds[start], price[start], volume[start], direction[start], ids[start],
+                                          symbol),))
         symbol = repeat(self.channel.symbol)
         for lo in range(start, stop, self.batch):
             hi = min(lo + self.batch, stop)
@@ -70,13 +75,10 @@ class TradeStep(Step):
 
     def handle(self, ticks: Iterable[TickEvent]) -> bool:
         """Consecutive trades of this channel, one full step each (the hot path)."""
-        engine, channel, market = self.engine, self.channel, self.market
-        clock, broker = engine.clock, engine.broker
-        notifs = engine.notifications
-        keep = channel._history.append
+        engine = self.engine
+        channel, market, clock, broker, notifs, keep, bridges = self._fixed or self._fix()
         callbacks, nexts = engine.callbacks["tick"], engine.next_callbacks
         only = callbacks[0] if len(callbacks) == 1 else None
-        bridges = engine.bridges if engine.bridges.watches(channel) else None
         next_sample = engine.next_sample
         handled = 0
         stop = False
@@ -115,6 +117,14 @@ class TradeStep(Step):
                 break
         engine.events += handled
         return stop
+
+    def _fix(self) -> tuple:
+        """What ``handle`` reads that stays the same for the whole run (made on first use)."""
+        engine, channel = self.engine, self.channel
+        bridges = engine.bridges if engine.bridges.watches(channel) else None
+        self._fixed = (channel, self.market, engine.clock, engine.broker, engine.notifications,
+                       channel._history.append, bridges)
+        return self._fixed
 
     def _run_bulk(self, start: int, stop: int) -> bool:
         engine, channel, market = self.engine, self.channel, self.market
