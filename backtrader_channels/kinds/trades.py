@@ -61,15 +61,14 @@ class TradeStep(Step):
         if self._lists is None:
             return self._run_bulk(start, stop)
         seconds, price, volume, direction, ids = self._lists
+        symbol = self.channel.symbol
         if stop - start == 1:  # merged streams: mostly one trade between other streams' events
-            symbol = self.channel.symbol
             return self.handle((TickEvent(seconds[start], price[start], volume[start], direction[start], ids[start],
                                           symbol),))
-        symbol = repeat(self.channel.symbol)
         for lo in range(start, stop, self.batch):
             hi = min(lo + self.batch, stop)
             if self.handle(map(TickEvent, seconds[lo:hi], price[lo:hi], volume[lo:hi], direction[lo:hi],
-                               ids[lo:hi], symbol)):
+                               ids[lo:hi], repeat(symbol))):
                 return True
         return False
 
