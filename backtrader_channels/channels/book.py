@@ -11,11 +11,15 @@ Updates come as ``Updates``: a window of updates whose levels are grouped bids f
 then asks, within each update (the order within a side is kept: it is all that matters),
 with each update's highest bid and lowest ask of size > 0 worked out once (with numpy,
 for a file), so most deltas are known at a glance not to cross the book.
+
+A channel's book is the compiled one (``compiled_book``, with the same API and results)
+when numba imports (the ``fast`` extra), else this ``OrderBook``: see ``fastest_book``.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
@@ -26,7 +30,7 @@ import numpy as np
 
 from ..events import Level
 
-__all__ = ["BookError", "OrderBook", "Updates", "level_columns"]
+__all__ = ["BookError", "OrderBook", "Updates", "fastest_book", "level_columns"]
 
 
 _new_tuple = tuple.__new__
@@ -51,7 +55,7 @@ class Updates(NamedTuple):
     """Book updates ready to apply: update ``k`` has its bids at ``offsets[k]:splits[k]`` and
     its asks at ``splits[k]:offsets[k + 1]`` of ``keys`` (price, negated for a bid) and
     ``sizes``; ``high_bid[k]``/``low_ask[k]`` are its highest bid and lowest ask of size > 0
-    (-inf/inf when none)."""
+    (-inf/inf when none); ``packed``: the same as the compiled book's arrays, when made."""
 
     seconds: list
     is_snapshot: list
@@ -62,6 +66,7 @@ class Updates(NamedTuple):
     high_bid: list
     low_ask: list
     ids: list | None = None
+    packed: tuple | None = None
 
     @classmethod
     def one(cls, timestamp: float, is_snapshot: bool, sides: Sequence[int], prices: Sequence[float],
@@ -89,8 +94,11 @@ class Updates(NamedTuple):
         live = size > 0.0
         high_bid = _per_update(np.fmax, np.where(live & ~is_ask, price, -np.inf), offsets, counts, -np.inf)
         low_ask = _per_update(np.fmin, np.where(live & is_ask, price, np.inf), offsets, counts, np.inf)
-        return cls(seconds.tolist(), is_snapshot.tolist(), offsets.tolist(), splits.tolist(),
-                   np.where(is_ask, price, -price).tolist(), size.tolist(), high_bid.tolist(), low_ask.tolist(), ids)
+        keys = np.where(is_ask, price, -price)
+        packed = (np.column_stack([offsets[:-1], splits, offsets[1:], is_snapshot]).astype(np.int64),
+                  np.column_stack([high_bid, low_ask]), np.array([keys, size], dtype=np.float64))
+        return cls(seconds.tolist(), is_snapshot.tolist(), offsets.tolist(), splits.tolist(), keys.tolist(),
+                   size.tolist(), high_bid.tolist(), low_ask.tolist(), ids, packed)
 
 
 def _per_update(ufunc: np.ufunc, values: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
@@ -279,6 +287,13 @@ class OrderBook:
         top = self._asks.top
         return top[0] if top else self._asks.levels(1)[0] if self._asks.keys else None
 
+    def top(self) -> tuple[float, float, float, float]:
+        """Best bid, its size, best ask, its size (nan and 0 for an empty side)."""
+        bids, asks = self._bids.keys, self._asks.keys
+        bid, bid_size = (-bids[0], self._bids.sizes[bids[0]]) if bids else (math.nan, 0.0)
+        ask, ask_size = (asks[0], self._asks.sizes[asks[0]]) if asks else (math.nan, 0.0)
+        return bid, bid_size, ask, ask_size
+
     @property
     def mid_price(self) -> float:
         return (self._bids.best_price() + self._asks.best_price()) / 2.0
@@ -310,3 +325,19 @@ class OrderBook:
 
     def __repr__(self) -> str:
         return f"OrderBook({self.symbol!r}, bid={self.best_bid}, ask={self.best_ask})"
+
+
+
+def fastest_book() -> type:
+    """The book a channel keeps: ``CompiledOrderBook`` when numba imports, else ``OrderBook``.
+
+    The environment variable ``BTCHANNELS_BOOK=python`` picks ``OrderBook`` (numba is then
+    not imported). Looked up at each call, so numba is imported only once a book is made.
+    """
+    if os.environ.get("BTCHANNELS_BOOK", "").lower() == "python":
+        return OrderBook
+    try:
+        from .compiled_book import CompiledOrderBook
+    except ImportError:  # no numba: the fast extra is not installed
+        return OrderBook
+    return CompiledOrderBook

@@ -1,0 +1,368 @@
+"""The order book with its level writes compiled by numba (the ``fast`` extra).
+
+Each side is a row of sort keys (ask prices, negated bid prices) kept in descending order,
+so the best level is the last one and a level appearing or disappearing near the top moves
+few others, and a row of their sizes. One kernel call applies a run of updates (up to a
+whole window) and records, after each one, its outcome, the level counts, the best levels
+(``heads``) and the best ``depth`` levels of each side (``tops``): a strategy that reads the
+book at update ``k`` reads those rows, not the arrays, which are already at the end of the
+run. A read that needs more than the recorded levels (``bids``, ``depth(None)``, a walk
+past them) first brings the arrays back to update ``k`` (a copy kept at the run's start,
+replayed up to ``k``), and the next runs start short and double, so a strategy that reads
+the whole book on every update costs one kernel call per update.
+
+Results equal ``book.OrderBook``'s exactly (tests/phase1/test_book_property.py holds both
+to the same plain reference), refusals included.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
+
+import numpy as np
+from numba import njit
+
+from ..events import Level
+from .book import BookError, Updates, level_columns
+
+__all__ = ["CompiledOrderBook", "pack"]
+
+_new_tuple = tuple.__new__
+
+# heads: one row per update
+STATUS, BIDS, ASKS, BID, BID_SIZE, ASK, ASK_SIZE, WOULD_BID, WOULD_ASK = range(9)
+HEAD = 9
+APPLIED, DELTA_CROSSED, NO_SNAPSHOT, SNAPSHOT_CROSSED = range(4)
+UNTOUCHED = 1 << 30  # an update that left a side alone
+
+LONGEST_RUN = 8192  # updates applied ahead at most (a window's block)
+MOST_RECORDED = 64  # deeper depth(n) reads are served from the arrays
+
+
+def pack(updates: Updates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A window's updates as the kernel's arrays: per update (first level, split, end,
+    is_snapshot) and (highest bid, lowest ask); the levels' (keys, sizes)."""
+    if updates.packed is not None:
+        return updates.packed
+    offsets = np.asarray(updates.offsets, dtype=np.int64)
+    bounds = np.column_stack([offsets[:-1], np.asarray(updates.splits, dtype=np.int64), offsets[1:],
+                              np.asarray(updates.is_snapshot, dtype=np.int64)])
+    limits = np.column_stack([np.asarray(updates.high_bid, dtype=np.float64),
+                              np.asarray(updates.low_ask, dtype=np.float64)])
+    return bounds, limits, np.array([updates.keys, updates.sizes], dtype=np.float64).reshape(2, -1)
+
+
+@njit(cache=True)
+def _write(state, counts, side, key, size):  # pragma: no cover - compiled
+    """Set one level (size 0 removes it); keys descending, so the best level is the last.
+    Returns the level's place from the best (0 = best): the levels before it are unchanged."""
+    keys, sizes = state[2 * side], state[2 * side + 1]
+    n = counts[side]
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if keys[mid] > key:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < n and keys[lo] == key:
+        if size > 0.0:
+            sizes[lo] = size
+        else:
+            for i in range(lo, n - 1):
+                keys[i] = keys[i + 1]
+                sizes[i] = sizes[i + 1]
+            counts[side] = n - 1
+        return n - 1 - lo
+    if size > 0.0:
+        for i in range(n, lo, -1):
+            keys[i] = keys[i - 1]
+            sizes[i] = sizes[i - 1]
+        keys[lo] = key
+        sizes[lo] = size
+        counts[side] = n + 1
+    return n - lo
+
+
+@njit(cache=True)
+def _write_update(state, counts, levels, lo, split, hi, unchanged):  # pragma: no cover - compiled
+    """Write an update's levels in order; ``unchanged``: each side's best levels it left alone."""
+    unchanged[0] = unchanged[1] = UNTOUCHED
+    for i in range(lo, hi):
+        side = 0 if i < split else 1
+        unchanged[side] = min(unchanged[side], _write(state, counts, side, levels[0, i], levels[1, i]))
+
+
+@njit(cache=True)
+def _replace(state, counts, side, levels, lo, hi):  # pragma: no cover - compiled
+    """Become a snapshot side's levels: the last write of a price wins, size 0 drops it."""
+    keys, sizes = levels[0, lo:hi], levels[1, lo:hi]
+    order = np.argsort(-keys, kind="mergesort")  # descending; a price's writes stay in order
+    n = 0
+    for j in range(hi - lo):
+        i = order[j]
+        if j + 1 < hi - lo and keys[order[j + 1]] == keys[i]:
+            continue  # written again later
+        if sizes[i] > 0.0:
+            state[2 * side, n] = keys[i]
+            state[2 * side + 1, n] = sizes[i]
+            n += 1
+    counts[side] = n
+
+
+@njit(cache=True)
+def _crossed(state, counts):  # pragma: no cover - compiled
+    nb, na = counts[0], counts[1]
+    return nb > 0 and na > 0 and -state[0, nb - 1] >= state[2, na - 1]
+
+
+@njit(cache=True)
+def apply_run(state, counts, bounds, limits, levels, heads, unchanged, tops, start, stop, first):  # pragma: no cover
+    """Apply updates ``start:stop``, recording update ``k`` in row ``k - first`` of ``heads``,
+    ``unchanged`` and ``tops``; returns the update reached: ``stop``, or one the arrays have
+    no room for."""
+    room = state.shape[1]
+    depth = tops.shape[1] // 4
+    for k in range(start, stop):
+        lo, split, hi, is_snapshot = bounds[k, 0], bounds[k, 1], bounds[k, 2], bounds[k, 3]
+        if max(counts[0], counts[1]) + hi - lo > room:
+            return k
+        row = k - first
+        heads[row, STATUS] = APPLIED
+        unchanged[row, 0] = unchanged[row, 1] = UNTOUCHED
+        if is_snapshot:
+            if limits[k, 0] >= limits[k, 1]:
+                heads[row, STATUS] = SNAPSHOT_CROSSED
+            else:
+                _replace(state, counts, 0, levels, lo, split)
+                _replace(state, counts, 1, levels, split, hi)
+                counts[2] = 1
+                unchanged[row, 0] = unchanged[row, 1] = 0
+        elif counts[2] == 0:
+            heads[row, STATUS] = NO_SNAPSHOT
+        else:
+            high_bid, low_ask = limits[k, 0], limits[k, 1]
+            if counts[0] > 0 and -state[0, counts[0] - 1] > high_bid:
+                high_bid = -state[0, counts[0] - 1]
+            if counts[1] > 0 and state[2, counts[1] - 1] < low_ask:
+                low_ask = state[2, counts[1] - 1]
+            if high_bid >= low_ask:  # it could cross the book (most deltas cannot): keep a copy
+                used = max(counts[0], counts[1])
+                kept, kept_counts = state[:, :used].copy(), counts.copy()
+                _write_update(state, counts, levels, lo, split, hi, unchanged[row])
+                if _crossed(state, counts):
+                    heads[row, STATUS] = DELTA_CROSSED
+                    heads[row, WOULD_BID] = -state[0, counts[0] - 1]
+                    heads[row, WOULD_ASK] = state[2, counts[1] - 1]
+                    state[:, :used] = kept
+                    counts[:] = kept_counts
+                    unchanged[row, 0] = unchanged[row, 1] = UNTOUCHED
+            else:
+                _write_update(state, counts, levels, lo, split, hi, unchanged[row])
+        for side in range(2):
+            n = counts[side]
+            sign = -1.0 if side == 0 else 1.0
+            heads[row, BIDS + side] = n
+            heads[row, BID + 2 * side] = sign * state[2 * side, n - 1] if n else np.nan
+            heads[row, BID_SIZE + 2 * side] = state[2 * side + 1, n - 1] if n else 0.0
+            for i in range(min(n, depth)):
+                tops[row, 2 * side * depth + i] = sign * state[2 * side, n - 1 - i]
+                tops[row, (2 * side + 1) * depth + i] = state[2 * side + 1, n - 1 - i]
+    return stop
+
+
+class CompiledOrderBook:
+    """Current state of one symbol's book: best levels, mid, spread and depth (compiled)."""
+
+    __slots__ = ("symbol", "timestamp", "update_id", "has_snapshot", "_state", "_counts", "_run", "_packed",
+                 "_first", "_stop", "_cursor", "_heads", "_unchanged", "_tops", "_row", "_head", "_levels", "_base",
+                 "_depth",
+                 "_recorded", "_run_length")
+
+    def __init__(self, symbol: str | None = None, *, recorded: int = 10) -> None:
+        self.symbol = symbol
+        self._state = np.empty((4, 8))  # doubled as needed
+        self._counts = np.zeros(3, dtype=np.int64)  # bid levels, ask levels, has a snapshot
+        self._depth = recorded  # levels of each side recorded per update in the next run
+        self.clear()
+
+    def clear(self) -> None:
+        """Empty the book (as before any snapshot)."""
+        self._counts[:] = 0
+        self.timestamp = math.nan
+        self.update_id: int | None = None
+        self.has_snapshot = False
+        self._run: Updates | None = None  # the window the arrays are running through
+        self._packed: tuple | None = None
+        self._first = self._stop = 0  # the run: updates first:stop (the arrays are at its end)
+        self._cursor = -1  # the update the reader is at
+        # flat lists (no object per update to keep the garbage collector busy), per update of the run:
+        self._heads: list[float] = []  # HEAD values: status, level counts, best levels
+        self._unchanged: list[int] = []  # the best levels of each side it left alone
+        self._tops = np.empty((0, 4 * self._depth))  # per update of the run: the recorded levels
+        self._row: list[float] | None = None  # the reader's row of tops, as floats, once read
+        self._head = [APPLIED, 0, 0, math.nan, 0.0, math.nan, 0.0, math.nan, math.nan]
+        self._levels: tuple[list[Level], list[Level]] = ([], [])  # the best levels as read, kept while unchanged
+        self._base: tuple[np.ndarray, np.ndarray] | None = None  # the arrays at the run's start
+        self._recorded = self._depth
+        self._run_length = LONGEST_RUN
+
+    # -- updates -------------------------------------------------------------------------
+    def apply(self, timestamp: float, is_snapshot: bool, bids: Iterable[Sequence[float]],
+              asks: Iterable[Sequence[float]], update_id: int | None = None) -> None:
+        """Apply a snapshot or delta given as (price, size) levels; see ``apply_levels``."""
+        self.apply_levels(timestamp, is_snapshot, *level_columns(bids, asks), update_id)
+
+    def apply_levels(self, timestamp: float, is_snapshot: bool, sides: Sequence[int], prices: Sequence[float],
+                     sizes: Sequence[float], update_id: int | None = None) -> None:
+        """Apply an update given as columns (side 0 = bid, 1 = ask; size 0 removes a level).
+
+        Raises ``BookError``, leaving the book unchanged, for a crossed snapshot, a delta
+        before any snapshot or one that would cross the book.
+        """
+        self.apply_update(Updates.one(timestamp, is_snapshot, sides, prices, sizes, update_id), 0)
+
+    def apply_update(self, updates: Updates, k: int) -> None:
+        """Apply update ``k`` of ``updates`` (the hot path); refusals as ``apply_levels``."""
+        if k != self._cursor + 1 or k >= self._stop or updates is not self._run:
+            self._start_run(updates, k)
+        self._cursor = k
+        row = k - self._first
+        head = self._head = self._heads[row * HEAD : row * HEAD + HEAD]
+        unchanged = self._unchanged
+        del self._levels[0][unchanged[2 * row] :], self._levels[1][unchanged[2 * row + 1] :]
+        self._row = None
+        if head[STATUS]:
+            self._refuse(head, updates, k)
+        if updates.is_snapshot[k]:
+            self.has_snapshot = True
+        self.timestamp = updates.seconds[k]
+        self.update_id = None if updates.ids is None else updates.ids[k]
+
+    def _refuse(self, head: list[float], updates: Updates, k: int) -> None:
+        status = head[STATUS]
+        if status == SNAPSHOT_CROSSED:
+            bid, ask = updates.high_bid[k], updates.low_ask[k]
+            raise BookError("crossed", f"order-book snapshot is crossed (bid {bid} >= ask {ask})")
+        if status == NO_SNAPSHOT:
+            raise BookError("delta_before_snapshot", "order-book delta before any snapshot")
+        bid, ask = head[WOULD_BID], head[WOULD_ASK]
+        raise BookError("crossed", f"order-book delta would cross the book (bid {bid} >= ask {ask})")
+
+    def _start_run(self, updates: Updates, k: int) -> None:
+        """Apply updates from ``k`` on (as many as the run length), recording each."""
+        self._settle()
+        packed = self._packed if updates is self._run else pack(updates)
+        stop = min(len(updates.seconds), k + self._run_length)
+        self._base = (self._state.copy(), self._counts.copy()) if stop - k > 1 else None
+        heads, unchanged = np.empty((stop - k, HEAD)), np.empty((stop - k, 2), dtype=np.int64)
+        tops = np.empty((stop - k, 4 * self._depth))
+        self._apply(packed, heads, unchanged, tops, k, stop)
+        self._run, self._packed, self._first, self._stop, self._cursor = updates, packed, k, stop, k - 1
+        self._heads, self._unchanged, self._tops, self._recorded = heads.ravel().tolist(), unchanged.ravel().tolist(), tops, self._depth
+        self._run_length = min(2 * self._run_length, LONGEST_RUN)
+
+    def _apply(self, packed: tuple, heads: np.ndarray, unchanged: np.ndarray, tops: np.ndarray,
+               start: int, stop: int) -> None:
+        first = start
+        while (start := apply_run(self._state, self._counts, *packed, heads, unchanged, tops, start, stop, first)) < stop:
+            grown = np.empty((4, 2 * self._state.shape[1]))
+            grown[:, : self._state.shape[1]] = self._state
+            self._state = grown
+
+    def _settle(self) -> None:
+        """Bring the arrays back to the reader's update (replayed from the run's start)."""
+        if self._cursor == self._stop - 1:
+            return  # already there
+        assert self._base is not None  # runs of more than one update keep their start
+        self._state, self._counts = self._base
+        self._base = None
+        rows = self._cursor + 1 - self._first
+        self._apply(self._packed, np.empty((rows, HEAD)), np.empty((rows, 2), dtype=np.int64), np.empty((rows, 0)),
+                    self._first, self._cursor + 1)
+        self._stop = self._cursor + 1
+        self._run_length = 1  # deep reads: the next runs start short
+
+    # -- reading -------------------------------------------------------------------------
+    def _side(self, side: int, n: int | None) -> list[Level]:
+        """The best ``n`` levels of a side (all when None), best first, as in ``list[:n]``."""
+        count = int(self._head[BIDS + side])
+        want = count if n is None or n >= count else n if n >= 0 else max(count + n, 0)
+        if not want:
+            return []
+        levels = self._levels[side]
+        if want <= len(levels):
+            return levels[:want]  # already made
+        if want <= self._recorded:  # made from the update's recorded row
+            row = self._row
+            if row is None:
+                row = self._row = self._tops[self._cursor - self._first].tolist()
+            depth, have, end = self._recorded, len(levels), min(count, self._recorded)
+            prices = row[2 * side * depth + have : 2 * side * depth + end]
+            sizes = row[(2 * side + 1) * depth + have : (2 * side + 1) * depth + end]
+            levels += map(_new_tuple, repeat(Level), zip(prices, sizes))  # no Python call per Level
+            return levels[:want]
+        if n is not None and n > self._depth:
+            self._depth = min(n, MOST_RECORDED)  # record this deep from the next run on
+        self._settle()
+        keys = self._state[2 * side, count - want : count][::-1]
+        prices = (-keys if side == 0 else keys).tolist()
+        sizes = self._state[2 * side + 1, count - want : count][::-1].tolist()
+        return list(map(_new_tuple, repeat(Level), zip(prices, sizes)))
+
+    @property
+    def is_crossed(self) -> bool:
+        return self._head[BID] >= self._head[ASK]  # False when either side is empty (nan compares False)
+
+    @property
+    def best_bid(self) -> Level | None:
+        head = self._head
+        return _new_tuple(Level, (head[BID], head[BID_SIZE])) if head[BIDS] else None
+
+    @property
+    def best_ask(self) -> Level | None:
+        head = self._head
+        return _new_tuple(Level, (head[ASK], head[ASK_SIZE])) if head[ASKS] else None
+
+    def top(self) -> tuple[float, float, float, float]:
+        """Best bid, its size, best ask, its size (nan and 0 for an empty side)."""
+        head = self._head
+        return head[BID], head[BID_SIZE], head[ASK], head[ASK_SIZE]
+
+    @property
+    def mid_price(self) -> float:
+        return (self._head[BID] + self._head[ASK]) / 2.0
+
+    @property
+    def spread(self) -> float:
+        return self._head[ASK] - self._head[BID]
+
+    @property
+    def bids(self) -> list[Level]:
+        """All bid levels, best (highest) first."""
+        return self._side(0, None)
+
+    @property
+    def asks(self) -> list[Level]:
+        """All ask levels, best (lowest) first."""
+        return self._side(1, None)
+
+    def depth(self, n: int | None = 10) -> tuple[list[Level], list[Level]]:
+        """The best ``n`` levels of each side, best first: ``(bids, asks)``."""
+        return self._side(0, n), self._side(1, n)
+
+    def liquidity(self, buy: bool) -> Iterator[Level]:
+        """Levels a buy (the asks) or a sell (the bids) would take, best first, lazily."""
+        side = 1 if buy else 0
+        recorded = self._side(side, self._recorded)
+        yield from recorded
+        if int(self._head[BIDS + side]) > len(recorded):
+            yield from self._side(side, None)[len(recorded) :]
+
+    def __len__(self) -> int:
+        return int(self._head[BIDS] + self._head[ASKS])
+
+    def __repr__(self) -> str:
+        return f"OrderBook({self.symbol!r}, bid={self.best_bid}, ask={self.best_ask})"
