@@ -177,7 +177,7 @@ class CompiledOrderBook:
     """Current state of one symbol's book: best levels, mid, spread and depth (compiled)."""
 
     __slots__ = ("symbol", "timestamp", "update_id", "has_snapshot", "_state", "_counts", "_run", "_packed",
-                 "_first", "_stop", "_cursor", "_heads", "_unchanged", "_tops", "_row", "_head", "_levels", "_base",
+                 "_first", "_stop", "_cursor", "_heads", "_unchanged", "_tops", "_head", "_levels", "_base",
                  "_depth",
                  "_recorded", "_run_length")
 
@@ -198,11 +198,10 @@ class CompiledOrderBook:
         self._packed: tuple | None = None
         self._first = self._stop = 0  # the run: updates first:stop (the arrays are at its end)
         self._cursor = -1  # the update the reader is at
-        # flat lists (no object per update to keep the garbage collector busy), per update of the run:
-        self._heads: list[float] = []  # HEAD values: status, level counts, best levels
-        self._unchanged: list[int] = []  # the best levels of each side it left alone
-        self._tops = np.empty((0, 4 * self._depth))  # per update of the run: the recorded levels
-        self._row: list[float] | None = None  # the reader's row of tops, as floats, once read
+        # per update of the run, flat (memoryview slices are the cheapest reads of a few values):
+        self._heads = memoryview(np.empty(0))  # HEAD values: status, level counts, best levels
+        self._unchanged = memoryview(np.empty(0, dtype=np.int64))  # the best levels of each side it left alone
+        self._tops = memoryview(np.empty(0))  # the recorded levels: bid prices, sizes, ask prices, sizes
         self._head = [APPLIED, 0, 0, math.nan, 0.0, math.nan, 0.0, math.nan, math.nan]
         self._levels: tuple[list[Level], list[Level]] = ([], [])  # the best levels as read, kept while unchanged
         self._base: tuple[np.ndarray, np.ndarray] | None = None  # the arrays at the run's start
@@ -230,10 +229,9 @@ class CompiledOrderBook:
             self._start_run(updates, k)
         self._cursor = k
         row = k - self._first
-        head = self._head = self._heads[row * HEAD : row * HEAD + HEAD]
+        head = self._head = self._heads[row * HEAD : row * HEAD + HEAD].tolist()
         unchanged = self._unchanged
         del self._levels[0][unchanged[2 * row] :], self._levels[1][unchanged[2 * row + 1] :]
-        self._row = None
         if head[STATUS]:
             self._refuse(head, updates, k)
         if updates.is_snapshot[k]:
@@ -261,7 +259,8 @@ class CompiledOrderBook:
         tops = np.empty((stop - k, 4 * self._depth))
         self._apply(packed, heads, unchanged, tops, k, stop)
         self._run, self._packed, self._first, self._stop, self._cursor = updates, packed, k, stop, k - 1
-        self._heads, self._unchanged, self._tops, self._recorded = heads.ravel().tolist(), unchanged.ravel().tolist(), tops, self._depth
+        self._heads, self._unchanged = memoryview(heads.ravel()), memoryview(unchanged.ravel())
+        self._tops, self._recorded = memoryview(tops.ravel()), self._depth
         self._run_length = min(2 * self._run_length, LONGEST_RUN)
 
     def _apply(self, packed: tuple, heads: np.ndarray, unchanged: np.ndarray, tops: np.ndarray,
@@ -288,20 +287,18 @@ class CompiledOrderBook:
     # -- reading -------------------------------------------------------------------------
     def _side(self, side: int, n: int | None) -> list[Level]:
         """The best ``n`` levels of a side (all when None), best first, as in ``list[:n]``."""
+        levels = self._levels[side]
+        if n is not None and 0 <= n <= len(levels):
+            return levels[:n]  # already made
         count = int(self._head[BIDS + side])
         want = count if n is None or n >= count else n if n >= 0 else max(count + n, 0)
-        if not want:
-            return []
-        levels = self._levels[side]
         if want <= len(levels):
-            return levels[:want]  # already made
+            return levels[:want]
         if want <= self._recorded:  # made from the update's recorded row
-            row = self._row
-            if row is None:
-                row = self._row = self._tops[self._cursor - self._first].tolist()
             depth, have, end = self._recorded, len(levels), min(count, self._recorded)
-            prices = row[2 * side * depth + have : 2 * side * depth + end]
-            sizes = row[(2 * side + 1) * depth + have : (2 * side + 1) * depth + end]
+            at = (self._cursor - self._first) * 4 * depth + 2 * side * depth  # this side's prices, then sizes
+            prices = self._tops[at + have : at + end].tolist()
+            sizes = self._tops[at + depth + have : at + depth + end].tolist()
             levels += map(_new_tuple, repeat(Level), zip(prices, sizes))  # no Python call per Level
             return levels[:want]
         if n is not None and n > self._depth:
