@@ -35,7 +35,7 @@ _new_tuple = tuple.__new__
 STATUS, BIDS, ASKS, BID, BID_SIZE, ASK, ASK_SIZE, WOULD_BID, WOULD_ASK = range(9)
 HEAD = 9
 APPLIED, DELTA_CROSSED, NO_SNAPSHOT, SNAPSHOT_CROSSED = range(4)
-UNTOUCHED = 1 << 30  # an update that left a side alone
+RESIZED, INSERTED, REMOVED, NOTHING = range(4)  # a level write's change (NOTHING: alone, all)
 
 LONGEST_RUN = 8192  # updates applied ahead at most (a window's block)
 MOST_RECORDED = 64  # deeper depth(n) reads are served from the arrays
@@ -57,7 +57,8 @@ def pack(updates: Updates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 @njit(cache=True)
 def _write(state, counts, side, key, size):  # pragma: no cover - compiled
     """Set one level (size 0 removes it); keys descending, so the best level is the last.
-    Returns the level's place from the best (0 = best): the levels before it are unchanged."""
+    Returns ``place * 4 + change``: the level's place from the best (0 = best) and what
+    changed there (``RESIZED``, ``INSERTED``, ``REMOVED`` or ``NOTHING``)."""
     keys, sizes = state[2 * side], state[2 * side + 1]
     n = counts[side]
     lo, hi = 0, n
@@ -70,12 +71,12 @@ def _write(state, counts, side, key, size):  # pragma: no cover - compiled
     if lo < n and keys[lo] == key:
         if size > 0.0:
             sizes[lo] = size
-        else:
-            for i in range(lo, n - 1):
-                keys[i] = keys[i + 1]
-                sizes[i] = sizes[i + 1]
-            counts[side] = n - 1
-        return n - 1 - lo
+            return (n - 1 - lo) * 4 + RESIZED
+        for i in range(lo, n - 1):
+            keys[i] = keys[i + 1]
+            sizes[i] = sizes[i + 1]
+        counts[side] = n - 1
+        return (n - 1 - lo) * 4 + REMOVED
     if size > 0.0:
         for i in range(n, lo, -1):
             keys[i] = keys[i - 1]
@@ -83,16 +84,24 @@ def _write(state, counts, side, key, size):  # pragma: no cover - compiled
         keys[lo] = key
         sizes[lo] = size
         counts[side] = n + 1
-    return n - lo
+        return (n - lo) * 4 + INSERTED
+    return NOTHING
 
 
 @njit(cache=True)
-def _write_update(state, counts, levels, lo, split, hi, unchanged):  # pragma: no cover - compiled
-    """Write an update's levels in order; ``unchanged``: each side's best levels it left alone."""
-    unchanged[0] = unchanged[1] = UNTOUCHED
+def _write_update(state, counts, levels, lo, split, hi, changes, changed, done, depth):  # pragma: no cover
+    """Write an update's levels in order, noting in ``changes`` (``done`` so far) those among
+    the best ``depth`` of a side as ``place * 8 + side * 4 + change``, with the level's
+    price and size in ``changed``; returns the changes noted."""
     for i in range(lo, hi):
         side = 0 if i < split else 1
-        unchanged[side] = min(unchanged[side], _write(state, counts, side, levels[0, i], levels[1, i]))
+        written = _write(state, counts, side, levels[0, i], levels[1, i])
+        if written != NOTHING and written // 4 < depth:
+            changes[done] = (written // 4) * 8 + side * 4 + written % 4
+            changed[2 * done] = -levels[0, i] if side == 0 else levels[0, i]
+            changed[2 * done + 1] = levels[1, i]
+            done += 1
+    return done
 
 
 @njit(cache=True)
@@ -119,19 +128,21 @@ def _crossed(state, counts):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def apply_run(state, counts, bounds, limits, levels, heads, unchanged, tops, start, stop, first):  # pragma: no cover
-    """Apply updates ``start:stop``, recording update ``k`` in row ``k - first`` of ``heads``,
-    ``unchanged`` and ``tops``; returns the update reached: ``stop``, or one the arrays have
+def apply_run(state, counts, bounds, limits, levels, heads, tops, changes, changed, ends, start, stop,
+              first):  # pragma: no cover - compiled
+    """Apply updates ``start:stop``, recording update ``k`` in row ``k - first`` of ``heads``
+    and ``tops``, and its changes to the recorded levels at ``ends[k - first]:ends[k - first + 1]``
+    of ``changes``/``changed``; returns the update reached: ``stop``, or one the arrays have
     no room for."""
     room = state.shape[1]
     depth = tops.shape[1] // 4
+    done = ends[start - first]
     for k in range(start, stop):
         lo, split, hi, is_snapshot = bounds[k, 0], bounds[k, 1], bounds[k, 2], bounds[k, 3]
         if max(counts[0], counts[1]) + hi - lo > room:
             return k
         row = k - first
         heads[row, STATUS] = APPLIED
-        unchanged[row, 0] = unchanged[row, 1] = UNTOUCHED
         if is_snapshot:
             if limits[k, 0] >= limits[k, 1]:
                 heads[row, STATUS] = SNAPSHOT_CROSSED
@@ -139,7 +150,8 @@ def apply_run(state, counts, bounds, limits, levels, heads, unchanged, tops, sta
                 _replace(state, counts, 0, levels, lo, split)
                 _replace(state, counts, 1, levels, split, hi)
                 counts[2] = 1
-                unchanged[row, 0] = unchanged[row, 1] = 0
+                changes[done] = NOTHING  # everything changed
+                done += 1
         elif counts[2] == 0:
             heads[row, STATUS] = NO_SNAPSHOT
         else:
@@ -151,16 +163,18 @@ def apply_run(state, counts, bounds, limits, levels, heads, unchanged, tops, sta
             if high_bid >= low_ask:  # it could cross the book (most deltas cannot): keep a copy
                 used = max(counts[0], counts[1])
                 kept, kept_counts = state[:, :used].copy(), counts.copy()
-                _write_update(state, counts, levels, lo, split, hi, unchanged[row])
+                noted = _write_update(state, counts, levels, lo, split, hi, changes, changed, done, depth)
                 if _crossed(state, counts):
                     heads[row, STATUS] = DELTA_CROSSED
                     heads[row, WOULD_BID] = -state[0, counts[0] - 1]
                     heads[row, WOULD_ASK] = state[2, counts[1] - 1]
                     state[:, :used] = kept
                     counts[:] = kept_counts
-                    unchanged[row, 0] = unchanged[row, 1] = UNTOUCHED
+                else:
+                    done = noted
             else:
-                _write_update(state, counts, levels, lo, split, hi, unchanged[row])
+                done = _write_update(state, counts, levels, lo, split, hi, changes, changed, done, depth)
+        ends[row + 1] = done
         for side in range(2):
             n = counts[side]
             sign = -1.0 if side == 0 else 1.0
@@ -173,13 +187,19 @@ def apply_run(state, counts, bounds, limits, levels, heads, unchanged, tops, sta
     return stop
 
 
+def _records(rows: int, depth: int, levels: int) -> tuple[np.ndarray, ...]:
+    """Room for what ``apply_run`` records of ``rows`` updates of ``levels`` levels in all."""
+    ends = np.zeros(rows + 1, dtype=np.int64)
+    return (np.empty((rows, HEAD)), np.empty((rows, 4 * depth)), np.empty(levels + rows, dtype=np.int64),
+            np.empty(2 * (levels + rows)), ends)
+
+
 class CompiledOrderBook:
     """Current state of one symbol's book: best levels, mid, spread and depth (compiled)."""
 
     __slots__ = ("symbol", "timestamp", "update_id", "has_snapshot", "_state", "_counts", "_run", "_packed",
-                 "_first", "_stop", "_cursor", "_heads", "_unchanged", "_tops", "_head", "_levels", "_base",
-                 "_depth",
-                 "_recorded", "_run_length")
+                 "_first", "_stop", "_cursor", "_heads", "_tops", "_changes", "_changed", "_ends", "_head",
+                 "_levels", "_base", "_depth", "_recorded", "_run_length")
 
     def __init__(self, symbol: str | None = None, *, recorded: int = 10) -> None:
         self.symbol = symbol
@@ -198,12 +218,11 @@ class CompiledOrderBook:
         self._packed: tuple | None = None
         self._first = self._stop = 0  # the run: updates first:stop (the arrays are at its end)
         self._cursor = -1  # the update the reader is at
-        # per update of the run, flat (memoryview slices are the cheapest reads of a few values):
-        self._heads = memoryview(np.empty(0))  # HEAD values: status, level counts, best levels
-        self._unchanged = memoryview(np.empty(0, dtype=np.int64))  # the best levels of each side it left alone
-        self._tops = memoryview(np.empty(0))  # the recorded levels: bid prices, sizes, ask prices, sizes
+        # the run's records, flat (memoryview slices are the cheapest reads of a few values)
+        self._heads = self._tops = self._changed = memoryview(np.empty(0))
+        self._changes = self._ends = memoryview(np.empty(0, dtype=np.int64))
         self._head = [APPLIED, 0, 0, math.nan, 0.0, math.nan, 0.0, math.nan, math.nan]
-        self._levels: tuple[list[Level], list[Level]] = ([], [])  # the best levels as read, kept while unchanged
+        self._levels: tuple[list[Level], list[Level]] = ([], [])  # the best levels as read, kept up to date
         self._base: tuple[np.ndarray, np.ndarray] | None = None  # the arrays at the run's start
         self._recorded = self._depth
         self._run_length = LONGEST_RUN
@@ -230,14 +249,34 @@ class CompiledOrderBook:
         self._cursor = k
         row = k - self._first
         head = self._head = self._heads[row * HEAD : row * HEAD + HEAD].tolist()
-        unchanged = self._unchanged
-        del self._levels[0][unchanged[2 * row] :], self._levels[1][unchanged[2 * row + 1] :]
+        bids, asks = self._levels
+        if (bids or asks) and self._ends[row] < self._ends[row + 1]:
+            self._follow(self._ends[row], self._ends[row + 1])
         if head[STATUS]:
             self._refuse(head, updates, k)
         if updates.is_snapshot[k]:
             self.has_snapshot = True
         self.timestamp = updates.seconds[k]
         self.update_id = None if updates.ids is None else updates.ids[k]
+
+    def _follow(self, lo: int, hi: int) -> None:
+        """Bring the kept Level tuples to this update: its changes ``lo:hi`` among the best levels."""
+        changed = self._changed[2 * lo : 2 * hi].tolist()
+        for i, change in enumerate(self._changes[lo:hi].tolist()):
+            if change == NOTHING:  # a snapshot
+                self._levels[0].clear()
+                self._levels[1].clear()
+                continue
+            levels, place, kind = self._levels[change >> 2 & 1], change >> 3, change & 3
+            if place >= len(levels):
+                continue  # below the levels kept
+            if kind == REMOVED:
+                del levels[place]
+            elif kind == RESIZED:
+                levels[place] = _new_tuple(Level, (changed[2 * i], changed[2 * i + 1]))
+            else:
+                levels.insert(place, _new_tuple(Level, (changed[2 * i], changed[2 * i + 1])))
+                del levels[self._recorded :]  # later changes note only the recorded levels
 
     def _refuse(self, head: list[float], updates: Updates, k: int) -> None:
         status = head[STATUS]
@@ -255,18 +294,17 @@ class CompiledOrderBook:
         packed = self._packed if updates is self._run else pack(updates)
         stop = min(len(updates.seconds), k + self._run_length)
         self._base = (self._state.copy(), self._counts.copy()) if stop - k > 1 else None
-        heads, unchanged = np.empty((stop - k, HEAD)), np.empty((stop - k, 2), dtype=np.int64)
-        tops = np.empty((stop - k, 4 * self._depth))
-        self._apply(packed, heads, unchanged, tops, k, stop)
+        bounds = packed[0]
+        records = _records(stop - k, self._depth, int(bounds[stop - 1, 2] - bounds[k, 0]))
+        self._apply(packed, records, k, stop)
         self._run, self._packed, self._first, self._stop, self._cursor = updates, packed, k, stop, k - 1
-        self._heads, self._unchanged = memoryview(heads.ravel()), memoryview(unchanged.ravel())
-        self._tops, self._recorded = memoryview(tops.ravel()), self._depth
+        self._heads, self._tops, self._changes, self._changed, self._ends = (memoryview(r.ravel()) for r in records)
+        self._recorded = self._depth
         self._run_length = min(2 * self._run_length, LONGEST_RUN)
 
-    def _apply(self, packed: tuple, heads: np.ndarray, unchanged: np.ndarray, tops: np.ndarray,
-               start: int, stop: int) -> None:
+    def _apply(self, packed: tuple, records: tuple, start: int, stop: int) -> None:
         first = start
-        while (start := apply_run(self._state, self._counts, *packed, heads, unchanged, tops, start, stop, first)) < stop:
+        while (start := apply_run(self._state, self._counts, *packed, *records, start, stop, first)) < stop:
             grown = np.empty((4, 2 * self._state.shape[1]))
             grown[:, : self._state.shape[1]] = self._state
             self._state = grown
@@ -279,8 +317,7 @@ class CompiledOrderBook:
         self._state, self._counts = self._base
         self._base = None
         rows = self._cursor + 1 - self._first
-        self._apply(self._packed, np.empty((rows, HEAD)), np.empty((rows, 2), dtype=np.int64), np.empty((rows, 0)),
-                    self._first, self._cursor + 1)
+        self._apply(self._packed, _records(rows, 0, 0), self._first, self._cursor + 1)
         self._stop = self._cursor + 1
         self._run_length = 1  # deep reads: the next runs start short
 
