@@ -24,7 +24,7 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 from operator import neg
-from typing import NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -51,6 +51,9 @@ class BookError(ValueError):
         self.kind = kind
 
 
+Column = Any  # a list; a numpy array in ``Updates`` made with ``lists=False``
+
+
 class Updates(NamedTuple):
     """Book updates ready to apply: update ``k`` has its bids at ``offsets[k]:splits[k]`` and
     its asks at ``splits[k]:offsets[k + 1]`` of ``keys`` (price, negated for a bid) and
@@ -59,12 +62,12 @@ class Updates(NamedTuple):
 
     seconds: list
     is_snapshot: list
-    offsets: list
-    splits: list
-    keys: list
-    sizes: list
-    high_bid: list
-    low_ask: list
+    offsets: Column
+    splits: Column
+    keys: Column
+    sizes: Column
+    high_bid: Column
+    low_ask: Column
     ids: list | None = None
     packed: tuple | None = None
 
@@ -82,8 +85,12 @@ class Updates(NamedTuple):
 
     @classmethod
     def of_columns(cls, seconds: np.ndarray, is_snapshot: np.ndarray, offsets: np.ndarray, side: np.ndarray,
-                   price: np.ndarray, size: np.ndarray, ids: list | None = None) -> Updates:
-        """A window of updates given as numpy columns (a ``BookChunk``'s, timestamps in seconds)."""
+                   price: np.ndarray, size: np.ndarray, ids: list | None = None, lists: bool = True) -> Updates:
+        """A window of updates given as numpy columns (a ``BookChunk``'s, timestamps in seconds).
+
+        With ``lists=False`` only ``seconds``, ``is_snapshot`` and ``ids`` are made lists, the
+        other columns staying numpy arrays: a book that reads ``packed`` needs no more.
+        """
         n = len(seconds)
         counts = np.diff(offsets)
         update = np.repeat(np.arange(n), counts)
@@ -97,8 +104,11 @@ class Updates(NamedTuple):
         keys = np.where(is_ask, price, -price)
         packed = (np.column_stack([offsets[:-1], splits, offsets[1:], is_snapshot]).astype(np.int64),
                   np.column_stack([high_bid, low_ask]), np.array([keys, size], dtype=np.float64))
-        return cls(seconds.tolist(), is_snapshot.tolist(), offsets.tolist(), splits.tolist(), keys.tolist(),
-                   size.tolist(), high_bid.tolist(), low_ask.tolist(), ids, packed)
+        def column(values: np.ndarray) -> Column:
+            return values.tolist() if lists else values
+
+        return cls(seconds.tolist(), is_snapshot.tolist(), column(offsets), column(splits), column(keys), column(size),
+                   column(high_bid), column(low_ask), ids, packed)
 
 
 def _per_update(ufunc: np.ufunc, values: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
@@ -185,6 +195,8 @@ class _Side:
 
 class OrderBook:
     """Current state of one symbol's book: best levels, mid, spread and depth."""
+
+    reads_lists: ClassVar[bool] = True  # reads ``Updates`` as lists (see ``Updates.of_columns``)
 
     __slots__ = ("_bids", "_asks", "timestamp", "update_id", "has_snapshot", "symbol")
 

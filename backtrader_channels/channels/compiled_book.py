@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
+from typing import Any, ClassVar
 
 import numpy as np
 from numba import njit
@@ -197,6 +198,8 @@ def _records(rows: int, depth: int, levels: int) -> tuple[np.ndarray, ...]:
 class CompiledOrderBook:
     """Current state of one symbol's book: best levels, mid, spread and depth (compiled)."""
 
+    reads_lists: ClassVar[bool] = False  # reads ``Updates.packed``
+
     __slots__ = ("symbol", "timestamp", "update_id", "has_snapshot", "_state", "_counts", "_run", "_packed",
                  "_first", "_stop", "_cursor", "_heads", "_tops", "_changes", "_changed", "_ends", "_head",
                  "_levels", "_base", "_depth", "_recorded", "_run_length")
@@ -219,9 +222,9 @@ class CompiledOrderBook:
         self._first = self._stop = 0  # the run: updates first:stop (the arrays are at its end)
         self._cursor = -1  # the update the reader is at
         # the run's records, flat (memoryview slices are the cheapest reads of a few values)
-        self._heads = self._tops = self._changed = memoryview(np.empty(0))
-        self._changes = self._ends = memoryview(np.empty(0, dtype=np.int64))
-        self._head = [APPLIED, 0, 0, math.nan, 0.0, math.nan, 0.0, math.nan, math.nan]
+        self._heads = self._tops = self._changed = np.empty(0).data
+        self._changes = self._ends = np.empty(0, dtype=np.int64).data
+        self._head: list[Any] = [APPLIED, 0, 0, math.nan, 0.0, math.nan, 0.0, math.nan, math.nan]
         self._levels: tuple[list[Level], list[Level]] = ([], [])  # the best levels as read, kept up to date
         self._base: tuple[np.ndarray, np.ndarray] | None = None  # the arrays at the run's start
         self._recorded = self._depth
@@ -278,10 +281,10 @@ class CompiledOrderBook:
                 levels.insert(place, _new_tuple(Level, (changed[2 * i], changed[2 * i + 1])))
                 del levels[self._recorded :]  # later changes note only the recorded levels
 
-    def _refuse(self, head: list[float], updates: Updates, k: int) -> None:
+    def _refuse(self, head: list[Any], updates: Updates, k: int) -> None:
         status = head[STATUS]
         if status == SNAPSHOT_CROSSED:
-            bid, ask = updates.high_bid[k], updates.low_ask[k]
+            bid, ask = float(updates.high_bid[k]), float(updates.low_ask[k])
             raise BookError("crossed", f"order-book snapshot is crossed (bid {bid} >= ask {ask})")
         if status == NO_SNAPSHOT:
             raise BookError("delta_before_snapshot", "order-book delta before any snapshot")
@@ -291,20 +294,21 @@ class CompiledOrderBook:
     def _start_run(self, updates: Updates, k: int) -> None:
         """Apply updates from ``k`` on (as many as the run length), recording each."""
         self._settle()
-        packed = self._packed if updates is self._run else pack(updates)
+        packed = self._packed if updates is self._run and self._packed is not None else pack(updates)
         stop = min(len(updates.seconds), k + self._run_length)
         self._base = (self._state.copy(), self._counts.copy()) if stop - k > 1 else None
         bounds = packed[0]
         records = _records(stop - k, self._depth, int(bounds[stop - 1, 2] - bounds[k, 0]))
         self._apply(packed, records, k, stop)
         self._run, self._packed, self._first, self._stop, self._cursor = updates, packed, k, stop, k - 1
-        self._heads, self._tops, self._changes, self._changed, self._ends = (memoryview(r.ravel()) for r in records)
+        self._heads, self._tops, self._changes, self._changed, self._ends = (r.ravel().data for r in records)
         self._recorded = self._depth
         self._run_length = min(2 * self._run_length, LONGEST_RUN)
 
     def _apply(self, packed: tuple, records: tuple, start: int, stop: int) -> None:
         first = start
-        while (start := apply_run(self._state, self._counts, *packed, *records, start, stop, first)) < stop:
+        kernel: Any = apply_run  # numba's Dispatcher type takes no arguments
+        while (start := kernel(self._state, self._counts, *packed, *records, start, stop, first)) < stop:
             grown = np.empty((4, 2 * self._state.shape[1]))
             grown[:, : self._state.shape[1]] = self._state
             self._state = grown
@@ -313,7 +317,7 @@ class CompiledOrderBook:
         """Bring the arrays back to the reader's update (replayed from the run's start)."""
         if self._cursor == self._stop - 1:
             return  # already there
-        assert self._base is not None  # runs of more than one update keep their start
+        assert self._base is not None and self._packed is not None  # runs of more than one update keep their start
         self._state, self._counts = self._base
         self._base = None
         rows = self._cursor + 1 - self._first
