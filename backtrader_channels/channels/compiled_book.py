@@ -402,5 +402,15 @@ class CompiledOrderBook:
     def __len__(self) -> int:
         return int(self._head[BIDS] + self._head[ASKS])
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Copied and pickled as its levels (the arrays and records are made again)."""
+        return {"symbol": self.symbol, "recorded": self._depth, "timestamp": self.timestamp,
+                "update_id": self.update_id, "has_snapshot": self.has_snapshot, "bids": self.bids, "asks": self.asks}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["symbol"], recorded=state["recorded"])  # type: ignore[misc]
+        if state["has_snapshot"]:
+            self.apply(state["timestamp"], True, state["bids"], state["asks"], state["update_id"])
+
     def __repr__(self) -> str:
         return f"OrderBook({self.symbol!r}, bid={self.best_bid}, ask={self.best_ask})"

@@ -7,7 +7,9 @@ answer every read as of the reader's update)."""
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
 import re
 from functools import partial
 from itertools import islice
@@ -209,3 +211,21 @@ def test_the_books_agree_on_a_thousand_level_book_read_as_a_strategy_reads_it():
                 assert compiled.bids == python.bids and compiled.asks == python.asks
                 assert list(compiled.liquidity(buy=True)) == python.asks
     assert whole_reads == 9 and len(compiled) == len(python) > 1900
+    compiled.clear()  # as a channel's reset does, mid-window
+    assert (len(compiled), compiled.has_snapshot, compiled.depth(3), compiled.best_bid) == (0, False, ([], []), None)
+    with pytest.raises(BookError, match="delta before any snapshot"):
+        compiled.apply_update(updates, 5)
+
+
+@BOOKS
+def test_a_deep_copied_or_pickled_book_reads_the_same_and_moves_on_alone(book_class):
+    book = book_class("X")
+    for k, (bids, asks) in enumerate([([(99.0, 1.0), (98.0, 2.0)], [(101.0, 1.0), (102.0, 4.0)]),
+                                      ([(99.0, 0.0), (98.5, 3.0)], [(100.5, 0.25)])]):
+        book.apply(float(k), k == 0, bids, asks, k)
+    for copied in (copy.deepcopy(book), pickle.loads(pickle.dumps(book))):
+        assert (copied.bids, copied.asks) == ([Level(98.5, 3.0), Level(98.0, 2.0)],
+                                              [Level(100.5, 0.25), Level(101.0, 1.0), Level(102.0, 4.0)])
+        assert (copied.timestamp, copied.update_id, copied.has_snapshot, copied.symbol) == (1.0, 1, True, "X")
+        copied.apply(2.0, False, [(98.5, 0.0)], [])
+        assert copied.best_bid == Level(98.0, 2.0) and book.best_bid == Level(98.5, 3.0)
