@@ -30,7 +30,7 @@ import numpy as np
 
 from ..events import Level
 
-__all__ = ["BookError", "OrderBook", "Updates", "fastest_book", "level_columns"]
+__all__ = ["BookError", "OrderBook", "Updates", "fastest_book", "level_columns", "packed_columns"]
 
 
 _new_tuple = tuple.__new__
@@ -102,13 +102,23 @@ class Updates(NamedTuple):
         high_bid = _per_update(np.fmax, np.where(live & ~is_ask, price, -np.inf), offsets, counts, -np.inf)
         low_ask = _per_update(np.fmin, np.where(live & is_ask, price, np.inf), offsets, counts, np.inf)
         keys = np.where(is_ask, price, -price)
-        packed = (np.column_stack([offsets[:-1], splits, offsets[1:], is_snapshot]).astype(np.int64),
-                  np.column_stack([high_bid, low_ask]), np.array([keys, size], dtype=np.float64))
+        packed = packed_columns(offsets, splits, is_snapshot, high_bid, low_ask, keys, size)
         def column(values: np.ndarray) -> Column:
             return values.tolist() if lists else values
 
         return cls(seconds.tolist(), is_snapshot.tolist(), column(offsets), column(splits), column(keys), column(size),
                    column(high_bid), column(low_ask), ids, packed)
+
+
+def packed_columns(offsets: Any, splits: Any, is_snapshot: Any, high_bid: Any, low_ask: Any, keys: Any,
+                   sizes: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``Updates.packed``: per update (first level, split, end, is_snapshot) as integers and
+    (highest bid, lowest ask) as floats; the levels' (keys, sizes). Takes lists or arrays."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    bounds = np.column_stack([offsets[:-1], np.asarray(splits, dtype=np.int64), offsets[1:],
+                              np.asarray(is_snapshot, dtype=np.int64)])
+    limits = np.column_stack([np.asarray(high_bid, dtype=np.float64), np.asarray(low_ask, dtype=np.float64)])
+    return bounds, limits, np.array([keys, sizes], dtype=np.float64).reshape(2, -1)
 
 
 def _per_update(ufunc: np.ufunc, values: np.ndarray, offsets: np.ndarray, counts: np.ndarray,

@@ -4,8 +4,9 @@ Each side is a row of sort keys (ask prices, negated bid prices) kept in descend
 so the best level is the last one and a level appearing or disappearing near the top moves
 few others, and a row of their sizes. One kernel call applies a run of updates (up to a
 whole window) and records, after each one, its outcome, the level counts, the best levels
-(``heads``) and the best ``depth`` levels of each side (``tops``): a strategy that reads the
-book at update ``k`` reads those rows, not the arrays, which are already at the end of the
+(``heads``), the best ``depth`` levels of each side (``tops``) and the update's changes among
+those (``changes``, which the kept ``Level`` tuples follow): a strategy that reads the book
+at update ``k`` reads those records, not the arrays, which are already at the end of the
 run. A read that needs more than the recorded levels (``bids``, ``depth(None)``, a walk
 past them) first brings the arrays back to update ``k`` (a copy kept at the run's start,
 replayed up to ``k``), and the next runs start short and double, so a strategy that reads
@@ -26,7 +27,7 @@ import numpy as np
 from numba import njit
 
 from ..events import Level
-from .book import BookError, Updates, level_columns
+from .book import BookError, Updates, level_columns, packed_columns
 
 __all__ = ["CompiledOrderBook", "pack"]
 
@@ -36,23 +37,18 @@ _new_tuple = tuple.__new__
 STATUS, BIDS, ASKS, BID, BID_SIZE, ASK, ASK_SIZE, WOULD_BID, WOULD_ASK = range(9)
 HEAD = 9
 APPLIED, DELTA_CROSSED, NO_SNAPSHOT, SNAPSHOT_CROSSED = range(4)
-RESIZED, INSERTED, REMOVED, NOTHING = range(4)  # a level write's change (NOTHING: alone, all)
+RESIZED, INSERTED, REMOVED, NOTHING = range(4)  # what a level write changed; NOTHING noted: a snapshot
 
 LONGEST_RUN = 8192  # updates applied ahead at most (a window's block)
 MOST_RECORDED = 64  # deeper depth(n) reads are served from the arrays
 
 
 def pack(updates: Updates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A window's updates as the kernel's arrays: per update (first level, split, end,
-    is_snapshot) and (highest bid, lowest ask); the levels' (keys, sizes)."""
+    """A window's updates as the kernel's arrays (``Updates.packed``, made when missing)."""
     if updates.packed is not None:
         return updates.packed
-    offsets = np.asarray(updates.offsets, dtype=np.int64)
-    bounds = np.column_stack([offsets[:-1], np.asarray(updates.splits, dtype=np.int64), offsets[1:],
-                              np.asarray(updates.is_snapshot, dtype=np.int64)])
-    limits = np.column_stack([np.asarray(updates.high_bid, dtype=np.float64),
-                              np.asarray(updates.low_ask, dtype=np.float64)])
-    return bounds, limits, np.array([updates.keys, updates.sizes], dtype=np.float64).reshape(2, -1)
+    return packed_columns(updates.offsets, updates.splits, updates.is_snapshot, updates.high_bid, updates.low_ask,
+                          updates.keys, updates.sizes)
 
 
 @njit(cache=True)
