@@ -18,7 +18,7 @@ else:  # pytest brings tomli on Python 3.10
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 EXTRAS = PROJECT["optional-dependencies"]
-OPTIONAL = ("ccxt", "aiohttp", "matplotlib", "pandas", "redis", "msgpack", "dask", "distributed", "tqdm")
+OPTIONAL = ("ccxt", "aiohttp", "matplotlib", "pandas", "redis", "msgpack", "dask", "distributed", "tqdm", "numba")
 
 # a meta_path finder that makes the named top-level packages look not installed
 REFUSE = """
@@ -85,11 +85,12 @@ def test_each_extra_brings_its_optional_packages():
     assert _names(EXTRAS["bus"]) == {"redis", "hiredis", "msgpack"}
     assert _names(EXTRAS["record"]) == {"msgpack"}
     assert _names(EXTRAS["peers"]) == {"pandas", "nautilus_trader", "hftbacktest"}  # btchannels bench --peers
+    assert _names(EXTRAS["fast"]) == {"numba"}  # the compiled order book
     assert _self_extras(EXTRAS["all"]) == {"live", "plot", "bench", "sweep", "bus", "record"}
 
 
 def test_the_test_extra_is_everything_plus_the_tools():
-    assert _self_extras(EXTRAS["test"]) == {"all", "peers"}  # the peers test runs the peers
+    assert _self_extras(EXTRAS["test"]) == {"all", "fast", "peers"}  # the peers test runs the peers
     assert _names(EXTRAS["test"]) - {"backtrader-channels"} == {"pytest", "pytest-benchmark", "hypothesis", "ruff", "mypy"}
     assert "hypothesis>=6.100" in EXTRAS["test"]
 
@@ -174,3 +175,18 @@ def test_sweeps_and_the_event_log_name_their_extras(tmp_path):
     assert log.stderr.strip().splitlines()[-1] == (
         "ImportError: the event log needs msgpack: pip install 'backtrader-channels[record]'"
     )
+
+
+def test_a_book_channel_keeps_the_python_book_without_numba_and_the_compiled_one_with_it(tmp_path):
+    code = """
+        import backtrader_channels as bc
+        channel = bc.OrderBookChannel("X")
+        channel.apply(1.0, True, [(99.0, 1.0), (98.0, 2.0)], [(101.0, 1.0)])
+        channel.apply(2.0, False, [(99.0, 0.0)], [(100.5, 3.0)])
+        print(type(channel.book).__name__, channel.book.depth(2))
+    """
+    without, with_numba = _run(code, cwd=tmp_path, blocked=("numba",)), _run(code, cwd=tmp_path)
+    assert without.returncode == 0 and with_numba.returncode == 0, without.stderr + with_numba.stderr
+    depth = "([Level(price=98.0, size=2.0)], [Level(price=100.5, size=3.0), Level(price=101.0, size=1.0)])"
+    assert without.stdout.strip() == f"OrderBook {depth}"
+    assert with_numba.stdout.strip() == f"CompiledOrderBook {depth}"

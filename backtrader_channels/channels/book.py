@@ -11,22 +11,26 @@ Updates come as ``Updates``: a window of updates whose levels are grouped bids f
 then asks, within each update (the order within a side is kept: it is all that matters),
 with each update's highest bid and lowest ask of size > 0 worked out once (with numpy,
 for a file), so most deltas are known at a glance not to cross the book.
+
+A channel's book is the compiled one (``compiled_book``, with the same API and results)
+when numba imports (the ``fast`` extra), else this ``OrderBook``: see ``fastest_book``.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 from operator import neg
-from typing import NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from ..events import Level
 
-__all__ = ["BookError", "OrderBook", "Updates", "level_columns"]
+__all__ = ["BookError", "OrderBook", "Updates", "fastest_book", "level_columns", "packed_columns"]
 
 
 _new_tuple = tuple.__new__
@@ -47,21 +51,25 @@ class BookError(ValueError):
         self.kind = kind
 
 
+Column = Any  # a list; a numpy array in ``Updates`` made with ``lists=False``
+
+
 class Updates(NamedTuple):
     """Book updates ready to apply: update ``k`` has its bids at ``offsets[k]:splits[k]`` and
     its asks at ``splits[k]:offsets[k + 1]`` of ``keys`` (price, negated for a bid) and
     ``sizes``; ``high_bid[k]``/``low_ask[k]`` are its highest bid and lowest ask of size > 0
-    (-inf/inf when none)."""
+    (-inf/inf when none); ``packed``: the same as the compiled book's arrays, when made."""
 
     seconds: list
     is_snapshot: list
-    offsets: list
-    splits: list
-    keys: list
-    sizes: list
-    high_bid: list
-    low_ask: list
+    offsets: Column
+    splits: Column
+    keys: Column
+    sizes: Column
+    high_bid: Column
+    low_ask: Column
     ids: list | None = None
+    packed: tuple | None = None
 
     @classmethod
     def one(cls, timestamp: float, is_snapshot: bool, sides: Sequence[int], prices: Sequence[float],
@@ -77,8 +85,12 @@ class Updates(NamedTuple):
 
     @classmethod
     def of_columns(cls, seconds: np.ndarray, is_snapshot: np.ndarray, offsets: np.ndarray, side: np.ndarray,
-                   price: np.ndarray, size: np.ndarray, ids: list | None = None) -> Updates:
-        """A window of updates given as numpy columns (a ``BookChunk``'s, timestamps in seconds)."""
+                   price: np.ndarray, size: np.ndarray, ids: list | None = None, lists: bool = True) -> Updates:
+        """A window of updates given as numpy columns (a ``BookChunk``'s, timestamps in seconds).
+
+        With ``lists=False`` only ``seconds``, ``is_snapshot`` and ``ids`` are made lists, the
+        other columns staying numpy arrays: a book that reads ``packed`` needs no more.
+        """
         n = len(seconds)
         counts = np.diff(offsets)
         update = np.repeat(np.arange(n), counts)
@@ -89,8 +101,24 @@ class Updates(NamedTuple):
         live = size > 0.0
         high_bid = _per_update(np.fmax, np.where(live & ~is_ask, price, -np.inf), offsets, counts, -np.inf)
         low_ask = _per_update(np.fmin, np.where(live & is_ask, price, np.inf), offsets, counts, np.inf)
-        return cls(seconds.tolist(), is_snapshot.tolist(), offsets.tolist(), splits.tolist(),
-                   np.where(is_ask, price, -price).tolist(), size.tolist(), high_bid.tolist(), low_ask.tolist(), ids)
+        keys = np.where(is_ask, price, -price)
+        packed = packed_columns(offsets, splits, is_snapshot, high_bid, low_ask, keys, size)
+        def column(values: np.ndarray) -> Column:
+            return values.tolist() if lists else values
+
+        return cls(seconds.tolist(), is_snapshot.tolist(), column(offsets), column(splits), column(keys), column(size),
+                   column(high_bid), column(low_ask), ids, packed)
+
+
+def packed_columns(offsets: Any, splits: Any, is_snapshot: Any, high_bid: Any, low_ask: Any, keys: Any,
+                   sizes: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``Updates.packed``: per update (first level, split, end, is_snapshot) as integers and
+    (highest bid, lowest ask) as floats; the levels' (keys, sizes). Takes lists or arrays."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    bounds = np.column_stack([offsets[:-1], np.asarray(splits, dtype=np.int64), offsets[1:],
+                              np.asarray(is_snapshot, dtype=np.int64)])
+    limits = np.column_stack([np.asarray(high_bid, dtype=np.float64), np.asarray(low_ask, dtype=np.float64)])
+    return bounds, limits, np.array([keys, sizes], dtype=np.float64).reshape(2, -1)
 
 
 def _per_update(ufunc: np.ufunc, values: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
@@ -177,6 +205,8 @@ class _Side:
 
 class OrderBook:
     """Current state of one symbol's book: best levels, mid, spread and depth."""
+
+    reads_lists: ClassVar[bool] = True  # reads ``Updates`` as lists (see ``Updates.of_columns``)
 
     __slots__ = ("_bids", "_asks", "timestamp", "update_id", "has_snapshot", "symbol")
 
@@ -279,6 +309,13 @@ class OrderBook:
         top = self._asks.top
         return top[0] if top else self._asks.levels(1)[0] if self._asks.keys else None
 
+    def top(self) -> tuple[float, float, float, float]:
+        """Best bid, its size, best ask, its size (nan and 0 for an empty side)."""
+        bids, asks = self._bids.keys, self._asks.keys
+        bid, bid_size = (-bids[0], self._bids.sizes[bids[0]]) if bids else (math.nan, 0.0)
+        ask, ask_size = (asks[0], self._asks.sizes[asks[0]]) if asks else (math.nan, 0.0)
+        return bid, bid_size, ask, ask_size
+
     @property
     def mid_price(self) -> float:
         return (self._bids.best_price() + self._asks.best_price()) / 2.0
@@ -310,3 +347,19 @@ class OrderBook:
 
     def __repr__(self) -> str:
         return f"OrderBook({self.symbol!r}, bid={self.best_bid}, ask={self.best_ask})"
+
+
+
+def fastest_book() -> type:
+    """The book a channel keeps: ``CompiledOrderBook`` when numba imports, else ``OrderBook``.
+
+    The environment variable ``BTCHANNELS_BOOK=python`` picks ``OrderBook`` (numba is then
+    not imported). Looked up at each call, so numba is imported only once a book is made.
+    """
+    if os.environ.get("BTCHANNELS_BOOK", "").lower() == "python":
+        return OrderBook
+    try:
+        from .compiled_book import CompiledOrderBook
+    except ImportError:  # no numba: the fast extra is not installed
+        return OrderBook
+    return CompiledOrderBook

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from typing import Any, NamedTuple
 
 from ..events import EventPriority, Level, OrderBookEvent
 from .base import Channel
-from .book import BookError, OrderBook, Updates, level_columns
+from .book import BookError, Updates, fastest_book, level_columns
 
 __all__ = ["BookTop", "OrderBookChannel"]
 
 _new_tuple = tuple.__new__
-_EMPTY_SIDE = (math.nan, 0.0)  # the price and size BookTop shows for an empty side
 
 
 class BookTop(NamedTuple):
@@ -36,9 +34,10 @@ class OrderBookChannel(Channel):
 
     channel_type = "orderbook"
     priority = EventPriority.ORDERBOOK
+    book_class: type | None = None  # None: the compiled book when numba imports (``fastest_book``)
 
     def __init__(self, symbol: str, dataname: Any = None, **kwargs: Any) -> None:
-        self.book = OrderBook(symbol)
+        self.book = (self.book_class or fastest_book())(symbol)
         self.rejected: Counter[str] = Counter()
         super().__init__(symbol, dataname, **kwargs)
 
@@ -75,10 +74,7 @@ class OrderBookChannel(Channel):
             return self._refused(error, updates.seconds[k])
         self.latest = book
         self._count += 1
-        bids, asks = book._bids, book._asks
-        bid, bid_size = (-bids.keys[0], bids.sizes[bids.keys[0]]) if bids.keys else _EMPTY_SIDE
-        ask, ask_size = (asks.keys[0], asks.sizes[asks.keys[0]]) if asks.keys else _EMPTY_SIDE
-        self._history.append(_new_tuple(BookTop, (updates.seconds[k], bid, bid_size, ask, ask_size)))  # no call
+        self._history.append(_new_tuple(BookTop, (updates.seconds[k], *book.top())))  # no BookTop.__new__ call
         return True
 
     def _refused(self, error: BookError, timestamp: float) -> bool:

@@ -62,7 +62,7 @@ class BookStep(Step):
         self._first, self._end = start, stop
         self._ready = Updates.of_columns(
             to_seconds(chunk.ts_ns[start:stop]), chunk.is_snapshot[start:stop], chunk.offsets[start : stop + 1] - lo,
-            chunk.side[lo:hi], chunk.price[lo:hi], chunk.size[lo:hi],
+            chunk.side[lo:hi], chunk.price[lo:hi], chunk.size[lo:hi], lists=self.channel.book.reads_lists,
         )
         return self._ready
 
