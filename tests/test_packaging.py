@@ -177,16 +177,23 @@ def test_sweeps_and_the_event_log_name_their_extras(tmp_path):
     )
 
 
-def test_a_book_channel_keeps_the_python_book_without_numba_and_the_compiled_one_with_it(tmp_path):
+def test_a_book_channel_asked_for_the_compiled_book_needs_numba_and_keeps_the_python_one_without_it(tmp_path):
     code = """
+        import os
         import backtrader_channels as bc
+        os.environ["BTCHANNELS_BOOK"] = "{choice}"
         channel = bc.OrderBookChannel("X")
         channel.apply(1.0, True, [(99.0, 1.0), (98.0, 2.0)], [(101.0, 1.0)])
         channel.apply(2.0, False, [(99.0, 0.0)], [(100.5, 3.0)])
         print(type(channel.book).__name__, channel.book.depth(2))
     """
-    without, with_numba = _run(code, cwd=tmp_path, blocked=("numba",)), _run(code, cwd=tmp_path)
+    without = _run(code.format(choice="auto"), cwd=tmp_path, blocked=("numba",))
+    with_numba = _run(code.format(choice="compiled"), cwd=tmp_path)
+    refused = _run(code.format(choice="compiled"), cwd=tmp_path, blocked=("numba",))
     assert without.returncode == 0 and with_numba.returncode == 0, without.stderr + with_numba.stderr
     depth = "([Level(price=98.0, size=2.0)], [Level(price=100.5, size=3.0), Level(price=101.0, size=1.0)])"
     assert without.stdout.strip() == f"OrderBook {depth}"
     assert with_numba.stdout.strip() == f"CompiledOrderBook {depth}"
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "ImportError: BTCHANNELS_BOOK=compiled needs numba: pip install 'backtrader-channels[fast]'"
+    )

@@ -29,6 +29,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from ..events import Level
+from ..extras import missing_extra
 
 __all__ = ["BookError", "OrderBook", "Updates", "fastest_book", "level_columns", "packed_columns"]
 
@@ -350,16 +351,29 @@ class OrderBook:
 
 
 
-def fastest_book() -> type:
-    """The book a channel keeps: ``CompiledOrderBook`` when numba imports, else ``OrderBook``.
+COMPILED_FROM_BYTES = 8_000_000  # a book file this big: about 170,000 Parquet updates of 10 levels
+_BOOK_CHOICES = ("auto", "python", "compiled")
 
-    The environment variable ``BTCHANNELS_BOOK=python`` picks ``OrderBook`` (numba is then
-    not imported). Looked up at each call, so numba is imported only once a book is made.
+
+def fastest_book(file_bytes: int = 0) -> type:
+    """The book a channel keeps, for a channel fed by a book file of ``file_bytes`` (0: live).
+
+    ``CompiledOrderBook`` costs numba's start, about 1 s a process (and 12 s to compile once
+    after an install), and saves about 8 µs an update: it repays that over a long file, not
+    over a short one or a live book's few updates a second. So by default (``auto``) a
+    channel keeps it for a file of ``COMPILED_FROM_BYTES`` or more when numba imports (the
+    ``fast`` extra), else ``OrderBook``. The environment variable ``BTCHANNELS_BOOK`` set to
+    ``python`` or ``compiled`` chooses for every channel.
     """
-    if os.environ.get("BTCHANNELS_BOOK", "").lower() == "python":
+    choice = os.environ.get("BTCHANNELS_BOOK", "auto").lower() or "auto"
+    if choice not in _BOOK_CHOICES:
+        raise ValueError(f"BTCHANNELS_BOOK must be one of {', '.join(_BOOK_CHOICES)}, got {choice!r}")
+    if choice == "python" or (choice == "auto" and file_bytes < COMPILED_FROM_BYTES):
         return OrderBook
     try:
         from .compiled_book import CompiledOrderBook
-    except ImportError:  # no numba: the fast extra is not installed
+    except ImportError as error:  # no numba: the fast extra is not installed
+        if choice == "compiled":
+            raise missing_extra("fast", "BTCHANNELS_BOOK=compiled", error) from error
         return OrderBook
     return CompiledOrderBook

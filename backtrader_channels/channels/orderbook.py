@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..events import EventPriority, Level, OrderBookEvent
@@ -12,6 +13,19 @@ from .book import BookError, Updates, fastest_book, level_columns
 __all__ = ["BookTop", "OrderBookChannel"]
 
 _new_tuple = tuple.__new__
+
+
+def _bytes_of(dataname: Any) -> int:
+    """The size of a book file, or of a recording's files (0 when there is none to read)."""
+    if dataname is None:
+        return 0
+    path = Path(dataname)
+    try:
+        if path.is_dir():
+            return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
+        return path.stat().st_size
+    except OSError:  # missing or unreadable: the source says so, with the path
+        return 0
 
 
 class BookTop(NamedTuple):
@@ -34,10 +48,10 @@ class OrderBookChannel(Channel):
 
     channel_type = "orderbook"
     priority = EventPriority.ORDERBOOK
-    book_class: type | None = None  # None: the compiled book when numba imports (``fastest_book``)
+    book_class: type | None = None  # None: chosen by ``fastest_book`` from the file's size
 
     def __init__(self, symbol: str, dataname: Any = None, **kwargs: Any) -> None:
-        self.book = (self.book_class or fastest_book())(symbol)
+        self.book = (self.book_class or fastest_book(_bytes_of(dataname)))(symbol)
         self.rejected: Counter[str] = Counter()
         super().__init__(symbol, dataname, **kwargs)
 

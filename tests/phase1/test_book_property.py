@@ -180,10 +180,28 @@ def test_refusal_messages_name_the_prices(book_class):
     assert book.timestamp == 1.0 and len(book) == 2
 
 
-def test_channels_keep_the_compiled_book_unless_told_to_keep_the_python_one(monkeypatch):
-    assert type(OrderBookChannel("X").book) is CompiledOrderBook  # numba is in the test extra
+def test_a_long_book_file_gets_the_compiled_book_a_short_file_or_a_live_channel_the_python_one(
+        monkeypatch, tmp_path):
+    import backtrader_channels.channels.book as book_module
+    from backtrader_channels.bench.inputs import book_chunks
+    from backtrader_channels.sources import write_book
+
+    path = tmp_path / "book.parquet"
+    write_book(path, book_chunks(200, 20))
+    size = path.stat().st_size
+    monkeypatch.delenv("BTCHANNELS_BOOK", raising=False)
+    assert type(OrderBookChannel("X").book) is OrderBook  # live: a few updates a second
+    monkeypatch.setattr(book_module, "COMPILED_FROM_BYTES", size + 1)
+    assert type(OrderBookChannel("X", dataname=path).book) is OrderBook
+    monkeypatch.setattr(book_module, "COMPILED_FROM_BYTES", size)
+    assert type(OrderBookChannel("X", dataname=path).book) is CompiledOrderBook  # numba is in the test extra
     monkeypatch.setenv("BTCHANNELS_BOOK", "python")
-    assert type(OrderBookChannel("X").book) is OrderBook
+    assert type(OrderBookChannel("X", dataname=path).book) is OrderBook
+    monkeypatch.setenv("BTCHANNELS_BOOK", "compiled")
+    assert type(OrderBookChannel("X").book) is CompiledOrderBook
+    monkeypatch.setenv("BTCHANNELS_BOOK", "numba")
+    with pytest.raises(ValueError, match="BTCHANNELS_BOOK must be one of auto, python, compiled, got 'numba'"):
+        OrderBookChannel("X")
 
 
 def test_the_books_agree_on_a_thousand_level_book_read_as_a_strategy_reads_it():
