@@ -12,8 +12,8 @@ then asks, within each update (the order within a side is kept: it is all that m
 with each update's highest bid and lowest ask of size > 0 worked out once (with numpy,
 for a file), so most deltas are known at a glance not to cross the book.
 
-A channel's book is the compiled one (``compiled_book``, with the same API and results)
-when numba imports (the ``fast`` extra), else this ``OrderBook``: see ``fastest_book``.
+A channel fed by a long book file keeps the compiled book instead (``compiled_book``, the
+``fast`` extra, with the same API and results): see ``fastest_book``.
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ class Updates(NamedTuple):
         """A window of updates given as numpy columns (a ``BookChunk``'s, timestamps in seconds).
 
         With ``lists=False`` only ``seconds``, ``is_snapshot`` and ``ids`` are made lists, the
-        other columns staying numpy arrays: a book that reads ``packed`` needs no more.
+        other columns staying numpy arrays, and ``packed`` is made: what the compiled book
+        reads. With lists (the Python book's) ``packed`` is left to whoever needs it.
         """
         n = len(seconds)
         counts = np.diff(offsets)
@@ -103,12 +104,11 @@ class Updates(NamedTuple):
         high_bid = _per_update(np.fmax, np.where(live & ~is_ask, price, -np.inf), offsets, counts, -np.inf)
         low_ask = _per_update(np.fmin, np.where(live & is_ask, price, np.inf), offsets, counts, np.inf)
         keys = np.where(is_ask, price, -price)
-        packed = packed_columns(offsets, splits, is_snapshot, high_bid, low_ask, keys, size)
-        def column(values: np.ndarray) -> Column:
-            return values.tolist() if lists else values
-
-        return cls(seconds.tolist(), is_snapshot.tolist(), column(offsets), column(splits), column(keys), column(size),
-                   column(high_bid), column(low_ask), ids, packed)
+        if lists:
+            return cls(seconds.tolist(), is_snapshot.tolist(), offsets.tolist(), splits.tolist(), keys.tolist(),
+                       size.tolist(), high_bid.tolist(), low_ask.tolist(), ids)
+        return cls(seconds.tolist(), is_snapshot.tolist(), offsets, splits, keys, size, high_bid, low_ask, ids,
+                   packed_columns(offsets, splits, is_snapshot, high_bid, low_ask, keys, size))
 
 
 def packed_columns(offsets: Any, splits: Any, is_snapshot: Any, high_bid: Any, low_ask: Any, keys: Any,
@@ -348,7 +348,6 @@ class OrderBook:
 
     def __repr__(self) -> str:
         return f"OrderBook({self.symbol!r}, bid={self.best_bid}, ask={self.best_ask})"
-
 
 
 COMPILED_FROM_BYTES = 8_000_000  # a book file this big: about 170,000 Parquet updates of 10 levels
