@@ -31,7 +31,7 @@ import numpy as np
 from ..events import Level
 from ..extras import missing_extra
 
-__all__ = ["BookError", "OrderBook", "Updates", "fastest_book", "level_columns", "packed_columns"]
+__all__ = ["BookError", "OrderBook", "Updates", "fastest_book", "head_length", "level_columns", "packed_columns"]
 
 
 _new_tuple = tuple.__new__
@@ -122,6 +122,11 @@ def packed_columns(offsets: Any, splits: Any, is_snapshot: Any, high_bid: Any, l
     return bounds, limits, np.array([keys, sizes], dtype=np.float64).reshape(2, -1)
 
 
+def head_length(count: int, n: int | None) -> int:
+    """How many of ``count`` levels ``levels[:n]`` holds (all when ``n`` is None)."""
+    return count if n is None or n >= count else n if n >= 0 else max(count + n, 0)
+
+
 def _per_update(ufunc: np.ufunc, values: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
                 empty: float) -> np.ndarray:
     """``ufunc`` reduced over each update's levels (``empty`` for an update without levels)."""
@@ -181,7 +186,7 @@ class _Side:
             return top[:n]  # already made
         keys = self.keys
         count = len(keys)
-        want = count if n is None or n >= count else n if n >= 0 else max(count + n, 0)  # as list[:n]
+        want = head_length(count, n)
         have = len(top)
         if have < want:
             new_keys = keys[have:want]

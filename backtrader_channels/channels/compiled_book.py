@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit
 
 from ..events import Level
-from .book import BookError, Updates, level_columns, packed_columns
+from .book import BookError, Updates, head_length, level_columns, packed_columns
 
 __all__ = ["CompiledOrderBook", "pack"]
 
@@ -328,7 +328,7 @@ class CompiledOrderBook:
         if n is not None and 0 <= n <= len(levels):
             return levels[:n]  # already made
         count = int(self._head[BIDS + side])
-        want = count if n is None or n >= count else n if n >= 0 else max(count + n, 0)
+        want = head_length(count, n)
         if want <= len(levels):
             return levels[:want]
         if want <= self._recorded:  # made from the update's recorded row
