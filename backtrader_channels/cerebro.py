@@ -17,7 +17,7 @@ import backtrader as bt
 from backtrader.brokers import BackBroker
 
 from . import plotting, seam
-from .broker import Market, TickBroker
+from .broker import ChannelBroker, Market, TickBroker
 from .channels import Channel
 from .engine import TickEngine
 from .engine.live import LiveSession
@@ -71,13 +71,15 @@ def add_channel(self: bt.Cerebro, channel_cls: type[Channel], symbol: str, datan
     return channel
 
 
-def tick_broker_of(cerebro: bt.Cerebro) -> TickBroker:
-    """Cerebro's broker as a TickBroker, converting a plain BackBroker (keeping its cash and commissions)."""
+def tick_broker_of(cerebro: bt.Cerebro) -> ChannelBroker:
+    """Cerebro's broker as a ChannelBroker (the simulator or a live broker), converting a plain
+    BackBroker into a TickBroker (keeping its cash and commissions)."""
     broker = cerebro.broker
-    if isinstance(broker, TickBroker):
+    if isinstance(broker, ChannelBroker):
         return broker
     if type(broker) is not BackBroker:
-        raise TypeError(f"tick mode needs a TickBroker (or backtrader's BackBroker), got {type(broker).__name__}")
+        raise TypeError(f"tick mode needs a TickBroker, a CCXTBroker (or backtrader's BackBroker), "
+                        f"got {type(broker).__name__}")
     cerebro.broker = tick_broker = TickBroker.from_broker(broker)
     return tick_broker
 
@@ -85,7 +87,7 @@ def tick_broker_of(cerebro: bt.Cerebro) -> TickBroker:
 def run(self: bt.Cerebro, mode: RunMode | str | None = None, **kwargs: Any) -> Any:
     """``Cerebro.run`` with a ``mode``: ``bt.RunMode.BAR`` (default) or ``bt.RunMode.TICK``."""
     if mode is None or RunMode(mode) is RunMode.BAR:
-        if isinstance(self.broker, TickBroker):
+        if isinstance(self.broker, ChannelBroker):
             self.broker.detach()
         self._bc_plotted_engine = None
         return _bar_run(self, **kwargs)

@@ -207,8 +207,8 @@ def cmd_live(args: argparse.Namespace) -> int:
     from .feeds import CCXTLiveOrderBookFeed, CCXTLiveTickFeed
     from .live import LiveEventQueue
 
-    if (args.bus is None) != (args.run_name is None):
-        raise SystemExit("btchannels live: --run names the run for --bus; give both or neither")
+    if args.bus is not None and args.run_name is None:
+        raise SystemExit("btchannels live: --bus needs --run, the run's name for control commands")
     strategy = load_strategy(args.strategy_file, args.strategy)
     config = _exchange_config(args)
     if args.sandbox:
@@ -227,7 +227,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         broker_config = {key: value for key, value in config.items() if key != "sandbox"}
         cerebro.setbroker(CCXTBroker(args.exchange, broker_config, sandbox=not args.real_money,
                                      config_file=args.keys, flatten_on_stop=args.flatten_on_stop,
-                                     leverage=args.leverage))
+                                     leverage=args.leverage, run_id=args.run_name, run_dir=args.run_dir))
     else:
         cerebro.broker.setcash(args.cash)
         cerebro.broker.setcommission(commission=args.commission)
@@ -441,7 +441,11 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--event-log", type=Path,
                       help="write the run's event log here, for btchannels replay")
     live.add_argument("--bus", help="take control commands (btchannels ctl) from this Redis server, redis://HOST:PORT")
-    live.add_argument("--run", dest="run_name", help="the run's name for control commands over --bus")
+    live.add_argument("--run", dest="run_name",
+                      help="the run's name: for control commands over --bus, and with --broker ccxt the run whose "
+                           "state (orders, fills, client ids) is kept and resumed (default: a new run each start)")
+    live.add_argument("--run-dir", type=Path,
+                      help="with --broker ccxt: where the run's state database is kept (default btchannels-runs/RUN)")
     live.add_argument("--control-socket", type=Path, help="take control commands (btchannels ctl) on this Unix socket")
     live.set_defaults(run=cmd_live)
 

@@ -1,65 +1,65 @@
-"""CCXTBroker: a backtrader broker that trades at a real exchange through ccxt.
+"""CCXTBroker: a backtrader broker that trades at a real exchange, booking its execution reports.
 
 ``cerebro.setbroker(CCXTBroker('binance', config, sandbox=True))`` in a live tick-mode run
-(``cerebro.add_live_feed(...)``). The strategy's ``buy``/``sell``/``close``/``cancel`` become
-``create_order``/``cancel_order`` calls; what the exchange does with them comes back as
-'orders' events on the LiveEventQueue (the REST answers, the user-data stream, REST
-reconciliation) and becomes backtrader's notifications with the exchange's own prices,
-sizes and fees, in event order. Cash, positions and trades are backtrader's bookkeeping
-(``seam.execute``) of the exchange's fills.
+(``cerebro.add_live_feed(...)``). The strategy's ``buy``/``sell``/``close``/``cancel`` go to
+the venue's execution client (``venues/binance/execution.py``); what the exchange does with
+them comes back as execution reports ('orders' events on the LiveEventQueue, in event order
+with the market data) and becomes backtrader's notifications with the exchange's own
+prices, sizes and fees. Cash, positions and trades are backtrader's bookkeeping
+(``seam.execute``) of the exchange's fills. It does not simulate anything: the simulator is
+``TickBroker``; both are ``ChannelBroker``s, the protocol the engine speaks.
 
-- Idempotent: each order carries the client order id ``<run_id>x<n>``; see ``Venue.place``.
-- Exactly once: fills are booked once per exchange trade id, whether they come from the
-  stream or a reconciliation; an order reported cancelled or expired with fills not yet
-  booked waits for them before its final notification.
-- Reconciled: on start (balances, positions, open orders) and each time the user stream is
-  (re)subscribed (open and known orders, own trades since the last one seen).
-- Spot or USD-M futures, by the run's markets (ccxt's ``market['linear']``): on futures
-  (``'BTC/USDT:USDT'``) shorts are ordinary, the leverage is set on start, cash is the
-  wallet balance less the initial margin (notional / leverage) of the open positions, the
-  value the margin balance (wallet + unrealized profit at the last trade),
-  the exchange's realized profit and commission are booked with each fill, an order that
-  only closes a position (``close()``, the kill switch) goes out reduce-only, and an order
-  the exchange refuses for margin (-2019) is notified as backtrader's ``Margin``.
-- Safe: ``Limits`` refuse orders (Rejected, with the reason in ``order.info.reason``); when
-  the run stops (runstop, Ctrl-C, SIGTERM) every open order of the run's symbols is
-  cancelled, positions are flattened with ``flatten_on_stop``, and ``summary()`` says what
+- **One owner of the lifecycle.** Every order is a ``LiveOrder`` in the explicit state machine
+  of ``execution/states.py``, moved only by reports. A create whose outcome is unknown stays
+  ``Submitted`` to the strategy until a look-up, the user stream or a reconciliation says what
+  happened; it is never sent again and never guessed rejected.
+- **Exactly once.** Fills are booked once per (symbol, trade id), whichever way they came; a
+  fill of an order whose exchange id is not known yet waits for it (not "foreign"); an order
+  reported cancelled or expired waits for its fills before its final notification.
+- **Persisted.** The run's state (orders, client-id counter, fills, watermarks, positions) is
+  in ``<run_dir>/run.sqlite`` (``execution/store.py``). Client ids are ``<run_id>x<n>`` with
+  ``n`` from the persisted counter, so they are never reused; a restart with the same
+  ``run_id`` resumes: its live orders are its own again (the strategy is notified of them,
+  ``order.info.resumed``), and fills made while it was down are booked once.
+- **Spot or USD-M futures**, by the run's markets: on futures shorts are ordinary, the leverage
+  is set on start, cash is the wallet balance less the initial margin of the open positions,
+  the value the margin balance, the exchange's realized profit and commission are booked with
+  each fill, an order that only closes a position goes out reduce-only, and -2019 is
+  notified as backtrader's ``Margin``.
+- **Safe.** ``Limits`` refuse orders (Rejected, reason in ``order.info.reason``); when the run
+  stops every open order of the run's symbols is cancelled, positions are flattened with
+  ``flatten_on_stop``, a last reconciliation books what is left, and ``summary()`` says what
   happened. API keys come from ``config``, a JSON file or the environment
-  (``BTCHANNELS_API_KEY``/``BTCHANNELS_API_SECRET``) and never appear in reprs or logs.
+  (``BTCHANNELS_API_KEY``/``BTCHANNELS_API_SECRET``) and never appear in reprs, logs or
+  ccxt's ``verbose`` output.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Mapping
-from concurrent.futures import wait
-from functools import partial
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import ccxt
 from backtrader import BuyOrder, Order, SellOrder
-from backtrader.brokers import BackBroker
 from backtrader.comminfo import CommInfoBase
 
 from .. import seam
 from ..events import Event, EventPriority
-from ..feeds.redact import RedactingFilter, redact, redact_library_logs, register_secrets
-from ..feeds.user_stream import CCXTUserStreamFeed, fill_of, update_of
-from ..kinds.orders import OrderUpdate, OwnFill, StreamResumed
-from ..live.runner import FeedThread
+from ..execution import FINAL, LiveOrder, OrderState, RunStore
+from ..execution.states import state_of_status
+from ..execution.store import BookedFill
+from ..feeds.redact import RedactingFilter, redact_library_logs, register_secrets
+from ..kinds.orders import OrderUpdate, OwnFill, Reconciled, StreamResumed
+from ..venues.binance.execution import BinanceExecution, ReconcileRequest, signed_size
+from .channel_broker import ChannelBroker, FillRecord, LiveContext
 from .data import to_num
 from .limits import Limits
-from .tick_broker import FillRecord, TickBroker
-from .venue import Venue
-
-if TYPE_CHECKING:
-    from ..engine.engine import TickEngine
-    from ..engine.live import LiveSession
 
 __all__ = ["CCXTBroker", "FuturesFees", "Limits", "VenueFees", "load_credentials"]
 
@@ -68,9 +68,10 @@ log.addFilter(RedactingFilter())
 redact_library_logs()
 
 ORDER_TYPES = {Order.Market: "market", Order.Limit: "limit", Order.Stop: "market", Order.StopLimit: "limit"}
-STOPS = (Order.Stop, Order.StopLimit)  # sent with a triggerPrice: Binance spot's STOP_LOSS(_LIMIT)
 FUTURES_TYPES = (Order.Market, Order.Limit)  # Binance sends futures stops to its algo-order API
 KEY_VARIABLE, SECRET_VARIABLE = "BTCHANNELS_API_KEY", "BTCHANNELS_API_SECRET"
+RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,24}$")  # Binance client ids: ^[.A-Z:/a-z0-9_-]{1,36}$, "x<n>" appended
+EPSILON = 1e-9
 
 
 def load_credentials(config: Mapping[str, Any] | None = None, config_file: str | os.PathLike | None = None,
@@ -117,24 +118,31 @@ class FuturesFees(VenueFees):
         self.p.automargin = 1.0 / leverage
 
 
-class CCXTBroker(TickBroker):
+class CCXTBroker(ChannelBroker):
     """A live broker at ``exchange_id`` (a ccxt id) with ccxt constructor ``config``.
 
     ``sandbox`` (default True) trades on the exchange's test network. ``limits`` (a
     ``Limits``) refuse orders above a size or notional; ``cancel_on_stop`` cancels every
     open order of the run's symbols when the run ends, ``flatten_on_stop`` also closes
-    positions with market orders. ``run_id`` prefixes client order ids (default: from the
-    start time). Market, limit, stop and stop-limit orders are supported (stops as Binance
-    spot's STOP_LOSS / STOP_LOSS_LIMIT: a buy triggers at or above its price); others
-    (trailing stops, Close) are Rejected with a reason. On USD-M futures ``leverage`` is set
-    for every symbol on start; market and limit orders are supported.
+    positions with market orders. ``run_id`` names the run (letters, digits, ``_``, ``-``,
+    at most 24; default: from the start time, a new run each time) and prefixes its client
+    order ids; ``run_dir`` keeps its state (default ``btchannels-runs/<run_id>``): the same
+    ``run_id`` and ``run_dir`` resume it. Market, limit, stop and stop-limit orders are
+    supported (stops as Binance spot's STOP_LOSS / STOP_LOSS_LIMIT); others are Rejected with a
+    reason. On USD-M futures ``leverage`` is set for every symbol on start; market and limit
+    orders are supported. ``execution`` holds options for the execution client
+    (``BinanceExecution``: ``quiet_after``, ``lookup_window``, ``not_found_grace``...).
     """
 
     def __init__(self, exchange_id: str = "binance", config: Mapping[str, Any] | None = None, *,
                  sandbox: bool = True, config_file: str | os.PathLike | None = None,
                  limits: Limits | None = None, cancel_on_stop: bool = True, flatten_on_stop: bool = False,
-                 run_id: str | None = None, leverage: int = 1) -> None:
+                 run_id: str | None = None, run_dir: str | os.PathLike | None = None, leverage: int = 1,
+                 execution: Mapping[str, Any] | None = None) -> None:
         super().__init__()
+        run_id = run_id or f"bc{int(time.time() * 1000):x}"
+        if not RUN_ID.match(run_id):
+            raise ValueError(f"run_id {run_id!r}: use 1-24 letters, digits, '_' or '-' (it prefixes client order ids)")
         config = load_credentials(config, config_file)
         config.setdefault("enableRateLimit", True)
         self._config = {**config, "sandbox": sandbox}
@@ -143,38 +151,41 @@ class CCXTBroker(TickBroker):
         self.limits = limits or Limits()
         self.cancel_on_stop = cancel_on_stop
         self.flatten_on_stop = flatten_on_stop
-        self.run_id = run_id or f"bc{int(time.time() * 1000):x}"
+        self.run_id = run_id
+        self.run_dir = Path(run_dir) if run_dir is not None else Path("btchannels-runs") / run_id
         self.leverage = leverage
+        self.execution_options = dict(execution or {})
         self.futures = False  # the run's markets are USD-M futures (known once connected)
         self.realized_pnl = 0.0  # futures: the sum of the exchange's realized profit of the run's fills
         self.venue_positions: dict[str, float] = {}  # futures: the exchange's positions at the last look
         self.addcommissioninfo(VenueFees())
-        self.venue: Venue | None = None
+        self.client: BinanceExecution | None = None
+        self.store: RunStore | None = None
         self.user_feed: Any = None
-        self._user_thread: Any = None
-        self._engine: TickEngine | None = None
-        self._counter = itertools.count(1)
-        self._by_client: dict[str, Order] = {}
-        self._by_exchange: dict[str, Order] = {}
-        self._client_of: dict[int, str] = {}  # order.ref -> client id
-        self._waiting: dict[str, OrderUpdate] = {}  # final updates waiting for their fills
-        self._seen_trades: set[str] = set()
-        self._last_trade: dict[str, int] = {}  # symbol -> last own trade id seen
+        self._context: LiveContext | None = None
+        self._orders: dict[str, LiveOrder] = {}  # client id -> the run's order
+        self._bt: dict[str, Order] = {}  # client id -> its backtrader order
+        self._by_exchange: dict[str, str] = {}  # exchange order id -> client id
+        self._held_fills: dict[str, list[OwnFill]] = {}  # exchange order id -> fills waiting for their order
         self._started_ms = 0
-        self._in_flight: set[Any] = set()  # requests sent and not answered yet
         self._flattening = False  # the kill switch's closing orders are not limited
         self.exchange_fills: list[OwnFill] = []
-        self.counts = {"sent": 0, "accepted": 0, "rejected": 0, "canceled": 0, "completed": 0,
-                       "retries": 0, "reconciles": 0, "reconcile_failures": 0, "foreign": 0, "adopted": 0,
+        self.execution_counts: Any = None  # the execution client's counts, once the run stopped
+        self.counts = {"sent": 0, "accepted": 0, "rejected": 0, "canceled": 0, "completed": 0, "unknown": 0,
+                       "reconciles": 0, "foreign": 0, "adopted": 0, "resumed": 0, "late_reports": 0,
                        "cancelled_at_stop": 0, "position_mismatches": 0}
 
-    def notify(self, order: Order) -> None:
-        """Notifications go out at once: the exchange's latency is real, not modelled."""
-        BackBroker.notify(self, order)
+    def __repr__(self) -> str:
+        return f"CCXTBroker({self.exchange_id!r}, sandbox={self.sandbox}, run_id={self.run_id!r})"
 
     def get_value(self, datas: Any = None, mkt: bool = False, lever: bool = False) -> float:
-        """Futures: Binance's margin balance, the wallet plus the unrealized profit at the last
-        trade price (cash + each position's margin + its profit since backtrader last settled it)."""
+        """Spot: backtrader's value at the last prices. Futures: Binance's margin balance, the
+        wallet plus the unrealized profit at the last trade price."""
+        if self.tick_mode:
+            now = self._now()
+            for data in self.positions:
+                self.market_of(data).mark(now)
+            seam.revalue(self)
         if not self.futures:
             return super().get_value(datas=datas, mkt=mkt, lever=lever)
         value = 0.0 if datas else self.cash
@@ -188,75 +199,68 @@ class CCXTBroker(TickBroker):
 
     getvalue = get_value
 
-    def __repr__(self) -> str:
-        return f"CCXTBroker({self.exchange_id!r}, sandbox={self.sandbox}, run_id={self.run_id!r})"
-
     @property
-    def _venue(self) -> Venue:
-        """The connected venue (only in a live run)."""
-        if self.venue is None:
+    def _client(self) -> BinanceExecution:
+        if self.client is None:
             raise RuntimeError("CCXTBroker is not connected: it trades in a live run only")
-        return self.venue
+        return self.client
 
     @property
-    def _live(self) -> tuple[TickEngine, LiveSession]:
-        """The live run this broker trades in (after ``start_live``)."""
-        engine = self._engine
-        if engine is None or engine.live is None:
-            raise RuntimeError("CCXTBroker is not attached to a live run")
-        return engine, engine.live
+    def _store(self) -> RunStore:
+        assert self.store is not None, "the run state is open during a live run"
+        return self.store
 
-    # -- live lifecycle (called by the live run) -------------------------------------------
-    def start_live(self, engine: TickEngine) -> None:
-        """Connect, load balances, positions and open orders, start the user-data stream."""
-        self._engine = engine
-        self._started_ms = int(time.time() * 1000)
-        self.venue = Venue(self.exchange_id, self._config)
+    # -- the live run's start ------------------------------------------------------------------
+    def start_live(self, context: LiveContext) -> None:
+        """Open the run state, connect, load the account, resume or adopt what is open at the
+        exchange, then start the user-data stream (whose first report starts a reconciliation)."""
+        self._context = context
+        self.store = RunStore(self.run_dir, self.run_id)
+        started = self.store.meta("started_ms")
+        self._started_ms = int(started) if started else int(time.time() * 1000)
+        self.store.set_meta("started_ms", str(self._started_ms))
+        self.client = BinanceExecution(self.exchange_id, self._config, **self.execution_options)
         try:
-            self.venue.call(self._load_account())
+            account = self.client.connect(list(self._markets))
+            self.futures = account["futures"]
+            if self.futures:
+                self._load_futures(account)
+            else:
+                self._load_spot(account["balance"])
+            self._resume(account["open_orders"])
         except BaseException:
-            self.venue.close()
-            self.venue = None
+            self.client.close()
+            self.client = None
+            self.store.close()
             raise
-        symbol = next(iter(self._markets))
-        _, session = self._live
-        self.user_feed = CCXTUserStreamFeed(self.exchange_id, symbol, session.queue, config=self._config)
-        session.feeds.append(self.user_feed)
-        self._user_thread = FeedThread([self.user_feed], name="ccxt-user-stream").start()
+        queue = context.queue
+        self.client.sink = lambda report: queue.push(Event(report.timestamp, EventPriority.ORDERS, "orders",
+                                                           report.symbol, report))
+        self.user_feed = self.client.start_stream(queue)
+        context.add_feed(self.user_feed)
 
-    async def _load_account(self) -> None:
-        exchange, patiently = self._venue.exchange, self._venue.patiently
-        await patiently(exchange.load_markets)
-        self.futures = _futures(exchange, list(self._markets))
-        if self.futures:
-            await self._load_futures()
-        else:
-            balance = await patiently(exchange.fetch_balance)
-            first = True
-            for symbol, market in self._markets.items():
-                info = exchange.market(symbol)
-                if first:  # cash is the first symbol's quote currency
-                    self._set_cash(float(balance.get(info["quote"], {}).get("total") or 0.0))
-                    first = False
-                held = float(balance.get(info["base"], {}).get("total") or 0.0)
-                if held:
-                    self.getposition(market.data).set(held, 0.0)
-        for symbol, market in self._markets.items():
-            for found in await patiently(partial(exchange.fetch_open_orders, symbol)):
-                self._adopt(found, market)
+    def _load_spot(self, balance: Mapping[str, Any]) -> None:
+        """Cash is the first symbol's quote currency; each symbol's base balance its position."""
+        client = self._client
+        for index, (symbol, market) in enumerate(self._markets.items()):
+            info = client.market(symbol)
+            if index == 0:
+                self._set_cash(float(balance.get(info["quote"], {}).get("total") or 0.0))
+            held = float(balance.get(info["base"], {}).get("total") or 0.0)
+            if held:
+                self.getposition(market.data).set(held, 0.0)
 
-    async def _load_futures(self) -> None:
+    def _load_futures(self, account: Mapping[str, Any]) -> None:
         """Leverage set, fees with its margin, positions loaded; cash = wallet - their margin."""
-        exchange, patiently = self._venue.exchange, self._venue.patiently
+        client = self._client
+        client.set_leverage(self.leverage)
         symbols = list(self._markets)
         for symbol in symbols:
-            await patiently(partial(exchange.set_leverage, self.leverage, symbol))
             self.addcommissioninfo(FuturesFees(self.leverage), name=symbol)
-        settle = exchange.market(symbols[0])["settle"]
-        balance = await patiently(partial(exchange.fetch_balance, _account_params(exchange, symbols[0])))
-        cash = float(balance.get(settle, {}).get("total") or 0.0)  # the margin balance
-        for position in await patiently(partial(exchange.fetch_positions, symbols)):
-            size, entry = _signed_size(position), float(position["entryPrice"] or 0.0)
+        settle = client.market(symbols[0])["settle"]
+        cash = float(account["balance"].get(settle, {}).get("total") or 0.0)  # the margin balance
+        for position in account["positions"]:
+            size, entry = signed_size(position), float(position["entryPrice"] or 0.0)
             self.venue_positions[position["symbol"]] = size
             if size and position["symbol"] in self._markets:
                 held = self.getposition(self._markets[position["symbol"]].data)
@@ -268,90 +272,59 @@ class CCXTBroker(TickBroker):
     def _set_cash(self, cash: float) -> None:
         self.cash = self.startingcash = self.p.cash = cash
 
-    def _adopt(self, found: dict[str, Any], market: Any) -> None:
-        """Track an order left open at the exchange (by an earlier run): its remaining size."""
-        owner = self._live[0].strategies[0]
-        kind = Order.Limit if found.get("type") == "limit" else Order.Market
-        cls = BuyOrder if found["side"] == "buy" else SellOrder
-        remaining = float(found.get("remaining") or found["amount"])
-        order = cls(owner=owner, data=market.data, size=remaining, price=found.get("price"), exectype=kind,
-                    simulated=True)  # made before the data has a bar: no close price to read
+    def _resume(self, open_orders: list[dict[str, Any]]) -> None:
+        """The run's own live orders from its state are its own again; an open order of this
+        run missing from the state (a lost run directory) is taken back; anything else open
+        at the exchange is adopted. Client-id numbers continue above every one seen."""
+        store = self._store
+        prefix = f"{self.run_id}x"
+        for live in store.orders(live_only=True):
+            self._track(live, self._backtrader_order(live, resumed=True))
+            self.counts["resumed"] += 1
+        for found in open_orders:
+            client_id = found.get("clientOrderId") or ""
+            if client_id in self._orders:
+                continue
+            ours = client_id.startswith(prefix) and client_id[len(prefix):].isdigit()
+            if ours:
+                store.raise_counter(int(client_id[len(prefix):]))
+            live = LiveOrder(client_id or f"adopted-{found['id']}", found["symbol"], found["side"],
+                             found.get("type") or "limit", float(found.get("amount") or 0.0), found.get("price"),
+                             OrderState.OPEN, str(found["id"]), float(found.get("filled") or 0.0))
+            live.booked = live.filled  # filled before this run knew it: not this run's fills
+            store.save_order(live)
+            self._track(live, self._backtrader_order(live, resumed=ours))
+            self.counts["resumed" if ours else "adopted"] += 1
+
+    def _backtrader_order(self, live: LiveOrder, resumed: bool) -> Order:
+        """A backtrader order for ``live``, made outside buy/sell (a resumed or adopted order),
+        notified Submitted or Accepted by its state, for its remaining size."""
+        assert self._context is not None
+        market = self._markets.get(live.symbol) or self.market_of(live.symbol)
+        cls = BuyOrder if live.side == "buy" else SellOrder
+        kind = Order.Limit if live.kind == "limit" else Order.Market
+        order = cls(owner=self._context.owner(), data=market.data, size=live.amount - live.booked, price=live.price,
+                    exectype=kind, simulated=True)  # made before the data has a bar: no close price to read
         order.p.simulated = False  # backtrader notifies the strategy of non-simulated orders only
         order.addcomminfo(self.getcommissioninfo(market.data))
         seam.adopt_order(self, order)
         order.submit(self)
-        order.accept(self)
-        order.addinfo(client_id=found.get("clientOrderId"), adopted=True)
-        self._track(order, found.get("clientOrderId"), str(found["id"]))
-        self.counts["adopted"] += 1
+        order.addinfo(client_id=live.client_id, resumed=resumed, adopted=not resumed)
+        if live.state in (OrderState.OPEN, OrderState.PENDING_CANCEL):
+            order.accept(self)
         self.notify(order)
+        return order
 
-    def stop_live(self) -> None:
-        """The kill switch: cancel open orders, flatten if asked, stop the stream, disconnect."""
-        venue = self.venue
-        if venue is None:
-            return
-        try:
-            wait(list(self._in_flight), timeout=30.0)  # an order being placed is cancelled too
-            if self.cancel_on_stop or self.flatten_on_stop:
-                for symbol in list(self._markets):
-                    open_orders = venue.call(venue.patiently(partial(venue.exchange.fetch_open_orders, symbol)))
-                    for found in open_orders:
-                        result = venue.call(venue.cancel(symbol, str(found["id"]), None))
-                        self.counts["cancelled_at_stop"] += 1
-                        if result is not None:
-                            self.on_exchange(_update(result, "stop"))
-            if self.flatten_on_stop:
-                self._flatten()
-            self.reconcile()
-        finally:
-            if self._user_thread is not None:
-                self._user_thread.stop()
-            self.counts["retries"] = venue.retries
-            venue.close()
-            self.venue = None
+    def _track(self, live: LiveOrder, order: Order) -> None:
+        self._orders[live.client_id] = live
+        self._bt[live.client_id] = order
+        if live.exchange_id:
+            self._by_exchange[live.exchange_id] = live.client_id
+        live.ref = order.ref
+        if order.alive():
+            self.pending.append(order)
 
-    def _flatten(self, timeout: float = 30.0) -> None:
-        """Close every position with a market order (limits do not apply) and wait until
-        the exchange has filled them (or ``timeout``); reconciliation then books the fills."""
-        venue, owner = self._venue, self._live[0].strategies[0]
-        orders = []
-        self._flattening = True
-        try:
-            for symbol, market in self._markets.items():
-                size = self.getposition(market.data).size
-                amount = float(venue.exchange.amount_to_precision(symbol, abs(size))) if size else 0.0
-                if amount:
-                    close = self.sell if size > 0 else self.buy
-                    orders.append((symbol, close(owner, market.data, amount)))
-        finally:
-            self._flattening = False
-        wait(list(self._in_flight), timeout=timeout)
-        deadline = time.monotonic() + timeout
-        for symbol, order in orders:
-            client_id = self._client_of.get(order.ref)
-            while client_id is not None and time.monotonic() < deadline:
-                found = venue.call(venue.find(symbol, client_id))
-                if found is None or found["status"] != "open":
-                    break
-                time.sleep(0.1)
-
-    def summary(self) -> list[tuple[str, str]]:
-        """What the broker did: orders, fills, fees, retries, reconciliations."""
-        counts = self.counts
-        fees = sum(fill.fee for fill in self.exchange_fills)
-        return [
-            ("broker", f"{self.exchange_id} {'sandbox' if self.sandbox else 'LIVE'}, run {self.run_id}"),
-            ("orders", f"{counts['sent']} sent, {counts['accepted']} accepted, {counts['completed']} completed, "
-                       f"{counts['canceled']} cancelled, {counts['rejected']} rejected, {counts['adopted']} adopted"),
-            ("fills", f"{len(self.exchange_fills)}, fees {fees:,.8g}"
-                      + (f", realized PnL {self.realized_pnl:,.8g}" if self.futures else "")),
-            ("kill switch", f"{counts['cancelled_at_stop']} open orders cancelled at stop"),
-            ("retries / reconciliations", f"{self.venue.retries if self.venue else counts['retries']} / "
-                                          f"{counts['reconciles']} ({counts['reconcile_failures']} failed)"),
-        ]
-
-    # -- orders from the strategy ------------------------------------------------------------
+    # -- orders from the strategy ----------------------------------------------------------------
     def submit(self, order: Order, check: bool = True) -> Order:
         refusal = self._refusal(order)
         if refusal is not None:
@@ -361,45 +334,42 @@ class CCXTBroker(TickBroker):
             log.error("%r: order %d refused: %s", self, order.ref, refusal)
             self.notify(order)
             return order
+        store, client = self._store, self._client
         symbol = self.market_of(order.data).symbol
-        client_id = self._next_client_id()
+        kind, price, params = self._request(order)
+        live = LiveOrder(f"{self.run_id}x{store.next_number()}", symbol, "buy" if order.isbuy() else "sell", kind,
+                         abs(order.size), price, params=params)
+        store.save_order(live)  # before it leaves: a crash while sending leaves a trace to resolve
         order.submit(self)
-        order.addinfo(client_id=client_id)
-        self._track(order, client_id, None)
+        order.addinfo(client_id=live.client_id)
+        self._track(live, order)
         self.notify(order)
-        kind, price, trigger = self._prices(order)
-        side = "buy" if order.isbuy() else "sell"
         self.counts["sent"] += 1
-        params: dict[str, Any] = {} if trigger is None else {"triggerPrice": trigger}
+        client.submit(replace(live))
+        return order
+
+    def _request(self, order: Order) -> tuple[str, float | None, dict[str, Any]]:
+        """ccxt's order type, limit price and params of a backtrader order."""
+        kind = ORDER_TYPES[order.exectype]
+        params: dict[str, Any] = {}
+        if order.exectype == Order.StopLimit:
+            price, params["triggerPrice"] = order.pricelimit, order.price
+        elif order.exectype == Order.Stop:
+            price, params["triggerPrice"] = None, order.price
+        else:
+            price = order.price if order.exectype == Order.Limit else None
         if self.futures and (order.info.get("reduceOnly") or self._closes(order)):
             params["reduceOnly"] = True
             order.addinfo(reduceOnly=True)
-        self._send(self._place(symbol, kind, side, abs(order.size), price, client_id, params))
-        return order
-
-    @staticmethod
-    def _prices(order: Order) -> tuple[str, float | None, float | None]:
-        """ccxt's order type, limit price and trigger price of a backtrader order."""
-        kind = ORDER_TYPES[order.exectype]
-        if order.exectype == Order.StopLimit:
-            return kind, order.pricelimit, order.price
-        if order.exectype == Order.Stop:
-            return kind, None, order.price
-        return kind, (order.price if order.exectype == Order.Limit else None), None
+        return kind, price, params
 
     def _closes(self, order: Order) -> bool:
         """Whether ``order`` closes the whole position and no more (``close()``, the kill switch)."""
         held = self.getposition(order.data).size
         return bool(held) and (held < 0) == order.isbuy() and abs(abs(order.size) - abs(held)) <= 1e-12
 
-    def _send(self, coro: Any) -> None:
-        """Run a request on the venue's loop; the kill switch waits for those in flight."""
-        future = self._venue.send(coro)
-        self._in_flight.add(future)
-        future.add_done_callback(self._in_flight.discard)
-
     def _refusal(self, order: Order) -> str | None:
-        if self.venue is None:
+        if self.client is None:
             return "CCXTBroker sends orders in a live run only (cerebro.add_live_feed, cerebro.run(mode=TICK))"
         if order.exectype not in ORDER_TYPES:
             name = Order.ExecTypes[order.exectype]
@@ -416,108 +386,105 @@ class CCXTBroker(TickBroker):
             return (f"{name} orders are not supported on futures by CCXTBroker (market and limit are; "
                     "Binance takes futures stops through its algo-order API)")
         market = self.market_of(order.data)
-        exchange = self.venue.exchange
+        client = self.client
         amount = abs(order.size)
-        if float(exchange.amount_to_precision(market.symbol, amount)) != amount:
-            step = exchange.market(market.symbol)["precision"]["amount"]
+        if client.amount_to_precision(market.symbol, amount) != amount:
+            step = client.market(market.symbol)["precision"]["amount"]
             return f"size {amount:g} is not a multiple of {market.symbol}'s amount step {step:g}"
-        _, limit, trigger = self._prices(order)
+        _, limit, params = self._request(order)
+        trigger = params.get("triggerPrice")
         for price in (limit, trigger):
-            if price is not None and float(exchange.price_to_precision(market.symbol, price)) != price:
-                step = exchange.market(market.symbol)["precision"]["price"]
+            if price is not None and client.price_to_precision(market.symbol, price) != price:
+                step = client.market(market.symbol)["precision"]["price"]
                 return f"price {price:g} is not a multiple of {market.symbol}'s price step {step:g}"
         return None if self._flattening else self.limits.refusal(amount, limit or trigger or market.price)
 
-    def _next_client_id(self) -> str:
-        return f"{self.run_id}x{next(self._counter)}"
-
-    def _track(self, order: Order, client_id: str | None, exchange_id: str | None) -> None:
-        if client_id:
-            self._by_client[client_id] = order
-            self._client_of[order.ref] = client_id
-        if exchange_id:
-            self._by_exchange[exchange_id] = order
-        self.pending.append(order)
-
-    async def _place(self, symbol: str, kind: str, side: str, amount: float, price: float | None,
-                     client_id: str, params: dict[str, Any]) -> None:
-        """On the venue's loop: create the order, queue what the exchange answered."""
-        queue, venue = self._live[1].queue, self._venue
-        try:
-            result = await venue.place(symbol, kind, side, amount, price, client_id, params)
-        except ccxt.NetworkError as error:  # every attempt failed: placed, or not?
-            found = await venue.find(symbol, client_id)
-            if found is not None:
-                queue.push(_event(_update(found, "rest")))
-                return
-            reason = f"not placed after {venue.attempts} attempts: {type(error).__name__}: {error}"
-            queue.push(_event(OrderUpdate(time.time(), symbol, client_id, None, "rejected", 0.0, redact(reason),
-                                          "rest")))
-            return
-        except Exception as error:  # refused: not enough balance (backtrader's Margin), or anything else
-            status = "margin" if isinstance(error, ccxt.InsufficientFunds) else "rejected"
-            update = OrderUpdate(time.time(), symbol, client_id, None, status, 0.0,
-                                 redact(f"{type(error).__name__}: {error}"), "rest")
-            queue.push(_event(update))
-            return
-        queue.push(_event(_update(result, "rest")))
-
     def cancel(self, order: Order, bracket: bool = False) -> bool:
         """Ask the exchange to cancel; ``Canceled`` is notified when it confirms."""
-        if not order.alive() or self.venue is None:
+        live = self._orders.get(order.info.get("client_id") or "")
+        if live is None or live.final or not order.alive() or self.client is None:
             return False
-        symbol = self.market_of(order.data).symbol
-        exchange_id = next((key for key, value in self._by_exchange.items() if value is order), None)
-        self._send(self._cancel(symbol, exchange_id, self._client_of.get(order.ref)))
+        if live.state is OrderState.OPEN:
+            live.move(OrderState.PENDING_CANCEL)
+            self._store.save_order(live)
+        self.client.cancel(replace(live))
         return True
 
-    async def _cancel(self, symbol: str, exchange_id: str | None, client_id: str | None) -> None:
-        try:
-            result = await self._venue.cancel(symbol, exchange_id, client_id)
-        except Exception as error:
-            log.error("%r: cancel of %s failed: %s", self, client_id, redact(str(error)))
-            return
-        if result is not None:
-            self._live[1].queue.push(_event(_update(result, "rest")))
+    def working_orders(self) -> list[Order]:
+        return [self._bt[cid] for cid, live in self._orders.items() if not live.final and self._bt[cid].alive()]
 
-    # -- what the exchange said (the 'orders' events, in the run's thread) --------------------
-    def on_exchange(self, data: Any) -> None:
-        """Book one 'orders' event: a fill, an order update, or a resumed stream."""
-        if isinstance(data, StreamResumed):
+    # -- execution reports (the 'orders' events, in the run's thread) --------------------------------
+    def on_report(self, report: Any) -> None:
+        """Book one execution report."""
+        if isinstance(report, OwnFill):
+            self._on_fill(report)
+        elif isinstance(report, OrderUpdate):
+            self._on_update(report)
+        elif isinstance(report, StreamResumed):
             self.reconcile()
-            return
-        order = self._by_client.get(data.client_id or "") or self._by_exchange.get(data.order_id or "")
-        if order is None:
-            if isinstance(data, OwnFill) and data.trade_id not in self._seen_trades:
-                self.counts["foreign"] += 1  # another program's trade on this account
-            return
-        if data.order_id and data.order_id not in self._by_exchange:
-            self._by_exchange[data.order_id] = order
-            order.addinfo(exchange_id=data.order_id)
-        if isinstance(data, OwnFill):
-            self._book_fill(order, data)
-        else:
-            self._apply(order, data)
+        elif isinstance(report, Reconciled):
+            self._on_reconciled(report)
 
-    def _apply(self, order: Order, update: OrderUpdate) -> None:
-        if update.status in ("rejected", "margin"):
-            if order.status in (Order.Created, Order.Submitted):
-                order.addinfo(reason=update.reason)
-                if update.status == "margin":
-                    order.margin()
-                else:
-                    order.reject(self)
-                self.counts["rejected"] += 1
-                log.error("%r: order %s rejected by the exchange: %s", self, update.client_id, update.reason)
-                self.notify(order)
-                self._forget(order)
+    def _live_of(self, client_id: str | None, exchange_id: str | None) -> LiveOrder | None:
+        live = self._orders.get(client_id or "")
+        if live is None and exchange_id is not None:
+            live = self._orders.get(self._by_exchange.get(exchange_id, ""))
+        return live
+
+    def _on_update(self, update: OrderUpdate) -> None:
+        live = self._live_of(update.client_id, update.order_id)
+        if live is None:
+            return  # another program's order (an open one is adopted at start and reported by reconciliations)
+        if update.order_id and live.exchange_id is None:
+            live.exchange_id = update.order_id
+            self._by_exchange[update.order_id] = live.client_id
+            order = self._bt[live.client_id]
+            order.addinfo(exchange_id=update.order_id)
+        state = state_of_status(update.status)
+        if live.final:
+            self._contradiction(live, state)
             return
-        self._accept(order)
-        if update.status in ("canceled", "expired") and order.alive():
-            if abs(order.executed.size) + 1e-12 < update.filled:
-                self._waiting[self._client_of.get(order.ref, "")] = update  # its fills are on their way
+        order = self._bt[live.client_id]
+        if state is OrderState.UNKNOWN:
+            if live.state is not OrderState.PENDING_NEW:
+                return  # the exchange's word came first: a request's "no answer" says nothing more
+            live.move(OrderState.UNKNOWN)
+            live.reason = update.reason
+            self.counts["unknown"] += 1
+            log.warning("%r: order %s sent, outcome unknown (%s): looking it up", self, live.client_id, update.reason)
+        elif state is OrderState.REJECTED:
+            live.move(state)
+            live.reason = update.reason
+            order.addinfo(reason=update.reason)
+            if update.status == "margin":
+                order.margin()
             else:
-                self._finish(order, update.status)
+                order.reject(self)
+            self.counts["rejected"] += 1
+            log.error("%r: order %s rejected by the exchange: %s", self, live.client_id, update.reason)
+            self.notify(order)
+            self._forget(order)
+        else:
+            live.filled = max(live.filled, update.filled)
+            if not (state is OrderState.OPEN and live.state is OrderState.PENDING_CANCEL):
+                live.move(state)
+            self._accept(order)
+            self._finish_if_booked(live)
+        self._store.save_order(live)
+        for fill in self._held_fills.pop(live.exchange_id or "", []):
+            self._on_fill(fill)
+
+    def _contradiction(self, live: LiveOrder, state: OrderState) -> None:
+        """A report on a final order: stale news (the REST answer after the stream's fill) is
+        ignored; a different final state, or an order alive at the exchange that this run
+        rejected (it surfaced after two look-ups said it did not exist), is counted and logged,
+        and such an order is cancelled at the exchange."""
+        if state in FINAL and state is not live.state or live.state is OrderState.REJECTED and state not in FINAL:
+            self.counts["late_reports"] += 1
+            log.error("%r: order %s is %s here but %s at the exchange", self, live.client_id, live.state.value,
+                      state.value)
+            if live.state is OrderState.REJECTED and state is OrderState.OPEN and self.client is not None:
+                self.client.cancel(replace(live))
 
     def _accept(self, order: Order) -> None:
         if order.status == Order.Submitted:
@@ -525,8 +492,14 @@ class CCXTBroker(TickBroker):
             self.counts["accepted"] += 1
             self.notify(order)
 
-    def _finish(self, order: Order, status: str) -> None:
-        if status == "expired":
+    def _finish_if_booked(self, live: LiveOrder) -> None:
+        """A cancelled or expired order is notified once the fills the exchange reported are booked."""
+        order = self._bt[live.client_id]
+        if live.state not in (OrderState.CANCELED, OrderState.EXPIRED) or not order.alive():
+            return
+        if live.booked + EPSILON < live.filled:
+            return  # its fills are on their way
+        if live.state is OrderState.EXPIRED:
             order.expire()
         else:
             order.cancel()
@@ -538,23 +511,42 @@ class CCXTBroker(TickBroker):
         if order in self.pending:
             self.pending.remove(order)
 
-    def _book_fill(self, order: Order, fill: OwnFill) -> None:
-        if fill.trade_id in self._seen_trades:
+    def _on_fill(self, fill: OwnFill) -> None:
+        store = self._store
+        if store.has_fill(fill.symbol, fill.trade_id):
             return
-        self._seen_trades.add(fill.trade_id)
-        if fill.trade_id.isdigit():
-            self._last_trade[fill.symbol] = max(self._last_trade.get(fill.symbol, 0), int(fill.trade_id))
-        self._accept(order)
+        live = self._live_of(fill.client_id, fill.order_id)
+        if live is None:
+            if any(o.exchange_id is None and not o.final for o in self._orders.values()):
+                self._held_fills.setdefault(fill.order_id or "", []).append(fill)  # its order may be one of ours
+            elif store.add_fill(_booked(fill)):
+                self.counts["foreign"] += 1  # another program's trade on this account: recorded, not booked
+            return
+        order = self._bt[live.client_id]
         if not order.alive():
-            log.error("%r: fill %s for order %s that is no longer open", self, fill.trade_id, fill.client_id)
+            self.counts["late_reports"] += 1
+            log.error("%r: fill %s for order %s that is no longer open here", self, fill.trade_id, live.client_id)
+            store.add_fill(_booked(fill))
             return
+        self._accept(order)
+        self._book(order, fill)
+        live.booked += fill.amount
+        live.filled = max(live.filled, live.booked)
+        store.add_fill(_booked(fill))
+        position = self.getposition(order.data)
+        store.set_position(fill.symbol, position.size, position.price)
+        self._finish_if_booked(live)
+        store.save_order(live)
+
+    def _book(self, order: Order, fill: OwnFill) -> None:
+        """backtrader's bookkeeping of one fill at the exchange's price and fee."""
         market = self.market_of(order.data)
         fees = self.getcommissioninfo(market.data)
         fees.fee, fees.size = self._fee_in_quote(fill), fill.amount
         now = self._now()
         market.data.mark(now, market.price if market.price is not None else fill.price)
         remaining = abs(order.executed.remsize)  # the last fill completes the order despite float sums
-        self._fill_size = remaining if abs(fill.amount - remaining) <= 1e-9 * max(1.0, remaining) else fill.amount
+        self._fill_size = remaining if abs(fill.amount - remaining) <= EPSILON * max(1.0, remaining) else fill.amount
         commission_before = order.executed.comm
         self._forget(order)
         seam.execute(self, order, fill.price, to_num(now))
@@ -566,10 +558,6 @@ class CCXTBroker(TickBroker):
                                       order.ref)))
         if order.alive():
             self.pending.append(order)
-            waiting = self._waiting.get(self._client_of.get(order.ref, ""))
-            if waiting is not None and abs(order.executed.size) + 1e-12 >= waiting.filled:
-                del self._waiting[self._client_of[order.ref]]
-                self._finish(order, waiting.status)
         elif order.status == Order.Completed:
             self.counts["completed"] += 1
 
@@ -585,90 +573,123 @@ class CCXTBroker(TickBroker):
         log.warning("%r: fee of %s %s not in %s or %s: booked as 0", self, fill.fee, fill.fee_currency, base, quote)
         return 0.0
 
-    # -- reconciliation ----------------------------------------------------------------------
+    # -- reconciliation --------------------------------------------------------------------------
+    def _reconcile_request(self) -> ReconcileRequest:
+        store = self._store
+        live = tuple(replace(o) for o in self._orders.values() if not o.final)
+        return ReconcileRequest(live, {symbol: store.watermark(symbol) for symbol in self._markets},
+                                self.futures, self._started_ms - 1000)
+
     def reconcile(self) -> None:
-        """Catch up over REST: the state of every open order of this run, then own trades
-        since the last one seen (fills booked once, whichever way they came). A network
-        failure that outlasts the retries is logged and counted, and the run goes on: the
-        next reconciliation (the next resubscription, or the stop) catches up."""
-        if self.venue is None:
+        """Catch up over REST (the reports come back as events; see ``BinanceExecution``)."""
+        if self.client is None:
             return
         self.counts["reconciles"] += 1
-        try:
-            self._catch_up(self.venue)
-        except ccxt.NetworkError as error:
-            self.counts["reconcile_failures"] += 1
-            log.error("%r: reconciliation failed, retried at the next one: %s", self, redact(str(error)))
+        self.client.reconcile(self._reconcile_request())
 
-    def _catch_up(self, venue: Venue) -> None:
-        exchange = venue.exchange
-        for client_id, order in list(self._by_client.items()):
-            if order.alive():
-                symbol = self.market_of(order.data).symbol
-                found = venue.call(venue.find(symbol, client_id))
-                if found is not None:
-                    self.on_exchange(_update(found, "reconcile"))
-        for symbol in list(self._markets):
-            last = self._last_trade.get(symbol)
-            params = {} if last is None else {"fromId": last + 1}
-            since = None if last is not None else self._started_ms - 1000
-            trades = venue.call(venue.patiently(partial(exchange.fetch_my_trades, symbol, since, None, params)))
-            for trade in trades:
-                self.on_exchange(_fill(trade, "reconcile"))
-        if self.futures:
-            self._check_positions(venue)
-        for order in [o for o in self.pending if o.alive()]:
-            update = self._waiting.get(self._client_of.get(order.ref, ""))
-            if update is not None and abs(order.executed.size) + 1e-12 >= update.filled:
-                del self._waiting[self._client_of[order.ref]]
-                self._finish(order, update.status)
+    def _on_reconciled(self, report: Reconciled) -> None:
+        if report.watermark is not None:
+            self._store.set_watermark(report.symbol, report.watermark)
+        if not any(o.exchange_id is None and not o.final for o in self._orders.values()):
+            for fills in self._held_fills.values():  # every order of ours is known: these are not ours
+                for fill in fills:
+                    if self._store.add_fill(_booked(fill)):
+                        self.counts["foreign"] += 1
+            self._held_fills.clear()
+        if report.positions:
+            self._check_positions(dict(report.positions))
 
-    def _check_positions(self, venue: Venue) -> None:
+    def _check_positions(self, sizes: dict[str, float]) -> None:
         """Compare the exchange's positions with the booked ones; a difference (a trade of
         another program, a liquidation) is logged and counted, never booked silently."""
-        symbols = list(self._markets)
-        found = venue.call(venue.patiently(partial(venue.exchange.fetch_positions, symbols)))
-        self.venue_positions = {symbol: 0.0 for symbol in symbols}
-        self.venue_positions.update({p["symbol"]: _signed_size(p) for p in found})
+        self.venue_positions = sizes
         for symbol, market in self._markets.items():
             booked = self.getposition(market.data).size
-            if abs(booked - self.venue_positions[symbol]) > 1e-9:
+            if abs(booked - sizes.get(symbol, 0.0)) > EPSILON:
                 self.counts["position_mismatches"] += 1
-                log.warning("%r: %s position at the exchange %g, booked %g", self, symbol,
-                            self.venue_positions[symbol], booked)
+                log.warning("%r: %s position at the exchange %g, booked %g", self, symbol, sizes.get(symbol, 0.0),
+                            booked)
+
+    # -- the kill switch ----------------------------------------------------------------------------
+    def stop_live(self) -> None:
+        """Cancel open orders, flatten if asked, book what is left, stop the stream, disconnect."""
+        client = self.client
+        if client is None:
+            return
+        collected: list[Any] = []
+        try:
+            client.settle()  # an order being placed is cancelled too
+            client.sink = collected.append
+            if self.cancel_on_stop or self.flatten_on_stop:
+                self.counts["cancelled_at_stop"] += client.cancel_all(list(self._markets))
+                self._apply(collected)
+            if self.flatten_on_stop:
+                self._flatten(client, collected)
+            client.reconcile_now(self._reconcile_request())
+            self._apply(collected)
+        finally:
+            client.close()
+            self.execution_counts = client.counts
+            self.client = None
+            if self.store is not None:
+                self.store.close()
+
+    def _apply(self, reports: list[Any]) -> None:
+        while reports:
+            self.on_report(reports.pop(0))
+
+    def _flatten(self, client: BinanceExecution, collected: list[Any], timeout: float = 30.0) -> None:
+        """Close every position with a market order (limits do not apply) and wait until the
+        exchange has settled them (or ``timeout``)."""
+        assert self._context is not None
+        owner = self._context.owner()
+        self._flattening = True
+        try:
+            for symbol, market in self._markets.items():
+                size = self.getposition(market.data).size
+                amount = client.amount_to_precision(symbol, abs(size)) if size else 0.0
+                if amount:
+                    (self.sell if size > 0 else self.buy)(owner, market.data, amount)
+        finally:
+            self._flattening = False
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            client.settle(max(0.0, deadline - time.monotonic()))
+            self._apply(collected)
+            if all(o.final or o.state is OrderState.OPEN and o.kind != "market" for o in self._orders.values()):
+                return
+            client.reconcile_now(self._reconcile_request())
+            self._apply(collected)
+            time.sleep(0.1)
+
+    def summary(self) -> list[tuple[str, str]]:
+        """What the broker did: orders, fills, fees, unknown outcomes, reconciliations."""
+        counts = self.counts
+        fees = sum(fill.fee for fill in self.exchange_fills)
+        rows = [
+            ("broker", f"{self.exchange_id} {'sandbox' if self.sandbox else 'LIVE'}, run {self.run_id}"),
+            ("orders", f"{counts['sent']} sent, {counts['accepted']} accepted, {counts['completed']} completed, "
+                       f"{counts['canceled']} cancelled, {counts['rejected']} rejected, {counts['adopted']} adopted, "
+                       f"{counts['resumed']} resumed"),
+            ("fills", f"{len(self.exchange_fills)}, fees {fees:,.8g}"
+                      + (f", realized PnL {self.realized_pnl:,.8g}" if self.futures else "")),
+            ("kill switch", f"{counts['cancelled_at_stop']} open orders cancelled at stop"),
+            ("unknown outcomes", f"{counts['unknown']} (none sent again), {counts['late_reports']} late reports, "
+                                 f"{counts['foreign']} foreign fills"),
+            ("reconciliations", f"{counts['reconciles']}"),
+            ("run state", str(self.run_dir / "run.sqlite")),
+        ]
+        execution = self.client.counts if self.client is not None else self.execution_counts
+        if execution is not None:
+            rows.append(("execution", f"{execution.sent} creates sent, {execution.resent} re-sent after 429/-1021, "
+                                      f"{execution.unknown} unknown, {execution.lookups} look-ups "
+                                      f"({execution.lookup_failures} failed), {execution.pages} trade pages, "
+                                      f"{execution.stream_stalls} stream stalls, {execution.clock_resyncs} clock "
+                                      f"resyncs, {execution.reconcile_failures} failed reconciliations"))
+        return rows
 
 
-def _futures(exchange: Any, symbols: list[str]) -> bool:
-    """Whether ``symbols`` are USD-M futures (linear contracts), or spot; anything else is refused."""
-    kinds = set()
-    for symbol in symbols:
-        market = exchange.market(symbol)
-        if market.get("contract") and not market.get("linear"):
-            raise ValueError(f"CCXTBroker trades spot and linear (USD-M) futures; {symbol} is an inverse contract")
-        kinds.add("linear" if market.get("contract") else "spot")
-    if len(kinds) > 1:
-        raise ValueError(f"CCXTBroker trades one account per run: spot or USD-M futures, not both ({', '.join(symbols)})")
-    return kinds == {"linear"}
+def _booked(fill: OwnFill) -> BookedFill:
+    return BookedFill(fill.symbol, fill.trade_id, fill.client_id, fill.order_id, fill.side, fill.price, fill.amount,
+                      fill.fee, fill.fee_currency, fill.timestamp, fill.source, fill.realized_pnl)
 
-
-def _account_params(exchange: Any, symbol: str) -> dict[str, str]:
-    """ccxt's params naming the futures account of ``symbol`` (for calls without a symbol)."""
-    return {"type": exchange.market(symbol)["type"], "subType": "linear"}
-
-
-def _signed_size(position: dict[str, Any]) -> float:
-    """A ccxt position's size: > 0 long, < 0 short."""
-    contracts = float(position.get("contracts") or 0.0) * float(position.get("contractSize") or 1.0)
-    return -contracts if position.get("side") == "short" else contracts
-
-
-def _update(order: dict[str, Any], source: str) -> OrderUpdate:
-    return update_of(order, source, time.time())
-
-
-def _fill(trade: dict[str, Any], source: str) -> OwnFill:
-    return fill_of(trade, source, time.time())
-
-
-def _event(data: OrderUpdate) -> Event:
-    return Event(data.timestamp, EventPriority.ORDERS, "orders", data.symbol, data)

@@ -9,16 +9,15 @@ BackBroker.
 from __future__ import annotations
 
 import math
-from collections import deque
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from backtrader import BuyOrder, Order, SellOrder
+from backtrader import Order
 from backtrader.brokers import BackBroker
 
 from .. import seam
 from . import lean
+from .channel_broker import CashFlow, ChannelBroker, FillRecord
 from .data import from_num, to_num
 from .fills import LIMITS, SUPPORTED, FillModel, FrontOfQueue, TradeThroughFills, limit_price
 from .latency import FixedLatency, LatencyModel
@@ -28,7 +27,7 @@ from .rules import check_commissions, short_refusal
 if TYPE_CHECKING:
     from ..engine.clock import Clock
 
-__all__ = ["CashFlow", "FillRecord", "TickBroker"]
+__all__ = ["CashFlow", "FillRecord", "TickBroker"]  # the records re-exported for their users
 
 
 # keyword arguments of BackBroker.buy/sell that are not order info
@@ -43,30 +42,7 @@ def _lone(kwargs: dict) -> bool:
             and get("trailpercent") is None and get("transmit", True) is True and get("_checksubmit", True) is True)
 
 
-class FillRecord(tuple):
-    """One execution: ``(timestamp, symbol, size, price, commission, order_ref)``; size < 0 sells."""
-
-    __slots__ = ()
-    _fields = ("timestamp", "symbol", "size", "price", "commission", "order_ref")
-
-    timestamp = property(lambda self: self[0])
-    symbol = property(lambda self: self[1])
-    size = property(lambda self: self[2])
-    price = property(lambda self: self[3])
-    commission = property(lambda self: self[4])
-    order_ref = property(lambda self: self[5])
-
-
-class CashFlow(NamedTuple):
-    """Cash booked outside a fill (funding payments...): positive is received."""
-
-    timestamp: float
-    symbol: str
-    kind: str
-    amount: float
-
-
-class TickBroker(BackBroker):
+class TickBroker(ChannelBroker):
     """A BackBroker whose orders fill against ticks and order books in tick mode.
 
     Params (besides BackBroker's): ``fill_on_touch`` (the default fill model's queue:
@@ -92,15 +68,7 @@ class TickBroker(BackBroker):
 
     def __init__(self) -> None:
         super().__init__()
-        self._clock: Clock | None = None
-        self._markets: dict[str, Market] = {}
-        self._market_of_data: dict[int, Market] = {}  # id(ChannelData) -> its market
         self._lean = False  # lone orders take the lean path (tick mode, lean_orders)
-        self.incoming: list[tuple[float, Order]] = []  # (time it starts working, order)
-        self._fill_size = 0.0
-        self._due: deque[float] = deque()  # when each queued notification reaches the strategy
-        self.fills: list[FillRecord] = []
-        self.cashflows: list[CashFlow] = []
         self.fill_model: FillModel = TradeThroughFills()
         self.latency_model: LatencyModel = FixedLatency()
 
@@ -136,93 +104,31 @@ class TickBroker(BackBroker):
         self.p.maker_rebate = on
 
     # -- tick mode lifecycle ---------------------------------------------------------------
+    @property
+    def lean(self) -> bool:  # type: ignore[override]
+        return bool(self.p.lean_orders)
+
     def attach(self, clock: Clock, markets: dict[str, Market]) -> None:
         """Enter tick mode: match against ``markets``, read time from ``clock``."""
         check_commissions(self)
-        self._clock = clock
-        self._markets = markets
-        self._market_of_data = {}
-        # a subclass that submits elsewhere (a live broker) keeps BackBroker's submission
-        self._lean = self.p.lean_orders and type(self).submit is TickBroker.submit
-        self.incoming = []
-        self._due.clear()
-        self.fills = []
-        self.cashflows = []
+        super().attach(clock, markets)
+        self._lean = self.p.lean_orders
         latency = self.p.latency
         self.latency_model = latency if isinstance(latency, LatencyModel) else FixedLatency(latency)
         queue = FrontOfQueue() if self.p.fill_on_touch else None
         self.fill_model = self.p.fill_model or TradeThroughFills(queue)
         self.fill_model.reset()
-        seam.set_fill_size(self, self._take_fill_size)
-
-    def detach(self) -> None:
-        """Back to bar mode (BackBroker's matching); a tick run stays attached after it ends
-        so that values and positions still read the channels' last prices."""
-        self._clock = None
-        self._due.clear()
-        seam.set_fill_size(self, None)
-
-    @property
-    def tick_mode(self) -> bool:
-        return self._clock is not None
-
-    def _now(self) -> float:
-        """The run's time (tick mode only)."""
-        assert self._clock is not None, "the broker is not attached to a tick run"
-        return self._clock.now
-
-    def market_of(self, data: Any) -> Market:
-        """The market an order on ``data`` trades: a channel, its ChannelData, a symbol or a bar feed.
-
-        A bar feed trades the channel symbol it is named after, else the first channel's.
-        """
-        market = self._market_of_data.get(id(data))
-        if market is not None and market.data is data:
-            return market
-        symbol = getattr(data, "symbol", None) or getattr(data, "_name", None) or data
-        market = self._markets.get(symbol) if isinstance(symbol, str) else None
-        if market is None:  # the first channel's symbol (live runs may add markets as they go)
-            market = next(iter(self._markets.values()), None)
-        if market is None:
-            raise ValueError(f"no channel to trade {symbol!r}: add one with cerebro.add_channel")
-        if market.data is data:
-            self._market_of_data[id(data)] = market
-        return market
-
-    def _resolve(self, data: Any) -> Any:
-        if self._clock is None:
-            return data
-        market = self._market_of_data.get(id(data))
-        if market is not None and market.data is data:  # a ChannelData: itself
-            return data
-        return self.market_of(data).data
-
-    # -- backtrader broker API, resolved to channel data in tick mode -------------------------
-    def getcommissioninfo(self, data: Any) -> Any:
-        return super().getcommissioninfo(self._resolve(data))
-
-    def getposition(self, data: Any) -> Any:
-        return super().getposition(self._resolve(data))
-
-    def buy(self, owner, data, size, price=None, plimit=None, exectype=None, valid=None, **kwargs):
-        return self._order(BuyOrder, owner, data, size, price, plimit, exectype, valid, kwargs)
-
-    def sell(self, owner, data, size, price=None, plimit=None, exectype=None, valid=None, **kwargs):
-        return self._order(SellOrder, owner, data, size, price, plimit, exectype, valid, kwargs)
 
     def _order(self, cls: type[Order], owner: Any, data: Any, size: float, price: float | None,
                plimit: float | None, exectype: int | None, valid: Any, kwargs: dict) -> Order:
         """A new order: lone ones in tick mode take the lean path, the rest BackBroker's."""
-        if self.tick_mode:
+        if (self._lean and self.tick_mode and valid is None and (exectype is None or exectype in seam.LEAN_EXECTYPES)
+                and _lone(kwargs) and self.p.checksubmit and not self.p.coo):
             market = self.market_of(data)
-            market.mark(self._now())
-            data = market.data
-            if (self._lean and valid is None and (exectype is None or exectype in seam.LEAN_EXECTYPES)
-                    and _lone(kwargs)
-                    and self.p.checksubmit and not self.p.coo and seam.lean_data(data)):
+            if seam.lean_data(market.data):
+                market.mark(self._now())
                 return self._place_lean(cls, owner, market, size, price, plimit, exectype, kwargs)
-        place = BackBroker.buy if cls is BuyOrder else BackBroker.sell
-        return place(self, owner, data, size, price, plimit, exectype, valid, **kwargs)
+        return super()._order(cls, owner, data, size, price, plimit, exectype, valid, kwargs)
 
     def _place_lean(self, cls: type[Order], owner: Any, market: Market, size: float, price: float | None,
                     plimit: float | None, exectype: int | None, kwargs: dict) -> Order:
@@ -279,10 +185,6 @@ class TickBroker(BackBroker):
             self._close_order(order, self.market_of(order.data))
         return cancelled
 
-    def next(self) -> None:
-        if not self.tick_mode:  # bar mode: BackBroker's bar matching
-            super().next()
-
     def get_value(self, datas=None, mkt=False, lever=False) -> float:
         if self.tick_mode:
             now = self._now()
@@ -293,44 +195,17 @@ class TickBroker(BackBroker):
 
     getvalue = get_value
 
-    def book_cashflow(self, timestamp: float, symbol: str, kind: str, amount: float) -> None:
-        """Add ``amount`` to cash now (a funding payment...) and record it."""
-        self.cash += amount
-        self.cashflows.append(CashFlow(timestamp, symbol, kind, amount))
-
-    # -- notifications, delayed by the response latency ----------------------------------------
-    def notify(self, order: Order) -> None:
-        self.notifs.append(seam.clone_order(order))  # BackBroker.notify, faster
-        if self._clock is not None:  # tick mode
-            self._due.append(self._clock.now + self.latency_model.response(order))
-
-    def notification_due(self) -> bool:
-        """Whether a notification has reached the strategy's side by now."""
-        if not self.notifs:
-            return False
-        return not self._due or self._due[0] <= self._now()
-
-    def due_notifications(self) -> Iterator[Order]:
-        """The notifications ``get_notification`` hands over now, one by one (including any
-        queued while they are handled)."""
-        notifs, due = self.notifs, self._due
-        while True:
-            if due:
-                if due[0] > self._now():
-                    return
-                due.popleft()
-            if not notifs:
-                return
-            yield notifs.popleft()
-
-    def get_notification(self) -> Order | None:
-        if self._due:
-            if self._due[0] > self._now():
-                return None
-            self._due.popleft()
-        return super().get_notification()
+    def _response_delay(self, order: Order) -> float:
+        return self.latency_model.response(order)
 
     # -- matching -------------------------------------------------------------------------
+    def watches(self, market: Market) -> bool:
+        return bool(market.orders or self.incoming)
+
+    def working_orders(self) -> list[Order]:
+        working = [order for market in self._markets.values() for order in market.orders]
+        return working + [order for _, order in self.incoming]
+
     def end_step(self) -> None:
         """After an event's callbacks: orders submitted during it start working.
 
@@ -460,5 +335,3 @@ class TickBroker(BackBroker):
         self.incoming = [pair for pair in self.incoming if pair[1] is not order]
         self.fill_model.forget(order)
 
-    def _take_fill_size(self, order: Order, price: float, ago: int) -> float:
-        return self._fill_size

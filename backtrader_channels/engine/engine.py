@@ -163,7 +163,7 @@ class TickEngine:
         self.stepped = not self.bar_feeds and any(map(seam.observed, strategies))
         self.stopping = seam.stop_requested(self.cerebro)
         self.quick = seam.quick_notify(self.cerebro)
-        self.lean = bool(self.broker.p.lean_orders)
+        self.lean = self.broker.lean
         self.paused, self._held = False, None
         self.strategies = strategies
         self.callbacks = {
@@ -257,9 +257,7 @@ class TickEngine:
     def flatten(self) -> None:
         """Cancel every open order, then close every position at market."""
         broker = self.broker
-        working = [order for market in self.markets.values() for order in market.orders]
-        working += [order for _, order in broker.incoming]
-        for order in working:
+        for order in broker.working_orders():
             if order.alive():
                 broker.cancel(order)
         closer = self.strategies[0] if self.strategies else None

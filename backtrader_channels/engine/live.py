@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..broker.channel_broker import LiveContext
 from ..kinds import KINDS
 
 if TYPE_CHECKING:
@@ -140,13 +141,12 @@ def _stop_signals(cerebro: Any, session: LiveSession):
 def run_live(engine: TickEngine, session: LiveSession) -> None:
     """Pop, validate and step events until the run stops.
 
-    A broker with ``start_live(engine)``/``stop_live()`` (CCXTBroker) connects before the
-    feeds start and runs its kill switch once the run stops; its ``summary()`` rows join the
-    session's.
+    The broker's ``start_live(context)`` runs before the feeds start (a live broker connects
+    there) and its ``stop_live()`` once the run stops (a live broker's kill switch); its
+    ``summary()`` rows join the session's.
     """
     broker = engine.broker
-    if hasattr(broker, "start_live"):
-        broker.start_live(engine)
+    broker.start_live(LiveContext(session.queue, session.feeds.append, lambda: engine.strategies[0]))
     feed_thread = session.start_feeds() if session.start_feeds is not None else None
     deadline = None if session.duration is None else session.started_at + session.duration
     with _stop_signals(engine.cerebro, session):
@@ -159,10 +159,9 @@ def run_live(engine: TickEngine, session: LiveSession) -> None:
             session.consuming = False
             if session.interrupted:
                 session.stop_reason = "interrupted"
-            if hasattr(broker, "stop_live"):
-                broker.stop_live()
-                engine.deliver_notifications()
-                session.extra_rows = broker.summary()
+            broker.stop_live()
+            engine.deliver_notifications()
+            session.extra_rows = broker.summary()
             if feed_thread is not None:
                 feed_thread.stop()
                 session.dead_feeds()

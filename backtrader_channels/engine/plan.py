@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..broker.channel_broker import ChannelBroker
     from ..broker.market import Market
-    from ..broker.tick_broker import TickBroker
     from ..channels import Channel
     from .live import LiveSession
 
@@ -24,7 +24,7 @@ class RunPlan:
 
     channels: dict[tuple[str, str], Channel]
     markets: dict[str, Market]
-    broker: TickBroker
+    broker: ChannelBroker
     bar_feeds: list = field(default_factory=list)
     live: LiveSession | None = None
     equity_interval: float = 1.0

@@ -9,6 +9,8 @@ queue), kept alive across failures:
 - a gap in an order book (``InvalidNonce``/``ChecksumError``): the book is rebuilt from a
   fresh REST snapshot on a new connection; counted in ``resyncs``, at once the first time,
   after the backoff if resyncs follow each other with nothing delivered in between.
+- ``restart()`` (any thread): reconnect on a new exchange now, as the watchdog would (an
+  execution client that found the stream silent while the account moved).
 - the watchdog: no result for ``stale_timeout`` seconds (a silent server, a half-open TCP
   connection, or ccxt's receive loop dead after a bad frame) replaces the exchange with a
   new one (markets carried over, so no extra REST call) and reconnects.
@@ -99,6 +101,7 @@ class CCXTFeedBase(AsyncFeed):
         self.keep_going = keep_going
         self._alive_until = 0.0  # the watchdog's deadline (time.monotonic())
         self._delivered = False  # whether the current exchange delivered anything yet
+        self._restart: asyncio.Event | None = None  # set by restart(): reconnect now
 
     def _reported(self, error: BaseException) -> BaseException:
         return redact_error(error)  # ccxt's messages hold the signed request URL
@@ -149,10 +152,18 @@ class CCXTFeedBase(AsyncFeed):
         if self.stale_timeout is not None:
             self._alive_until = time.monotonic() + pause + self.stale_timeout
 
+    def restart(self) -> None:
+        """Reconnect on a new exchange now (from any thread), counted as a watchdog restart."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed() and self._restart is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._restart.set)
+
     async def _run(self) -> None:
         """Stream from one exchange after another: a new one after each resync or watchdog."""
         counters = self._counters
         exchange = self._new_exchange()
+        self._restart = asyncio.Event()
         closing: set[asyncio.Task[None]] = set()  # replaced exchanges, closed meanwhile
         resyncs_in_a_row = 0
         try:
@@ -164,7 +175,7 @@ class CCXTFeedBase(AsyncFeed):
                 if outcome == "stale":
                     counters.watchdog_restarts += 1
                     counters.reconnects += 1
-                    log.warning("%r: nothing for %s s, reconnecting", self, self.stale_timeout)
+                    log.warning("%r: stale (restarted, or nothing for %s s): reconnecting", self, self.stale_timeout)
                 closing.add(asyncio.ensure_future(exchange.close()))
                 exchange = self._new_exchange(markets_from=exchange)
                 resyncs_in_a_row = resyncs_in_a_row + 1 if outcome == "resync" and not self._delivered else 0
@@ -183,15 +194,19 @@ class CCXTFeedBase(AsyncFeed):
         would yield to the loop between two calls, and a message ccxt handles in that gap
         stays in its cache until the next one arrives.
         """
+        assert self._restart is not None
+        restart = asyncio.ensure_future(self._restart.wait())
         try:
             while True:
                 timeout = None if self.stale_timeout is None else self._alive_until - time.monotonic()
-                if timeout is not None and timeout <= 0:
+                if restart.done() or (timeout is not None and timeout <= 0):
+                    self._restart.clear()
                     return "stale"
-                done, _ = await asyncio.wait((stream,), timeout=timeout)
-                if done:
+                done, _ = await asyncio.wait((stream, restart), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                if stream in done:
                     return stream.result()
         finally:
+            restart.cancel()
             if not stream.done():
                 stream.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..events import Event, EventPriority
@@ -72,9 +73,13 @@ class CCXTUserStreamFeed(CCXTFeedBase):
     priority = EventPriority.ORDERS
     poll_seconds = 0.05  # how often ccxt's caches are read besides each resolved watch
 
-    def __init__(self, exchange_id: str, symbol: str, event_queue: LiveEventQueue, **options: Any) -> None:
+    def __init__(self, exchange_id: str, symbol: str, event_queue: LiveEventQueue, *,
+                 on_change: Callable[[Any], None] | None = None, **options: Any) -> None:
+        """``on_change(report)``, when given, receives each report instead of the queue (an
+        execution client that keeps its own view of what was reported)."""
         options.setdefault("stale_timeout", None)  # an account can be quiet for hours
         super().__init__(exchange_id, symbol, event_queue, **options)
+        self.on_change = on_change
         self._watching: Any = None  # the exchange the pending watches belong to
         self._pending: dict[str, asyncio.Future] = {}
         self._seen_trades: set[str] = set()
@@ -159,4 +164,7 @@ class CCXTUserStreamFeed(CCXTFeedBase):
             self._push(change)
 
     def _push(self, data: Any) -> None:
+        if self.on_change is not None:
+            self.on_change(data)
+            return
         self.event_queue.push(Event(data.timestamp, self.priority, self.channel_type, data.symbol, data))

@@ -11,7 +11,10 @@ order as the market data. ``data`` is one of:
   'expired', 'rejected') with its cumulative filled amount;
 - ``OwnFill``: one own trade (price, amount, fee; realized profit on futures), delivered
   once per trade id;
-- ``StreamResumed``: the user-data stream is (re)subscribed; the broker reconciles.
+- ``StreamResumed``: the user-data stream is (re)subscribed; the broker reconciles;
+- ``Reconciled``: a reconciliation of one symbol is complete: every own trade up to
+  ``watermark`` was reported (the next one pages from there); on futures it may carry the
+  exchange's positions.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from ..channels.base import Channel
 from ..events import EventPriority
 from .base import Kind, Step
 
-__all__ = ["ORDERS", "OrderChannel", "OrderUpdate", "OrdersStep", "OwnFill", "StreamResumed"]
+__all__ = ["ORDERS", "OrderChannel", "OrderUpdate", "OrdersStep", "OwnFill", "Reconciled", "StreamResumed"]
 
 
 @dataclass(frozen=True)
@@ -34,10 +37,11 @@ class OrderUpdate:
     symbol: str
     client_id: str | None
     order_id: str | None
-    status: str  # ccxt's 'open', 'closed', 'canceled', 'expired', 'rejected'; 'margin': balance too low
+    status: str  # ccxt's 'open', 'closed', 'canceled', 'expired', 'rejected'; 'margin': balance too low;
+    # 'unknown': the create was sent and its outcome is not known yet (looked up until it is)
     filled: float = 0.0
     reason: str = ""  # why an order was rejected
-    source: str = "stream"  # 'rest', 'stream' or 'reconcile'
+    source: str = "stream"  # 'rest', 'stream', 'lookup', 'reconcile' or 'stop'
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,17 @@ class StreamResumed:
     symbol: str
 
 
+@dataclass(frozen=True)
+class Reconciled:
+    """A reconciliation of ``symbol`` is complete up to own trade id ``watermark`` (None: no
+    trade yet); ``positions`` holds (symbol, size) as the exchange reports them (futures)."""
+
+    timestamp: float
+    symbol: str
+    watermark: int | None
+    positions: tuple[tuple[str, float], ...] = ()
+
+
 class OrderChannel(Channel):
     """What the exchange said about the run's orders on one symbol; ``latest`` is the last item."""
 
@@ -84,9 +99,7 @@ class OrdersStep(Step):
         if not engine.clock.now >= data.timestamp:  # never back in time (NaN before the first event)
             engine.clock.now = data.timestamp
         self.channel.push(data)
-        on_exchange = getattr(engine.broker, "on_exchange", None)
-        if on_exchange is not None:
-            on_exchange(data)
+        engine.broker.on_report(data)
         for callback in engine.callbacks["orders"]:
             callback(data)
         return engine.finish_step(call_next=False)

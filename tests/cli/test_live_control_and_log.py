@@ -64,6 +64,6 @@ def test_a_live_run_stopped_over_its_socket_logs_events_that_replay_identically(
     assert "identical" in replayed.stdout
 
 
-def test_live_control_options_go_together():
-    done = btchannels("live", "strategy.py", "--run", "r1")
-    assert done.returncode == 1 and "--run names the run for --bus; give both or neither" in done.stderr
+def test_live_control_over_the_bus_needs_the_run_name():
+    done = btchannels("live", "strategy.py", "--bus", "redis://127.0.0.1:1")
+    assert done.returncode == 1 and "--bus needs --run, the run's name for control commands" in done.stderr

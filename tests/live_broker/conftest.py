@@ -20,10 +20,15 @@ SYMBOL = "BTC/USDT"
 PERPETUAL = "BTC/USDT:USDT"
 
 
+RUN_DIRS: dict[int, Any] = {}  # id(FakeExchange) -> the run directory its live runs keep state in
+
+
 @pytest.fixture
-def exchange():
+def exchange(tmp_path):
     with FakeExchange([SYMBOL]) as server:
+        RUN_DIRS[id(server)] = tmp_path / "runs"
         yield server
+        del RUN_DIRS[id(server)]
 
 
 def broker_config(exchange: FakeExchange) -> dict[str, Any]:
@@ -81,7 +86,8 @@ def live_run(exchange: FakeExchange, strategy: type, script: Callable[[Any], Non
         broker.setcommission(commission=exchange.fee_rate)
         broker.set_partial_fills(True)
     else:
-        broker = CCXTBroker(exchange_id, broker_config(exchange), **{"run_id": "t1", **broker_options})
+        options = {"run_id": "t1", "run_dir": RUN_DIRS.get(id(exchange)), **broker_options}
+        broker = CCXTBroker(exchange_id, broker_config(exchange), **options)
         cerebro.setbroker(broker)
     cerebro.addstrategy(strategy)
     if prepare is not None:
