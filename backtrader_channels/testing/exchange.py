@@ -107,6 +107,7 @@ class FakeExchange(FakeBinance):
         self.held: list[tuple[str, str]] = []  # (method, path) of every request held past the client's timeout
         self.user_stream = "live"  # set_user_stream's mode
         self.lost_reports = 0  # user-data reports never sent (the stream silent or frozen)
+        self.user_reports: list[dict[str, Any]] = []  # every user-data event sent, in order
         self._frozen: list[_Connection] = []
 
     # -- scenario controls (any thread) ------------------------------------------------------
@@ -739,6 +740,7 @@ class FakeExchange(FakeBinance):
         if self.user_stream != "live":  # silent or frozen: the report is lost for good
             self.lost_reports += 1
             return
+        self.user_reports.append(message.get("event", message))
         for connection in [c for c in self._connections if c.user == venue and not c.ws.closed]:
             await connection.ws.send_json(message)
 
