@@ -62,9 +62,11 @@ def write_keys(path: Path, api_key: str, secret: str) -> None:
         json.dump({"apiKey": api_key, "secret": secret}, file)
 
 
-def _account_text(exchange: FakeExchange, keys: Path) -> str:
-    """The banner's lines on the account: its balances and where its keys are."""
-    balances = "".join(f"\n  {asset} {amount:,.8g}" for asset, amount in exchange.balances.items())
+def _account_text(exchange: FakeExchange, keys: Path, perpetual: bool) -> str:
+    """The banner's lines on the account: its balances (the futures wallet for a perpetual) and
+    where its keys are."""
+    held = exchange.futures.wallet if perpetual else exchange.balances
+    balances = "".join(f"\n  {asset} {amount:,.8g}" for asset, amount in held.items())
     return f"account balances:{balances}\nAPI keys (apiKey, secret) in {keys}\n"
 
 
@@ -95,16 +97,20 @@ def serve_fake_exchange(
 ) -> None:
     """Serve until Ctrl-C, SIGTERM or ``stop`` is set; print where and how to connect first.
 
-    ``trading``: an account too, holding ``balances`` (asset -> amount; 100 000 USDT if none),
+    ``trading``: an account too, holding ``balances`` (asset -> amount, 100 000 USDT unless
+    given; the futures wallet for a perpetual ``symbol``),
     its API keys written to ``keys`` (a temporary file, removed on stop, if None).
     """
     if trade_rate <= 0 or book_rate < 0:
         raise ValueError("trade_rate must be positive and book_rate at least 0")
     stop = stop or threading.Event()
-    markets = {"perpetuals": [symbol], "symbols": []} if ":" in symbol else {"symbols": [symbol]}
-    exchange = FakeExchange(balances=balances, price=price, port=port, seed=seed, **markets) if trading else None
+    perpetual = ":" in symbol  # a USD-M perpetual, 'BTC/USDT:USDT'
+    spot, perpetuals = ([], [symbol]) if perpetual else ([symbol], [])
+    exchange = (FakeExchange(spot, perpetuals=perpetuals, price=price, port=port, seed=seed,
+                             balances=None if perpetual else balances, futures_wallet=balances if perpetual else None)
+                if trading else None)
     try:
-        server = (exchange or FakeBinance(price=price, port=port, seed=seed, **markets)).start()
+        server = (exchange or FakeBinance(spot, perpetuals=perpetuals, price=price, port=port, seed=seed)).start()
     except OSError as error:
         raise SystemExit(f"btchannels fake-exchange: cannot listen on 127.0.0.1 port {port} "
                          f"({error.strerror}); choose another with --port, or --port 0 for any free one") from None
@@ -121,7 +127,7 @@ def serve_fake_exchange(
             scratch = Path(tempfile.mkdtemp(prefix="btchannels-fake-exchange-"))
             keys = scratch / "keys.json"
         write_keys(keys, exchange.api_key, exchange.secret)
-        what, account = "market data and an account that trades", _account_text(exchange, keys)
+        what, account = "market data and an account that trades", _account_text(exchange, keys, perpetual)
     else:
         what, account = "market data", ""
     print(f"fake Binance ({what}) for {symbol} on {server.http_url}, streams on {server.ws_url}\n"

@@ -15,8 +15,19 @@ trade at or better than the limit at the trade's price; a resting limit fills at
 when a trade prints through it. A stop (``STOP_LOSS``, ``STOP_LOSS_LIMIT``) triggers on a
 print at or beyond its ``stopPrice`` (a buy at or above) and becomes a market or limit
 order on that very print. Commission is ``fee_rate`` of the traded value, in the
-quote asset. Faults (``fail_next``): a timeout after the order was accepted, a rate-limit
-answer (429), and the user-data stream dropped just before a fill is reported.
+quote asset.
+
+Binance's documented rules (rules.py): client order ids unique among open orders only, the
+trade list's paging (``limit``, ``fromId``, time windows), the symbol filters
+(``filters=SpotFilters(...)``, served in exchangeInfo and enforced), time in force (IOC and
+FOK decided on the first print after arrival, ``LIMIT_MAKER`` and USD-M ``GTX`` post-only),
+and the recvWindow check against the server's clock (``clock_skew_ms``).
+
+Faults: ``fail_next`` (a timeout after or before the order was accepted, a rate-limit
+answer (429), a filter refusal, the user-data stream dropped just before a fill is
+reported), ``stall_requests`` (answers held past the client's timeout, the requests still
+processed) and ``set_user_stream`` ('silent': no reports, pings answered; 'frozen': a dead
+peer).
 
 USD-M perpetuals (``perpetuals=['BTC/USDT:USDT']``) trade through the ``/fapi`` endpoints
 ccxt 4.5.90 calls for a linear market (``/fapi/v1/order``, ``openOrders``, ``userTrades``,
