@@ -340,8 +340,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_fake_exchange(args: argparse.Namespace) -> int:
     from .fake_exchange import serve_fake_exchange
 
+    balances = {}
+    for entry in args.balance or ():
+        asset, _, amount = entry.partition("=")
+        try:
+            balances[asset.upper()] = float(amount)
+        except ValueError:
+            raise SystemExit(f"btchannels fake-exchange: --balance takes ASSET=AMOUNT (e.g. USDT=10000), "
+                             f"not {entry!r}") from None
+    if (balances or args.keys) and not args.trading:
+        raise SystemExit("btchannels fake-exchange: --balance and --keys go with --trading")
     serve_fake_exchange(args.symbol, port=args.port, trade_rate=args.trade_rate, book_rate=args.book_rate,
-                        price=args.price, seed=args.seed, out=sys.stdout)
+                        price=args.price, seed=args.seed, trading=args.trading, balances=balances or None,
+                        keys=args.keys, out=sys.stdout)
     return 0
 
 
@@ -456,6 +467,14 @@ def _parser() -> argparse.ArgumentParser:
     fake.add_argument("--book-rate", type=float, default=10.0, help="order-book updates per second (0: none)")
     fake.add_argument("--price", type=float, default=50_000.0, help="starting price")
     fake.add_argument("--seed", type=int, default=1, help="random seed of the generated trades and book")
+    fake.add_argument("--trading", action="store_true",
+                      help="also serve an account that trades (orders, fills, user-data stream) for "
+                           "btchannels live --broker ccxt; prints the command and writes the API keys to --keys")
+    fake.add_argument("--balance", action="append", metavar="ASSET=AMOUNT",
+                      help="with --trading: a starting balance, repeat for several (USDT is 100000 unless given)")
+    fake.add_argument("--keys", type=Path,
+                      help="with --trading: write the account's API keys here, mode 0600 (default: a temporary "
+                           "file, removed on stop)")
     fake.set_defaults(run=cmd_fake_exchange)
 
     bench = commands.add_parser("bench", add_help=False,

@@ -171,8 +171,10 @@ class FakeBinance:
         host: str = "127.0.0.1",
         port: int = 0,
         seed: int = 1,
+        clock_skew_ms: int = 0,
     ) -> None:
         self._rng = random.Random(seed)
+        self.clock_skew_ms = clock_skew_ms  # the server's clock runs this far ahead of the machine's (< 0: behind)
         self._perpetuals = {symbol: perpetual_info(symbol) for symbol in perpetuals}
         self._markets = {symbol: _Market(symbol, price, self._rng) for symbol in (*symbols, *self._perpetuals)}
         self._by_id = {market.id: market for market in self._markets.values()  # spot: /api/v3/depth
@@ -278,10 +280,12 @@ class FakeBinance:
         first_id: int | None = None,
         time_offset: float = 0.0,
         timeout: float = 10.0,
+        wait: bool = True,
     ) -> list[int]:
         """Send ``count`` new trades (``rate`` per second, else at once); returns their ids.
 
-        Each trade waits for a live subscriber (up to ``timeout``). With ``drop_after=k``
+        Each trade waits for a live subscriber (up to ``timeout``), unless ``wait`` is False:
+        then it prints whether anybody listens (an account's orders fill on it all the same). With ``drop_after=k``
         every connection is dropped after the k-th trade; once a client subscribes again,
         the last ``replay`` trades are sent again (an overlap a feed must de-duplicate),
         then the rest. ``first_id`` makes the ids start there (a jump, or a restart at 1);
@@ -290,7 +294,7 @@ class FakeBinance:
         market = self._market(symbol)
         if first_id is not None:
             self._call(self._run(lambda: setattr(market, "next_trade_id", first_id)))
-        coro = self._send_trades(market, count, rate, drop_after, replay, time_offset, timeout)
+        coro = self._send_trades(market, count, rate, drop_after, replay, time_offset, timeout if wait else None)
         return self._call(coro, timeout * (count + replay + 1))
 
     def skip_trades(self, symbol: str, count: int) -> None:
@@ -410,6 +414,14 @@ class FakeBinance:
     async def _traded(self, market: _Market, payload: dict[str, Any]) -> None:
         """After each trade went out (a subclass matches its orders against it)."""
 
+    def _symbol_filters(self, market: _Market) -> list[dict[str, Any]]:
+        """The ``filters`` of a spot symbol in ``exchangeInfo`` (a subclass serves those it enforces)."""
+        return [
+            {"filterType": "PRICE_FILTER", "minPrice": "0.01000000", "maxPrice": "1000000.00000000",
+             "tickSize": "0.01000000"},
+            {"filterType": "LOT_SIZE", "minQty": "0.00001000", "maxQty": "9000.00000000", "stepSize": "0.00001000"},
+        ]
+
     def _next_print(self, market: _Market) -> tuple[float, float]:
         """The next trade's price and quantity: a random walk of the last price."""
         rng = self._rng
@@ -420,6 +432,10 @@ class FakeBinance:
         await self._drop(abrupt=False)
         if self._runner is not None:
             await self._runner.cleanup()
+
+    def _server_ms(self) -> int:
+        """The server's clock (ms): the machine's plus ``clock_skew_ms``."""
+        return _now_ms() + self.clock_skew_ms
 
     async def _changed_notify(self) -> None:
         assert self._changed is not None
@@ -438,7 +454,7 @@ class FakeBinance:
 
     async def _time(self, request: web.Request) -> web.Response:
         self.rest_calls[request.path] += 1
-        return web.json_response({"serverTime": _now_ms()})
+        return web.json_response({"serverTime": self._server_ms()})
 
     async def _exchange_info(self, request: web.Request) -> web.Response:
         self.rest_calls[request.path] += 1
@@ -460,22 +476,20 @@ class FakeBinance:
                 "quoteOrderQtyMarketAllowed": True,
                 "isSpotTradingAllowed": True,
                 "isMarginTradingAllowed": False,
-                "filters": [
-                    {"filterType": "PRICE_FILTER", "minPrice": "0.01000000", "maxPrice": "1000000.00000000", "tickSize": "0.01000000"},
-                    {"filterType": "LOT_SIZE", "minQty": "0.00001000", "maxQty": "9000.00000000", "stepSize": "0.00001000"},
-                ],
+                "filters": self._symbol_filters(market),
                 "permissions": [],
                 "permissionSets": [["SPOT"]],
             }
             for market in self._markets.values() if market.symbol not in self._perpetuals
         ]
         return web.json_response(
-            {"timezone": "UTC", "serverTime": _now_ms(), "rateLimits": [], "exchangeFilters": [], "symbols": symbols}
+            {"timezone": "UTC", "serverTime": self._server_ms(), "rateLimits": [], "exchangeFilters": [],
+             "symbols": symbols}
         )
 
     async def _futures_exchange_info(self, request: web.Request) -> web.Response:
         self.rest_calls[request.path] += 1
-        return web.json_response({"timezone": "UTC", "serverTime": _now_ms(), "rateLimits": [],
+        return web.json_response({"timezone": "UTC", "serverTime": self._server_ms(), "rateLimits": [],
                                   "exchangeFilters": [], "assets": [], "symbols": list(self._perpetuals.values())})
 
     async def _not_served(self, request: web.Request) -> web.Response:
@@ -535,9 +549,11 @@ class FakeBinance:
         await connection.ws.send_json({"result": result, "id": request_id})
         await self._changed_notify()
 
-    async def _broadcast(self, stream: str, text: str, timeout: float) -> None:
-        """Send ``text`` to every live subscriber of ``stream``, waiting for one if none."""
-        await self._await_subscriber(stream, timeout)
+    async def _broadcast(self, stream: str, text: str, timeout: float | None) -> None:
+        """Send ``text`` to every live subscriber of ``stream``, waiting for one if none (up to
+        ``timeout``; None: not waiting)."""
+        if timeout is not None:
+            await self._await_subscriber(stream, timeout)
         await self._send_text(stream, text)
 
     async def _await_subscriber(self, stream: str, timeout: float) -> None:
@@ -566,7 +582,7 @@ class FakeBinance:
 
     async def _send_trades(
         self, market: _Market, count: int, rate: float | None, drop_after: int | None, replay: int,
-        time_offset: float, timeout: float,
+        time_offset: float, timeout: float | None,
     ) -> list[int]:
         stream = self.trade_stream(market.symbol)
         sent: list[str] = []
@@ -582,9 +598,11 @@ class FakeBinance:
         return ids
 
     async def _broadcast_trade(
-        self, market: _Market, stream: str, sent: list[str], ids: list[int], time_offset: float, timeout: float
+        self, market: _Market, stream: str, sent: list[str], ids: list[int], time_offset: float,
+        timeout: float | None,
     ) -> None:
-        await self._await_subscriber(stream, timeout)
+        if timeout is not None:  # None: print without waiting for anybody
+            await self._await_subscriber(stream, timeout)
         trade_id = market.next_trade_id
         market.next_trade_id += 1
         price, quantity = self._next_print(market)

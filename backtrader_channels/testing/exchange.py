@@ -15,8 +15,19 @@ trade at or better than the limit at the trade's price; a resting limit fills at
 when a trade prints through it. A stop (``STOP_LOSS``, ``STOP_LOSS_LIMIT``) triggers on a
 print at or beyond its ``stopPrice`` (a buy at or above) and becomes a market or limit
 order on that very print. Commission is ``fee_rate`` of the traded value, in the
-quote asset. Faults (``fail_next``): a timeout after the order was accepted, a rate-limit
-answer (429), and the user-data stream dropped just before a fill is reported.
+quote asset.
+
+Binance's documented rules (rules.py): client order ids unique among open orders only, the
+trade list's paging (``limit``, ``fromId``, time windows), the symbol filters
+(``filters=SpotFilters(...)``, served in exchangeInfo and enforced), time in force (IOC and
+FOK decided on the first print after arrival, ``LIMIT_MAKER`` and USD-M ``GTX`` post-only),
+and the recvWindow check against the server's clock (``clock_skew_ms``).
+
+Faults: ``fail_next`` (a timeout after or before the order was accepted, a rate-limit
+answer (429), a filter refusal, the user-data stream dropped just before a fill is
+reported), ``stall_requests`` (answers held past the client's timeout, the requests still
+processed) and ``set_user_stream`` ('silent': no reports, pings answered; 'frozen': a dead
+peer).
 
 USD-M perpetuals (``perpetuals=['BTC/USDT:USDT']``) trade through the ``/fapi`` endpoints
 ccxt 4.5.90 calls for a linear market (``/fapi/v1/order``, ``openOrders``, ``userTrades``,
@@ -50,23 +61,18 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from .binance_server import FakeBinance, _Connection, _Market
+from .rules import DAY_MS, SpotFilters, trade_page
+from .rules import Refusal as _Refusal
 from .usdm import MAINTENANCE_RATE, UsdmAccount, UsdmPosition, order_trade_update
 
-__all__ = ["FakeExchange"]
+__all__ = ["FAULTS", "USER_STREAM_MODES", "FakeExchange", "SpotFilters"]
 
-FAULTS = ("timeout_after_accept", "rate_limit", "drop_user_stream_on_fill", "reject")
+FAULTS = ("timeout_after_accept", "timeout_before_accept", "rate_limit", "drop_user_stream_on_fill", "reject")
+USER_STREAM_MODES = ("live", "silent", "frozen")
 
 
 def _fmt(value: float) -> str:
     return f"{value:.8f}"
-
-
-class _Refusal(Exception):
-    """A Binance error answer: HTTP ``status`` with ``{"code": code, "msg": msg}``."""
-
-    def __init__(self, status: int, code: int, msg: str) -> None:
-        super().__init__(msg)
-        self.status, self.code, self.msg = status, code, msg
 
 
 class FakeExchange(FakeBinance):
@@ -83,10 +89,12 @@ class FakeExchange(FakeBinance):
         futures_wallet: Mapping[str, float] | None = None,
         futures_fee_rate: float = 0.0004,
         leverage: int = 20,
+        filters: SpotFilters | None = None,
         **options: Any,
     ) -> None:
         super().__init__(symbols, **options)
         self.api_key, self.secret = api_key, secret
+        self.filters = filters or SpotFilters()  # every spot symbol's, served and enforced
         self.fee_rate = fee_rate
         self.futures_fee_rate = futures_fee_rate
         self.futures = UsdmAccount({"USDT": 100_000.0, **(futures_wallet or {})}, leverage)
@@ -105,7 +113,13 @@ class FakeExchange(FakeBinance):
         self._faults: deque[str] = deque()
         self._order_ids = itertools.count(1)
         self._trade_ids = itertools.count(1)
-        self.stall_seconds = 3.0  # how long a 'timeout_after_accept' answer is held back
+        self.stall_seconds = 3.0  # how long a held request ('timeout_*' faults, stall_requests) is held
+        self._stalls: list[list[Any]] = []  # [method, path, times left] of stall_requests
+        self.held: list[tuple[str, str]] = []  # (method, path) of every request held past the client's timeout
+        self.user_stream = "live"  # set_user_stream's mode
+        self.lost_reports = 0  # user-data reports never sent (the stream silent or frozen)
+        self.user_reports: list[dict[str, Any]] = []  # every user-data event sent, in order
+        self._frozen: list[_Connection] = []
 
     # -- scenario controls (any thread) ------------------------------------------------------
     def ccxt_config(self) -> dict[str, Any]:
@@ -120,11 +134,48 @@ class FakeExchange(FakeBinance):
         self._call(self._run(lambda: self._scripted.setdefault(symbol, deque()).extend(prints)))
 
     def fail_next(self, fault: str, times: int = 1) -> None:
-        """Inject ``fault`` into the next ``times`` order requests (or fill, for the stream drop):
-        'timeout_after_accept', 'rate_limit', 'reject' or 'drop_user_stream_on_fill'."""
+        """Inject ``fault`` into the next ``times`` order requests (or fill, for the stream drop).
+
+        'timeout_after_accept': the order is placed, its answer held ``stall_seconds`` (the
+        client times out); 'timeout_before_accept': the request is held ``stall_seconds`` and
+        never processed (then answered -1007, Binance's "execution status unknown");
+        'rate_limit': a 429; 'reject': a -1013 LOT_SIZE refusal; 'drop_user_stream_on_fill':
+        the user-data streams close just before the next fill is reported.
+        """
         if fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
         self._call(self._run(lambda: self._faults.extend([fault] * times)))
+
+    def stall_requests(self, method: str, path: str, times: int = 1) -> None:
+        """Hold the answers of the next ``times`` signed ``method`` ``path`` requests (e.g. "GET",
+        "/api/v3/openOrders"; "DELETE", "/api/v3/order") ``stall_seconds``, so the client times
+        out. Each is still processed as Binance would: a held cancel cancels, a held create places."""
+        self._call(self._run(lambda: self._stalls.append([method.upper(), path, times])))
+
+    def set_user_stream(self, mode: str) -> None:
+        """How the user-data streams behave from now on.
+
+        'live': reports flow. 'silent': sockets stay open and pings are answered, but no report
+        is sent; one made meanwhile is lost for good (Binance does not replay them). 'frozen':
+        no reports, and the server stops reading the user-data sockets open now, so their pings
+        go unanswered (a dead peer). Back to 'live', later changes are reported again.
+        """
+        if mode not in USER_STREAM_MODES:
+            raise ValueError(f"unknown user-stream mode {mode!r}; known: {', '.join(USER_STREAM_MODES)}")
+
+        def switch() -> None:
+            self.user_stream = mode
+            if mode == "frozen":
+                self._frozen = [c for c in self._connections if c.user and c.transport is not None]
+                for connection in self._frozen:
+                    connection.transport.pause_reading()
+            else:
+                for connection in self._frozen:
+                    if not connection.transport.is_closing():
+                        connection.transport.resume_reading()
+                self._frozen = []
+
+        self._call(self._run(switch))
 
     def open_orders(self) -> list[dict[str, Any]]:
         return self._call(self._run(lambda: [dict(o) for o in self.orders.values() if o["status"] in _OPEN]))
@@ -164,6 +215,9 @@ class FakeExchange(FakeBinance):
         for method in ("POST", "PUT", "DELETE"):
             app.router.add_route(method, "/fapi/v1/listenKey", self._listen_key)
 
+    def _symbol_filters(self, market: _Market) -> list[dict[str, Any]]:
+        return self.filters.exchange_info()
+
     def _opened(self, connection: _Connection, request: web.Request) -> None:
         if request.path.startswith("/private/ws") and request.query.get("listenKey") in self._listen_keys:
             connection.user = "usdm"  # the futures user-data stream: ACCOUNT_UPDATE, ORDER_TRADE_UPDATE
@@ -197,6 +251,8 @@ class FakeExchange(FakeBinance):
             fill = self._match(order, price, quantity, reference)
             if fill is not None:
                 await self._fill(order, market, *fill)
+            if order["timeInForce"] in ("IOC", "FOK") and order["_triggered"] and order["status"] in _OPEN:
+                await self._close(order, "EXPIRED")  # what its first print did not fill expires
 
     # -- REST --------------------------------------------------------------------------------
     async def _signed(self, request: web.Request) -> dict[str, str]:
@@ -220,18 +276,38 @@ class FakeExchange(FakeBinance):
         expected = hmac.new(self.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, signature):
             raise _Refusal(400, -1022, "Signature for this request is not valid.")
+        # Binance "Timing security": processed only if timestamp < serverTime + 1000 and
+        # serverTime - timestamp <= recvWindow (5000 when not sent); the server's clock decides
         timestamp = int(params.get("timestamp", 0))
         window = int(params.get("recvWindow", 5000))
-        if abs(time.time() * 1000 - timestamp) > window:
+        server_time = self._server_ms()
+        if timestamp >= server_time + 1000:
+            raise _Refusal(400, -1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+        if server_time - timestamp > window:
             raise _Refusal(400, -1021, "Timestamp for this request is outside of the recvWindow.")
 
     async def _answer(self, request: web.Request, handler: Any) -> web.Response:
         try:
             params = await self._signed(request)
-            return web.json_response(await handler(params))
+            response = web.json_response(await handler(params))
         except _Refusal as refusal:
             self.refused.append((request.path, refusal.code, refusal.msg))
-            return web.json_response({"code": refusal.code, "msg": refusal.msg}, status=refusal.status)
+            response = web.json_response({"code": refusal.code, "msg": refusal.msg}, status=refusal.status)
+        if self._stalled(request):
+            await self._hold(request)  # processed already: only the answer is late
+        return response
+
+    def _stalled(self, request: web.Request) -> bool:
+        """Whether ``stall_requests`` holds this request's answer (and one fewer from now on)."""
+        for stall in self._stalls:
+            if stall[0] == request.method and stall[1] == request.path and stall[2] > 0:
+                stall[2] -= 1
+                return True
+        return False
+
+    async def _hold(self, request: web.Request) -> None:
+        self.held.append((request.method, request.path))
+        await asyncio.sleep(self.stall_seconds)  # the client gave up waiting meanwhile
 
     async def _new_order(self, request: web.Request) -> web.Response:
         self.order_requests += 1
@@ -243,56 +319,110 @@ class FakeExchange(FakeBinance):
         if fault == "reject":
             self.refused.append((request.path, -1013, "Filter failure: LOT_SIZE"))
             return web.json_response({"code": -1013, "msg": "Filter failure: LOT_SIZE"}, status=400)
+        if fault == "timeout_before_accept":  # never reached the matching engine
+            await self._hold(request)
+            message = "Timeout waiting for response from backend server. Send status unknown; execution status unknown."
+            self.refused.append((request.path, -1007, message))
+            return web.json_response({"code": -1007, "msg": message}, status=408)
         response = await self._answer(request, self._place)
         if fault == "timeout_after_accept":
-            await asyncio.sleep(self.stall_seconds)  # the client gave up waiting meanwhile
+            await self._hold(request)
         return response
 
     async def _place(self, params: dict[str, str]) -> dict[str, Any]:
         market = self._market_of(params)
         usdm = params["_venue"] == "usdm"
         client_id = params.get("newClientOrderId") or f"fake-{next(self._order_ids)}"
-        if any(o["clientOrderId"] == client_id for o in self.orders.values()):
-            raise _Refusal(400, -2010, "Duplicate order sent.")
         kind, side = params.get("type", ""), params.get("side", "")
         if usdm and kind not in USDM_ORDER_TYPES:  # conditional orders went to the algo-order API
             raise _Refusal(400, -4120, "Order type not supported for this endpoint. "
                                        "Please use the Algo Order API endpoints instead.")
         if kind not in ORDER_TYPES:
             raise _Refusal(400, -1116, f"Invalid orderType {kind}.")
-        quantity = float(params.get("quantity", "0"))
-        step = 0.001 if usdm else 0.00001
-        if quantity < step or abs(round(quantity / step) * step - quantity) > 1e-9:
-            raise _Refusal(400, -1013, "Filter failure: LOT_SIZE")
-        price = float(params["price"]) if kind in LIMITS else 0.0
+        time_in_force = self._time_in_force(params, kind, usdm)
+        last = self._last_print.get(market.symbol)
         if usdm:
-            return await self._place_usdm(params, market, client_id, kind, side, quantity, price)
+            return await self._place_usdm(params, market, client_id, kind, side, time_in_force)
+        open_here = [o for o in self.orders.values() if o["_market"] == market.symbol and o["status"] in _OPEN]
+        self.filters.check(params, market.price if last is None else last, len(open_here))
+        self._unique(client_id, "spot")
+        quantity = float(params["quantity"])
+        price = float(params["price"]) if kind in LIMITS else 0.0
         stop = float(params.get("stopPrice", 0.0)) if kind in STOPS else 0.0
         if kind in STOPS and not stop:
             raise _Refusal(400, -1102, "Mandatory parameter 'stopPrice' was not sent, was empty/null, or malformed.")
+        marketable = self._arrives_marketable(side, last, price)
+        if kind == "LIMIT_MAKER":  # Binance spot post-only: refused when it would take at once
+            if marketable:
+                raise _Refusal(400, -2010, "Order would immediately match and take.")
+            marketable = False  # rests, and only ever fills as maker
         reserve = self._reserve(market, side, quantity, price or stop)
-        now = int(time.time() * 1000)
+        now = self._server_ms()
         order_id = next(self._order_ids)
         order: dict[str, Any] = {
             "symbol": market.id, "orderId": order_id, "orderListId": -1, "clientOrderId": client_id,
             "price": _fmt(price), "origQty": _fmt(quantity), "executedQty": _fmt(0), "cummulativeQuoteQty": _fmt(0),
-            "status": "NEW", "timeInForce": params.get("timeInForce", "GTC") if kind in LIMITS else "GTC",
-            "type": kind, "side": side, "stopPrice": _fmt(stop), "icebergQty": _fmt(0), "time": now,
-            "updateTime": now, "isWorking": True, "workingTime": now, "origQuoteOrderQty": _fmt(0),
-            "selfTradePreventionMode": "NONE", "_reserved": reserve,
-            "_marketable": self._arrives_marketable(side, self._last_print.get(market.symbol), price),
-            "_triggered": kind not in STOPS, "_market": market.symbol,
+            "status": "NEW", "timeInForce": time_in_force, "type": kind, "side": side, "stopPrice": _fmt(stop),
+            "icebergQty": _fmt(0), "time": now, "updateTime": now, "isWorking": True, "workingTime": now,
+            "origQuoteOrderQty": _fmt(0), "selfTradePreventionMode": "NONE", "_reserved": reserve,
+            "_marketable": marketable, "_triggered": kind not in STOPS, "_market": market.symbol, "_venue": "spot",
         }
         self.orders[order_id] = order
         self.accepted_at[client_id] = time.time()
         await self._report(order, "NEW")
         return {**self._public(order), "transactTime": now, "fills": []}
 
+    @staticmethod
+    def _time_in_force(params: dict[str, str], kind: str, usdm: bool) -> str:
+        """The order's timeInForce, checked as Binance does.
+
+        Spot ("New order"): LIMIT and STOP_LOSS_LIMIT need it, one of GTC, IOC, FOK (else
+        -1115 "Invalid timeInForce."); the other types take none (-1106). USD-M ("New Order"):
+        a LIMIT takes GTC, IOC, FOK or GTX (post-only), GTC when not sent.
+        """
+        sent = params.get("timeInForce")
+        if usdm:
+            if kind == "LIMIT" and sent not in (None, "GTC", "IOC", "FOK", "GTX"):
+                raise _Refusal(400, -1115, "Invalid timeInForce.")
+            return sent or "GTC"
+        if kind in ("LIMIT", "STOP_LOSS_LIMIT"):
+            if sent is None:
+                raise _Refusal(400, -1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, "
+                                           "or malformed.")
+            if sent not in ("GTC", "IOC", "FOK"):
+                raise _Refusal(400, -1115, "Invalid timeInForce.")
+            return sent
+        if sent is not None:
+            raise _Refusal(400, -1106, "Parameter 'timeInForce' sent when not required.")
+        return "GTC"
+
+    def _unique(self, client_id: str, venue: str) -> None:
+        """Binance: newClientOrderId is "a unique id among open orders"; "orders with the same
+        newClientOrderID can be accepted only when the previous one is filled" (or otherwise
+        closed): a repeat while one with that id is open is refused."""
+        if any(o["clientOrderId"] == client_id and o["status"] in _OPEN and o["_venue"] == venue
+               for o in self.orders.values()):
+            raise _Refusal(400, -2010, "Duplicate order sent.")
+
     async def _place_usdm(self, params: dict[str, str], market: _Market, client_id: str, kind: str, side: str,
-                          quantity: float, price: float) -> dict[str, Any]:
-        """A USD-M futures order: reduce-only checked, margin for what it opens checked."""
+                          time_in_force: str) -> dict[str, Any]:
+        """A USD-M futures order: filters, reduce-only and the margin for what it opens checked."""
+        quantity = float(params.get("quantity", "0"))
+        step = USDM_STEP
+        if quantity < step or abs(round(quantity / step) * step - quantity) > 1e-9:
+            raise _Refusal(400, -1013, "Filter failure: LOT_SIZE")
+        price = float(params["price"]) if kind in LIMITS else 0.0
+        if kind in LIMITS and abs(round(price / USDM_TICK) * USDM_TICK - price) > 1e-9:
+            raise _Refusal(400, -4014, "Price not increased by tick size.")  # USD-M's PRICE_FILTER answer
+        self._unique(client_id, "usdm")
         if side not in ("BUY", "SELL"):
             raise _Refusal(400, -1102, "Mandatory parameter 'side' was not sent, was empty/null, or malformed.")
+        marketable = self._arrives_marketable(side, self._last_print.get(market.symbol), price)
+        if time_in_force == "GTX":  # post-only (USD-M "New Order", error -5022): refused when it would take
+            if marketable:
+                raise _Refusal(400, -5022, "Due to the order could not be executed as maker, the Post Only order "
+                                           "will be rejected. The order will not be recorded in the order history")
+            marketable = False
         account, reduce_only = self.futures, params.get("reduceOnly", "false").lower() == "true"
         if reduce_only and account.opening(market.id, side, quantity) > 0:
             raise _Refusal(400, -2022, "ReduceOnly Order is rejected.")
@@ -300,16 +430,16 @@ class FakeExchange(FakeBinance):
         needed = account.margin(market.id, opening, price or self._last_print.get(market.symbol, market.price))
         if needed > account.available(market.quote, self._order_margin(), self._marks()) + 1e-9:
             raise _Refusal(400, -2019, "Margin is insufficient.")
-        now = int(time.time() * 1000)
+        now = self._server_ms()
         order: dict[str, Any] = {
             "orderId": next(self._order_ids), "symbol": market.id, "status": "NEW", "clientOrderId": client_id,
             "price": _fmt(price), "avgPrice": _fmt(0), "origQty": _fmt(quantity), "executedQty": _fmt(0),
-            "cumQty": _fmt(0), "cumQuote": _fmt(0), "timeInForce": params.get("timeInForce", "GTC"), "type": kind,
+            "cumQty": _fmt(0), "cumQuote": _fmt(0), "timeInForce": time_in_force, "type": kind,
             "reduceOnly": reduce_only, "closePosition": False, "side": side, "positionSide": "BOTH",
             "stopPrice": _fmt(0), "workingType": "CONTRACT_PRICE", "priceProtect": False, "origType": kind,
             "priceMatch": "NONE", "selfTradePreventionMode": "NONE", "goodTillDate": 0, "time": now,
             "updateTime": now, "_reserved": None, "_market": market.symbol, "_triggered": True,
-            "_marketable": self._arrives_marketable(side, self._last_print.get(market.symbol), price),
+            "_marketable": marketable, "_venue": "usdm",
         }
         self.orders[order["orderId"]] = order
         self.accepted_at[client_id] = time.time()
@@ -359,10 +489,7 @@ class FakeExchange(FakeBinance):
             order = self._find(params)
             if order["status"] not in _OPEN:
                 raise _Refusal(400, -2011, "Unknown order sent.")
-            self._release(order)
-            order["status"] = "CANCELED"
-            order["updateTime"] = int(time.time() * 1000)
-            await self._report(order, "CANCELED")
+            await self._close(order, "CANCELED")
             return {**self._public(order), "origClientOrderId": order["clientOrderId"]}
 
         return await self._answer(request, cancel)
@@ -383,13 +510,9 @@ class FakeExchange(FakeBinance):
 
     async def _my_trades(self, request: web.Request) -> web.Response:
         async def my_trades(params: dict[str, str]) -> list[dict[str, Any]]:
-            market = self._market_of(params)
-            from_id = int(params.get("fromId", 0))
-            since = int(params.get("startTime", 0))
-            limit = int(params.get("limit", 500))
-            ledger = self.futures_trades if params["_venue"] == "usdm" else self.my_trades
-            trades = [t for t in ledger if t["symbol"] == market.id and t["id"] >= from_id and t["time"] >= since]
-            return trades[:limit]
+            market, usdm = self._market_of(params), params["_venue"] == "usdm"
+            ledger = self.futures_trades if usdm else self.my_trades
+            return trade_page([t for t in ledger if t["symbol"] == market.id], params, 7 * DAY_MS if usdm else DAY_MS)
 
         return await self._answer(request, my_trades)
 
@@ -398,7 +521,7 @@ class FakeExchange(FakeBinance):
             assets = sorted(set(self.balances) | set(self.locked))
             return {
                 "makerCommission": 10, "takerCommission": 10, "canTrade": True, "canWithdraw": True,
-                "canDeposit": True, "updateTime": int(time.time() * 1000), "accountType": "SPOT",
+                "canDeposit": True, "updateTime": self._server_ms(), "accountType": "SPOT",
                 "balances": [{"asset": a, "free": _fmt(self.balances.get(a, 0.0)),
                               "locked": _fmt(self.locked.get(a, 0.0))} for a in assets],
                 "permissions": ["SPOT"],
@@ -458,9 +581,11 @@ class FakeExchange(FakeBinance):
         return market
 
     def _find(self, params: dict[str, str]) -> dict[str, Any]:
+        """The order ``orderId`` names, else the most recent one with ``origClientOrderId`` (a
+        client id can be reused once its order is closed)."""
         market = self._market_of(params)
         order_id, client_id = params.get("orderId"), params.get("origClientOrderId")
-        for order in self.orders.values():
+        for order in reversed(self.orders.values()):
             if order["_market"] == market.symbol and (
                     (order_id is not None and str(order["orderId"]) == order_id) or
                     (order_id is None and order["clientOrderId"] == client_id)):
@@ -499,7 +624,13 @@ class FakeExchange(FakeBinance):
         marketable, order["_marketable"] = order["_marketable"], False
         if marketable is None:
             marketable = reference is None or self._better(side, reference, limit)
-        if marketable and self._better(side, price, limit):
+        takes = marketable and self._better(side, price, limit)
+        if order["timeInForce"] in ("IOC", "FOK"):
+            # Binance: IOC "fills as much as it can right away and expires the rest", FOK "expires
+            # if the full order cannot be filled"; here "right away" is the first print after arrival
+            whole = quantity >= float(order["origQty"]) - float(order["executedQty"]) - 1e-12
+            return (size, price, False) if takes and (whole or order["timeInForce"] == "IOC") else None
+        if takes:
             return size, price, False
         through = price < limit if side == "BUY" else price > limit
         return (size, limit, True) if through else None
@@ -527,7 +658,7 @@ class FakeExchange(FakeBinance):
             self.locked[asset] -= quantity
             order["_reserved"] = (asset, reserved - quantity)
             self.balances[market.quote] = self.balances.get(market.quote, 0.0) + value - fee
-        now = int(time.time() * 1000)
+        now = self._server_ms()
         executed = float(order["executedQty"]) + quantity
         order["executedQty"] = _fmt(executed)
         order["cummulativeQuoteQty"] = _fmt(float(order["cummulativeQuoteQty"]) + value)
@@ -555,7 +686,7 @@ class FakeExchange(FakeBinance):
         fee = round(value * self.futures_fee_rate, 8)
         realized = self.futures.position(market.id).fill(quantity if order["side"] == "BUY" else -quantity, price)
         self.futures.wallet[market.quote] = self.futures.wallet.get(market.quote, 0.0) + realized - fee
-        now = int(time.time() * 1000)
+        now = self._server_ms()
         executed = float(order["executedQty"]) + quantity
         quote = float(order["cumQuote"]) + value
         order.update(executedQty=_fmt(executed), cumQty=_fmt(executed), cumQuote=_fmt(quote),
@@ -581,6 +712,14 @@ class FakeExchange(FakeBinance):
         await self._drop_user_streams()
         return True
 
+    async def _close(self, order: dict[str, Any], status: str) -> None:
+        """End an open order without a fill (CANCELED, EXPIRED): its reserve is released, the
+        change reported."""
+        self._release(order)
+        order["status"] = status
+        order["updateTime"] = self._server_ms()
+        await self._report(order, status)
+
     # -- the user-data stream ----------------------------------------------------------------
     async def _drop_user_streams(self) -> None:
         for connection in [c for c in self._connections if c.user]:
@@ -593,7 +732,7 @@ class FakeExchange(FakeBinance):
         if order["_reserved"] is None:
             await self._send_user("usdm", order_trade_update(order, execution, trade))
             return
-        now = int(time.time() * 1000)
+        now = self._server_ms()
         event = {
             "e": "executionReport", "E": now, "s": order["symbol"], "c": order["clientOrderId"], "S": order["side"],
             "o": order["type"], "f": order["timeInForce"], "q": order["origQty"], "p": order["price"],
@@ -609,12 +748,17 @@ class FakeExchange(FakeBinance):
         await self._send_user("spot", {"subscriptionId": 0, "event": event})
 
     async def _send_user(self, venue: str, message: dict[str, Any]) -> None:
+        if self.user_stream != "live":  # silent or frozen: the report is lost for good
+            self.lost_reports += 1
+            return
+        self.user_reports.append(message.get("event", message))
         for connection in [c for c in self._connections if c.user == venue and not c.ws.closed]:
             await connection.ws.send_json(message)
 
 
 _OPEN = ("NEW", "PARTIALLY_FILLED")
-LIMITS = ("LIMIT", "STOP_LOSS_LIMIT")
+LIMITS = ("LIMIT", "STOP_LOSS_LIMIT", "LIMIT_MAKER")
 USDM_ORDER_TYPES = ("LIMIT", "MARKET")
 STOPS = ("STOP_LOSS", "STOP_LOSS_LIMIT")
 ORDER_TYPES = ("MARKET", *LIMITS, "STOP_LOSS")
+USDM_TICK, USDM_STEP = 0.1, 0.001  # BTCUSDT perpetual's PRICE_FILTER tickSize and LOT_SIZE stepSize (futures.py)
