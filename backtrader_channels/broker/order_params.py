@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import numpy as np
 from backtrader import Order
@@ -142,7 +142,7 @@ def _time_in_force(value: Any) -> TimeInForce | None:
         hint = _HINTS.get(upper)
         raise OrderParamsError(f"timeInForce {value!r} is not supported: use one of {allowed}"
                                + (f" ({hint})" if hint else ""))
-    return cast(TimeInForce, upper)
+    return upper
 
 
 @dataclass(frozen=True)
