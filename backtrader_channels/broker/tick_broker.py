@@ -483,12 +483,12 @@ class TickBroker(BackBroker):
         """Match an order with time in force, post-only or reduce-only on this event.
 
         IOC/FOK: one chance, on the first event at which it works as a limit: a fill that takes
-        liquidity (FOK: all of it), then the rest Expired; IOC against a book takes what the
-        book holds within its limit whatever ``partial_fills`` says. Post-only: a fill that
-        would take liquidity refuses it (Rejected). Reduce-only: see ``_fill``.
+        liquidity (FOK: all of it), then the rest Expired; against a book they see all the book
+        holds within their limit whatever ``partial_fills`` says. Post-only: a fill that would
+        take liquidity refuses it (Rejected). Reduce-only: see ``_fill``.
         """
         tif = params.time_in_force
-        partial = self.p.partial_fills or (tif == "IOC" and book is not None)
+        partial = self.p.partial_fills or (params.immediate and book is not None)
         fill = self._offered(order, market, book, price, volume, partial)
         if fill is not None and not fill[2] and params.post_only:
             self._end(order, market, f"postOnly: the order would take liquidity at {fill[1]:g}", expire=False)

@@ -8,6 +8,7 @@ import ccxt
 import numpy as np
 import pytest
 
+import backtrader_channels as bc
 from backtrader_channels.broker.data import ChannelData
 from backtrader_channels.broker.order_params import (
     BINANCE_SPOT,
@@ -19,7 +20,8 @@ from backtrader_channels.broker.order_params import (
     parse,
 )
 from backtrader_channels.testing.futures import perpetual_info
-from tests.conftest import T0
+from tests.broker.conftest import Outcomes
+from tests.conftest import T0, write_trades_csv
 
 BOOK = [(T0, "snapshot", [[100.0, 1.0], [99.0, 3.0]], [[101.0, 1.0], [102.0, 2.0]]),
         (T0 + 1, "delta", [[100.0, 2.0]], []),
@@ -256,3 +258,26 @@ def test_a_resting_reduce_only_order_expires_when_the_position_reverses(run_para
     assert strategy.reasons[-1] == "reduceOnly: the position is -2; the remaining 1 expired"
     assert strategy.position.size == -2.0
 
+
+
+@pytest.mark.parametrize(("btc", "expected", "reason"), [
+    ([99.5, 99.0], ("Rejected", 0.0, 0.0, T0 + 1), "postOnly: the order would take liquidity at 99.5"),
+    ([100.5, 99.8], ("Completed", 100.0, 1.0, T0 + 2), None),
+])
+def test_post_only_sent_before_its_symbol_has_a_price_is_judged_by_its_first_trade(tmp_path, lean, btc, expected,
+                                                                                    reason):
+    # sent on an ETH trade at T0, when BTC has no price yet: the first BTC trade decides
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.add_channel(bc.TickChannel, symbol="ETH/USDT",
+                        dataname=write_trades_csv(tmp_path / "eth.csv", [(T0, 3000.0, 1.0, "buy")]))
+    cerebro.add_channel(bc.TickChannel, symbol="BTC/USDT", dataname=write_trades_csv(
+        tmp_path / "btc.csv", [(T0 + 1 + i, price, 1.0, "sell") for i, price in enumerate(btc)]))
+    cerebro.broker.p.lean_orders = lean
+
+    def send(strategy):
+        return strategy.buy(data="BTC/USDT", size=1.0, exectype=bt.Order.Limit, price=100.0, postOnly=True)
+
+    cerebro.addstrategy(Outcomes, actions={1: send})
+    (strategy,) = cerebro.run(mode=bt.RunMode.TICK)
+    assert outcomes(strategy) == [expected]
+    assert strategy.reasons == [reason]

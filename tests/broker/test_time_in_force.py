@@ -132,6 +132,7 @@ def test_ioc_against_a_book_takes_what_is_there_and_expires_the_rest(run_params,
 def test_fok_against_a_book_needs_its_whole_size_within_its_limit(run_params, lean):
     strategy, _ = run_params(book=BOOK, actions={1: limit(102.0, "FOK", size=5.0)}, lean=lean)
     assert outcomes(strategy) == [("Expired", 0.0, 0.0, T0 + 1)]
+    assert strategy.reasons == ["timeInForce FOK: only 3 of 5 to take within the limit"]
     strategy, _ = run_params(book=BOOK, actions={1: limit(102.0, "FOK", size=3.0)}, lean=lean)
     assert outcomes(strategy) == [("Completed", pytest.approx((101.0 + 2 * 102.0) / 3), 3.0, T0 + 1)]
 
