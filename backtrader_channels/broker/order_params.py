@@ -91,11 +91,7 @@ def parse(order: Order) -> OrderParams:
     order without a limit price, ``postOnly`` on anything but a Limit order or together with
     IOC/FOK, and a misspelt parameter name.
     """
-    return read(order.info, order.exectype)
-
-
-def read(info: Mapping[str, Any], exectype: int | None) -> OrderParams:
-    """``parse`` from an info mapping and a backtrader exectype (None: Market)."""
+    info, exectype = order.info, order.exectype
     limited = exectype in LIMIT_TYPES
     if not info:
         return PLAIN_LIMIT if limited else PLAIN
@@ -103,7 +99,7 @@ def read(info: Mapping[str, Any], exectype: int | None) -> OrderParams:
         canonical = _NAMES.get(key.replace("_", "").lower()) if isinstance(key, str) else None
         if canonical is not None and key != canonical:
             raise OrderParamsError(f"unknown order parameter {key!r}: did you mean {canonical}?")
-    kind = Order.ExecTypes[exectype if exectype is not None else Order.Market]
+    kind = Order.ExecTypes[exectype]
     post_only = _flag(info, "postOnly")
     reduce_only = _flag(info, "reduceOnly")
     tif = _time_in_force(info.get("timeInForce"))
