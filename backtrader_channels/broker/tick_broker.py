@@ -14,15 +14,27 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from backtrader import Order
 from backtrader.brokers import BackBroker
+from backtrader.order import OrderBase
 
 from .. import seam
 from . import lean
 from .channel_broker import CashFlow, ChannelBroker, FillRecord
 from .data import from_num, to_num
-from .fills import LIMITS, SUPPORTED, FillModel, FrontOfQueue, TradeThroughFills, limit_price
+from .fills import (
+    LIMITS,
+    STOPS,
+    SUPPORTED,
+    Fill,
+    FillModel,
+    FrontOfQueue,
+    TradeThroughFills,
+    at_or_better,
+    limit_price,
+)
 from .latency import FixedLatency, LatencyModel
 from .market import Market
-from .rules import check_commissions, short_refusal
+from .order_params import PLAIN, OrderParams, OrderParamsError, parse
+from .rules import SIZE_TOLERANCE, check_commissions, short_refusal
 
 if TYPE_CHECKING:
     from ..engine.clock import Clock
@@ -55,6 +67,11 @@ class TickBroker(ChannelBroker):
     their notifications skip backtrader's general machinery, with the same outcome; see
     lean.py. False: never, for comparison). In tick mode a sell of a spot asset
     (backtrader's default stock-like commission) may not exceed what is held: see rules.py.
+
+    Orders carry ``timeInForce``, ``postOnly`` and ``reduceOnly`` in ``order.info`` (see
+    order_params.py): in tick mode they are honoured as a venue would (docs/fills.md), or the
+    order is Rejected with the reason in ``order.info.reason``; bar mode ignores them, as
+    backtrader does.
     """
 
     params = (
@@ -69,6 +86,7 @@ class TickBroker(ChannelBroker):
     def __init__(self) -> None:
         super().__init__()
         self._lean = False  # lone orders take the lean path (tick mode, lean_orders)
+        self._params: dict[int, tuple[Order, OrderParams]] = {}  # order.ref -> working order asking more
         self.fill_model: FillModel = TradeThroughFills()
         self.latency_model: LatencyModel = FixedLatency()
 
@@ -113,6 +131,7 @@ class TickBroker(ChannelBroker):
         check_commissions(self)
         super().attach(clock, markets)
         self._lean = self.p.lean_orders
+        self._params = {}
         latency = self.p.latency
         self.latency_model = latency if isinstance(latency, LatencyModel) else FixedLatency(latency)
         queue = FrontOfQueue() if self.p.fill_on_touch else None
@@ -169,15 +188,41 @@ class TickBroker(ChannelBroker):
         super().check_submitted()
 
     def submit_accept(self, order: Order) -> None:
-        refusal = short_refusal(self, order) if self.tick_mode else None
+        if not self.tick_mode:
+            super().submit_accept(order)
+            return
+        params = PLAIN
+        if order.info:
+            try:
+                params = parse(order)
+                refusal = self._reduce_refusal(order) if params.reduce_only else None
+            except OrderParamsError as error:
+                refusal = str(error)
+            if refusal is not None:
+                order.addinfo(reason=refusal)
+                order.reject(self)
+                self._finish_unfilled(order)
+                return
+        refusal = None if params.reduce_only else short_refusal(self, order)  # reduce-only never goes short
         if refusal is not None:
             order.addinfo(reason=refusal)
             order.margin()
             self._finish_unfilled(order)
             return
         super().submit_accept(order)
-        if self.tick_mode:
-            self.incoming.append((self._now() + self.latency_model.entry(order), order))
+        if not params.plain:
+            self._params[order.ref] = (order, params)
+        self.incoming.append((self._now() + self.latency_model.entry(order), order))
+
+    def _reduce_refusal(self, order: Order) -> str | None:
+        """Why a reduce-only order may not work: it would open or increase a position."""
+        held = self.getposition(order.data).size
+        if held and (held < 0) == order.isbuy():
+            return None
+        side = "buy" if order.isbuy() else "sell"
+        if not held:
+            return f"reduceOnly: a {side} would open a position (none is held)"
+        return f"reduceOnly: a {side} would increase the {'long' if held > 0 else 'short'} position of {held:g}"
 
     def cancel(self, order: Order, bracket: bool = False) -> bool:
         cancelled = super().cancel(order, bracket=bracket)
@@ -218,9 +263,26 @@ class TickBroker(ChannelBroker):
         self.incoming = []
 
     def _start_working(self, order: Order, market: Market) -> None:
-        if order.alive():
-            self.fill_model.arrive(order, market.quote(order.isbuy()))
-            market.orders.append(order)
+        if not order.alive():
+            return
+        buy = order.isbuy()
+        quote = market.quote(buy)
+        if self._params and order.exectype == Order.Limit and quote is not None:
+            params = self._params.get(order.ref, (None, PLAIN))[1]
+            if params.post_only or params.immediate:
+                limit = limit_price(order)
+                marketable = bool(at_or_better(buy, quote, limit))
+                where = _quoted(market, buy, quote)
+                if params.post_only and marketable:
+                    self._end(order, market, f"postOnly: the order would take liquidity ({where}, limit {limit:g})",
+                              expire=False)
+                    return
+                if params.immediate and not marketable:
+                    self._end(order, market, f"timeInForce {params.time_in_force}: not marketable when it "
+                                             f"arrived ({where}, limit {limit:g})")
+                    return
+        self.fill_model.arrive(order, quote)
+        market.orders.append(order)
 
     def _activate_due(self, market: Market, now: float) -> None:
         due = [pair for pair in self.incoming if pair[0] <= now and self.market_of(pair[1].data) is market]
@@ -235,11 +297,14 @@ class TickBroker(ChannelBroker):
         for active_at, order in self.incoming:
             if self.market_of(order.data) is market:
                 candidate = min(candidate, int(np.searchsorted(seconds, active_at, side="left")))
+        special = self._params
         for order in market.orders:
             if not order.alive():
                 return 0
             if not order.active():
                 continue
+            if special and order.ref in special and self._has_its_chance(order, special[order.ref][1]):
+                return 0
             if order.valid and order.exectype != Order.Market:
                 candidate = min(candidate, int(np.searchsorted(seconds, from_num(order.valid), side="left")))
             index = self.fill_model.first_trigger(order, prices[:candidate])
@@ -260,20 +325,77 @@ class TickBroker(ChannelBroker):
         if self.incoming and self.latency_model.delays_entry:
             self._activate_due(market, now)
         book = market.book if market.book is not None and market.book.has_snapshot else None
-        model = self.fill_model
         partial = self.p.partial_fills
+        special = self._params
         for order in list(market.orders):
             if not order.alive():  # cancelled as the other side of an OCO or a bracket
                 self._close_order(order, market)
                 continue
             if not order.active() or self._expired(order, market, now):
                 continue  # a bracket child waits for its parent to fill
-            if book is None:
-                fill = None if price is None else model.on_trade(order, price, volume, market.last_price, partial)
-            else:
-                fill = model.on_book(order, book, price, volume, not market.has_trades, partial)
+            if special and order.ref in special:
+                self._match_asking(order, special[order.ref][1], market, book, price, volume)
+                continue
+            fill = self._offered(order, market, book, price, volume, partial)
             if fill is not None:
                 self._fill(order, market, *fill)
+
+    def _offered(self, order: Order, market: Market, book: Any, price: float | None, volume: float,
+                 partial: bool) -> Fill | None:
+        """The fill model's fill of ``order`` on this event: a trade at ``price`` or (None) a book update."""
+        if book is None:
+            return None if price is None else self.fill_model.on_trade(order, price, volume, market.last_price, partial)
+        return self.fill_model.on_book(order, book, price, volume, not market.has_trades, partial)
+
+    @staticmethod
+    def _has_its_chance(order: Order, params: OrderParams) -> bool:
+        """Whether an IOC/FOK order is working as a limit (a stop-limit once triggered): its one
+        chance to fill is this event."""
+        return params.immediate and (order.exectype not in STOPS or order.triggered)
+
+    def _match_asking(self, order: Order, params: OrderParams, market: Market, book: Any, price: float | None,
+                      volume: float) -> None:
+        """Match an order with time in force, post-only or reduce-only on this event.
+
+        IOC/FOK: one chance, on the first event at which it works as a limit: a fill that takes
+        liquidity (FOK: all of it), then the rest Expired; against a book they see all the book
+        holds within their limit whatever ``partial_fills`` says. Post-only: a fill that would
+        take liquidity refuses it (Rejected). Reduce-only: see ``_fill``.
+        """
+        tif = params.time_in_force
+        partial = self.p.partial_fills or (params.immediate and book is not None)
+        fill = self._offered(order, market, book, price, volume, partial)
+        if fill is not None and not fill[2] and params.post_only:
+            self._end(order, market, f"postOnly: the order would take liquidity at {fill[1]:g}", expire=False)
+            return
+        if not self._has_its_chance(order, params):
+            if fill is not None:
+                self._fill(order, market, *fill)
+            return
+        remaining = abs(order.executed.remsize)
+        if fill is None or fill[2]:  # nothing, or only a resting order's fill: it never rests
+            reason = f"timeInForce {tif}: nothing to take within the limit {limit_price(order):g}"
+        elif tif == "FOK" and fill[0] < remaining * (1.0 - SIZE_TOLERANCE):
+            reason = f"timeInForce FOK: only {fill[0]:g} of {remaining:g} to take within the limit"
+        else:
+            self._fill(order, market, *fill)
+            reason = f"timeInForce {tif}: the rest ({abs(order.executed.remsize):g}) expired"
+        if order.alive():
+            self._end(order, market, reason)
+
+    def _end(self, order: Order, market: Market, reason: str, expire: bool = True) -> None:
+        """End a working order as the venue would: Expired (its time in force or reduce-only
+        ran out) or Rejected (post-only that would take), with ``reason`` in ``order.info.reason``."""
+        now = self._now()
+        market.mark(now)
+        order.addinfo(reason=reason)
+        if expire:
+            OrderBase.expire(order)  # Order.expire only expires a passed valid=
+            order.executed.dt = to_num(now)
+        else:
+            order.reject(self)
+        self._close_order(order, market)
+        self._finish_unfilled(order)
 
     def _expired(self, order: Order, market: Market, now: float) -> bool:
         if order.valid and order.exectype != Order.Market and to_num(now) > order.valid:
@@ -285,6 +407,9 @@ class TickBroker(ChannelBroker):
         return False
 
     def _fill(self, order: Order, market: Market, size: float, price: float, passive: bool) -> None:
+        """Execute ``size`` of ``order`` at ``price``; a reduce-only order never beyond the position."""
+        if self._params and self._params.get(order.ref, (None, PLAIN))[1].reduce_only:
+            size = min(size, abs(self.positions[order.data].size))
         if not passive:
             price = self._slipped(order, price)
         now = self._now()
@@ -303,10 +428,23 @@ class TickBroker(ChannelBroker):
             self.fills.append(FillRecord((now, market.symbol, size, price, commission, order.ref)))
         if order.alive():
             self.pending.append(order)
-            return
-        self._close_order(order, market)
-        if order.status == Order.Completed:
-            seam.bracket_done(self, order)  # a filled bracket parent releases its children
+        else:
+            self._close_order(order, market)
+            if order.status == Order.Completed:
+                seam.bracket_done(self, order)  # a filled bracket parent releases its children
+        if self._params:
+            self._expire_spent(market)
+
+    def _expire_spent(self, market: Market) -> None:
+        """After a fill: reduce-only orders of ``market`` that would no longer reduce its position
+        (closed or reversed) expire, as the venue cancels them."""
+        data = market.data
+        held = self.positions[data].size
+        for order, params in list(self._params.values()):
+            if params.reduce_only and order.data is data and order.alive() and not (held and (held < 0) == order.isbuy()):
+                now = "closed" if not held else f"{held:g}"
+                self._end(order, market, f"reduceOnly: the position is {now}; the remaining "
+                                         f"{abs(order.executed.remsize):g} expired")
 
     def _slipped(self, order: Order, price: float) -> float:
         if not self.p.slip_perc and not self.p.slip_fixed:
@@ -320,8 +458,8 @@ class TickBroker(ChannelBroker):
         return price if slipped is None else slipped
 
     def _finish_unfilled(self, order: Order) -> None:
-        """Notify an order that ended without a fill (refused, expired) and settle its OCO
-        group and bracket."""
+        """Notify an order that ended before it filled completely (refused, expired) and settle
+        its OCO group and bracket."""
         self.notify(order)
         seam.oco_check(self, order)
         seam.bracket_done(self, order, cancel=True)
@@ -334,4 +472,12 @@ class TickBroker(ChannelBroker):
             self.pending.remove(order)
         self.incoming = [pair for pair in self.incoming if pair[1] is not order]
         self.fill_model.forget(order)
+        self._params.pop(order.ref, None)
 
+
+def _quoted(market: Market, buy: bool, quote: float) -> str:
+    """Where ``quote``, the price a new order would trade at, comes from: the book or the last trade."""
+    book = market.book
+    if book is not None and book.has_snapshot and (book.best_ask if buy else book.best_bid) is not None:
+        return f"{'best ask' if buy else 'best bid'} {quote:g}"
+    return f"last trade {quote:g}"

@@ -1,5 +1,6 @@
 """Property: the bulk path (trades no order can react to skipped in numpy) and the
-per-event path give the same fills, cash and positions, for any orders on any stream."""
+per-event path give the same fills, cash, positions and order endings, for any orders on any stream,
+with or without time in force, post-only and reduce-only."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from tests.conftest import T0, write_book_jsonl, write_trades_csv
 MINUTES = 6
 ORDER = st.one_of(
     st.tuples(st.just("market"), st.sampled_from(["buy", "sell"]), st.just(0.0)),
-    st.tuples(st.sampled_from(["limit", "stop", "stoplimit", "trail"]), st.sampled_from(["buy", "sell"]),
+    st.tuples(st.sampled_from(["limit", "stop", "stoplimit", "trail", "ioc", "fok", "postonly", "ioc-stoplimit",
+                               "reduce-limit"]), st.sampled_from(["buy", "sell"]),
               st.integers(-6, 6).map(lambda ticks: ticks * 0.5)),
+    st.tuples(st.just("reduce"), st.sampled_from(["buy", "sell"]), st.just(0.0)),
     st.tuples(st.sampled_from(["cancel", "close"]), st.just(""), st.just(0.0)),
 )
 
@@ -51,6 +54,11 @@ class Scripted(bt.Strategy):
     def __init__(self):
         self.minute = 0
         self.last = None
+        self.ended = []  # (status, executed size, when) of each order that ended
+
+    def notify_order(self, order):
+        if not order.alive():
+            self.ended.append((order.getstatusname(), order.executed.size, order.executed.dt))
 
     def next(self):
         script = self.p.script
@@ -67,6 +75,17 @@ class Scripted(bt.Strategy):
                 self.last = send(size=0.5, exectype=bt.Order.Stop, price=close + offset)
             elif kind == "stoplimit":
                 self.last = send(size=0.5, exectype=bt.Order.StopLimit, price=close + offset, plimit=close + offset)
+            elif kind in ("ioc", "fok"):
+                self.last = send(size=0.5, exectype=bt.Order.Limit, price=close + offset, timeInForce=kind.upper())
+            elif kind == "postonly":
+                self.last = send(size=0.5, exectype=bt.Order.Limit, price=close + offset, postOnly=True)
+            elif kind == "ioc-stoplimit":
+                self.last = send(size=0.5, exectype=bt.Order.StopLimit, price=close + offset, plimit=close + offset,
+                                 timeInForce="IOC")
+            elif kind == "reduce-limit":
+                self.last = send(size=0.5, exectype=bt.Order.Limit, price=close + offset, reduceOnly=True)
+            elif kind == "reduce":
+                self.last = send(size=0.7, reduceOnly=True)
             elif kind == "trail":
                 self.last = send(size=0.5, exectype=bt.Order.StopTrail, trailamount=abs(offset) + 0.5)
             elif kind == "cancel" and self.last is not None:
@@ -109,12 +128,13 @@ def run(strategy, folder: Path, trades, orders, book, broker):
     (result,) = cerebro.run(mode=bt.RunMode.TICK)
     position = cerebro.broker.getposition(result.data)
     fills = [(fill.timestamp, fill.symbol, fill.size, fill.price, fill.commission) for fill in cerebro.broker.fills]
-    return fills, cerebro.broker.getcash(), position.size, position.price  # order refs count across runs
+    # order refs count across runs
+    return fills, cerebro.broker.getcash(), position.size, position.price, result.ended
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(market())
-def test_bulk_and_per_event_paths_give_identical_fills_cash_and_positions(case):
+def test_bulk_and_per_event_paths_give_identical_fills_cash_positions_and_endings(case):
     trades, orders, book, broker = case
     with tempfile.TemporaryDirectory() as folder:
         bulk = run(Scripted, Path(folder), trades, orders, book, broker)
@@ -130,5 +150,5 @@ def test_a_limit_marketable_on_arrival_fills_on_the_next_trade_in_bulk_too(tmp_p
     broker = {"set_fill_on_touch": False, "set_partial_fills": False, "set_latency": 0.0}
     expected = ([(T0 + 301, "BTC/USDT", 0.5, 117.0, 0.0585)], 1_000.0 - 58.5 - 0.0585, 0.5, 117.0)
     for strategy in (Scripted, ScriptedWatchingTicks):
-        fills, cash, size, price = run(strategy, tmp_path, trades, orders, False, broker)
+        fills, cash, size, price, _ = run(strategy, tmp_path, trades, orders, False, broker)
         assert (fills, round(cash, 9), size, price) == expected
