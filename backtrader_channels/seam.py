@@ -21,7 +21,7 @@ import backtrader as bt
 from backtrader.brokers import BackBroker
 from backtrader.linebuffer import LineBuffer
 from backtrader.lineiterator import LineIterator
-from backtrader.order import Order, OrderData
+from backtrader.order import Order, OrderBase, OrderData
 from backtrader.strategy import MetaStrategy
 from backtrader.trade import Trade
 from backtrader.utils import AutoOrderedDict, num2date
@@ -511,6 +511,12 @@ def execute(broker: BackBroker, order: Any, price: float, when_num: float) -> No
     """Execute (part of) ``order`` at ``price`` at date number ``when_num``: cash, commission,
     position, trade and notification bookkeeping, all backtrader's own."""
     broker._execute(order, ago=0, price=price, dtcoc=when_num)
+
+
+def expire(order: Any) -> None:
+    """Mark ``order`` Expired whatever its validity (``Order.expire`` only expires a passed
+    ``valid=``; a venue expires IOC/FOK rests and its own time-in-force ends)."""
+    OrderBase.expire(order)
 
 
 def adopt_order(broker: BackBroker, order: Any) -> None:

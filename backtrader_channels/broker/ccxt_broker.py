@@ -60,6 +60,7 @@ from ..venues.binance.execution import BinanceExecution, ReconcileRequest, signe
 from .channel_broker import ChannelBroker, FillRecord, LiveContext
 from .data import to_num
 from .limits import Limits
+from .order_params import Capabilities, OrderParamsError, ccxt_params, parse
 
 __all__ = ["CCXTBroker", "FuturesFees", "Limits", "VenueFees", "load_credentials"]
 
@@ -349,16 +350,20 @@ class CCXTBroker(ChannelBroker):
         return order
 
     def _request(self, order: Order) -> tuple[str, float | None, dict[str, Any]]:
-        """ccxt's order type, limit price and params of a backtrader order."""
+        """ccxt's order type, limit price and params of a backtrader order: its time in force,
+        post-only and reduce-only as the venue takes them (``OrderParamsError`` when it does
+        not), a trigger price for stops, and reduce-only on a futures order that closes the
+        position."""
         kind = ORDER_TYPES[order.exectype]
-        params: dict[str, Any] = {}
+        symbol = self.market_of(order.data).symbol
+        params = ccxt_params(parse(order), Capabilities.of_market(self._client.market(symbol)))
         if order.exectype == Order.StopLimit:
             price, params["triggerPrice"] = order.pricelimit, order.price
         elif order.exectype == Order.Stop:
             price, params["triggerPrice"] = None, order.price
         else:
             price = order.price if order.exectype == Order.Limit else None
-        if self.futures and (order.info.get("reduceOnly") or self._closes(order)):
+        if self.futures and self._closes(order):
             params["reduceOnly"] = True
             order.addinfo(reduceOnly=True)
         return kind, price, params
@@ -391,7 +396,10 @@ class CCXTBroker(ChannelBroker):
         if client.amount_to_precision(market.symbol, amount) != amount:
             step = client.market(market.symbol)["precision"]["amount"]
             return f"size {amount:g} is not a multiple of {market.symbol}'s amount step {step:g}"
-        _, limit, params = self._request(order)
+        try:
+            _, limit, params = self._request(order)
+        except OrderParamsError as error:
+            return str(error)
         trigger = params.get("triggerPrice")
         for price in (limit, trigger):
             if price is not None and client.price_to_precision(market.symbol, price) != price:
@@ -500,7 +508,7 @@ class CCXTBroker(ChannelBroker):
         if live.booked + EPSILON < live.filled:
             return  # its fills are on their way
         if live.state is OrderState.EXPIRED:
-            order.expire()
+            seam.expire(order)
         else:
             order.cancel()
             self.counts["canceled"] += 1

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from backtrader import Order
 from backtrader.brokers import BackBroker
-from backtrader.order import OrderBase
 
 from .. import seam
 from . import lean
@@ -390,7 +389,7 @@ class TickBroker(ChannelBroker):
         market.mark(now)
         order.addinfo(reason=reason)
         if expire:
-            OrderBase.expire(order)  # Order.expire only expires a passed valid=
+            seam.expire(order)
             order.executed.dt = to_num(now)
         else:
             order.reject(self)

@@ -167,9 +167,10 @@ class BinanceExecution:
     async def _close(self) -> None:
         if self.user_feed is not None:
             self.user_feed.request_stop()
-        for task in [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
             task.cancel()
-        await asyncio.sleep(0)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.exchange.close()
 
     def _emit(self, report: Report) -> None:
