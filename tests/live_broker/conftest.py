@@ -23,12 +23,24 @@ PERPETUAL = "BTC/USDT:USDT"
 RUN_DIRS: dict[int, Any] = {}  # id(FakeExchange) -> the run directory its live runs keep state in
 
 
+@pytest.fixture(autouse=True)
+def run_dirs(tmp_path):
+    """Each FakeExchange of a test gets its own run directory under the test's tmp_path (the
+    same for every run against it, so a second run resumes the first)."""
+    RUN_DIRS.clear()
+    RUN_DIRS[0] = tmp_path / "runs"
+    yield
+    RUN_DIRS.clear()
+
+
+def run_dir_of(exchange: FakeExchange) -> Any:
+    return RUN_DIRS.setdefault(id(exchange), RUN_DIRS[0] / f"exchange-{len(RUN_DIRS)}")
+
+
 @pytest.fixture
-def exchange(tmp_path):
+def exchange():
     with FakeExchange([SYMBOL]) as server:
-        RUN_DIRS[id(server)] = tmp_path / "runs"
         yield server
-        del RUN_DIRS[id(server)]
 
 
 def broker_config(exchange: FakeExchange) -> dict[str, Any]:
@@ -87,7 +99,7 @@ def live_run(exchange: FakeExchange, strategy: type, script: Callable[[Any], Non
         broker.set_partial_fills(True)
     else:
         config = broker_options.pop("config", None) or broker_config(exchange)
-        options = {"run_id": "t1", "run_dir": RUN_DIRS.get(id(exchange)), **broker_options}
+        options = {"run_id": "t1", "run_dir": run_dir_of(exchange), **broker_options}
         broker = CCXTBroker(exchange_id, config, **options)
         cerebro.setbroker(broker)
     cerebro.addstrategy(strategy)

@@ -31,6 +31,7 @@ def test_live_command_with_the_ccxt_broker_trades_at_the_exchange_and_prints_its
         exchange, tmp_path, monkeypatch, capsys):
     strategy = tmp_path / "buy_once.py"
     strategy.write_text(STRATEGY)
+    monkeypatch.chdir(tmp_path)  # the run's state goes to ./btchannels-runs
     monkeypatch.setenv("BTCHANNELS_API_KEY", exchange.api_key)
     monkeypatch.setenv("BTCHANNELS_API_SECRET", exchange.secret)
     sender = threading.Thread(target=exchange.send_trades, args=(SYMBOL, 100), kwargs={"rate": 50, "timeout": 30},
@@ -60,6 +61,7 @@ def test_live_command_shorts_a_perpetual_at_the_leverage_asked(perpetual_exchang
     exchange = perpetual_exchange
     strategy = tmp_path / "short_once.py"
     strategy.write_text(SHORT_ONCE)
+    monkeypatch.chdir(tmp_path)  # the run's state goes to ./btchannels-runs
     monkeypatch.setenv("BTCHANNELS_API_KEY", exchange.api_key)
     monkeypatch.setenv("BTCHANNELS_API_SECRET", exchange.secret)
     sender = threading.Thread(target=exchange.send_trades, args=(PERPETUAL, 100),

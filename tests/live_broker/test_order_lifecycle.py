@@ -16,7 +16,7 @@ import pytest
 
 from backtrader_channels.execution import RunStore
 
-from .conftest import SYMBOL, RUN_DIRS, Recorder, broker_config, live_run, saw
+from .conftest import SYMBOL, Recorder, broker_config, live_run, run_dir_of, saw
 
 
 class BuyOnFirstTick(Recorder):
@@ -97,7 +97,7 @@ def test_six_hundred_fills_during_a_silent_stream_are_all_booked_over_two_pages(
     assert len(broker.exchange_fills) == 600 == len(exchange.my_trades)
     assert order.executed.size == pytest.approx(1.2) and order.executed.price == pytest.approx(49_000.0)
     assert broker.execution_counts.pages >= 2  # 600 trades do not fit the first page of 500... or 1000
-    assert len(RunStore(RUN_DIRS[id(exchange)], "t1").fills()) == 600
+    assert len(RunStore(run_dir_of(exchange), "t1").fills()) == 600
 
 
 def test_a_restarted_run_keeps_its_open_orders_and_gives_new_orders_new_ids(exchange):
