@@ -109,9 +109,7 @@ class TickBroker(BackBroker):
     def from_broker(cls, broker: BackBroker) -> TickBroker:
         """A TickBroker with the cash, commissions and settings of ``broker``."""
         tick_broker = cls()
-        for name in BackBroker.params._getkeys():
-            setattr(tick_broker.p, name, getattr(broker.p, name))
-        tick_broker.comminfo = dict(broker.comminfo)
+        seam.copy_broker_settings(broker, tick_broker)
         tick_broker.init()
         return tick_broker
 
@@ -256,9 +254,9 @@ class TickBroker(BackBroker):
         """Cash is checked at submission at the mark price, and again when the order fills;
         an order on a symbol with no price yet can only be checked when it fills."""
         if self.tick_mode:
-            unpriced = [o for o in self.submitted if self.market_of(o.data).price is None]
+            unpriced = [o for o in seam.submitted_orders(self) if self.market_of(o.data).price is None]
             for order in unpriced:
-                self.submitted.remove(order)
+                seam.submitted_orders(self).remove(order)
                 self.submit_accept(order)
         super().check_submitted()
 
@@ -286,7 +284,7 @@ class TickBroker(BackBroker):
     def get_value(self, datas=None, mkt=False, lever=False) -> float:
         if self.tick_mode:
             now = self._now()
-            for data in self.positions:
+            for data in seam.positions(self):
                 self.market_of(data).mark(now)
             seam.revalue(self)
         return super().get_value(datas=datas, mkt=mkt, lever=lever)
@@ -295,25 +293,25 @@ class TickBroker(BackBroker):
 
     def book_cashflow(self, timestamp: float, symbol: str, kind: str, amount: float) -> None:
         """Add ``amount`` to cash now (a funding payment...) and record it."""
-        self.cash += amount
+        seam.set_cash_now(self, self.getcash() + amount)
         self.cashflows.append(CashFlow(timestamp, symbol, kind, amount))
 
     # -- notifications, delayed by the response latency ----------------------------------------
     def notify(self, order: Order) -> None:
-        self.notifs.append(seam.clone_order(order))  # BackBroker.notify, faster
+        seam.notification_queue(self).append(seam.clone_order(order))  # BackBroker.notify, faster
         if self._clock is not None:  # tick mode
             self._due.append(self._clock.now + self.latency_model.response(order))
 
     def notification_due(self) -> bool:
         """Whether a notification has reached the strategy's side by now."""
-        if not self.notifs:
+        if not seam.notification_queue(self):
             return False
         return not self._due or self._due[0] <= self._now()
 
     def due_notifications(self) -> Iterator[Order]:
         """The notifications ``get_notification`` hands over now, one by one (including any
         queued while they are handled)."""
-        notifs, due = self.notifs, self._due
+        notifs, due = seam.notification_queue(self), self._due
         while True:
             if due:
                 if due[0] > self._now():
@@ -417,7 +415,7 @@ class TickBroker(BackBroker):
         self._fill_size = size
         executed_before = order.executed.size
         comm_before = order.executed.comm
-        self.pending.remove(order)  # as in BackBroker.next: OCO checks must not see it
+        seam.pending_orders(self).remove(order)  # as in BackBroker.next: OCO checks must not see it
         if self._lean and seam.lean_data(order.data):
             lean.execute(self, order, size, price, to_num(now))
         else:
@@ -427,7 +425,7 @@ class TickBroker(BackBroker):
             commission = order.executed.comm - comm_before
             self.fills.append(FillRecord((now, market.symbol, size, price, commission, order.ref)))
         if order.alive():
-            self.pending.append(order)
+            seam.pending_orders(self).append(order)
             return
         self._close_order(order, market)
         if order.status == Order.Completed:
@@ -455,8 +453,8 @@ class TickBroker(BackBroker):
         """Forget an order that can no longer fill, wherever it waits."""
         if order in market.orders:
             market.orders.remove(order)
-        if order in self.pending:
-            self.pending.remove(order)
+        if order in seam.pending_orders(self):
+            seam.pending_orders(self).remove(order)
         self.incoming = [pair for pair in self.incoming if pair[1] is not order]
         self.fill_model.forget(order)
 
