@@ -8,7 +8,7 @@ nothing: see docs/architecture.md.
 
 import sys
 
-from .bridge import ChannelBridge
+from .channel_bridge import ChannelBridge
 from .broker import ChannelData, FillRecord, TickBroker
 from .broker.fills import ConservativeQueue, FillModel, FrontOfQueue, TradeThroughFills
 from .broker.latency import FixedLatency, LatencyModel

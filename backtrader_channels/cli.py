@@ -118,7 +118,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from .live.validator import LiveDataValidator
-    from .replay import replay_events
+    from .source_events import replay_events
     from .sources import open_book, open_trades
 
     is_book = args.kind == "book" or (args.kind is None and ".jsonl" in args.file.name)

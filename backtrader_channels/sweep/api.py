@@ -16,7 +16,7 @@ except ImportError as error:
 
 from .execute import execute
 from .spec import StrategyRef, build_jobs
-from .table import RESERVED, best_sets, build_table, plot_heatmap, write_table
+from .results import RESERVED, best_sets, build_table, plot_heatmap, write_table
 
 __all__ = ["SweepResult", "strategy_ref", "sweep"]
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from .metrics import METRICS
 from .progress import progress_bar
-from .runner import job_rows, run_job
+from .jobs import job_rows, run_job
 from .spec import JobSpec
 
 __all__ = ["Outcome", "execute"]

@@ -85,7 +85,7 @@ def test_days_come_from_file_names_and_urls_expand_through_fsspec(btc_days):
 
 
 def test_a_strategy_file_travels_with_its_text_to_workers_that_cannot_see_it(tmp_path, btc_days):
-    from backtrader_channels.sweep.runner import run_job
+    from backtrader_channels.sweep.jobs import run_job
 
     copy = tmp_path / "moved_strategy.py"
     copy.write_text(STRATEGY.read_text())
