@@ -20,13 +20,18 @@ FORBIDDEN = {
 }
 
 
+def _typing_only(tree: ast.AST) -> set[int]:
+    """ids of the nodes under ``if TYPE_CHECKING:`` (imports for type checkers, never run)."""
+    return {id(inner) for node in ast.walk(tree)
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for inner in ast.walk(node)}
+
+
 def imported_modules(path: Path) -> set[str]:
     """First-level package names ``path`` imports from backtrader_channels at run time (at any
     depth; imports for type checkers only, under ``if TYPE_CHECKING:``, do not count)."""
     tree = ast.parse(path.read_text())
-    typing_only = {id(inner) for node in ast.walk(tree)
-                   if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING"
-                   for inner in ast.walk(node)}
+    typing_only = _typing_only(tree)
     names: set[str] = set()
     package = path.relative_to(PACKAGE).parts[:-1]
     for node in ast.walk(tree):
@@ -66,13 +71,6 @@ def test_the_checker_sees_relative_and_absolute_imports(tmp_path):
 
 
 # -- import circles --------------------------------------------------------------------------
-def _typing_only(tree: ast.AST) -> set[int]:
-    """ids of the nodes under ``if TYPE_CHECKING:`` (imports for type checkers, never run)."""
-    return {id(inner) for node in ast.walk(tree)
-            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-            for inner in ast.walk(node)}
-
-
 def module_graph(package: Path) -> dict[str, set[str]]:
     """Which modules of ``package`` (a directory) each of its modules imports at run time:
     ``import``/``from`` statements at module level and inside functions, not those under
