@@ -8,11 +8,11 @@ nothing: see docs/architecture.md.
 
 import sys
 
-from .bridge import ChannelBridge
 from .broker import ChannelData, FillRecord, TickBroker
 from .broker.fills import ConservativeQueue, FillModel, FrontOfQueue, TradeThroughFills
 from .broker.latency import FixedLatency, LatencyModel
 from .cerebro import RunMode, install
+from .channel_bridge import ChannelBridge
 from .channels import BookError, Channel, OrderBook, OrderBookChannel, TickChannel
 from .events import Event, EventPriority, Level, OrderBookEvent, TickEvent
 from .kinds import FundingChannel, FundingEvent

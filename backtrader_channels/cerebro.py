@@ -168,7 +168,7 @@ def _run_tick(cerebro: bt.Cerebro, equity_interval: float = 1.0, duration: float
         return optimize_in_processes(cerebro, equity_interval=equity_interval, **kwargs)
     live = _live_session(cerebro, validator, duration)
     channels = channels_of(cerebro)
-    bar_feeds = list(cerebro.datas)
+    bar_feeds = seam.data_feeds(cerebro)
     if not channels:
         if live is not None:
             return []  # the queue stopped before any event arrived
@@ -181,23 +181,21 @@ def _run_tick(cerebro: bt.Cerebro, equity_interval: float = 1.0, duration: float
     plan = RunPlan(channels, markets, broker, bar_feeds, live, equity_interval, environment=cerebro)
     engine = TickEngine(cerebro, plan)
     cerebro._bc_engine = engine
-    if not bar_feeds:  # the channels' data stand in as the strategies' datas
+    stand_ins = None  # without bar feeds, the channels' data stand in as the strategies' datas
+    if not bar_feeds:
         for market in markets.values():
             market.data.clock_every(equity_interval)
-        cerebro.datas = [market.data for market in markets.values()]
-        cerebro.datasbyname = {market.symbol: market.data for market in markets.values()}
+        stand_ins = {market.symbol: market.data for market in markets.values()}
     oldbuysell = cerebro.p.oldbuysell
     if not bar_feeds:  # stdstats' BuySell marks fills at their price, not 1.5% off a step's 'bar'
         kwargs.setdefault("oldbuysell", True)
     try:
-        with seam.bar_loop_replaced(cerebro, engine.run):
+        with seam.datas_replaced(cerebro, stand_ins), seam.bar_loop_replaced(cerebro, engine.run):
             # one process (maxcpus=1): optimisation runs share this engine; strategies carry tick_result
             strategies = _bar_run(cerebro, **{**kwargs, "runonce": False, "preload": True, "maxcpus": 1,
                                               "optreturn": False})
     finally:
         cerebro.p.oldbuysell = oldbuysell
-        if not bar_feeds:
-            cerebro.datas, cerebro.datasbyname = [], {}
     cerebro.tick_result = engine.result
     cerebro._bc_plotted_engine = engine  # cerebro.plot() draws this run
     return strategies
@@ -207,7 +205,7 @@ def _check_bar_feeds(bar_feeds: list, kwargs: dict[str, Any]) -> None:
     """Tick mode reads bar feeds preloaded (their close times join the event merge)."""
     if bar_feeds and kwargs.get("preload") is False:
         raise ValueError("tick mode preloads bar feeds: run without preload=False")
-    live = [feed._name or type(feed).__name__ for feed in bar_feeds if feed.islive()]
+    live = [seam.data_name(feed) or type(feed).__name__ for feed in bar_feeds if feed.islive()]
     if live:
         raise ValueError(f"tick mode takes historical bar feeds only; live: {', '.join(live)} (use live channels)")
 

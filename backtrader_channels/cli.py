@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ import backtrader as bt
 from .channels import BookError, OrderBookChannel, TickChannel
 from .result import RunResult
 from .sources import SourceError
+from .strategy_file import StrategyFileError, load_strategy
 
 __all__ = ["main"]
 
@@ -81,32 +81,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_strategy(path: Path, name: str | None = None) -> type[bt.Strategy]:
-    """The ``bt.Strategy`` subclass defined in a Python file (``name`` picks one of several)."""
-    if not path.is_file():
-        raise SystemExit(f"btchannels: strategy file not found: {path}")
-    spec = importlib.util.spec_from_file_location(f"btchannels_strategy_{path.stem}", path)
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"btchannels: cannot load {path} as a Python module (a .py file?)")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # backtrader looks strategies' modules up by name
-    spec.loader.exec_module(module)
-    found = {
-        value.__name__: value for value in vars(module).values()
-        if isinstance(value, type) and issubclass(value, bt.Strategy) and value.__module__ == module.__name__
-    }
-    if name is not None:
-        if name not in found:
-            raise SystemExit(f"btchannels: no strategy class {name!r} in {path} (found: {', '.join(found) or 'none'})")
-        return found[name]
-    if len(found) != 1:
-        raise SystemExit(f"btchannels: {path} defines {len(found)} strategy classes "
-                         f"({', '.join(found) or 'none'}); choose one with --strategy")
-    return next(iter(found.values()))
+def _strategy(args: argparse.Namespace) -> type[bt.Strategy]:
+    """The strategy class of ``args.strategy_file`` (``--strategy`` picks one); a file that
+    has none to give ends the command with its one-line error."""
+    try:
+        return load_strategy(args.strategy_file, args.strategy)
+    except StrategyFileError as error:
+        raise SystemExit(f"btchannels: {error}") from None
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    strategy = load_strategy(args.strategy_file, args.strategy)
+    strategy = _strategy(args)
     result = _run_backtest(strategy, args.ticks, args.book, args.symbol, args.cash, args.commission)
     _report(result, args.chart)
     return 0
@@ -133,7 +118,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from .live.validator import LiveDataValidator
-    from .replay import replay_events
+    from .source_events import replay_events
     from .sources import open_book, open_trades
 
     is_book = args.kind == "book" or (args.kind is None and ".jsonl" in args.file.name)
@@ -209,7 +194,7 @@ def cmd_live(args: argparse.Namespace) -> int:
 
     if args.bus is not None and args.run_name is None:
         raise SystemExit("btchannels live: --bus needs --run, the run's name for control commands")
-    strategy = load_strategy(args.strategy_file, args.strategy)
+    strategy = _strategy(args)
     config = _exchange_config(args)
     if args.sandbox:
         config["sandbox"] = True
@@ -305,7 +290,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     if not args.log.is_file():
         raise SystemExit(f"btchannels: event log not found: {args.log}")
-    result = replay(args.log, load_strategy(args.strategy_file, args.strategy))
+    result = replay(args.log, _strategy(args))
     print(result.summary())
     return 0 if result.identical else 1
 

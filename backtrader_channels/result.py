@@ -114,7 +114,7 @@ def build_result(engine: Any, strategies: list, wall_seconds: float) -> RunResul
     channels = engine.channels.values()
     first = engine.first_market
     return RunResult(
-        start_cash=broker.startingcash,
+        start_cash=seam.starting_cash(broker),
         end_value=broker.getvalue(),
         end_cash=broker.getcash(),
         events=engine.events,

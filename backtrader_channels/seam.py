@@ -48,6 +48,7 @@ _REQUIRED: dict[Any, tuple[str, ...]] = {
     Order: ("clone", "alive", "refbasis"),
     OrderData: ("clone",),
     bt.feed.DataBase: ("_start", "forward"),
+    BackBroker.params: ("_getkeys",),
 }
 _PARAMETERS: dict[tuple[Any, str], tuple[str, ...]] = {
     (BackBroker, "_execute"): ("self", "order", "ago", "price", "cash", "position", "dtcoc"),
@@ -61,8 +62,9 @@ _PARAMETERS: dict[tuple[Any, str], tuple[str, ...]] = {
 # attributes set on instances in __init__, checked on fresh objects
 _INSTANCE_FIELDS: dict[str, tuple[str, ...]] = {
     "BackBroker": ("notifs", "pending", "submitted", "_toactivate", "_ocos", "_ocol", "positions", "comminfo",
-                   "orders", "_pchildren"),
+                   "orders", "_pchildren", "cash", "startingcash", "d_credit"),
     "Cerebro": ("_dooptimize", "strats", "optcbs", "datas", "datasbyname"),
+    "DataBase": ("_name", "_timeframe", "_compression"),
     "LineBuffer": ("array", "idx", "lencount", "mode", "_idx", "bindings"),
     "OrderData": ("exbits", "p1", "p2"),
 }
@@ -89,7 +91,8 @@ def check_backtrader() -> None:
     for function, fields in _SET_BY.items():
         source = inspect.getsource(function)
         missing += [f"{function.__qualname__} setting {field}" for field in fields if field not in source]
-    samples = {"BackBroker": BackBroker(), "Cerebro": bt.Cerebro(), "LineBuffer": LineBuffer(), "OrderData": OrderData()}
+    samples = {"BackBroker": BackBroker(), "Cerebro": bt.Cerebro(), "DataBase": bt.feed.DataBase(),
+               "LineBuffer": LineBuffer(), "OrderData": OrderData()}
     missing += [f"{owner}().{name}" for owner, names in _INSTANCE_FIELDS.items()
                 for name in names if not hasattr(samples[owner], name)]
     if missing:
@@ -402,9 +405,64 @@ def recount_warm_up(strategy: bt.Strategy, leaving_out: list) -> None:
 
 
 # -- broker ----------------------------------------------------------------------------------
+# BackBroker keeps its books in plain attributes set up by ``init`` (cash, positions, the
+# pending/submitted order queues, notifications, commissions); its public methods cover a
+# bar run's needs, these what a tick run does to them between bars.
+
 def notification_queue(broker: BackBroker) -> Any:
     """The broker's queue of order notifications (truthy while one waits)."""
     return broker.notifs
+
+
+def pending_orders(broker: BackBroker) -> Any:
+    """The orders accepted and working (a deque BackBroker.next matches): fills take an order
+    out while they execute it, as ``BackBroker.next`` does, so OCO checks do not see it."""
+    return broker.pending
+
+
+def submitted_orders(broker: BackBroker) -> Any:
+    """The orders submitted and not yet checked for cash (``check_submitted`` takes them)."""
+    return broker.submitted
+
+
+def positions(broker: BackBroker) -> dict:
+    """Every data the broker holds (or held) a position in, to its ``Position``."""
+    return broker.positions
+
+
+def commissions(broker: BackBroker) -> dict:
+    """The commission schemes by data name (``None``: the default one)."""
+    return broker.comminfo
+
+
+def starting_cash(broker: BackBroker) -> float:
+    return broker.startingcash
+
+
+def set_cash_now(broker: BackBroker, cash: float) -> None:
+    """The cash balance becomes ``cash`` at once, as ``_execute`` books a fill
+    (``add_cash``, the public way, waits for the next bar)."""
+    broker.cash = cash
+
+
+def start_with_cash(broker: BackBroker, cash: float) -> None:
+    """The broker starts from ``cash`` (a live account's balance): its cash, starting cash
+    and ``cash`` parameter, as ``setcash`` before a run and ``start`` make them."""
+    broker.cash = broker.startingcash = broker.p.cash = cash
+
+
+def take_credit_interest(broker: BackBroker, data: Any) -> float:
+    """The credit interest owed on ``data``'s position so far, settled (with ``int2pnl`` it
+    goes into the commission of the fill that closes it, as in ``_execute``)."""
+    return broker.d_credit.pop(data, 0.0)
+
+
+def copy_broker_settings(source: BackBroker, target: BackBroker) -> None:
+    """Give ``target`` every BackBroker param and the commission schemes of ``source``
+    (before ``target.init()``, which takes its cash from the params)."""
+    for name in BackBroker.params._getkeys():
+        setattr(target.p, name, getattr(source.p, name))
+    target.comminfo = dict(source.comminfo)
 
 
 def clone_order(order: Order) -> Order:
@@ -549,6 +607,43 @@ def slipped(broker: BackBroker, buy: bool, cap: float, price: float, limited: bo
 
 def revalue(broker: BackBroker) -> None:
     broker._get_value(datas=None, lever=False)
+
+
+# -- data feeds ------------------------------------------------------------------------------
+def data_feeds(cerebro: bt.Cerebro) -> list:
+    """The data feeds added to ``cerebro`` (``adddata``, ``resampledata``...)."""
+    return list(cerebro.datas)
+
+
+@contextmanager
+def datas_replaced(cerebro: bt.Cerebro, stand_ins: dict[str, Any] | None) -> Iterator[None]:
+    """For one ``Cerebro.run``: the datas ``stand_ins`` (by name) are cerebro's data feeds,
+    so strategies, analyzers and observers get them as ``self.datas`` (None: leave the feeds)."""
+    if stand_ins is None:
+        yield
+        return
+    datas, by_name = cerebro.datas, cerebro.datasbyname
+    cerebro.datas, cerebro.datasbyname = list(stand_ins.values()), dict(stand_ins)
+    try:
+        yield
+    finally:
+        cerebro.datas, cerebro.datasbyname = datas, by_name
+
+
+def data_name(data: Any) -> str | None:
+    """The name a data feed was added under (``adddata(data, name=...)``), if any."""
+    return data._name
+
+
+def name_data(data: Any, name: str) -> None:
+    """Name a data made outside ``adddata`` (what ``adddata(data, name=...)`` sets)."""
+    data._name = name
+
+
+def set_timeframe(data: Any, timeframe: int, compression: int) -> None:
+    """The period of ``data``'s values, which analyzers default to (set by a feed's params
+    before ``start``, which this data never gets)."""
+    data._timeframe, data._compression = timeframe, compression
 
 
 # -- lines -----------------------------------------------------------------------------------

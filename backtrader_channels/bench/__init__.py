@@ -12,7 +12,7 @@ Binance zip, in Binance's own layout) into a directory, once.
 
 from .costs import COSTS
 from .inputs import Inputs
-from .latency import scenario_latency
+from .live_latency import scenario_latency
 from .measure import SIZE_ENV, SIZES, SYMBOLS, Measured, Row, Sizes, median_rate, sizes_from_env
 from .scenarios import (
     backtrader_frame,
@@ -30,7 +30,7 @@ from .scenarios import (
     scenario_queue_threads,
     scenario_ticks,
 )
-from .table import (
+from .suite import (
     COST_JOB,
     bench_parser,
     format_rows,

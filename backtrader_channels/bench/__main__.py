@@ -1,5 +1,5 @@
 """``python -m backtrader_channels.bench``: the same as ``btchannels bench``."""
 
-from .table import main_bench
+from .suite import main_bench
 
 raise SystemExit(main_bench())

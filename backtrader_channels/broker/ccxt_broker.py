@@ -185,13 +185,13 @@ class CCXTBroker(ChannelBroker):
         wallet plus the unrealized profit at the last trade price."""
         if self.tick_mode:
             now = self._now()
-            for data in self.positions:
+            for data in seam.positions(self):
                 self.market_of(data).mark(now)
             seam.revalue(self)
         if not self.futures:
             return super().get_value(datas=datas, mkt=mkt, lever=lever)
-        value = 0.0 if datas else self.cash
-        for data in datas or list(self.positions):
+        value = 0.0 if datas else self.getcash()
+        for data in datas or list(seam.positions(self)):
             position = self.getposition(data)
             if position.size:
                 price = self.market_of(data).price or position.adjbase
@@ -272,7 +272,7 @@ class CCXTBroker(ChannelBroker):
         self._set_cash(cash)
 
     def _set_cash(self, cash: float) -> None:
-        self.cash = self.startingcash = self.p.cash = cash
+        seam.start_with_cash(self, cash)
 
     def _resume(self, open_orders: list[dict[str, Any]]) -> None:
         """The run's own live orders from its state are its own again; an open order of this
@@ -324,7 +324,7 @@ class CCXTBroker(ChannelBroker):
             self._by_exchange[live.exchange_id] = live.client_id
         live.ref = order.ref
         if order.alive():
-            self.pending.append(order)
+            seam.pending_orders(self).append(order)
 
     # -- orders from the strategy ----------------------------------------------------------------
     def submit(self, order: Order, check: bool = True) -> Order:
@@ -519,8 +519,8 @@ class CCXTBroker(ChannelBroker):
         self._forget(order)
 
     def _forget(self, order: Order) -> None:
-        if order in self.pending:
-            self.pending.remove(order)
+        if order in seam.pending_orders(self):
+            seam.pending_orders(self).remove(order)
 
     def _on_fill(self, fill: OwnFill) -> None:
         store = self._store
@@ -568,7 +568,7 @@ class CCXTBroker(ChannelBroker):
         self.fills.append(FillRecord((now, market.symbol, signed, fill.price, order.executed.comm - commission_before,
                                       order.ref)))
         if order.alive():
-            self.pending.append(order)
+            seam.pending_orders(self).append(order)
         elif order.status == Order.Completed:
             self.counts["completed"] += 1
 

@@ -166,7 +166,7 @@ class ChannelBroker(BackBroker):
 
     def book_cashflow(self, timestamp: float, symbol: str, kind: str, amount: float) -> None:
         """Add ``amount`` to cash now (a funding payment...) and record it."""
-        self.cash += amount
+        seam.set_cash_now(self, self.getcash() + amount)
         self.cashflows.append(CashFlow(timestamp, symbol, kind, amount))
 
     # -- notifications, delayed by the response latency ----------------------------------------
@@ -175,20 +175,20 @@ class ChannelBroker(BackBroker):
         return 0.0
 
     def notify(self, order: Order) -> None:
-        self.notifs.append(seam.clone_order(order))  # BackBroker.notify, faster
+        seam.notification_queue(self).append(seam.clone_order(order))  # BackBroker.notify, faster
         if self._clock is not None:  # tick mode
             self._due.append(self._clock.now + self._response_delay(order))
 
     def notification_due(self) -> bool:
         """Whether a notification has reached the strategy's side by now."""
-        if not self.notifs:
+        if not seam.notification_queue(self):
             return False
         return not self._due or self._due[0] <= self._now()
 
     def due_notifications(self) -> Iterator[Order]:
         """The notifications ``get_notification`` hands over now, one by one (including any
         queued while they are handled)."""
-        notifs, due = self.notifs, self._due
+        notifs, due = seam.notification_queue(self), self._due
         while True:
             if due:
                 if due[0] > self._now():

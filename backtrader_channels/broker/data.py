@@ -39,7 +39,7 @@ class ChannelData(bt.feed.DataBase):
     """One symbol's order handle: ``self.buy(data=...)`` and positions key on it."""
 
     def __init__(self, symbol: str) -> None:
-        self._name = symbol
+        seam.name_data(self, symbol)
         self.symbol = symbol
 
     def _load(self) -> bool:
@@ -59,7 +59,7 @@ class ChannelData(bt.feed.DataBase):
         sub-second timeframe breaks on fractions).
         """
         whole = seconds >= 1 and float(seconds).is_integer()
-        self._timeframe, self._compression = bt.TimeFrame.Seconds, int(seconds) if whole else 1
+        seam.set_timeframe(self, bt.TimeFrame.Seconds, int(seconds) if whole else 1)
 
     def step(self, length: int, timestamp: float, price: float | None) -> None:
         """Write slot number ``length`` (one step of a tick-only run), opening it unless

@@ -49,9 +49,9 @@ def cash_after(broker: BackBroker, order: Order) -> float:
     data = order.data
     comminfo = BackBroker.getcommissioninfo(broker, data)
     price = order.created.price
-    _, _, opened, closed = broker.positions[data].pseudoupdate(order.executed.remsize, price)
+    _, _, opened, closed = BackBroker.getposition(broker, data).pseudoupdate(order.executed.remsize, price)
     shortcash = broker.p.shortcash
-    cash = broker.cash
+    cash = BackBroker.getcash(broker)
     if closed:
         cash = _closing(comminfo, shortcash, cash, closed, price, price, 0)[0]
     if opened:
@@ -67,15 +67,15 @@ def execute(broker: BackBroker, order: Order, size: float, price: float, when_nu
     data = order.data
     comminfo = BackBroker.getcommissioninfo(broker, data)
     shortcash = broker.p.shortcash
-    position = broker.positions[data]
+    position = BackBroker.getposition(broker, data)
     basis = position.price
     psize, pprice, opened, closed = position.pseudoupdate(size, price)
     pnl = comminfo.profitandloss(-closed, basis, price)
-    cash = broker.cash
+    cash = BackBroker.getcash(broker)
     if closed:
         cash, closedvalue, closedcomm = _closing(comminfo, shortcash, cash, closed, basis, price, pnl)
         cash += comminfo.cashadjust(-closed, position.adjbase, price)
-        broker.cash = cash
+        seam.set_cash_now(broker, cash)
     else:
         closedvalue = closedcomm = 0.0
     wanted = opened
@@ -88,7 +88,7 @@ def execute(broker: BackBroker, order: Order, size: float, price: float, when_nu
             if abs(psize) > abs(opened):  # futures held before: their cash adjusted to this price
                 cash += comminfo.cashadjust(psize - opened, position.adjbase, price)
             position.adjbase = price
-            broker.cash = cash
+            seam.set_cash_now(broker, cash)
     else:
         openedvalue = openedcomm = 0.0
     executed = closed + opened
@@ -96,7 +96,7 @@ def execute(broker: BackBroker, order: Order, size: float, price: float, when_nu
         comminfo.confirmexec(executed, price)
         position.update(executed, price, data.datetime.datetime())
         if closed and broker.p.int2pnl:
-            closedcomm += broker.d_credit.pop(data, 0.0)
+            closedcomm += seam.take_credit_interest(broker, data)
         order.execute(when_num, executed, price, closed, closedvalue, closedcomm, opened, openedvalue, openedcomm,
                       comminfo.margin, pnl, psize, pprice)
         order.addcomminfo(comminfo)

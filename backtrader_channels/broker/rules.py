@@ -52,7 +52,7 @@ def short_refusal(broker: Any, order: Order) -> str | None:
 
 def _working_sells(broker: Any, data: Any) -> dict[Any, float]:
     groups: dict[Any, float] = {}
-    for order in broker.pending:
+    for order in seam.pending_orders(broker):
         if order.data is data and not order.isbuy() and order.alive() and order.active():
             key = _group(broker, order)
             groups[key] = max(groups.get(key, 0.0), abs(order.executed.remsize))
@@ -69,7 +69,7 @@ def check_commissions(broker: Any) -> None:
     """ValueError for a negative commission unless maker rebates were allowed."""
     if broker.p.maker_rebate:
         return
-    for name, info in broker.comminfo.items():
+    for name, info in seam.commissions(broker).items():
         if info.p.commission < 0:
             which = "" if name is None else f" for {name!r}"
             raise ValueError(

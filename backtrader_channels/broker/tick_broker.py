@@ -94,9 +94,7 @@ class TickBroker(ChannelBroker):
     def from_broker(cls, broker: BackBroker) -> TickBroker:
         """A TickBroker with the cash, commissions and settings of ``broker``."""
         tick_broker = cls()
-        for name in BackBroker.params._getkeys():
-            setattr(tick_broker.p, name, getattr(broker.p, name))
-        tick_broker.comminfo = dict(broker.comminfo)
+        seam.copy_broker_settings(broker, tick_broker)
         tick_broker.init()
         return tick_broker
 
@@ -180,9 +178,9 @@ class TickBroker(ChannelBroker):
         """Cash is checked at submission at the mark price, and again when the order fills;
         an order on a symbol with no price yet can only be checked when it fills."""
         if self.tick_mode:
-            unpriced = [o for o in self.submitted if self.market_of(o.data).price is None]
+            unpriced = [o for o in seam.submitted_orders(self) if self.market_of(o.data).price is None]
             for order in unpriced:
-                self.submitted.remove(order)
+                seam.submitted_orders(self).remove(order)
                 self.submit_accept(order)
         super().check_submitted()
 
@@ -232,7 +230,7 @@ class TickBroker(ChannelBroker):
     def get_value(self, datas=None, mkt=False, lever=False) -> float:
         if self.tick_mode:
             now = self._now()
-            for data in self.positions:
+            for data in seam.positions(self):
                 self.market_of(data).mark(now)
             seam.revalue(self)
         return super().get_value(datas=datas, mkt=mkt, lever=lever)
@@ -408,7 +406,7 @@ class TickBroker(ChannelBroker):
     def _fill(self, order: Order, market: Market, size: float, price: float, passive: bool) -> None:
         """Execute ``size`` of ``order`` at ``price``; a reduce-only order never beyond the position."""
         if self._params and self._params.get(order.ref, (None, PLAIN))[1].reduce_only:
-            size = min(size, abs(self.positions[order.data].size))
+            size = min(size, abs(seam.positions(self)[order.data].size))
         if not passive:
             price = self._slipped(order, price)
         now = self._now()
@@ -416,7 +414,7 @@ class TickBroker(ChannelBroker):
         self._fill_size = size
         executed_before = order.executed.size
         comm_before = order.executed.comm
-        self.pending.remove(order)  # as in BackBroker.next: OCO checks must not see it
+        seam.pending_orders(self).remove(order)  # as in BackBroker.next: OCO checks must not see it
         if self._lean and seam.lean_data(order.data):
             lean.execute(self, order, size, price, to_num(now))
         else:
@@ -426,7 +424,7 @@ class TickBroker(ChannelBroker):
             commission = order.executed.comm - comm_before
             self.fills.append(FillRecord((now, market.symbol, size, price, commission, order.ref)))
         if order.alive():
-            self.pending.append(order)
+            seam.pending_orders(self).append(order)
         else:
             self._close_order(order, market)
             if order.status == Order.Completed:
@@ -438,7 +436,7 @@ class TickBroker(ChannelBroker):
         """After a fill: reduce-only orders of ``market`` that would no longer reduce its position
         (closed or reversed) expire, as the venue cancels them."""
         data = market.data
-        held = self.positions[data].size
+        held = seam.positions(self)[data].size
         for order, params in list(self._params.values()):
             if params.reduce_only and order.data is data and order.alive() and not (held and (held < 0) == order.isbuy()):
                 now = "closed" if not held else f"{held:g}"
@@ -467,8 +465,8 @@ class TickBroker(ChannelBroker):
         """Forget an order that can no longer fill, wherever it waits."""
         if order in market.orders:
             market.orders.remove(order)
-        if order in self.pending:
-            self.pending.remove(order)
+        if order in seam.pending_orders(self):
+            seam.pending_orders(self).remove(order)
         self.incoming = [pair for pair in self.incoming if pair[1] is not order]
         self.fill_model.forget(order)
         self._params.pop(order.ref, None)

@@ -15,9 +15,9 @@ __all__ = [
 ]
 
 _HOMES = {
-    "BusFeed": "feed", "BusStats": "feed", "BusPublisher": "publisher", "collect": "publisher",
-    "ControlFeed": "control", "ControlSocket": "control",
-    "add_control": "control", "send_command": "control", "send_local": "control",
+    "BusFeed": "bus_feed", "BusStats": "bus_feed", "BusPublisher": "publisher", "collect": "publisher",
+    "ControlFeed": "commands", "ControlSocket": "commands",
+    "add_control": "commands", "send_command": "commands", "send_local": "commands",
 }
 
 

@@ -13,13 +13,12 @@ with each update's highest bid and lowest ask of size > 0 worked out once (with 
 for a file), so most deltas are known at a glance not to cross the book.
 
 A channel fed by a long book file keeps the compiled book instead (``compiled_book``, the
-``fast`` extra, with the same API and results): see ``fastest_book``.
+``fast`` extra, with the same API and results): see ``orderbook.fastest_book``.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
@@ -29,9 +28,8 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from ..events import Level
-from ..extras import missing_extra
 
-__all__ = ["BookError", "OrderBook", "Updates", "fastest_book", "head_length", "level_columns", "packed_columns"]
+__all__ = ["BookError", "OrderBook", "Updates", "head_length", "level_columns", "packed_columns"]
 
 
 _new_tuple = tuple.__new__
@@ -353,31 +351,3 @@ class OrderBook:
 
     def __repr__(self) -> str:
         return f"OrderBook({self.symbol!r}, bid={self.best_bid}, ask={self.best_ask})"
-
-
-COMPILED_FROM_BYTES = 8_000_000  # a book file this big: about 170,000 Parquet updates of 10 levels
-_BOOK_CHOICES = ("auto", "python", "compiled")
-
-
-def fastest_book(file_bytes: int = 0) -> type:
-    """The book a channel keeps, for a channel fed by a book file of ``file_bytes`` (0: live).
-
-    ``CompiledOrderBook`` costs numba's start, about 1 s a process (and 12 s to compile once
-    after an install), and saves about 8 µs an update: it repays that over a long file, not
-    over a short one or a live book's few updates a second. So by default (``auto``) a
-    channel keeps it for a file of ``COMPILED_FROM_BYTES`` or more when numba imports (the
-    ``fast`` extra), else ``OrderBook``. The environment variable ``BTCHANNELS_BOOK`` set to
-    ``python`` or ``compiled`` chooses for every channel.
-    """
-    choice = os.environ.get("BTCHANNELS_BOOK", "auto").lower() or "auto"
-    if choice not in _BOOK_CHOICES:
-        raise ValueError(f"BTCHANNELS_BOOK must be one of {', '.join(_BOOK_CHOICES)}, got {choice!r}")
-    if choice == "python" or (choice == "auto" and file_bytes < COMPILED_FROM_BYTES):
-        return OrderBook
-    try:
-        from .compiled_book import CompiledOrderBook
-    except ImportError as error:  # no numba: the fast extra is not installed
-        if choice == "compiled":
-            raise missing_extra("fast", "BTCHANNELS_BOOK=compiled", error) from error
-        return OrderBook
-    return CompiledOrderBook

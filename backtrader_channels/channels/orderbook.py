@@ -2,17 +2,48 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..events import EventPriority, Level, OrderBookEvent
+from ..extras import missing_extra
 from .base import Channel
-from .book import BookError, Updates, fastest_book, level_columns
+from .book import BookError, OrderBook, Updates, level_columns
 
-__all__ = ["BookTop", "OrderBookChannel"]
+__all__ = ["BookTop", "OrderBookChannel", "fastest_book"]
 
 _new_tuple = tuple.__new__
+
+# which book a channel keeps: chosen here, so that book.py never imports the compiled book
+# (compiled_book.py builds on book.py's Updates)
+COMPILED_FROM_BYTES = 8_000_000  # a book file this big: about 170,000 Parquet updates of 10 levels
+_BOOK_CHOICES = ("auto", "python", "compiled")
+
+
+def fastest_book(file_bytes: int = 0) -> type:
+    """The book a channel keeps, for a channel fed by a book file of ``file_bytes`` (0: live).
+
+    ``CompiledOrderBook`` costs numba's start, about 1 s a process (and 12 s to compile once
+    after an install), and saves about 8 µs an update: it repays that over a long file, not
+    over a short one or a live book's few updates a second. So by default (``auto``) a
+    channel keeps it for a file of ``COMPILED_FROM_BYTES`` or more when numba imports (the
+    ``fast`` extra), else ``OrderBook``. The environment variable ``BTCHANNELS_BOOK`` set to
+    ``python`` or ``compiled`` chooses for every channel.
+    """
+    choice = os.environ.get("BTCHANNELS_BOOK", "auto").lower() or "auto"
+    if choice not in _BOOK_CHOICES:
+        raise ValueError(f"BTCHANNELS_BOOK must be one of {', '.join(_BOOK_CHOICES)}, got {choice!r}")
+    if choice == "python" or (choice == "auto" and file_bytes < COMPILED_FROM_BYTES):
+        return OrderBook
+    try:
+        from .compiled_book import CompiledOrderBook
+    except ImportError as error:  # no numba: the fast extra is not installed
+        if choice == "compiled":
+            raise missing_extra("fast", "BTCHANNELS_BOOK=compiled", error) from error
+        return OrderBook
+    return CompiledOrderBook
 
 
 def _bytes_of(dataname: Any) -> int:

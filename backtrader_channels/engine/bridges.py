@@ -15,7 +15,7 @@ import backtrader as bt
 import numpy as np
 
 from .. import seam
-from ..bridge import ChannelBridge
+from ..channel_bridge import ChannelBridge
 from ..sources.chunks import to_seconds
 
 __all__ = ["BridgeUpdater"]

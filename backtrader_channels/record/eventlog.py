@@ -44,8 +44,8 @@ def _scalars(params: Any) -> dict[str, Any]:
 
 def broker_header(broker: Any) -> dict[str, Any]:
     """Cash, scalar settings and default commission of a broker: enough to rebuild it."""
-    return {"cash": broker.startingcash, "params": _scalars(broker.p),
-            "commission": _scalars(broker.comminfo[None].p)}
+    return {"cash": seam.starting_cash(broker), "params": _scalars(broker.p),
+            "commission": _scalars(seam.commissions(broker)[None].p)}
 
 
 class EventLog:

@@ -56,7 +56,7 @@ def open_book(
     (``btchannels record``, see recordings.py).
     """
     if is_recording(path):
-        return open_recording(path, "book", format=format, on_error=on_error, chunk_rows=chunk_rows)
+        return open_recording(path, "book", open_book, format=format, on_error=on_error, chunk_rows=chunk_rows)
     return BookSource(path, format=format, on_error=on_error, chunk_rows=chunk_rows)
 
 

@@ -115,21 +115,17 @@ class RecordingSource:
         return f"RecordingSource({str(self.path)!r}, {len(self.files)} files, {len(self.gaps)} gaps)"
 
 
-def open_recording(path: str | PathLike, kind: str, *, symbol: str | None = None, format: str | None = None,
-                   on_error: str = "raise", chunk_rows: int = 100_000) -> RecordingSource:
-    """A recording directory (root, symbol or stream directory) as a source of ``kind``."""
+def open_recording(path: str | PathLike, kind: str, open_file: Callable[..., Any], *, symbol: str | None = None,
+                   format: str | None = None, on_error: str = "raise", chunk_rows: int = 100_000) -> RecordingSource:
+    """A recording directory (root, symbol or stream directory) as a source of ``kind``, each
+    segment file read by ``open_file(file, on_error=, chunk_rows=)`` (``open_trades`` or
+    ``open_book``: the file readers call this module, never the other way round)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if format not in (None, "parquet", "recording"):
         raise ValueError(f"{path}: a recording directory holds Parquet files, not format={format!r}")
-    if kind == "trades":
-        from .trades import open_trades
 
-        def opener(file: Path) -> Any:
-            return open_trades(file, on_error=on_error, chunk_rows=chunk_rows)
-    else:
-        from .books import open_book
+    def opener(file: Path) -> Any:
+        return open_file(file, on_error=on_error, chunk_rows=chunk_rows)
 
-        def opener(file: Path) -> Any:
-            return open_book(file, on_error=on_error, chunk_rows=chunk_rows)
     return RecordingSource(Path(path), kind, opener, on_error, symbol)

@@ -63,7 +63,8 @@ def open_trades(
     (``btchannels record``, see recordings.py).
     """
     if is_recording(path):
-        return open_recording(path, "trades", symbol=symbol, format=format, on_error=on_error, chunk_rows=chunk_rows)
+        return open_recording(path, "trades", open_trades, symbol=symbol, format=format, on_error=on_error,
+                              chunk_rows=chunk_rows)
     return TradeSource(
         path, symbol=symbol, format=format, on_error=on_error, chunk_rows=chunk_rows, check_symbol=check_symbol
     )

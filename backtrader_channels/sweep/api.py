@@ -15,8 +15,8 @@ except ImportError as error:
     raise missing_extra("sweep", "sweeps", error) from error
 
 from .execute import execute
+from .results import RESERVED, best_sets, build_table, plot_heatmap, write_table
 from .spec import StrategyRef, build_jobs
-from .table import RESERVED, best_sets, build_table, plot_heatmap, write_table
 
 __all__ = ["SweepResult", "strategy_ref", "sweep"]
 

@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .jobs import job_rows, run_job
 from .metrics import METRICS
 from .progress import progress_bar
-from .runner import job_rows, run_job
 from .spec import JobSpec
 
 __all__ = ["Outcome", "execute"]

@@ -61,8 +61,8 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from .binance_server import FakeBinance, _Connection, _Market
-from .rules import DAY_MS, SpotFilters, trade_page
-from .rules import Refusal as _Refusal
+from .spot_filters import DAY_MS, SpotFilters, trade_page
+from .spot_filters import Refusal as _Refusal
 from .usdm import MAINTENANCE_RATE, UsdmAccount, UsdmPosition, order_trade_update
 
 __all__ = ["FAULTS", "USER_STREAM_MODES", "FakeExchange", "SpotFilters"]

@@ -8,7 +8,7 @@ import pytest
 
 from backtrader_channels.bench import SYMBOLS, scenario_books
 
-from .measure import measure
+from .benchmark_rounds import measure
 from .oracles import book_top
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from backtrader_channels.bench import scenario_bridge
 
-from .measure import measure
+from .benchmark_rounds import measure
 from .oracles import trade_totals
 
 

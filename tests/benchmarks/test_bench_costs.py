@@ -6,7 +6,7 @@ import pytest
 
 from backtrader_channels.bench import COSTS
 
-from .measure import measure
+from .benchmark_rounds import measure
 
 
 @pytest.mark.benchmark(group="costs")

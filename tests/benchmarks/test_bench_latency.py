@@ -8,7 +8,7 @@ import pytest
 
 from backtrader_channels.bench import scenario_latency
 
-from .measure import measure
+from .benchmark_rounds import measure
 
 pytest.importorskip("aiohttp")  # FakeBinance's server
 

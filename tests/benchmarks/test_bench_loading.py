@@ -7,7 +7,7 @@ import pytest
 
 from backtrader_channels.bench import scenario_convert, scenario_load_zip
 
-from .measure import measure
+from .benchmark_rounds import measure
 from .oracles import trade_totals
 
 FIRST_TRADE_ID = 1_000_000_000

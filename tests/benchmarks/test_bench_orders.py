@@ -7,7 +7,7 @@ import pytest
 
 from backtrader_channels.bench import scenario_orders
 
-from .measure import measure
+from .benchmark_rounds import measure
 from .oracles import ema_flip_fills
 
 

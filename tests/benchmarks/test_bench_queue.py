@@ -11,7 +11,7 @@ from backtrader_channels.bench import (
     scenario_queue_threads,
 )
 
-from .measure import measure
+from .benchmark_rounds import measure
 
 
 @pytest.fixture(scope="module")

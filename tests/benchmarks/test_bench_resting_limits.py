@@ -7,7 +7,7 @@ import pytest
 
 from backtrader_channels.bench import scenario_limits
 
-from .measure import measure
+from .benchmark_rounds import measure
 from .oracles import bar_closes, limit_fills
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from backtrader_channels.bench import scenario_fresh, sizes_from_env
 
-from .measure import measure
+from .benchmark_rounds import measure
 from .oracles import bar_closes, limit_fills, trade_totals
 
 LENGTHS = [f"{n:,}" for n in sizes_from_env().scaling_trades]  # the lengths of this session's sizes

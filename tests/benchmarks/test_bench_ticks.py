@@ -7,7 +7,7 @@ import pytest
 
 from backtrader_channels.bench import backtrader_frame, scenario_backtrader, scenario_ticks
 
-from .measure import measure
+from .benchmark_rounds import measure
 from .oracles import trade_totals
 
 

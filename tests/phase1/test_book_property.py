@@ -182,7 +182,7 @@ def test_refusal_messages_name_the_prices(book_class):
 
 def test_a_long_book_file_gets_the_compiled_book_a_short_file_or_a_live_channel_the_python_one(
         monkeypatch, tmp_path):
-    import backtrader_channels.channels.book as book_module
+    import backtrader_channels.channels.orderbook as orderbook_module
     from backtrader_channels.bench.inputs import book_chunks
     from backtrader_channels.sources import write_book
 
@@ -191,9 +191,9 @@ def test_a_long_book_file_gets_the_compiled_book_a_short_file_or_a_live_channel_
     size = path.stat().st_size
     monkeypatch.delenv("BTCHANNELS_BOOK", raising=False)
     assert type(OrderBookChannel("X").book) is OrderBook  # live: a few updates a second
-    monkeypatch.setattr(book_module, "COMPILED_FROM_BYTES", size + 1)
+    monkeypatch.setattr(orderbook_module, "COMPILED_FROM_BYTES", size + 1)
     assert type(OrderBookChannel("X", dataname=path).book) is OrderBook
-    monkeypatch.setattr(book_module, "COMPILED_FROM_BYTES", size)
+    monkeypatch.setattr(orderbook_module, "COMPILED_FROM_BYTES", size)
     assert type(OrderBookChannel("X", dataname=path).book) is CompiledOrderBook  # numba is in the test extra
     monkeypatch.setenv("BTCHANNELS_BOOK", "python")
     assert type(OrderBookChannel("X", dataname=path).book) is OrderBook

@@ -44,7 +44,7 @@ class Trader(bt.Strategy):
 def trader(tmp_path):
     path = tmp_path / "trader.py"
     path.write_text(STRATEGY)
-    from backtrader_channels.cli import load_strategy
+    from backtrader_channels.strategy_file import load_strategy
 
     return path, load_strategy(path)
 

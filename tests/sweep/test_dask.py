@@ -15,8 +15,8 @@ import pytest
 from distributed import Client, LocalCluster
 
 from backtrader_channels.sweep import build_jobs, strategy_ref, sweep
-from backtrader_channels.sweep.runner import run_job
-from backtrader_channels.sweep.table import build_table
+from backtrader_channels.sweep.jobs import run_job
+from backtrader_channels.sweep.results import build_table
 from tests.sweep.conftest import STRATEGY
 
 GRID = {"fast": [10, 20], "slow": [100, 200]}

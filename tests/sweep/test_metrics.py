@@ -12,7 +12,7 @@ import pytest
 
 import backtrader_channels  # noqa: F401
 from backtrader_channels import FillRecord, TickChannel
-from backtrader_channels.cli import load_strategy
+from backtrader_channels.strategy_file import load_strategy
 from backtrader_channels.sweep import sweep
 from backtrader_channels.sweep.metrics import closes_trade, sharpe_ratio
 from tests.sweep.conftest import STRATEGY

@@ -9,7 +9,7 @@ import backtrader as bt
 
 import backtrader_channels  # noqa: F401
 from backtrader_channels import TickChannel
-from backtrader_channels.cli import load_strategy
+from backtrader_channels.strategy_file import load_strategy
 from tests.sweep.conftest import STRATEGY
 
 

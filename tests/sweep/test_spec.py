@@ -85,7 +85,7 @@ def test_days_come_from_file_names_and_urls_expand_through_fsspec(btc_days):
 
 
 def test_a_strategy_file_travels_with_its_text_to_workers_that_cannot_see_it(tmp_path, btc_days):
-    from backtrader_channels.sweep.runner import run_job
+    from backtrader_channels.sweep.jobs import run_job
 
     copy = tmp_path / "moved_strategy.py"
     copy.write_text(STRATEGY.read_text())
@@ -115,15 +115,15 @@ def http_server(btc_days):
 
 
 def test_workers_read_data_from_urls(http_server, btc_days, tmp_path, monkeypatch):
-    from backtrader_channels.sweep import runner
+    from backtrader_channels.sweep import jobs
 
-    monkeypatch.setattr(runner, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(jobs, "CACHE_DIR", tmp_path / "cache")
     local = sorted(expand_files(btc_days))
     urls = [f"{http_server}/{Path(path).name}" for path in local]
     from_files = build_jobs(REF, {"fast": [10]}, {"BTC/USDT": local}, per_day=True)
     from_urls = build_jobs(REF, {"fast": [10]}, {"BTC/USDT": urls}, per_day=True)
     from_file_urls = build_jobs(REF, {"fast": [10]}, {"BTC/USDT": ["file://" + p for p in local]}, per_day=True)
-    rows = [runner.run_job(job)[0] for job in (from_files[1], from_urls[1], from_file_urls[1])]
+    rows = [jobs.run_job(job)[0] for job in (from_files[1], from_urls[1], from_file_urls[1])]
     assert rows[1]["error"] == "" and rows[1]["events"] > 5000
     numbers = [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
     assert numbers[0] == numbers[1] == numbers[2]

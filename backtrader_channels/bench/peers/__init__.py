@@ -7,8 +7,8 @@ the orders, fills and PnL, so differences in fill semantics show. nautilus_trade
 hftbacktest come with the ``peers`` extra; without them their rows say how to install it.
 """
 
+from .comparison import PeerResult, format_peers, print_peers, run_peers
 from .engines import ENGINE_NAMES, ENGINES, INSTALL_HINT, Engine, Run, run_isolated
-from .table import PeerResult, format_peers, print_peers, run_peers
 from .workload import WORKLOADS, EmaCross, Outcome, Workload
 
 __all__ = [

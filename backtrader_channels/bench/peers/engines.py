@@ -45,7 +45,7 @@ class Engine:
 ENGINES = (
     Engine("backtrader-channels", "backtrader_channels", "ours", "run_ours",
            fills_at="market orders fill at the next trade's price"),
-    Engine("backtrader", "backtrader", "bars", "run_backtrader", ("trades",),
+    Engine("backtrader", "backtrader", "backtrader_bars", "run_backtrader", ("trades",),
            fills_at="one bar per trade; market orders fill at the next bar's open (the next trade)",
            cannot="backtrader has no order book"),
     Engine("nautilus_trader", "nautilus_trader", "nautilus", "run_nautilus",

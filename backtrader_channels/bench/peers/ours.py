@@ -11,7 +11,7 @@ import backtrader_channels as bc
 from ..measure import SYMBOLS
 from ..scenarios import tick_cerebro
 from ..strategies import BookReader
-from .strategies import TickFlip
+from .flip_strategies import TickFlip
 from .workload import CASH, Outcome, Workload
 
 

@@ -20,6 +20,7 @@ import backtrader as bt
 
 from ..channels import OrderBookChannel, TickChannel
 from ..sources import open_book, open_trades
+from ..strategy_file import load_strategy
 from .metrics import METRICS, day_metrics, run_metrics
 from .spec import ChannelSpec, JobSpec, StrategyRef
 
@@ -103,8 +104,6 @@ def load_strategy_ref(ref: StrategyRef) -> type:
     assert ref.path is not None  # a StrategyRef has a class or a path
     key = (ref.path, ref.name, ref.source)
     if key not in _loaded:
-        from ..cli import load_strategy
-
         _loaded[key] = load_strategy(strategy_file(ref), ref.name)
     return _loaded[key]
 
@@ -149,6 +148,6 @@ def run_job(job: JobSpec) -> list[dict[str, Any]]:
     """The rows of one job; a failure becomes rows with the traceback in ``error``."""
     try:
         return job_rows(job, _run(job))
-    except (Exception, SystemExit):  # SystemExit: a strategy file that cannot be loaded
+    except Exception:  # a strategy file that cannot be loaded (StrategyFileError) too
         failed = dict.fromkeys(METRICS, math.nan)
         return job_rows(job, [failed] * len(job.days), traceback.format_exc())

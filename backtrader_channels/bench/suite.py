@@ -17,7 +17,7 @@ from typing import Any
 
 from .costs import COSTS, bench_cost, bench_costs
 from .inputs import Inputs
-from .latency import scenario_latency
+from .live_latency import scenario_latency
 from .measure import (
     DAY_TRADES,
     SIZES,

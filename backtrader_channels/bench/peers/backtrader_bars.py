@@ -7,7 +7,7 @@ import time
 import backtrader as bt
 
 from ..scenarios import backtrader_frame
-from .strategies import BarFlip
+from .flip_strategies import BarFlip
 from .workload import CASH, Outcome, Workload
 
 
