@@ -26,8 +26,8 @@ silently: every merge counts in ``stats.conflated``, every discarded event in ``
    pushed back behind the trades that keep arriving, so the book a strategy sees lags by no
    more than the queue itself.
 2. Otherwise drop the oldest event by arrival, sparing the most urgent market event (the
-   next one ``pop`` returns after the commands), CONTROL events and order-book updates (dropping a delta would corrupt
-   the book; after step 1 there is at most one queued per book).
+   next one ``pop`` returns after the commands), CONTROL events and order-book updates
+   (dropping a delta would corrupt the book; after step 1 there is at most one queued per book).
 3. Otherwise (everything queued is spared) the incoming event is dropped, unless it is itself
    a CONTROL event or a book update: those are queued over the bound, which is then exceeded
    by at most the number of books plus CONTROL events.
