@@ -54,16 +54,25 @@ class Gated(bt.Strategy):
             assert self.p.release.wait(10)
 
 
-def gated_run(queue: LiveEventQueue, **params) -> tuple[bt.Cerebro, threading.Event, threading.Event, list]:
-    inside, release = threading.Event(), threading.Event()
-    cerebro = bt.Cerebro(stdstats=False)
-    cerebro._event_queue = queue
-    cerebro.addstrategy(Gated, inside=inside, release=release, **params)
-    out: list = []
-    thread = threading.Thread(target=lambda: out.extend(cerebro.run(mode=bt.RunMode.TICK)), daemon=True)
-    thread.start()
-    out.append(thread)
-    return cerebro, inside, release, out
+class GatedRun:
+    """A live run of ``Gated`` on ``queue`` in a thread; ``inside``: the strategy is at its gate."""
+
+    def __init__(self, queue: LiveEventQueue, **params) -> None:
+        self.inside, self.release = threading.Event(), threading.Event()
+        self.cerebro = bt.Cerebro(stdstats=False)
+        self.cerebro._event_queue = queue
+        self.cerebro.addstrategy(Gated, inside=self.inside, release=self.release, **params)
+        self.strategies: list = []
+        self.thread = threading.Thread(target=lambda: self.strategies.extend(self.cerebro.run(mode=bt.RunMode.TICK)),
+                                       daemon=True)
+        self.thread.start()
+
+    def strategy(self, timeout: float) -> Gated:
+        """The strategy, once the run ended (within ``timeout`` s)."""
+        self.thread.join(timeout)
+        assert not self.thread.is_alive()
+        (strategy,) = self.strategies
+        return strategy
 
 
 def push_command(queue: LiveEventQueue, command: str) -> None:
@@ -72,17 +81,14 @@ def push_command(queue: LiveEventQueue, command: str) -> None:
 
 def test_a_stop_during_a_callback_ends_the_run_after_it_with_the_backlog_counted():
     queue = backlog(3000)  # the engine holds up to 512 of them in its batch
-    cerebro, inside, release, out = gated_run(queue)
-    assert inside.wait(10)
+    run = GatedRun(queue)
+    assert run.inside.wait(10)
     push_command(queue, "stop")  # stamped now: by time, after all 3000 trades
-    release.set()
-    thread, strategy = out[0], None
-    thread.join(10)
-    assert not thread.is_alive()
-    (strategy,) = out[1:]
+    run.release.set()
+    strategy = run.strategy(10)
     assert strategy.seen == [1, 2, 3]  # not one trade after the stop
     assert strategy.commands == [("stop", 3)]
-    live = cerebro._bc_engine.live
+    live = run.cerebro._bc_engine.live
     assert live.stop_reason == "stopped"
     assert (live.received, live.unprocessed) == (3001, 2997)  # 3 trades and the stop handled
 
@@ -90,30 +96,28 @@ def test_a_stop_during_a_callback_ends_the_run_after_it_with_the_backlog_counted
 def test_pause_and_flatten_go_before_the_rest_of_the_batch_and_resume_loses_nothing():
     n = 20_000
     queue = backlog(n)
-    cerebro, inside, release, out = gated_run(queue, buy_at=2)  # bought on 2, filled on 3
-    assert inside.wait(10)
+    run = GatedRun(queue, buy_at=2)  # bought on 2, filled on 3
+    assert run.inside.wait(10)
     push_command(queue, "pause")
     push_command(queue, "flatten")
-    release.set()
-    engine_of = lambda: getattr(cerebro, "_bc_engine", None)  # noqa: E731
+    run.release.set()
     deadline = time.monotonic() + 10
-    while len(engine_of().channels[("tick", SYMBOL)]) < 1000:  # trades go on reaching the channel
+    while len(run.cerebro._bc_engine.channels[("tick", SYMBOL)]) < 1000:  # trades go on reaching the channel
         assert time.monotonic() < deadline
         time.sleep(0.001)
     push_command(queue, "resume")
     queue.stop()  # the run ends once the queue is drained
-    out[0].join(30)
-    assert not out[0].is_alive()
-    (strategy,) = out[1:]
+    strategy = run.strategy(30)
     (_, at_pause), (_, at_flatten), (resume, at_resume) = strategy.commands
     assert (at_pause, at_flatten, resume) == (3, 3, "resume")  # both right after trade 3
     assert 1000 <= at_resume < n
     # paused from trade 4 until the resume; from there every trade once, in order
     assert strategy.seen == [1, 2, 3, *range(at_resume + 1, n + 1)]
-    channel = cerebro._bc_engine.channels[("tick", SYMBOL)]
+    channel = run.cerebro._bc_engine.channels[("tick", SYMBOL)]
     assert len(channel) == n
     # bought on trade 2, filled on 3 at 103; flattened at market while paused: sold on 4 at 104
-    assert cerebro.broker.getposition(channel).size == 0
-    assert cerebro.broker.getcash() == 10_000.0 - 103.0 + 104.0
-    live = cerebro._bc_engine.live
+    broker = run.cerebro.broker
+    assert broker.getposition(channel).size == 0
+    assert broker.getcash() == 10_000.0 - 103.0 + 104.0
+    live = run.cerebro._bc_engine.live
     assert (live.stop_reason, live.unprocessed, live.received) == ("queue stopped", 0, n + 3)
