@@ -75,7 +75,7 @@ def test_pause_flatten_resume_stop_over_the_bus(redis_server):
     publisher.publish([tick(i, 100.0 + i) for i in range(5, 8)])
     wait_for(lambda: len(channel) == 7)  # the channel follows the market while paused
     send_command(url, "run-1", "flatten")  # close the position while paused: a sell at market
-    # (the ticks here are stamped in the past: sent together with a command, they would go first)
+    # (each command is waited for: a command goes before every trade already queued)
     wait_for(lambda: "flatten" in cerebro._bc_engine.strategies[0].commands)
     publisher.publish([tick(8, 90.0)])  # the sell fills here; its notification is held
     wait_for(lambda: len(channel) == 8)
