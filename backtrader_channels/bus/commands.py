@@ -5,6 +5,11 @@ the run's ``ControlFeed`` reads the commands sent after it started. Local:
 ``ControlSocket(path)`` listens on a Unix socket; ``send_local(path, 'pause')`` writes one
 line and waits for ``ok``. ``add_control(cerebro, run, bus=..., socket=...)`` wires either
 or both into a live run.
+
+Both run on the market feeds' event loop (``FeedThread``): each feed awaits between its
+reads, so a command waits there for one batch's work at most (1-2 ms under a flood of
+trades on the bus; a thread of its own measured slower, the GIL hand-offs). On the queue
+commands have a lane of their own and pre-empt the backlog (``LiveEventQueue``).
 """
 
 from __future__ import annotations

@@ -168,9 +168,12 @@ def run_live(engine: TickEngine, session: LiveSession) -> None:
 
 
 def _consume(engine: TickEngine, session: LiveSession, deadline: float | None) -> str:
-    """Handle batches of events until the run stops. Interrupted (KeyboardInterrupt), it
-    counts what is left, from the event being handled on, before re-raising."""
+    """Handle batches of events until the run stops. A control command waiting in the queue
+    is handled after the event in hand, before the rest of the batch, so a ``stop`` ends the
+    run at the next event boundary. Interrupted (KeyboardInterrupt), it counts what is left,
+    from the event being handled on, before re-raising."""
     queue, validator = session.queue, session.validator
+    control_waiting, pop_controls = queue.control_waiting, queue.pop_controls
     pending = [session.first] if session.first is not None else []
     feeds = session.feeds
     sink = session.sink_for(engine) if session.sink_for is not None else None
@@ -190,20 +193,23 @@ def _consume(engine: TickEngine, session: LiveSession, deadline: float | None) -
                 if queue.stopped and not len(queue):
                     return "queue stopped"
                 continue
-            for event in batch:
+            while done < len(batch):
+                event = batch[done]
                 kind = KINDS.get(event.channel_type)
                 checked = kind is None or kind.market_data
                 if validator is not None and checked and not validator.validate(event):
                     session.rejected += 1
                     done += 1
-                    continue
-                stop = engine.live_step(event)
-                done += 1
-                if sink is not None:
-                    sink(event)
-                if stop:
-                    session.unprocessed = len(batch) - done + len(queue)
-                    return "stopped"
+                else:
+                    stop = engine.live_step(event)
+                    done += 1
+                    if sink is not None:
+                        sink(event)
+                    if stop:
+                        session.unprocessed = len(batch) - done + len(queue)
+                        return "stopped"
+                if control_waiting():  # commands go next; the rest of the batch waits
+                    batch[done:done] = pop_controls()
     except KeyboardInterrupt:
         session.unprocessed = len(batch) - done + len(queue)
         raise

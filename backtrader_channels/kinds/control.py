@@ -2,9 +2,11 @@
 
 A command arrives as ``Event(now, CONTROL, 'control', run, data=ControlCommand)`` on the
 run's LiveEventQueue (over the bus: ``bus.ControlFeed``; locally: ``bus.ControlSocket``).
-CONTROL sorts before every market event of the same time, and a push wakes a waiting
-``pop`` at once, so a strategy waiting for data is interrupted immediately. Commands are
-not market data: the validator never refuses them and they have no market.
+Commands have a lane of their own there: they pop before every queued market event,
+whatever the times, the live loop handles one right after the event in hand (a backlog
+waits), and a push wakes a waiting ``pop`` at once, so a strategy waiting for data is
+interrupted immediately. Commands are not market data: the validator never refuses them
+and they have no market.
 
 - ``stop``: ``cerebro.runstop()``; the run ends after this event.
 - ``pause``: channels, broker matching of working orders and equity go on; strategy

@@ -1,14 +1,18 @@
 """LiveEventQueue: the thread-safe, bounded, time-ordered hand-off from live feeds to the engine.
 
 Feeds (usually on an asyncio loop in a background thread) ``push``; the engine (in the main
-thread) ``pop``s events in ``(timestamp, priority, arrival)`` order until the queue is stopped
-and drained.
+thread) ``pop``s events until the queue is stopped and drained: CONTROL events first, in
+arrival order, whatever their timestamps (a command is stamped when it arrives, so by time
+it would wait behind every queued market event: a backlog of them); then market events in
+``(timestamp, priority, arrival)`` order. ``control_waiting()`` tells the consumer, without
+the lock, that a command is waiting; ``pop_controls()`` takes the waiting commands alone.
 
-Inside, queued events are known by their arrival number. Most events arrive in order (a
-feed's own events do), so an event that sorts after every event queued so far joins the
-tail of an ordered deque of arrival numbers (append and popleft, no comparisons); a late
-one goes into a heap of ``(timestamp, priority, arrival)``, and ``pop`` takes the more
-urgent of the two heads. Each push and pop takes the lock once, the cost that dominates.
+Inside, queued events are known by their arrival number. CONTROL events have a lane of
+their own, a deque. Most market events arrive in order (a feed's own events do), so an
+event that sorts after every market event queued so far joins the tail of an ordered deque
+of arrival numbers (append and popleft, no comparisons); a late one goes into a heap of
+``(timestamp, priority, arrival)``, and ``pop`` takes the more urgent of the two heads. Each
+push and pop takes the lock once, the cost that dominates.
 
 Overflow policy, applied when a push finds ``max_queue_size`` events queued. Nothing is lost
 silently: every merge counts in ``stats.conflated``, every discarded event in ``stats.dropped``.
@@ -21,9 +25,9 @@ silently: every merge counts in ``stats.conflated``, every discarded event in ``
    timestamp; its data carries the newer book time): under sustained overload a book is never
    pushed back behind the trades that keep arriving, so the book a strategy sees lags by no
    more than the queue itself.
-2. Otherwise drop the oldest event by arrival, sparing the next event ``pop`` would return
-   (the most urgent), CONTROL events and order-book updates (dropping a delta would corrupt
-   the book; after step 1 there is at most one queued per book).
+2. Otherwise drop the oldest event by arrival, sparing the most urgent market event (the
+   next one ``pop`` returns after the commands), CONTROL events and order-book updates
+   (dropping a delta would corrupt the book; after step 1 there is at most one queued per book).
 3. Otherwise (everything queued is spared) the incoming event is dropped, unless it is itself
    a CONTROL event or a book update: those are queued over the bound, which is then exceeded
    by at most the number of books plus CONTROL events.
@@ -78,6 +82,7 @@ class LiveEventQueue:
         self._live: dict[int, Event] = {}  # arrival number -> queued event, in arrival order
         self._ordered: deque[int] = deque()  # events that arrived in order, most urgent first
         self._tail_time, self._tail_priority = -math.inf, 0  # of the newest event in _ordered
+        self._control: deque[int] = deque()  # CONTROL events, in arrival order (never dropped)
         self._late: list[tuple[float, int, int]] = []  # a heap of the others' sort keys
         self._books: dict[tuple[str, str | None], deque[int]] = {}  # queued arrival numbers per book
         self._lock = threading.Lock()
@@ -119,7 +124,9 @@ class LiveEventQueue:
             live[sequence] = event
             ordered = self._ordered
             tail = self._tail_time
-            if timestamp > tail or not ordered or (timestamp == tail and priority >= self._tail_priority):
+            if not priority:  # CONTROL: its own lane
+                self._control.append(sequence)
+            elif timestamp > tail or not ordered or (timestamp == tail and priority >= self._tail_priority):
                 ordered.append(sequence)
                 self._tail_time, self._tail_priority = timestamp, priority
             else:
@@ -142,14 +149,15 @@ class LiveEventQueue:
 
     # -- consumer side -------------------------------------------------------------------
     def pop(self, timeout: float | None = 1.0) -> Event | None:
-        """The most urgent event, waiting up to ``timeout`` s (None: forever) for one.
+        """The oldest CONTROL event, else the most urgent market event, waiting up to
+        ``timeout`` s (None: forever) for one.
 
         Returns None on timeout, or at once when the queue is stopped and empty.
         """
         self._acquire()
         try:
             ordered = self._ordered
-            if ordered and not self._late:  # the usual case: the oldest in-order event
+            if ordered and not self._late and not self._control:  # the usual case: the oldest in-order event
                 event = self._live.pop(ordered.popleft(), None)
                 if event is not None:
                     return event
@@ -161,14 +169,17 @@ class LiveEventQueue:
             self._release()
 
     def pop_batch(self, max_items: int = 1000, timeout: float | None = 1.0) -> list[Event]:
-        """Up to ``max_items`` events in order; waits like ``pop`` only for the first one."""
+        """Up to ``max_items`` events in ``pop``'s order (CONTROL events first); waits like
+        ``pop`` only for the first one."""
         self._acquire()
         try:
             batch: list[Event] = []
             if not self._live and (timeout == 0 or not self._wait(timeout)):
                 return batch
-            ordered, late, live = self._ordered, self._late, self._live
+            ordered, late, live, control = self._ordered, self._late, self._live, self._control
             take, append = self._pop_most_urgent, batch.append
+            while control and len(batch) < max_items:
+                append(live.pop(control.popleft()))
             if not late:  # the usual case: in-order events only
                 while ordered and len(batch) < max_items:
                     event = live.pop(ordered.popleft(), None)
@@ -180,6 +191,22 @@ class LiveEventQueue:
                     break
                 append(event)
             return batch
+        finally:
+            self._release()
+
+    def control_waiting(self) -> bool:
+        """Whether a CONTROL event is queued: a check without the lock, cheap enough for the
+        consumer to make after every event it handles."""
+        return bool(self._control)
+
+    def pop_controls(self) -> list[Event]:
+        """Every queued CONTROL event, oldest first, without waiting; market events stay queued."""
+        self._acquire()
+        try:
+            control, live = self._control, self._live
+            taken = [live.pop(sequence) for sequence in control]
+            control.clear()
+            return taken
         finally:
             self._release()
 
@@ -203,7 +230,7 @@ class LiveEventQueue:
 
     # -- internals (called with the lock held) -------------------------------------------
     def _head(self) -> int | None:
-        """The arrival number of the most urgent queued event, dropping dead entries on the way."""
+        """The arrival number of the most urgent queued market event, dropping dead entries on the way."""
         ordered, late, live = self._ordered, self._late, self._live
         while ordered and ordered[0] not in live:
             ordered.popleft()
@@ -218,7 +245,11 @@ class LiveEventQueue:
         return late[0][2]
 
     def _pop_most_urgent(self) -> Event | None:
-        """Remove and return the most urgent queued event (None if none is queued)."""
+        """Remove and return the oldest CONTROL event, else the most urgent market event
+        (None if none is queued)."""
+        control = self._control
+        if control:
+            return self._live.pop(control.popleft())
         head = self._head()
         if head is None:
             return None

@@ -68,6 +68,12 @@ class _LoggedQueue:
         events = self._events
         return [events.popleft() for _ in range(min(max_items, len(events)))]
 
+    def control_waiting(self) -> bool:
+        return False  # logged commands are already where the live run handled them
+
+    def pop_controls(self) -> list[Event]:
+        return []
+
     def __len__(self) -> int:
         return len(self._events)
 

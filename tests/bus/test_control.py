@@ -75,7 +75,7 @@ def test_pause_flatten_resume_stop_over_the_bus(redis_server):
     publisher.publish([tick(i, 100.0 + i) for i in range(5, 8)])
     wait_for(lambda: len(channel) == 7)  # the channel follows the market while paused
     send_command(url, "run-1", "flatten")  # close the position while paused: a sell at market
-    # (the ticks here are stamped in the past: sent together with a command, they would go first)
+    # (each command is waited for: a command goes before every trade already queued)
     wait_for(lambda: "flatten" in cerebro._bc_engine.strategies[0].commands)
     publisher.publish([tick(8, 90.0)])  # the sell fills here; its notification is held
     wait_for(lambda: len(channel) == 8)
@@ -117,17 +117,85 @@ def test_a_stop_on_the_local_socket_interrupts_a_run_waiting_for_data(tmp_path):
     assert not path.exists()  # the socket is removed when the run ends
 
 
-def test_a_command_goes_before_market_events_of_the_same_time():
+def test_a_queued_command_goes_before_every_queued_market_event():
     queue = LiveEventQueue()
     queue.push(tick(0, 99.0))
     queue.push(tick(1, 100.0))
     stop = control_event(ControlCommand("stop"), "run-3")
-    stop.timestamp = T0 + 1  # same time as the trade, pushed after it
+    stop.timestamp = T0 + 5  # stamped after every trade queued (a command is stamped on arrival)
     queue.push(stop)
     queue.push(tick(2, 101.0))
     cerebro = bt.Cerebro(stdstats=False)
     cerebro._event_queue = queue
     cerebro.addstrategy(Controlled)
     (strategy,) = cerebro.run(mode=bt.RunMode.TICK)
-    assert strategy.seen == [0] and strategy.commands == ["stop"]
-    assert cerebro._bc_engine.live.unprocessed == 2
+    assert strategy.seen == [] and strategy.commands == ["stop"]
+    assert cerebro._bc_engine.live.unprocessed == 3
+
+
+class Slow(bt.Strategy):
+    """A strategy slower than the market: each trade takes it 0.2 s."""
+
+    def __init__(self):
+        self.started: list[float] = []  # when each notify_tick began (monotonic)
+        self.commands: list[str] = []
+
+    def notify_control(self, command):
+        self.commands.append(command)
+
+    def notify_tick(self, tick):
+        self.started.append(time.monotonic())
+        time.sleep(0.2)
+
+
+def begun_after(strategy: Slow, moment: float) -> int:
+    """Trades whose callback began after ``moment``: once a command is queued, the engine
+    handles it at the next event boundary, so none (the trade in hand finishes first)."""
+    return sum(1 for started in strategy.started if started > moment)
+
+
+def test_a_stop_on_the_socket_preempts_a_backlog_behind_a_slow_strategy(tmp_path):
+    queue = LiveEventQueue()
+    for i in range(1, 3001):
+        queue.push(tick(i, 100.0))
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro._event_queue = queue
+    path = tmp_path / "ctl.sock"
+    add_control(cerebro, "run-4", socket_path=path)
+    cerebro.addstrategy(Slow)
+    thread, out = start_run(cerebro)
+    wait_for(lambda: cerebro._bc_engine and len(cerebro._bc_engine.strategies[0].started) >= 2)
+    send_local(path, "stop")  # answered once the command is on the queue
+    pushed = time.monotonic()
+    thread.join(10)
+    assert not thread.is_alive()
+    (strategy,) = out
+    assert begun_after(strategy, pushed) == 0 and strategy.commands == ["stop"]
+    live = cerebro._bc_engine.live
+    assert live.stop_reason == "stopped"
+    assert live.unprocessed == 3000 - len(strategy.started) >= 2990
+
+
+def test_a_stop_over_the_bus_preempts_a_backlog_behind_a_slow_strategy(redis_server):
+    url = redis_server.url
+    queue = LiveEventQueue()
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.add_live_feed(BusFeed(url, "tick", SYMBOL, queue, group="slow"))
+    add_control(cerebro, "run-5", bus=url)
+    cerebro.addstrategy(Slow)
+    thread, out = start_run(cerebro)
+    wait_for(lambda: all(feed.running for feed in cerebro._bc_live_feeds))
+    time.sleep(0.2)  # both feeds are reading
+    BusPublisher(url).publish([tick(i, 100.0) for i in range(1, 3001)])
+    wait_for(lambda: queue.stats.pushed == 3000)  # the backlog: in the engine's batch and the queue
+    wait_for(lambda: len(cerebro._bc_engine.strategies[0].started) >= 2)
+    send_command(url, "run-5", "stop")
+    wait_for(lambda: queue.control_waiting() or not thread.is_alive())
+    pushed = time.monotonic()  # the ControlFeed pushed the command by now
+    thread.join(10)
+    assert not thread.is_alive()
+    (strategy,) = out
+    assert begun_after(strategy, pushed) == 0 and strategy.commands == ["stop"]
+    live = cerebro._bc_engine.live
+    assert live.stop_reason == "stopped"
+    assert live.unprocessed == 3000 - len(strategy.started) >= 2990

@@ -67,3 +67,52 @@ def test_a_live_run_stopped_over_its_socket_logs_events_that_replay_identically(
 def test_live_control_over_the_bus_needs_the_run_name():
     done = btchannels("live", "strategy.py", "--bus", "redis://127.0.0.1:1")
     assert done.returncode == 1 and "--bus needs --run, the run's name for control commands" in done.stderr
+
+
+SLOW_STRATEGY_FILE = '''
+import time
+
+import backtrader as bt
+
+
+class Slow(bt.Strategy):
+    def __init__(self):
+        self.trades = 0
+
+    def notify_tick(self, tick):
+        self.trades += 1
+        time.sleep(0.2)  # far slower than the market: a backlog builds up
+
+    def notify_control(self, command):
+        print(f"control: {command} after {self.trades} trades")
+
+    def stop(self):
+        print(f"handled: {self.trades} trades")
+'''
+
+
+def test_ctl_stop_ends_a_slow_run_at_the_next_trade_not_after_its_backlog(server, tmp_path):
+    strategy, socket_path = tmp_path / "strategy.py", tmp_path / "ctl.sock"
+    strategy.write_text(SLOW_STRATEGY_FILE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "backtrader_channels.cli", "live", str(strategy), "--symbol", SYMBOL,
+         "--rest-url", server.http_url, "--ws-url", server.ws_url, "--control-socket", str(socket_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    server.wait_subscriptions(server.trade_stream(SYMBOL), 1, timeout=30)
+    server.send_trades(SYMBOL, 2000)  # at once: 400 s of work for the strategy
+    time.sleep(1.5)
+    sent = btchannels("ctl", "stop", "--socket", str(socket_path))
+    assert sent.returncode == 0, sent.stderr
+    out, err = process.communicate(timeout=30)  # before: the whole backlog first, 400 s
+    assert process.returncode == 0, err
+    lines = out.splitlines()
+    at_stop = next(line for line in lines if line.startswith("control: stop after"))
+    handled = next(line for line in lines if line.startswith("handled:"))
+    assert at_stop.split()[3] == handled.split()[1]  # not one trade after the stop
+    rows = {line.partition("  ")[0].strip(): line.partition("  ")[2].strip() for line in lines}
+    assert rows["live run"].endswith("ended: stopped")
+    left = int(rows["received, not handled at stop"].replace(",", ""))
+    trades = int(handled.split()[1])
+    assert trades + left == 2000  # every trade handled or counted; the stop is the 2001st event
+    assert left > 1900

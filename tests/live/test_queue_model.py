@@ -1,7 +1,8 @@
 """LiveEventQueue against a plain model of its documented order and overflow policy.
 
-The queue keeps in-order arrivals in a deque and late ones in a heap; the model keeps one
-list and takes its minimum. Any mix of pushes (ties, late arrivals, CONTROL events, an
+The queue keeps CONTROL events in a lane of their own, in-order market arrivals in a deque
+and late ones in a heap; the model keeps one list and takes its minimum (CONTROL events by
+arrival before everything else). Any mix of pushes (ties, late arrivals, CONTROL events, an
 overflowing bound), pops and batch pops must give the same events, in the same order, and
 the same counts.
 """
@@ -27,13 +28,19 @@ class Model:
     def key(event: Event) -> tuple:
         return (event.timestamp, event.priority, event.sequence)
 
+    @staticmethod
+    def pop_key(event: Event) -> tuple:
+        if event.priority == EventPriority.CONTROL:
+            return (0, event.sequence)
+        return (1, *Model.key(event))
+
     def push(self, event: Event) -> bool:
         self.arrivals += 1
         event.sequence = self.arrivals
         if len(self.queued) >= self.bound:
-            head = min(self.queued, key=self.key)
-            droppable = [queued for queued in self.queued
-                         if queued is not head and queued.priority > EventPriority.CONTROL]
+            market = [queued for queued in self.queued if queued.priority > EventPriority.CONTROL]
+            head = min(market, key=self.key) if market else None
+            droppable = [queued for queued in market if queued is not head]
             if droppable:
                 self.queued.remove(min(droppable, key=lambda queued: queued.sequence))
                 self.dropped += 1
@@ -46,7 +53,7 @@ class Model:
     def pop(self) -> Event | None:
         if not self.queued:
             return None
-        head = min(self.queued, key=self.key)
+        head = min(self.queued, key=self.pop_key)
         self.queued.remove(head)
         return head
 

@@ -57,8 +57,9 @@ def test_pops_by_timestamp_then_priority_then_arrival():
         assert queue.push(Event(timestamp, priority, "custom", name))
     assert len(queue) == 7
     popped = drain(queue)
+    # the command first, whatever its time (its own lane); then the market events in order
     assert [event.channel_name for event in popped] == [
-        "early", "control", "book", "trade-a", "trade-b", "bar", "late",
+        "control", "early", "book", "trade-a", "trade-b", "bar", "late",
     ]
     # sequence is the arrival number, stamped on push
     assert {event.channel_name: event.sequence for event in popped}["trade-a"] == 2
@@ -169,6 +170,89 @@ def test_many_producer_threads_one_consumer_every_event_once_in_source_order():
     assert len({event.sequence for event in received}) == 20000
 
 
+def command(timestamp: float, name: str) -> Event:
+    return Event(timestamp, EventPriority.CONTROL, "control", name)
+
+
+def label(event: Event) -> str | float:
+    """A command's name, a market event's timestamp."""
+    return event.channel_name if event.channel_type == "control" else event.timestamp
+
+
+def test_commands_pop_first_in_arrival_order_whatever_their_timestamps():
+    queue = LiveEventQueue()
+    for timestamp in (1.0, 2.0, 4.0, 3.0):  # 3.0 arrives late
+        queue.push(tick(timestamp))
+    assert not queue.control_waiting()
+    queue.push(command(100.0, "first"))  # stamped after every trade: still first
+    queue.push(tick(5.0))
+    queue.push(command(0.5, "second"))
+    queue.push(command(50.0, "third"))
+    assert queue.control_waiting()
+    assert [label(event) for event in queue.pop_batch(4, timeout=0)] == ["first", "second", "third", 1.0]
+    assert not queue.control_waiting()
+    queue.push(command(0.0, "fourth"))
+    assert queue.pop(timeout=0).channel_name == "fourth"
+    assert [event.timestamp for event in drain(queue)] == [2.0, 3.0, 4.0, 5.0]
+
+
+def test_pop_controls_takes_the_commands_and_leaves_the_market_events_queued():
+    queue = LiveEventQueue()
+    assert queue.pop_controls() == []
+    queue.push(tick(1.0))
+    queue.push(command(9.0, "pause"))
+    queue.push(tick(2.0))
+    queue.push(command(3.0, "flatten"))
+    assert [event.channel_name for event in queue.pop_controls()] == ["pause", "flatten"]
+    assert not queue.control_waiting() and queue.pop_controls() == []
+    assert len(queue) == 2
+    stats = queue.stats
+    assert (stats.pushed, stats.popped) == (4, 2)
+    assert [event.timestamp for event in drain(queue)] == [1.0, 2.0]
+
+
+def test_a_full_queue_neither_drops_nor_conflates_a_command():
+    queue = LiveEventQueue(max_queue_size=3)
+    queue.push(book(1.0, [(99.0, 1.0)], [(101.0, 1.0)], kind="snapshot"))
+    queue.push(tick(2.0))
+    queue.push(tick(3.0))
+    for name in ("pause", "flatten", "stop"):
+        assert queue.push(command(4.0, name))
+    # the trades 2.0 and 3.0 make room for the first two commands; the book is spared (a book,
+    # and the most urgent market event); the third command goes over the bound
+    stats = queue.stats
+    assert (stats.dropped, stats.conflated, len(queue)) == (2, 0, 4)
+    assert [label(event) for event in drain(queue)] == ["pause", "flatten", "stop", 1.0]
+
+
+def test_commands_from_many_threads_never_wait_behind_market_events_pushed_after_them():
+    queue = LiveEventQueue(max_queue_size=100_000)
+    producers, per_producer, every = 4, 5000, 500
+
+    def produce(source: int) -> None:
+        for i in range(per_producer):
+            queue.push(Event(1000.0 + i * 0.001, EventPriority.TICK, "tick", f"S{source}", i))
+            if i % every == every - 1:
+                queue.push(Event(2000.0, EventPriority.CONTROL, "control", f"S{source}", ("after", i)))
+
+    consumer, received = drain_in_thread(queue, batch=500)
+    threads = [threading.Thread(target=produce, args=(source,)) for source in range(producers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    queue.stop()
+    consumer.join(timeout=10)
+    assert len(received) == producers * (per_producer + per_producer // every)
+    for source in range(producers):
+        mine = [event.data for event in received if event.channel_name == f"S{source}"]
+        assert [data for data in mine if isinstance(data, int)] == list(range(per_producer))
+        commands = [data for data in mine if isinstance(data, tuple)]
+        assert commands == [("after", i) for i in range(every - 1, per_producer, every)]
+        for _, i in commands[:-1]:  # popped before the trade its producer pushed next
+            assert mine.index(("after", i)) < mine.index(i + 1)
+
+
 # -- overflow policy -------------------------------------------------------------------------
 
 
@@ -191,9 +275,9 @@ def test_overflow_spares_control_events():
     queue.push(tick(2.0))
     queue.push(tick(3.0))
     assert queue.stats.dropped == 1
-    popped = drain(queue)
+    popped = drain(queue)  # 1.0, the most urgent market event, spared: 2.0 dropped
     assert [(event.timestamp, event.priority) for event in popped] == [
-        (1.0, EventPriority.TICK), (3.0, EventPriority.TICK), (10.0, EventPriority.CONTROL),
+        (10.0, EventPriority.CONTROL), (1.0, EventPriority.TICK), (3.0, EventPriority.TICK),
     ]
 
 
