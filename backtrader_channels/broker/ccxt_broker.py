@@ -180,6 +180,10 @@ class CCXTBroker(ChannelBroker):
     def __repr__(self) -> str:
         return f"CCXTBroker({self.exchange_id!r}, sandbox={self.sandbox}, run_id={self.run_id!r})"
 
+    def notify(self, order: Order) -> None:
+        """Notifications go out at once: the exchange's latency is real, not modelled."""
+        seam.notification_queue(self).append(seam.clone_order(order))
+
     def get_value(self, datas: Any = None, mkt: bool = False, lever: bool = False) -> float:
         """Spot: backtrader's value at the last prices. Futures: Binance's margin balance, the
         wallet plus the unrealized profit at the last trade price."""

@@ -388,6 +388,7 @@ class FakeBinance:
         app = web.Application()
         app.router.add_get("/api/v3/ping", self._ping)
         app.router.add_get("/api/v3/time", self._time)
+        app.router.add_get("/fapi/v1/time", self._time)  # USD-M: "Check Server Time", {"serverTime": ms}
         app.router.add_get("/api/v3/exchangeInfo", self._exchange_info)
         app.router.add_get("/api/v3/depth", self._depth)
         app.router.add_get("/fapi/v1/exchangeInfo", self._futures_exchange_info)

@@ -99,7 +99,8 @@ def live_run(exchange: FakeExchange, strategy: type, script: Callable[[Any], Non
         broker.set_partial_fills(True)
     else:
         config = broker_options.pop("config", None) or broker_config(exchange)
-        options = {"run_id": "t1", "run_dir": run_dir_of(exchange), **broker_options}
+        run_id = broker_options.pop("run_id", "t1")
+        options = {"run_id": run_id, "run_dir": run_dir_of(exchange) / run_id, **broker_options}
         broker = CCXTBroker(exchange_id, config, **options)
         cerebro.setbroker(broker)
     cerebro.addstrategy(strategy)

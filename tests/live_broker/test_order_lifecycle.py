@@ -97,7 +97,7 @@ def test_six_hundred_fills_during_a_silent_stream_are_all_booked_over_two_pages(
     assert len(broker.exchange_fills) == 600 == len(exchange.my_trades)
     assert order.executed.size == pytest.approx(1.2) and order.executed.price == pytest.approx(49_000.0)
     assert broker.execution_counts.pages >= 2  # 600 trades do not fit the first page of 500... or 1000
-    assert len(RunStore(run_dir_of(exchange), "t1").fills()) == 600
+    assert len(RunStore(run_dir_of(exchange) / "t1", "t1").fills()) == 600
 
 
 def test_a_restarted_run_keeps_its_open_orders_and_gives_new_orders_new_ids(exchange):
@@ -164,7 +164,9 @@ def test_time_in_force_and_post_only_reach_the_exchange_or_are_refused_by_name(e
 
     def script(run):
         exchange.send_trades(SYMBOL, 1)
-        run.wait(lambda s: "Expired" in s.statuses() and s.statuses().count("Accepted") == 2, "IOC expired")
+        run.wait(saw("Accepted", 2), "the IOC bid and the post-only bid accepted")
+        exchange.send_trades(SYMBOL, 1)  # the IOC bid's first print: not at its limit
+        run.wait(saw("Expired"), "the IOC bid expired")
 
     strategy, broker, _ = live_run(exchange, TimeInForce, script)
     ioc, both, maker = strategy.orders
@@ -206,7 +208,9 @@ def test_a_clock_skew_is_answered_by_resynchronising_within_seconds(exchange):
         run.wait(saw("Completed"), "Completed")
 
     strategy, broker, _ = live_run(exchange, BuyOnFirstTick, script)
-    assert [code for _, code, _ in exchange.refused] == [-1021]
-    assert broker.execution_counts.clock_resyncs == 1 and exchange.order_requests == 2
+    refusals = [code for _, code, _ in exchange.refused]  # the create's, and a reconciliation's if it ran first
+    assert 1 <= len(refusals) <= 2 and set(refusals) == {-1021}
+    assert broker.execution_counts.clock_resyncs == len(refusals)  # each answered by one resync: no retry storm
+    assert exchange.order_requests <= 2 and len(exchange.orders) == 1
     assert strategy.statuses() == ["Submitted", "Accepted", "Completed"]
     assert took[0] < 5

@@ -87,7 +87,7 @@ def test_api_keys_never_appear_in_logs_errors_reprs_or_the_summary(exchange, cap
     with caplog.at_level(logging.DEBUG):
         strategy, broker, cerebro = live_run(exchange, Big, script)
     shown = "\n".join([caplog.text, repr(broker), str(cerebro._bc_engine.live.rows()),
-                       str(strategy.orders[1].info.reason), repr(broker.venue), repr(broker.user_feed)])
+                       str(strategy.orders[1].info.reason), repr(broker.client), repr(broker.user_feed)])
     assert "insufficient balance" in shown and "t1x1" in shown
     assert exchange.api_key not in shown and exchange.secret not in shown
 
