@@ -56,6 +56,7 @@ from ..execution.states import state_of_status
 from ..execution.store import BookedFill
 from ..feeds.redact import RedactingFilter, redact_library_logs, register_secrets
 from ..kinds.orders import OrderUpdate, OwnFill, Reconciled, StreamResumed
+from ..venues import adapter_for
 from ..venues.binance.execution import BinanceExecution, ReconcileRequest, signed_size
 from .channel_broker import ChannelBroker, FillRecord, LiveContext
 from .data import to_num
@@ -141,6 +142,7 @@ class CCXTBroker(ChannelBroker):
                  run_id: str | None = None, run_dir: str | os.PathLike | None = None, leverage: int = 1,
                  execution: Mapping[str, Any] | None = None) -> None:
         super().__init__()
+        adapter_for(exchange_id)  # refused now, not at the run's start, if no venue serves it
         run_id = run_id or f"bc{int(time.time() * 1000):x}"
         if not RUN_ID.match(run_id):
             raise ValueError(f"run_id {run_id!r}: use 1-24 letters, digits, '_' or '-' (it prefixes client order ids)")
@@ -225,7 +227,8 @@ class CCXTBroker(ChannelBroker):
         started = self.store.meta("started_ms")
         self._started_ms = int(started) if started else int(time.time() * 1000)
         self.store.set_meta("started_ms", str(self._started_ms))
-        self.client = BinanceExecution(self.exchange_id, self._config, **self.execution_options)
+        self.client = adapter_for(self.exchange_id).execution_client(self.exchange_id, self._config,
+                                                                      **self.execution_options)
         try:
             account = self.client.connect(list(self._markets))
             self.futures = account["futures"]

@@ -32,9 +32,9 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from ..events import Event, EventPriority, OrderBookEvent, TickEvent
-from ..feeds.trade_ids import TradeIdFilter
 from ..live import LiveEventQueue
 from ..live.stats import FeedStats
+from ..live.trade_ids import TradeIdFilter
 from .codec import CodecError, decode
 from .lifecycle import RedisFeed, log
 from .streams import market_stream, seen_key

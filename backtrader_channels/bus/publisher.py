@@ -22,8 +22,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT
 
 from ..events import Event
-from ..feeds import Backoff
 from ..live import LiveEventQueue
+from ..live.backoff import Backoff
 from ..record.pump import market_feeds, pump_feeds
 from .codec import encode
 from .streams import market_stream

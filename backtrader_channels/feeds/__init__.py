@@ -11,10 +11,10 @@ except ImportError as error:
 from ..live.backoff import Backoff
 from ..live.runner import FeedThread
 from ..live.stats import FeedStats
+from ..live.trade_ids import TradeIdFilter
 from .base import CCXTFeedBase
 from .ccxt_feed import CCXTLiveOrderBookFeed, CCXTLiveTickFeed
 from .funding import CCXTLiveFundingFeed
-from .trade_ids import TradeIdFilter
 from .user_stream import CCXTUserStreamFeed
 
 __all__ = [

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import ccxt
 
 from ..events import EventPriority, OrderBookEvent, TickEvent
+from ..live.trade_ids import TradeIdFilter
 from .base import CCXTFeedBase, Resync
-from .trade_ids import TradeIdFilter
 
 if TYPE_CHECKING:
     from ..live import LiveEventQueue

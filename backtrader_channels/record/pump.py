@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from ..events import Event
-from ..feeds import FeedThread
 from ..live import LiveEventQueue
+from ..live.runner import FeedThread
 
 __all__ = ["market_feeds", "pump_feeds", "stop_on_signals"]
 
