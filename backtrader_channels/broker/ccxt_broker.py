@@ -499,6 +499,8 @@ class CCXTBroker(TickBroker):
         else:
             self._apply(order, data)
 
+    on_report = on_exchange  # the engine's name for it (TickBroker.on_report)
+
     def _apply(self, order: Order, update: OrderUpdate) -> None:
         if update.status in ("rejected", "margin"):
             if order.status in (Order.Created, Order.Submitted):

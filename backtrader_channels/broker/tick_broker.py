@@ -372,6 +372,13 @@ class TickBroker(BackBroker):
                 candidate = index
         return candidate
 
+    def watches(self, market: Market) -> bool:
+        """Whether an event of ``market`` can change an order: one works there or waits to start."""
+        return bool(market.orders or self.incoming)
+
+    def on_report(self, data: Any) -> None:
+        """An execution report of the 'orders' kind; a simulated broker makes its own, so none."""
+
     def on_trade(self, market: Market, price: float, volume: float) -> None:
         """Match against a trade, before it becomes the market's last price."""
         self._match(market, price, volume)

@@ -5,7 +5,8 @@ closes; see ``kinds/``) has a step per channel that owns apply -> match -> notif
 callbacks; every step ends in ``finish_step``: ``next()`` without bar feeds, orders
 submitted during the step start working (never on the event they were sent on), their
 notifications go out, and the equity curve is sampled. Historical runs take steps in the
-merged order of the channels' files; live runs in the order of a LiveEventQueue.
+merged order of the channels' files; live runs in the order of a LiveEventQueue. Steps see
+the run through a ``RunContext`` (the ``StepContext`` of ``kinds/base.py``), never the engine.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ..broker.data import to_num
 from ..broker.market import Market
 from ..kinds import KINDS, Step, kind_of
 from ..kinds.bars import BarStep
+from ..kinds.base import StepContext
 from ..result import RunResult, build_result
 from .bridges import BridgeUpdater
 from .clock import Clock
@@ -35,7 +37,7 @@ from .merge import merge_windows
 if TYPE_CHECKING:
     from .plan import RunPlan
 
-__all__ = ["EquityCurve", "TickEngine"]
+__all__ = ["EquityCurve", "RunContext", "TickEngine"]
 
 log = logging.getLogger("backtrader_channels")
 
@@ -96,6 +98,35 @@ class EquityCurve:
         self.prices.append(price)
 
 
+class RunContext:
+    """What the steps of one run see of its engine: a ``StepContext``.
+
+    Shared objects (clock, broker, callback lists, bridges, strategies, the notification
+    queue) by reference; the engine's methods bound; its stop flag and next sample time read
+    through.
+    """
+
+    __slots__ = ("_engine", "clock", "broker", "callbacks", "next_callbacks", "bridges", "strategies",
+                 "notifications", "finish", "deliver", "sample", "count", "pause", "resume", "flatten", "stop")
+
+    def __init__(self, engine: TickEngine) -> None:
+        self._engine = engine
+        self.clock, self.broker, self.bridges = engine.clock, engine.broker, engine.bridges
+        self.callbacks, self.next_callbacks = engine.callbacks, engine.next_callbacks
+        self.strategies, self.notifications = engine.strategies, engine.notifications
+        self.finish, self.deliver, self.sample = engine.finish_step, engine.deliver_notifications, engine.sample
+        self.count, self.stop = engine.count, engine.stop
+        self.pause, self.resume, self.flatten = engine.pause, engine.resume, engine.flatten
+
+    @property
+    def stopping(self) -> bool:
+        return self._engine.stopping
+
+    @property
+    def next_sample(self) -> float:
+        return self._engine.next_sample
+
+
 class TickEngine:
     """Runs one tick-mode backtest (or live session) of a RunPlan for a Cerebro."""
 
@@ -129,6 +160,7 @@ class TickEngine:
         self.released_trades = [0, 0]
         self.deliveries = 0
         self.bridges = BridgeUpdater([])
+        self.context: StepContext = RunContext(self)
 
     # -- entry point (backtrader's bar loop, replaced for the run) ---------------------------------
     def run(self, strategies: list[bt.Strategy]) -> None:
@@ -179,11 +211,12 @@ class TickEngine:
         self.broker.attach(self.clock, self.markets)
         self.notifications = seam.notification_queue(self.broker)  # made anew by broker.start()
         self.bridges = BridgeUpdater(strategies)
+        self.context = RunContext(self)
         self.steps = {key: self._new_step(channel) for key, channel in self.channels.items()}
 
     def _new_step(self, channel: Any) -> Step:
-        kind = kind_of(channel.channel_type)
-        return kind.step(self, channel, self.markets[channel.symbol] if kind.market_data else None)
+        kind = channel.kind
+        return kind.step(self.context, channel, self.markets[channel.symbol] if kind.market_data else None)
 
     def _run_history(self) -> None:
         """Dispatch each window of the merge as runs: consecutive events of one step in one call."""
@@ -191,7 +224,7 @@ class TickEngine:
         for step in steps:
             step.prepare()
         if self.bar_feeds:
-            steps.append(BarStep(self, self.bar_feeds))
+            steps.append(BarStep(self.context, self.bar_feeds, self.cerebro))
         for window in merge_windows(steps):
             for index, chunk in window.parts:
                 steps[index].load(chunk)
@@ -212,7 +245,7 @@ class TickEngine:
     def live_step(self, event: Any) -> bool:
         """Handle one live ``Event`` through its kind's step; True when the run must stop."""
         kind = KINDS.get(event.channel_type)
-        if kind is None:
+        if kind is None or kind.channel is None:  # unknown, or a kind that never comes live (bars)
             assert self.live is not None  # live steps happen in live runs only
             self.live.unknown += 1
             return self.stopping
@@ -240,19 +273,25 @@ class TickEngine:
     def pause(self) -> None:
         """Stop calling the strategies (channels, matching and equity go on; order
         notifications wait) until ``resume()``: a paused strategy sends no orders."""
-        if not self.paused:
-            self._held = (self.callbacks, self.next_callbacks)
-            self.callbacks = {name: [] for name in self.callbacks}
-            self.next_callbacks = []
+        if not self.paused:  # the lists are emptied in place: steps hold them
+            self._held = ({name: callbacks[:] for name, callbacks in self.callbacks.items()}, self.next_callbacks[:])
+            for callbacks in (*self.callbacks.values(), self.next_callbacks):
+                callbacks.clear()
             self.paused = True
 
     def resume(self) -> None:
         """Call the strategies again from the next event; deliver what waited."""
         if self.paused and self._held is not None:
-            self.callbacks, self.next_callbacks = self._held
+            held, self.next_callbacks[:] = self._held
+            for name, callbacks in held.items():
+                self.callbacks[name][:] = callbacks
             self._held, self.paused = None, False
             if self.notifications:
                 self.deliver_notifications()
+
+    def stop(self) -> None:
+        """End the run after this event (``cerebro.runstop()``)."""
+        self.cerebro.runstop()
 
     def flatten(self) -> None:
         """Cancel every open order, then close every position at market."""
@@ -285,6 +324,10 @@ class TickEngine:
         if self.clock.now >= self.next_sample:
             self.sample()
         return self.stopping
+
+    def count(self, events: int) -> None:
+        """Count ``events`` a step took without a full step each (trades taken in bulk)."""
+        self.events += events
 
     def deliver_notifications(self, force: bool = False) -> None:
         """Hand the broker's due order notifications to the strategies, now.

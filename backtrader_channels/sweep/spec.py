@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..kinds import KINDS
+
 __all__ = ["ChannelSpec", "JobSpec", "StrategyRef", "build_jobs", "day_of", "expand_files", "parameter_grid"]
 
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-KINDS = ("tick", "orderbook")
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ class StrategyRef:
 
 @dataclass(frozen=True)
 class ChannelSpec:
-    """One channel of a job: kind ('tick' or 'orderbook'), symbol and its files, streamed in order."""
+    """One channel of a job: a market-data kind ('tick', 'orderbook', 'funding'), symbol and its
+    files, streamed in order."""
 
     kind: str
     symbol: str
@@ -53,8 +55,10 @@ class ChannelSpec:
     format: str | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"channel kind must be one of {KINDS}, got {self.kind!r}")
+        kind = KINDS.get(self.kind)
+        if kind is None or not kind.market_data or kind.channel is None:
+            files = [name for name, known in KINDS.items() if known.market_data and known.channel is not None]
+            raise ValueError(f"channel kind must be one of {files}, got {self.kind!r}")
         if not self.paths:
             raise ValueError(f"{self.kind} channel {self.symbol!r}: no files")
 
