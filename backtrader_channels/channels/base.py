@@ -6,7 +6,7 @@ from collections import deque
 from os import PathLike
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..events import Event
+from ..events import Event, EventPriority
 
 if TYPE_CHECKING:
     from ..kinds.base import Kind
@@ -25,7 +25,7 @@ class Channel:
 
     kind: ClassVar[Kind]  # set by the Kind that names this channel class, with the two below
     channel_type: ClassVar[str]
-    priority: ClassVar[int]
+    priority: ClassVar[EventPriority]
     prints_trades: ClassVar[bool] = False  # its events are trades orders can fill against
 
     def __init__(

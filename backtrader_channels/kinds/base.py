@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from ..events import Event
+from ..events import Event, EventPriority
 
 if TYPE_CHECKING:
     from ..broker.market import Market
@@ -48,15 +48,24 @@ class StepContext(Protocol):
     bulk; ``pause``/``resume``/``flatten``/``stop`` serve control commands.
     """
 
-    clock: _Clock
-    broker: TickBroker
-    callbacks: Mapping[str, list[Callable]]
-    next_callbacks: list[Callable]
-    bridges: _Bridges
-    strategies: list
-    notifications: Any  # the broker's notification queue: true when one waits
-    next_sample: float
-    stopping: bool
+    @property
+    def clock(self) -> _Clock: ...
+    @property
+    def broker(self) -> TickBroker: ...
+    @property
+    def callbacks(self) -> Mapping[str, list[Callable]]: ...
+    @property
+    def next_callbacks(self) -> list[Callable]: ...
+    @property
+    def bridges(self) -> _Bridges: ...
+    @property
+    def strategies(self) -> list: ...
+    @property
+    def notifications(self) -> Any: ...  # the broker's notification queue: true when one waits
+    @property
+    def next_sample(self) -> float: ...
+    @property
+    def stopping(self) -> bool: ...
 
     def finish(self, call_next: bool = True) -> bool: ...
     def deliver(self, force: bool = False) -> None: ...
@@ -78,7 +87,7 @@ class Step:
     """
 
     kind: ClassVar[Kind]  # set by the Kind that names this step
-    priority: ClassVar[int]  # the kind's
+    priority: ClassVar[EventPriority]  # the kind's
 
     def __init__(self, context: StepContext, channel: Channel, market: Market | None) -> None:
         self.context = context
@@ -149,7 +158,7 @@ class Kind:
     """One kind of channel event, as the engine, Cerebro, live runs, the bus and the logs see it."""
 
     name: str  # the channel_type: ('tick', 'BTC/USDT') keys a strategy's channels
-    priority: int  # lower goes first at equal timestamps
+    priority: EventPriority  # lower goes first at equal timestamps (CUSTOM and up: free for new kinds)
     channel: type[Channel] | None  # None: no channel (bar closes)
     step: type[Step]
     callback: str | None  # the strategy method each event calls, e.g. 'notify_tick'
@@ -165,10 +174,10 @@ class Kind:
             owner = cls.__dict__.get("kind")
             if owner is not None and owner is not self:
                 raise ValueError(f"{cls.__name__} is already the {owner.name!r} kind's")
-            cls.kind = self  # type: ignore[misc]  # the class learns its kind here, once
-            cls.priority = self.priority  # type: ignore[misc]
+            cls.kind = self  # the class learns its kind here, once
+            cls.priority = self.priority
         if self.channel is not None:
-            self.channel.channel_type = self.name  # type: ignore[misc]
+            self.channel.channel_type = self.name
 
     def new_channel(self, symbol: str) -> Channel:
         """A channel of this kind for live events (bad updates counted, never raised)."""

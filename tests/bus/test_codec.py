@@ -11,7 +11,14 @@ import pytest
 
 from backtrader_channels import OrderBookEvent, TickEvent
 from backtrader_channels.bus.codec import CodecError, decode, encode
-from backtrader_channels.kinds import KINDS, ControlCommand, FundingEvent, dataclass_codec, kind_of, kind_of_data
+from backtrader_channels.kinds import (
+    KINDS,
+    ControlCommand,
+    FundingEvent,
+    dataclass_codec,
+    kind_of,
+    kind_of_data,
+)
 from backtrader_channels.kinds.orders import OrderUpdate, OwnFill, StreamResumed
 
 SYMBOL = "BTC/USDT"
