@@ -374,7 +374,9 @@ class TickBroker(BackBroker):
 
     def watches(self, market: Market) -> bool:
         """Whether an event of ``market`` can change an order: one works there or waits to start."""
-        return bool(market.orders or self.incoming)
+        if market.orders or self.incoming:  # asked per event: no bool() call
+            return True
+        return False
 
     def on_report(self, data: Any) -> None:
         """An execution report of the 'orders' kind; a simulated broker makes its own, so none."""

@@ -311,7 +311,9 @@ class TickEngine:
 
     # -- what every step shares ---------------------------------------------------------------
     def finish_step(self, call_next: bool = True) -> bool:
-        """End of a step: per-event ``next``, orders start working, notifications, sampling."""
+        """End of a step: per-event ``next``, orders submitted during it start working, due
+        notifications go out, the step is counted and the equity sampled when due; True when
+        the run must stop."""
         if call_next:
             for callback in self.next_callbacks:
                 callback()
