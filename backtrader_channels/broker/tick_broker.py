@@ -374,7 +374,7 @@ class TickBroker(BackBroker):
 
     def watches(self, market: Market) -> bool:
         """Whether an event of ``market`` can change an order: one works there or waits to start."""
-        if market.orders or self.incoming:  # asked per event: no bool() call
+        if market.orders or self.incoming:  # noqa: SIM103  (asked per event: no bool() call)
             return True
         return False
 

@@ -6,7 +6,7 @@ callbacks; every step ends in ``finish_step``: ``next()`` without bar feeds, ord
 submitted during the step start working (never on the event they were sent on), their
 notifications go out, and the equity curve is sampled. Historical runs take steps in the
 merged order of the channels' files; live runs in the order of a LiveEventQueue. Steps see
-the run through a ``RunContext`` (the ``StepContext`` of ``kinds/base.py``), never the engine.
+the run through a ``RunContext`` (a ``StepContext``, see ``kinds/base.py``), never the engine.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from ..broker.data import to_num
 from ..broker.market import Market
 from ..kinds import KINDS, Step, kind_of
 from ..kinds.bars import BarStep
-from ..kinds.base import StepContext
 from ..result import RunResult, build_result
 from .bridges import BridgeUpdater
 from .clock import Clock
@@ -102,15 +101,20 @@ class RunContext:
     """What the steps of one run see of its engine: a ``StepContext``.
 
     Shared objects (clock, broker, callback lists, bridges, strategies, the notification
-    queue) by reference; the engine's methods bound; its stop flag and next sample time read
-    through.
+    queue) by reference and the engine's methods bound (``bind``, at each run's start);
+    and the run's counters that every step reads or moves: events handled, the next
+    sample time, the stop flag (the engine's ``events``, ``next_sample`` and ``stopping``).
+    Slots keep the per-event reads fast.
     """
 
-    __slots__ = ("_engine", "clock", "broker", "callbacks", "next_callbacks", "bridges", "strategies",
-                 "notifications", "finish", "deliver", "sample", "count", "pause", "resume", "flatten", "stop")
+    __slots__ = ("clock", "broker", "callbacks", "next_callbacks", "bridges", "strategies", "notifications",
+                 "finish", "deliver", "sample", "count", "pause", "resume", "flatten", "stop",
+                 "events", "next_sample", "stopping")
 
-    def __init__(self, engine: TickEngine) -> None:
-        self._engine = engine
+    def __init__(self) -> None:
+        self.events, self.next_sample, self.stopping = 0, -math.inf, False
+
+    def bind(self, engine: TickEngine) -> None:
         self.clock, self.broker, self.bridges = engine.clock, engine.broker, engine.bridges
         self.callbacks, self.next_callbacks = engine.callbacks, engine.next_callbacks
         self.strategies, self.notifications = engine.strategies, engine.notifications
@@ -118,19 +122,12 @@ class RunContext:
         self.count, self.stop = engine.count, engine.stop
         self.pause, self.resume, self.flatten = engine.pause, engine.resume, engine.flatten
 
-    @property
-    def stopping(self) -> bool:
-        return self._engine.stopping
-
-    @property
-    def next_sample(self) -> float:
-        return self._engine.next_sample
-
 
 class TickEngine:
     """Runs one tick-mode backtest (or live session) of a RunPlan for a Cerebro."""
 
     def __init__(self, cerebro: bt.Cerebro, plan: RunPlan) -> None:
+        self.context = RunContext()  # holds events, next_sample and stopping: set below through it
         self.cerebro = cerebro
         self.plan = plan
         self.channels = plan.channels
@@ -160,7 +157,36 @@ class TickEngine:
         self.released_trades = [0, 0]
         self.deliveries = 0
         self.bridges = BridgeUpdater([])
-        self.context: StepContext = RunContext(self)
+        self.finish_step = self._finisher()
+        self.context.bind(self)
+
+    # -- the run's counters, kept in its context ------------------------------------------------
+    @property
+    def events(self) -> int:
+        """Events handled in this run."""
+        return self.context.events
+
+    @events.setter
+    def events(self, value: int) -> None:
+        self.context.events = value
+
+    @property
+    def next_sample(self) -> float:
+        """When the equity curve takes its next sample (epoch seconds)."""
+        return self.context.next_sample
+
+    @next_sample.setter
+    def next_sample(self, value: float) -> None:
+        self.context.next_sample = value
+
+    @property
+    def stopping(self) -> bool:
+        """Whether the run stops after the event being handled."""
+        return self.context.stopping
+
+    @stopping.setter
+    def stopping(self, value: bool) -> None:
+        self.context.stopping = value
 
     # -- entry point (backtrader's bar loop, replaced for the run) ---------------------------------
     def run(self, strategies: list[bt.Strategy]) -> None:
@@ -211,7 +237,8 @@ class TickEngine:
         self.broker.attach(self.clock, self.markets)
         self.notifications = seam.notification_queue(self.broker)  # made anew by broker.start()
         self.bridges = BridgeUpdater(strategies)
-        self.context = RunContext(self)
+        self.finish_step = self._finisher()
+        self.context.bind(self)
         self.steps = {key: self._new_step(channel) for key, channel in self.channels.items()}
 
     def _new_step(self, channel: Any) -> Step:
@@ -310,22 +337,31 @@ class TickEngine:
             self.deliver_notifications()
 
     # -- what every step shares ---------------------------------------------------------------
-    def finish_step(self, call_next: bool = True) -> bool:
-        """End of a step: per-event ``next``, orders submitted during it start working, due
-        notifications go out, the step is counted and the equity sampled when due; True when
-        the run must stop."""
-        if call_next:
-            for callback in self.next_callbacks:
-                callback()
-        broker = self.broker
-        if broker.incoming:
-            broker.end_step()
-        if self.notifications:
-            self.deliver_notifications()
-        self.events += 1
-        if self.clock.now >= self.next_sample:
-            self.sample()
-        return self.stopping
+    def _finisher(self) -> Callable[..., bool]:
+        """This run's ``finish_step(call_next=True)``: the end of every step. Per-event
+        ``next`` (unless ``call_next`` is false), orders submitted during the step start
+        working, due notifications go out, the step is counted and the equity sampled when
+        due; True when the run must stop.
+
+        A closure over what stays fixed for the run: the hot path calls it once per event.
+        """
+        clock, broker, nexts, notifications = self.clock, self.broker, self.next_callbacks, self.notifications
+        deliver, sample, run = self.deliver_notifications, self.sample, self.context
+
+        def finish_step(call_next: bool = True) -> bool:
+            if call_next and nexts:
+                for callback in nexts:
+                    callback()
+            if broker.incoming:
+                broker.end_step()
+            if notifications:
+                deliver()
+            run.events += 1
+            if clock.now >= run.next_sample:
+                sample()
+            return run.stopping
+
+        return finish_step
 
     def count(self, events: int) -> None:
         """Count ``events`` a step took without a full step each (trades taken in bulk)."""
