@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..kinds import KINDS
+from ..kinds.books import BOOKS
+from ..kinds.trades import TRADES
 
 __all__ = ["ChannelSpec", "JobSpec", "StrategyRef", "build_jobs", "day_of", "expand_files", "parameter_grid"]
 
@@ -177,10 +179,10 @@ def build_jobs(
         for symbol, days in days_of.items():
             groups = [[day] for day in days] if per_day and not carry else [list(days)]
             for group in groups:
-                channels = [ChannelSpec("tick", symbol, tuple(days[day] for day in group), tick_format)]
+                channels = [ChannelSpec(TRADES.name, symbol, tuple(days[day] for day in group), tick_format)]
                 if symbol in books_of:
                     book_files = tuple(books_of[symbol][day] for day in group)
-                    channels.insert(0, ChannelSpec("orderbook", symbol, book_files, book_format))
+                    channels.insert(0, ChannelSpec(BOOKS.name, symbol, book_files, book_format))
                 jobs.append(JobSpec(
                     index=len(jobs), strategy=strategy, params=combo, symbol=symbol, days=tuple(group),
                     channels=tuple(channels), cash=cash, commission=commission,
