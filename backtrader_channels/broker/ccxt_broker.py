@@ -50,12 +50,11 @@ from backtrader import BuyOrder, Order, SellOrder
 from backtrader.comminfo import CommInfoBase
 
 from .. import seam
-from ..events import Event, EventPriority
 from ..execution import FINAL, LiveOrder, OrderState, RunStore
 from ..execution.states import state_of_status
 from ..execution.store import BookedFill
 from ..feeds.redact import RedactingFilter, redact_library_logs, register_secrets
-from ..kinds.orders import OrderUpdate, OwnFill, Reconciled, StreamResumed
+from ..kinds.orders import ORDERS, OrderUpdate, OwnFill, Reconciled, StreamResumed
 from ..venues import adapter_for
 from ..venues.binance.execution import BinanceExecution, ReconcileRequest, signed_size
 from .channel_broker import ChannelBroker, FillRecord, LiveContext
@@ -243,8 +242,7 @@ class CCXTBroker(ChannelBroker):
             self.store.close()
             raise
         queue = context.queue
-        self.client.sink = lambda report: queue.push(Event(report.timestamp, EventPriority.ORDERS, "orders",
-                                                           report.symbol, report))
+        self.client.sink = lambda report: queue.push(ORDERS.event(report, report.symbol))
         self.user_feed = self.client.start_stream(queue)
         context.add_feed(self.user_feed)
 

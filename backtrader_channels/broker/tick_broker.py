@@ -241,9 +241,6 @@ class TickBroker(ChannelBroker):
         return self.latency_model.response(order)
 
     # -- matching -------------------------------------------------------------------------
-    def watches(self, market: Market) -> bool:
-        return bool(market.orders or self.incoming)
-
     def working_orders(self) -> list[Order]:
         working = [order for market in self._markets.values() for order in market.orders]
         return working + [order for _, order in self.incoming]
@@ -308,6 +305,12 @@ class TickBroker(ChannelBroker):
             if index is not None:
                 candidate = index
         return candidate
+
+    def watches(self, market: Market) -> bool:
+        """Whether an event of ``market`` can change an order: one works there or waits to start."""
+        if market.orders or self.incoming:  # noqa: SIM103  (asked per event: no bool() call)
+            return True
+        return False
 
     def on_trade(self, market: Market, price: float, volume: float) -> None:
         """Match against a trade, before it becomes the market's last price."""

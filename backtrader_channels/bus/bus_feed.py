@@ -31,7 +31,8 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
-from ..events import Event, EventPriority, OrderBookEvent, TickEvent
+from ..events import Event, OrderBookEvent, TickEvent
+from ..kinds import kind_of
 from ..live import LiveEventQueue
 from ..live.stats import FeedStats
 from ..live.trade_ids import TradeIdFilter
@@ -42,7 +43,6 @@ from .streams import market_stream, seen_key
 __all__ = ["BusFeed", "BusStats"]
 
 CREATED = "__created__"  # field of the seen hash: when the group started owing entries (ns, 0: from the start)
-PRIORITIES = {"tick": EventPriority.TICK, "orderbook": EventPriority.ORDERBOOK}
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,7 @@ class BusFeed(RedisFeed):
             raise ValueError(f"ack must be 'handled' or 'queued', got {ack!r}")
         super().__init__(url, **options)
         self.stream = market_stream(kind, symbol)
-        self.channel_type = kind
-        self.priority = PRIORITIES[kind]
+        self.channel_type, self.priority = kind, kind_of(kind).priority
         self.symbol = symbol
         self.event_queue = event_queue if event_queue is not None else LiveEventQueue()
         self.group = group or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
@@ -208,8 +207,8 @@ class BusFeed(RedisFeed):
                 continue
             try:
                 data = decode(fields[b"d"], self.symbol)
-                if isinstance(data, tuple):
-                    raise CodecError("a control command on a market-data stream")
+                if type(data) not in kind_of(self.channel_type).events:
+                    raise CodecError(f"a {type(data).__name__} on a {self.channel_type} stream")
             except (CodecError, KeyError) as error:
                 counters.bad_messages += 1
                 log.warning("%r: skipped a bad entry: %s", self, error)
@@ -218,8 +217,9 @@ class BusFeed(RedisFeed):
             if not self._first_time(data):
                 done.append(entry)
                 continue
-            if data.recv_timestamp is not None:
-                counters.latencies.append(now - data.recv_timestamp)
+            received = getattr(data, "recv_timestamp", None)  # trades and books carry it
+            if received is not None:
+                counters.latencies.append(now - received)
             event = Event(data.timestamp, self.priority, self.channel_type, self.symbol, data)
             if self.ack == "queued":
                 done.append(entry)
@@ -228,7 +228,8 @@ class BusFeed(RedisFeed):
             self.event_queue.push(event)
 
     def _first_time(self, data: Any) -> bool:
-        """Count a trade or book update; False for a repeat (another collector's) or a stranger."""
+        """Count a trade or book update; False for a repeat (another collector's). Other kinds'
+        data (checked against the stream's kind before) carry no id to de-duplicate by."""
         counters = self._counters
         if type(data) is TickEvent:
             if not self._trade_ids.accept(data.trade_id):
@@ -244,9 +245,7 @@ class BusFeed(RedisFeed):
                 return False
             self._last_update_id = data.update_id
             counters.books += 1
-            return True
-        counters.bad_messages += 1
-        return False
+        return True
 
     def _in_sequence(self, entry_id: bytes, fields: dict, pending: bool) -> tuple[bytes, str | None, int] | None:
         """``(entry id, collector, number)``, counting what the stream trimmed between two

@@ -1,11 +1,15 @@
-"""The bus's wire format: one msgpack array per stream entry (schema in docs/bus.md).
+"""The wire format of events: one msgpack array per bus entry or event-log payload (schema in docs/bus.md).
 
-Floats travel as msgpack float64, so prices, sizes and timestamps arrive bit-exact.
+``[tag, *fields]``: ``tag`` names the kind (``Kind.codec.tag``), the fields are what the
+kind's codec makes of the event's data. Floats travel as msgpack float64, so prices, sizes
+and timestamps arrive bit-exact.
 
-- trade: ``[1, timestamp, price, volume, is_sell, trade_id, recv_timestamp]``
-- book:  ``[2, timestamp, is_snapshot, update_id, bids, asks, recv_timestamp]``, levels
-  flattened ``[p0, s0, p1, s1, ...]``
-- control: ``[3, timestamp, command]``
+- trade (tick): ``[1, timestamp, price, volume, is_sell, trade_id, recv_timestamp]``
+- book (orderbook): ``[2, timestamp, is_snapshot, update_id, bids, asks, recv_timestamp]``,
+  levels flattened ``[p0, s0, p1, s1, ...]``
+- control: ``[3, sent_at, command]``
+- funding: ``[4, timestamp, rate, mark_price]``
+- orders: ``[5, report type, {field: value}]`` (``OrderUpdate``, ``OwnFill``, ``StreamResumed``)
 """
 
 from __future__ import annotations
@@ -19,59 +23,33 @@ try:
 except ImportError as error:
     raise missing_extra("bus", "the bus codec", error) from error
 
-from ..events import OrderBookEvent, TickEvent
+from ..kinds import KINDS, kind_of_data, kind_of_tag
 
-__all__ = ["BOOK", "CONTROL", "TRADE", "CodecError", "decode", "encode", "encode_control"]
-
-TRADE, BOOK, CONTROL = 1, 2, 3
+__all__ = ["CodecError", "decode", "encode"]
 
 
 class CodecError(ValueError):
     """A bus entry that is not a message of this schema."""
 
 
-def encode(data: TickEvent | OrderBookEvent) -> bytes:
-    """The bytes of one trade or book update."""
-    if type(data) is TickEvent:
-        return msgpack.packb(
-            (TRADE, data.timestamp, data.price, data.volume, data.direction == "sell", data.trade_id,
-             data.recv_timestamp)
-        )
-    if type(data) is OrderBookEvent:
-        return msgpack.packb(
-            (BOOK, data.timestamp, data.is_snapshot, data.update_id, _flat(data.bids), _flat(data.asks),
-             data.recv_timestamp)
-        )
-    raise TypeError(f"the bus carries TickEvent and OrderBookEvent, got {type(data).__name__}")
+def encode(data: Any) -> bytes:
+    """The bytes of one event's data, by its kind's codec."""
+    kind = kind_of_data(data)
+    if kind is None or kind.codec is None:
+        carried = ", ".join(cls.__name__ for kind in KINDS.values() if kind.codec is not None for cls in kind.events)
+        raise TypeError(f"the bus carries the events of a kind ({carried}), got {type(data).__name__}")
+    codec = kind.codec
+    return msgpack.packb((codec.tag, *codec.encode(data)))
 
 
-def encode_control(command: str, timestamp: float) -> bytes:
-    return msgpack.packb((CONTROL, timestamp, command))
-
-
-def decode(payload: bytes, symbol: str | None = None) -> TickEvent | OrderBookEvent | tuple[float, str]:
-    """A ``TickEvent``, an ``OrderBookEvent`` or a control ``(timestamp, command)``."""
+def decode(payload: bytes, symbol: str | None = None) -> Any:
+    """The event data of ``payload`` (``symbol``: the channel name, for data that does not carry it)."""
     try:
         message = msgpack.unpackb(payload, use_list=False)
-        tag = message[0]
-        if tag == TRADE:
-            _, ts, price, volume, is_sell, trade_id, recv = message
-            return TickEvent(ts, price, volume, "sell" if is_sell else "buy", trade_id, symbol, recv)
-        if tag == BOOK:
-            _, ts, is_snapshot, update_id, bids, asks, recv = message
-            kind = "snapshot" if is_snapshot else "delta"
-            return OrderBookEvent(ts, _pairs(bids), _pairs(asks), kind, symbol, update_id, recv)
-        if tag == CONTROL:
-            _, ts, command = message
-            return float(ts), str(command)
-    except (msgpack.UnpackException, ValueError, TypeError, IndexError) as error:
+        tag, fields = message[0], message[1:]
+        kind = kind_of_tag(tag)
+        if kind is not None and kind.codec is not None:
+            return kind.codec.decode(fields, symbol)
+    except (msgpack.UnpackException, ValueError, TypeError, IndexError, KeyError) as error:
         raise CodecError(f"not a bus message ({type(error).__name__}: {error}): {payload[:80]!r}") from None
     raise CodecError(f"unknown bus message tag {tag!r}: {payload[:80]!r}")
-
-
-def _flat(levels: tuple) -> list[float]:
-    return [value for level in levels for value in level]
-
-
-def _pairs(flat: Any) -> list[tuple[float, float]]:
-    return list(zip(flat[0::2], flat[1::2]))

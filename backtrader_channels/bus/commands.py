@@ -18,13 +18,11 @@ import asyncio
 import contextlib
 import os
 import socket
-import time
 from typing import Any
 
-from ..events import EventPriority
 from ..kinds.control import CONTROL, ControlCommand, control_event
 from ..live import LiveEventQueue
-from .codec import CodecError, decode, encode_control
+from .codec import CodecError, decode, encode
 from .lifecycle import AsyncFeed, RedisFeed, log
 from .streams import control_stream
 
@@ -34,8 +32,7 @@ __all__ = ["ControlFeed", "ControlSocket", "add_control", "send_command", "send_
 class ControlFeed(RedisFeed):
     """Commands for ``run`` from the bus, pushed as CONTROL events."""
 
-    channel_type = CONTROL.name
-    priority = EventPriority.CONTROL
+    channel_type, priority = CONTROL.name, CONTROL.priority
 
     def __init__(self, url: str, run: str, event_queue: LiveEventQueue, *, block_ms: int = 1000, **options: Any) -> None:
         super().__init__(url, **options)
@@ -63,11 +60,10 @@ class ControlFeed(RedisFeed):
     def _take(self, payload: bytes) -> None:
         self._counters.messages += 1
         try:
-            message = decode(payload)
-            if not isinstance(message, tuple):
-                raise CodecError("a market-data message on a control stream")
-            sent_at, command = message
-            self.event_queue.push(control_event(ControlCommand(command, sent_at), self.symbol))
+            command = decode(payload)
+            if type(command) is not ControlCommand:
+                raise CodecError(f"a {type(command).__name__} on a control stream")
+            self.event_queue.push(control_event(command, self.symbol))
         except (CodecError, ValueError, TypeError) as error:
             self._counters.bad_messages += 1
             log.warning("%r: skipped a bad command: %s", self, error)
@@ -77,8 +73,7 @@ class ControlSocket(AsyncFeed):
     """Commands for ``run`` from a local Unix socket at ``path``: one command per line,
     answered ``ok`` or ``error: ...``."""
 
-    channel_type = CONTROL.name
-    priority = EventPriority.CONTROL
+    channel_type, priority = CONTROL.name, CONTROL.priority
 
     def __init__(self, path: str | os.PathLike, run: str, event_queue: LiveEventQueue) -> None:
         super().__init__()
@@ -125,7 +120,7 @@ def send_command(url: str, run: str, command: str) -> str:
     checked = ControlCommand(command)
     connection = redis.Redis.from_url(url)
     try:
-        entry_id = connection.xadd(control_stream(run), {"d": encode_control(checked.command, time.time())},
+        entry_id = connection.xadd(control_stream(run), {"d": encode(checked)},
                                    maxlen=1000, approximate=True)
     finally:
         connection.close()

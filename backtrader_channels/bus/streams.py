@@ -1,17 +1,19 @@
-"""Names on the bus: one Redis stream per channel kind and symbol, one per run for control."""
+"""Names on the bus: one Redis stream per market-data kind and symbol, one per run for control."""
 
 from __future__ import annotations
 
-__all__ = ["KINDS", "PREFIX", "control_stream", "market_stream", "seen_key"]
+from ..kinds import KINDS, kind_of
+
+__all__ = ["PREFIX", "control_stream", "market_stream", "seen_key"]
 
 PREFIX = "btchannels"
-KINDS = ("tick", "orderbook")
 
 
 def market_stream(kind: str, symbol: str) -> str:
-    """``btchannels:tick:BTC/USDT``, ``btchannels:orderbook:BTC/USDT``."""
-    if kind not in KINDS:
-        raise ValueError(f"bus stream kind must be one of {KINDS}, got {kind!r}")
+    """``btchannels:tick:BTC/USDT``, ``btchannels:orderbook:BTC/USDT``: a market-data kind with a codec."""
+    if kind not in KINDS or not kind_of(kind).market_data or kind_of(kind).codec is None:
+        carried = [name for name, known in KINDS.items() if known.market_data and known.codec is not None]
+        raise ValueError(f"bus stream kind must be one of {carried}, got {kind!r}")
     return f"{PREFIX}:{kind}:{symbol}"
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections import deque
 from os import PathLike
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..events import Event, EventPriority
+
+if TYPE_CHECKING:
+    from ..kinds.base import Kind
 
 __all__ = ["Channel"]
 
@@ -20,6 +23,7 @@ class Channel:
     at construction) that a tick-mode run streams into it.
     """
 
+    kind: ClassVar[Kind]  # set by the Kind that names this channel class, with the two below
     channel_type: ClassVar[str]
     priority: ClassVar[EventPriority]
     prints_trades: ClassVar[bool] = False  # its events are trades orders can fill against
@@ -75,10 +79,14 @@ class Channel:
         """Take one item (bare or inside an ``Event``): it becomes ``latest`` and joins the
         history; returns it."""
         item = self._unwrap(event)
+        self.append(item)
+        return item
+
+    def append(self, item: Any) -> None:
+        """Take one bare item (the hot path of the steps): ``latest``, history, count."""
         self.latest = item
         self._history.append(item)
         self._count += 1
-        return item
 
     def history(self, n: int | None = None) -> list:
         """The last ``n`` items (all kept when None), oldest first."""

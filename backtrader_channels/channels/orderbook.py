@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..events import EventPriority, Level, OrderBookEvent
+from ..events import Level, OrderBookEvent
 from ..extras import missing_extra
 from .base import Channel
 from .book import BookError, OrderBook, Updates, level_columns
@@ -77,8 +77,6 @@ class OrderBookChannel(Channel):
     are counted in ``rejected``.
     """
 
-    channel_type = "orderbook"
-    priority = EventPriority.ORDERBOOK
     book_class: type | None = None  # None: chosen by ``fastest_book`` from the file's size
 
     def __init__(self, symbol: str, dataname: Any = None, **kwargs: Any) -> None:

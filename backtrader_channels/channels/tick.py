@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..events import EventPriority, TickEvent
+from ..events import TickEvent
 from ..sources.chunks import to_seconds
 from .base import Channel
 
@@ -50,8 +50,6 @@ class TickChannel(Channel):
     TickEvents only when ``history()`` asks.
     """
 
-    channel_type = "tick"
-    priority = EventPriority.TICK
     prints_trades = True
 
     latest: TickEvent | None

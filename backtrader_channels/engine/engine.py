@@ -5,7 +5,8 @@ closes; see ``kinds/``) has a step per channel that owns apply -> match -> notif
 callbacks; every step ends in ``finish_step``: ``next()`` without bar feeds, orders
 submitted during the step start working (never on the event they were sent on), their
 notifications go out, and the equity curve is sampled. Historical runs take steps in the
-merged order of the channels' files; live runs in the order of a LiveEventQueue.
+merged order of the channels' files; live runs in the order of a LiveEventQueue. Steps see
+the run through a ``RunContext`` (a ``StepContext``, see ``kinds/base.py``), never the engine.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from .merge import merge_windows
 if TYPE_CHECKING:
     from .plan import RunPlan
 
-__all__ = ["EquityCurve", "TickEngine"]
+__all__ = ["EquityCurve", "RunContext", "TickEngine"]
 
 log = logging.getLogger("backtrader_channels")
 
@@ -96,10 +97,37 @@ class EquityCurve:
         self.prices.append(price)
 
 
+class RunContext:
+    """What the steps of one run see of its engine: a ``StepContext``.
+
+    Shared objects (clock, broker, callback lists, bridges, strategies, the notification
+    queue) by reference and the engine's methods bound (``bind``, at each run's start);
+    and the run's counters that every step reads or moves: events handled, the next
+    sample time, the stop flag (the engine's ``events``, ``next_sample`` and ``stopping``).
+    Slots keep the per-event reads fast.
+    """
+
+    __slots__ = ("clock", "broker", "callbacks", "next_callbacks", "bridges", "strategies", "notifications",
+                 "finish", "deliver", "sample", "count", "pause", "resume", "flatten", "stop",
+                 "events", "next_sample", "stopping")
+
+    def __init__(self) -> None:
+        self.events, self.next_sample, self.stopping = 0, -math.inf, False
+
+    def bind(self, engine: TickEngine) -> None:
+        self.clock, self.broker, self.bridges = engine.clock, engine.broker, engine.bridges
+        self.callbacks, self.next_callbacks = engine.callbacks, engine.next_callbacks
+        self.strategies, self.notifications = engine.strategies, engine.notifications
+        self.finish, self.deliver, self.sample = engine.finish_step, engine.deliver_notifications, engine.sample
+        self.count, self.stop = engine.count, engine.stop
+        self.pause, self.resume, self.flatten = engine.pause, engine.resume, engine.flatten
+
+
 class TickEngine:
     """Runs one tick-mode backtest (or live session) of a RunPlan for a Cerebro."""
 
     def __init__(self, cerebro: bt.Cerebro, plan: RunPlan) -> None:
+        self.context = RunContext()  # holds events, next_sample and stopping: set below through it
         self.cerebro = cerebro
         self.plan = plan
         self.channels = plan.channels
@@ -129,6 +157,36 @@ class TickEngine:
         self.released_trades = [0, 0]
         self.deliveries = 0
         self.bridges = BridgeUpdater([])
+        self.finish_step = self._finisher()
+        self.context.bind(self)
+
+    # -- the run's counters, kept in its context ------------------------------------------------
+    @property
+    def events(self) -> int:
+        """Events handled in this run."""
+        return self.context.events
+
+    @events.setter
+    def events(self, value: int) -> None:
+        self.context.events = value
+
+    @property
+    def next_sample(self) -> float:
+        """When the equity curve takes its next sample (epoch seconds)."""
+        return self.context.next_sample
+
+    @next_sample.setter
+    def next_sample(self, value: float) -> None:
+        self.context.next_sample = value
+
+    @property
+    def stopping(self) -> bool:
+        """Whether the run stops after the event being handled."""
+        return self.context.stopping
+
+    @stopping.setter
+    def stopping(self, value: bool) -> None:
+        self.context.stopping = value
 
     # -- entry point (backtrader's bar loop, replaced for the run) ---------------------------------
     def run(self, strategies: list[bt.Strategy]) -> None:
@@ -179,11 +237,13 @@ class TickEngine:
         self.broker.attach(self.clock, self.markets)
         self.notifications = seam.notification_queue(self.broker)  # made anew by broker.start()
         self.bridges = BridgeUpdater(strategies)
+        self.finish_step = self._finisher()
+        self.context.bind(self)
         self.steps = {key: self._new_step(channel) for key, channel in self.channels.items()}
 
     def _new_step(self, channel: Any) -> Step:
-        kind = kind_of(channel.channel_type)
-        return kind.step(self, channel, self.markets[channel.symbol] if kind.market_data else None)
+        kind = channel.kind
+        return kind.step(self.context, channel, self.markets[channel.symbol] if kind.market_data else None)
 
     def _run_history(self) -> None:
         """Dispatch each window of the merge as runs: consecutive events of one step in one call."""
@@ -191,7 +251,7 @@ class TickEngine:
         for step in steps:
             step.prepare()
         if self.bar_feeds:
-            steps.append(BarStep(self, self.bar_feeds))
+            steps.append(BarStep(self.context, self.bar_feeds, self.cerebro))
         for window in merge_windows(steps):
             for index, chunk in window.parts:
                 steps[index].load(chunk)
@@ -212,7 +272,7 @@ class TickEngine:
     def live_step(self, event: Any) -> bool:
         """Handle one live ``Event`` through its kind's step; True when the run must stop."""
         kind = KINDS.get(event.channel_type)
-        if kind is None:
+        if kind is None or kind.channel is None:  # unknown, or a kind that never comes live (bars)
             assert self.live is not None  # live steps happen in live runs only
             self.live.unknown += 1
             return self.stopping
@@ -240,19 +300,25 @@ class TickEngine:
     def pause(self) -> None:
         """Stop calling the strategies (channels, matching and equity go on; order
         notifications wait) until ``resume()``: a paused strategy sends no orders."""
-        if not self.paused:
-            self._held = (self.callbacks, self.next_callbacks)
-            self.callbacks = {name: [] for name in self.callbacks}
-            self.next_callbacks = []
+        if not self.paused:  # the lists are emptied in place: steps hold them
+            self._held = ({name: callbacks[:] for name, callbacks in self.callbacks.items()}, self.next_callbacks[:])
+            for callbacks in (*self.callbacks.values(), self.next_callbacks):
+                callbacks.clear()
             self.paused = True
 
     def resume(self) -> None:
         """Call the strategies again from the next event; deliver what waited."""
         if self.paused and self._held is not None:
-            self.callbacks, self.next_callbacks = self._held
+            held, self.next_callbacks[:] = self._held
+            for name, callbacks in held.items():
+                self.callbacks[name][:] = callbacks
             self._held, self.paused = None, False
             if self.notifications:
                 self.deliver_notifications()
+
+    def stop(self) -> None:
+        """End the run after this event (``cerebro.runstop()``)."""
+        self.cerebro.runstop()
 
     def flatten(self) -> None:
         """Cancel every open order, then close every position at market."""
@@ -269,20 +335,35 @@ class TickEngine:
             self.deliver_notifications()
 
     # -- what every step shares ---------------------------------------------------------------
-    def finish_step(self, call_next: bool = True) -> bool:
-        """End of a step: per-event ``next``, orders start working, notifications, sampling."""
-        if call_next:
-            for callback in self.next_callbacks:
-                callback()
-        broker = self.broker
-        if broker.incoming:
-            broker.end_step()
-        if self.notifications:
-            self.deliver_notifications()
-        self.events += 1
-        if self.clock.now >= self.next_sample:
-            self.sample()
-        return self.stopping
+    def _finisher(self) -> Callable[..., bool]:
+        """This run's ``finish_step(call_next=True)``: the end of every step. Per-event
+        ``next`` (unless ``call_next`` is false), orders submitted during the step start
+        working, due notifications go out, the step is counted and the equity sampled when
+        due; True when the run must stop.
+
+        A closure over what stays fixed for the run: the hot path calls it once per event.
+        """
+        clock, broker, nexts, notifications = self.clock, self.broker, self.next_callbacks, self.notifications
+        deliver, sample, run = self.deliver_notifications, self.sample, self.context
+
+        def finish_step(call_next: bool = True) -> bool:
+            if call_next and nexts:
+                for callback in nexts:
+                    callback()
+            if broker.incoming:
+                broker.end_step()
+            if notifications:
+                deliver()
+            run.events += 1
+            if clock.now >= run.next_sample:
+                sample()
+            return run.stopping
+
+        return finish_step
+
+    def count(self, events: int) -> None:
+        """Count ``events`` a step took without a full step each (trades taken in bulk)."""
+        self.events += events
 
     def deliver_notifications(self, force: bool = False) -> None:
         """Hand the broker's due order notifications to the strategies, now.

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import ccxt
 
-from ..events import EventPriority, OrderBookEvent, TickEvent
+from ..events import OrderBookEvent, TickEvent
+from ..kinds.books import BOOKS
+from ..kinds.trades import TRADES
 from ..live.trade_ids import TradeIdFilter
 from .base import CCXTFeedBase, Resync
 
@@ -38,8 +40,7 @@ class CCXTLiveTickFeed(CCXTFeedBase):
     counted in ``stats.bad_messages`` and skipped.
     """
 
-    channel_type = "tick"
-    priority = EventPriority.TICK
+    channel_type, priority = TRADES.name, TRADES.priority
 
     def __init__(
         self, exchange_id: str, symbol: str, event_queue: LiveEventQueue, *, dedupe_window: int = 100_000,
@@ -103,8 +104,7 @@ class CCXTLiveOrderBookFeed(CCXTFeedBase):
     rebuilt from a fresh snapshot.
     """
 
-    channel_type = "orderbook"
-    priority = EventPriority.ORDERBOOK
+    channel_type, priority = BOOKS.name, BOOKS.priority
 
     def __init__(
         self, exchange_id: str, symbol: str, event_queue: LiveEventQueue, *, depth: int | None = None, **options: Any

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..events import EventPriority
-from ..kinds.funding import FundingClock
+from ..kinds.funding import FUNDING, FundingClock
 from .base import CCXTFeedBase
 
 if TYPE_CHECKING:
@@ -32,8 +31,7 @@ class CCXTLiveFundingFeed(CCXTFeedBase):
     skipped. A funding time that passed while the feed was disconnected is not delivered.
     """
 
-    channel_type = "funding"
-    priority = EventPriority.FUNDING
+    channel_type, priority = FUNDING.name, FUNDING.priority
 
     def __init__(self, exchange_id: str, symbol: str, event_queue: LiveEventQueue, **options: Any) -> None:
         super().__init__(exchange_id, symbol, event_queue, **options)

@@ -25,8 +25,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..events import Event, EventPriority
-from ..kinds.orders import OrderUpdate, OwnFill, StreamResumed
+from ..events import Event
+from ..kinds.orders import ORDERS, OrderUpdate, OwnFill, StreamResumed
 from .base import CCXTFeedBase
 
 if TYPE_CHECKING:
@@ -69,8 +69,7 @@ class CCXTUserStreamFeed(CCXTFeedBase):
     (``StreamResumed``); fills and order updates go to their own symbol's channel.
     """
 
-    channel_type = "orders"
-    priority = EventPriority.ORDERS
+    channel_type, priority = ORDERS.name, ORDERS.priority
     poll_seconds = 0.05  # how often ccxt's caches are read besides each resolved watch
 
     def __init__(self, exchange_id: str, symbol: str, event_queue: LiveEventQueue, *,

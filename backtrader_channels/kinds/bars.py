@@ -1,34 +1,33 @@
-"""Bar closes of the feeds added with ``cerebro.adddata``, as one more stream of events.
+"""The bar kind: closes of the feeds added with ``cerebro.adddata``, as one more stream of events.
 
-Bars have no channel: at each close time the feeds closing then take one step of
-backtrader's own machinery (indicators, ``next``, analyzers, observers, writers).
+Bars have no channel, no strategy callback of their own and never travel live: at each
+close time the feeds closing then take one step of backtrader's own machinery
+(indicators, ``next``, analyzers, observers, writers).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import backtrader as bt
 import numpy as np
 
 from .. import seam
 from ..broker.data import from_num
 from ..events import EventPriority
 from ..sources.chunks import TimeChunk, to_seconds
+from .base import Kind, Step, StepContext
 
-if TYPE_CHECKING:
-    from ..engine.engine import TickEngine
-
-__all__ = ["BarStep"]
+__all__ = ["BARS", "BarStep"]
 
 
-class BarStep:
-    """The close times of every preloaded bar feed, as one time line of steps."""
+class BarStep(Step):
+    """The close times of every preloaded bar feed of ``cerebro``, as one time line of steps."""
 
-    priority = EventPriority.BAR
-
-    def __init__(self, engine: TickEngine, feeds: list) -> None:
-        self.engine = engine
+    def __init__(self, context: StepContext, feeds: list, cerebro: bt.Cerebro) -> None:  # no channel, no market
+        self.context = context
+        self.cerebro = cerebro
         self._feeds: list[list[Any]] = []  # [feed, its close times (ns), next position]
         all_times: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
         for feed in feeds:
@@ -39,7 +38,7 @@ class BarStep:
         self._times = np.unique(np.concatenate(all_times))
         self._feed_of: dict[int, Any] = {}  # id(ChannelData) -> the first bar feed trading its symbol
         for feed in feeds:
-            self._feed_of.setdefault(id(engine.broker.market_of(feed).data), feed)
+            self._feed_of.setdefault(id(context.broker.market_of(feed).data), feed)
         self._ts: list[int] = []
 
     def chunks(self) -> Iterator[TimeChunk]:
@@ -53,14 +52,17 @@ class BarStep:
 
     def handle(self, ts_ns: int) -> bool:
         """Deliver the bars closing at ``ts_ns``: indicators and ``next()`` as in backtrader."""
-        engine = self.engine
-        engine.clock.now = to_seconds(ts_ns)
+        context = self.context
+        context.clock.now = to_seconds(ts_ns)
         for state in self._feeds:
             feed, times, position = state
             if position < len(times) and times[position] == ts_ns:
                 feed.next(ticks=False)
                 state[2] = position + 1
-        for strategy in engine.strategies:
+        for strategy in context.strategies:
             seam.bar_step(strategy, self._feed_of)
-        seam.step_writers(engine.cerebro, engine.strategies)
-        return engine.finish_step(call_next=False)
+        seam.step_writers(self.cerebro, context.strategies)
+        return context.finish(call_next=False)
+
+
+BARS = Kind("bar", EventPriority.BAR, None, BarStep, None, market_data=False)

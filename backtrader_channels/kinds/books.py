@@ -7,13 +7,15 @@ block at a time; a live ``OrderBookEvent`` is one such update.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..channels import OrderBookChannel
 from ..channels.book import Updates, level_columns
 from ..events import EventPriority, OrderBookEvent
 from ..sources.chunks import BookChunk, to_seconds
-from .base import Kind, Step
+from ..sources.recordings import BOOK_STREAM
+from .base import Codec, Kind, Step
 
 if TYPE_CHECKING:
     from ..broker.market import Market
@@ -24,7 +26,6 @@ __all__ = ["BOOKS", "BookStep"]
 class BookStep(Step):
     """Updates of one OrderBookChannel: book -> broker -> notifications -> bridges -> callbacks."""
 
-    priority = EventPriority.ORDERBOOK
     block = 8192  # updates made ready (Level tuples built) at a time: bounds a window's memory
     channel: OrderBookChannel
     market: Market  # market-data kinds always have one
@@ -68,27 +69,49 @@ class BookStep(Step):
 
     def handle(self, updates: Updates, start: int, stop: int) -> bool:
         """Updates ``start:stop``, one full step each (the hot path); True when the run must stop."""
-        engine, channel, market = self.engine, self.channel, self.market
-        clock, broker, bridges = engine.clock, engine.broker, engine.bridges
+        context, channel, market = self.context, self.channel, self.market
+        clock, broker, bridges, finish = context.clock, context.broker, context.bridges, context.finish
         apply, seconds, book = channel.apply_update, updates.seconds, channel.book
         watched = bridges.watches(channel)
+        callbacks = context.callbacks[self.kind.name]  # emptied in place while paused
         for k in range(start, stop):
             clock.now = seconds[k]
             if not apply(updates, k):
-                if engine.stopping:
+                if context.stopping:
                     return True
                 continue  # refused and counted (on_error='skip')
-            if market.orders or broker.incoming:
+            if broker.watches(market):
                 broker.on_book(market)
-            if engine.notifications:
-                engine.deliver_notifications()
+            if context.notifications:
+                context.deliver()
             if watched:
                 bridges.update(channel)
-            for callback in engine.callbacks["orderbook"]:  # per update: pause() swaps them
+            for callback in callbacks:
                 callback(book)
-            if engine.finish_step():
+            if finish():
                 return True
         return False
 
 
-BOOKS = Kind("orderbook", EventPriority.ORDERBOOK, OrderBookChannel, BookStep, "notify_orderbook")
+def _flat(levels: tuple) -> list[float]:
+    return [value for level in levels for value in level]
+
+
+def _pairs(flat: Sequence[float]) -> list[tuple[float, float]]:
+    return list(zip(flat[0::2], flat[1::2]))
+
+
+def _encode(update: OrderBookEvent) -> tuple:
+    return (update.timestamp, update.is_snapshot, update.update_id, _flat(update.bids), _flat(update.asks),
+            update.recv_timestamp)
+
+
+def _decode(fields: Sequence[Any], symbol: str | None) -> OrderBookEvent:
+    timestamp, is_snapshot, update_id, bids, asks, recv_timestamp = fields
+    kind = "snapshot" if is_snapshot else "delta"
+    return OrderBookEvent(timestamp, _pairs(bids), _pairs(asks), kind, symbol, update_id, recv_timestamp)
+
+
+# levels travel flattened: [p0, s0, p1, s1, ...]
+BOOKS = Kind("orderbook", EventPriority.ORDERBOOK, OrderBookChannel, BookStep, "notify_orderbook",
+             events=(OrderBookEvent,), codec=Codec(2, _encode, _decode), recording=BOOK_STREAM)

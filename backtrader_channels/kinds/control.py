@@ -20,11 +20,13 @@ Strategies that define ``notify_control(command)`` see each command (a string) f
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..channels.base import Channel
 from ..events import Event, EventPriority
-from .base import Kind, Step
+from .base import Codec, Kind, Step
 
 __all__ = ["COMMANDS", "CONTROL", "ControlChannel", "ControlCommand", "ControlStep", "control_event"]
 
@@ -45,39 +47,46 @@ class ControlCommand:
 
 def control_event(command: ControlCommand, run: str) -> Event:
     """The queue event of ``command``, stamped with the local time of arrival."""
-    return Event(time.time(), EventPriority.CONTROL, "control", run, command)
+    return CONTROL.event(command, run, time.time())
 
 
 class ControlChannel(Channel):
     """The commands a run received; ``latest`` is the last ``ControlCommand``."""
 
-    channel_type = "control"
-    priority = EventPriority.CONTROL
-
 
 class ControlStep(Step):
-    """A command: ``notify_control`` (even while paused), then the engine carries it out."""
+    """A command: ``notify_control`` (even while paused), then the run carries it out."""
 
-    priority = EventPriority.CONTROL
     channel: ControlChannel
 
     def take(self, data: ControlCommand) -> bool:
-        engine = self.engine
-        self.channel.push(data)
+        context = self.context
+        self.channel.append(data)
         command = data.command
-        for strategy in engine.strategies:
+        for strategy in context.strategies:
             notify = getattr(strategy, "notify_control", None)
             if notify is not None:
                 notify(command)
         if command == "stop":
-            engine.cerebro.runstop()
+            context.stop()
         elif command == "pause":
-            engine.pause()
+            context.pause()
         elif command == "resume":
-            engine.resume()
+            context.resume()
         else:
-            engine.flatten()
-        return engine.stopping
+            context.flatten()
+        return context.stopping
 
 
-CONTROL = Kind("control", EventPriority.CONTROL, ControlChannel, ControlStep, None, market_data=False)
+def _encode(command: ControlCommand) -> tuple:
+    return (command.sent_at, command.command)
+
+
+def _decode(fields: Sequence[Any], symbol: str | None) -> ControlCommand:
+    sent_at, command = fields
+    return ControlCommand(str(command), float(sent_at))
+
+
+# on the wire: [3, sent_at, command]
+CONTROL = Kind("control", EventPriority.CONTROL, ControlChannel, ControlStep, None, events=(ControlCommand,),
+               codec=Codec(3, _encode, _decode), market_data=False)

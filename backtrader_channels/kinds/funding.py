@@ -15,13 +15,14 @@ updates into one event per funding time that passed.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..channels.base import Channel
 from ..events import EventPriority, to_datetime
 from ..sources.chunks import to_seconds
-from .base import Kind, Step
+from .base import Codec, Kind, Step
 
 if TYPE_CHECKING:
     from ..broker.market import Market
@@ -53,9 +54,6 @@ class FundingEvent:
 class FundingChannel(Channel):
     """Funding events of one perpetual; ``latest`` is the last ``FundingEvent``, ``rate`` its rate."""
 
-    channel_type = "funding"
-    priority = EventPriority.FUNDING
-
     def _open_source(self, dataname: Any, **options: Any) -> Any:
         from ..sources.funding import open_funding
 
@@ -69,7 +67,6 @@ class FundingChannel(Channel):
 class FundingStep(Step):
     """Funding of one symbol: channel -> cash booked -> notifications -> ``notify_funding``."""
 
-    priority = EventPriority.FUNDING
     channel: FundingChannel
     market: Market  # market-data kinds always have one
     _rows: tuple = ()
@@ -87,18 +84,18 @@ class FundingStep(Step):
                    for k in range(start, stop))
 
     def handle(self, event: FundingEvent) -> bool:
-        engine, market = self.engine, self.market
-        engine.clock.now = event.timestamp
-        self.channel.push(event)
-        broker = engine.broker
+        context, market = self.context, self.market
+        context.clock.now = event.timestamp
+        self.channel.append(event)
+        broker = context.broker
         size = broker.getposition(market.data).size
         mark = event.mark_price if math.isfinite(event.mark_price) else market.price
         if size and mark is not None:
             broker.book_cashflow(event.timestamp, market.symbol, "funding", -size * mark * event.rate)
-            engine.deliver_notifications(force=True)  # notify_cashvalue sees the new cash now
-        for callback in engine.callbacks["funding"]:
+            context.deliver(force=True)  # notify_cashvalue sees the new cash now
+        for callback in context.callbacks[self.kind.name]:
             callback(event)
-        return engine.finish_step()
+        return context.finish()
 
 
 class FundingClock:
@@ -125,4 +122,14 @@ class FundingClock:
         return event
 
 
-FUNDING = Kind("funding", EventPriority.FUNDING, FundingChannel, FundingStep, "notify_funding")
+def _encode(event: FundingEvent) -> tuple:
+    return (event.timestamp, event.rate, event.mark_price)
+
+
+def _decode(fields: Sequence[Any], symbol: str | None) -> FundingEvent:
+    timestamp, rate, mark_price = fields
+    return FundingEvent(timestamp, rate, mark_price, symbol)
+
+
+FUNDING = Kind("funding", EventPriority.FUNDING, FundingChannel, FundingStep, "notify_funding", events=(FundingEvent,),
+               codec=Codec(4, _encode, _decode))

@@ -24,9 +24,9 @@ from typing import Any
 
 from ..channels.base import Channel
 from ..events import EventPriority
-from .base import Kind, Step
+from .base import Kind, Step, dataclass_codec
 
-__all__ = ["ORDERS", "OrderChannel", "OrderUpdate", "OrdersStep", "OwnFill", "Reconciled", "StreamResumed"]
+__all__ = ["ORDERS", "REPORTS", "OrderChannel", "OrderUpdate", "OrdersStep", "OwnFill", "Reconciled", "StreamResumed"]
 
 
 @dataclass(frozen=True)
@@ -84,27 +84,27 @@ class Reconciled:
 class OrderChannel(Channel):
     """What the exchange said about the run's orders on one symbol; ``latest`` is the last item."""
 
-    channel_type = "orders"
-    priority = EventPriority.ORDERS
-
 
 class OrdersStep(Step):
     """Own orders of one symbol: channel -> broker bookkeeping -> notifications -> callbacks."""
 
-    priority = EventPriority.ORDERS
     channel: OrderChannel
 
     def take(self, data: Any) -> bool:
-        engine = self.engine
-        if not engine.clock.now >= data.timestamp:  # never back in time (NaN before the first event)
-            engine.clock.now = data.timestamp
-        self.channel.push(data)
-        engine.broker.on_report(data)
-        for callback in engine.callbacks["orders"]:
+        context = self.context
+        if not context.clock.now >= data.timestamp:  # never back in time (NaN before the first event)
+            context.clock.now = data.timestamp
+        self.channel.append(data)
+        context.broker.on_report(data)
+        for callback in context.callbacks[self.kind.name]:
             callback(data)
-        return engine.finish_step(call_next=False)
+        return context.finish(call_next=False)
 
+
+# the reports this kind carries; the codec sends each by its type's name and its fields
+REPORTS = (OrderUpdate, OwnFill, StreamResumed, Reconciled)
 
 # the exchange's word on our orders: never refused by the market-data validator (an update
 # stamped before the last one, e.g. found by a REST look-up, must still be booked)
-ORDERS = Kind("orders", EventPriority.ORDERS, OrderChannel, OrdersStep, "notify_exchange", market_data=False)
+ORDERS = Kind("orders", EventPriority.ORDERS, OrderChannel, OrdersStep, "notify_exchange", events=REPORTS,
+              codec=dataclass_codec(5, *REPORTS), market_data=False)

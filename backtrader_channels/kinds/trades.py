@@ -9,7 +9,7 @@ before it goes to the channel as columns, and only that trade takes a full step.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,8 @@ import numpy as np
 
 from ..channels.tick import DIRECTIONS, TickChannel, TradeRows, rows_of, ticks_of
 from ..events import EventPriority, TickEvent
-from .base import Kind, Step
+from ..sources.recordings import TRADE_STREAM
+from .base import Codec, Kind, Step
 
 if TYPE_CHECKING:
     from ..broker.market import Market
@@ -28,7 +29,6 @@ __all__ = ["TRADES", "TradeStep"]
 class TradeStep(Step):
     """Trades of one TickChannel: channel -> broker -> notifications -> bridges -> callbacks."""
 
-    priority = EventPriority.TICK
     batch = 8192  # TickEvents built at a time (bounds the memory of a long run)
     block = 65536  # trades scanned at a time in bulk
     channel: TickChannel
@@ -39,12 +39,12 @@ class TradeStep(Step):
 
     def watched(self) -> bool:
         """Whether something needs this channel's trades one by one."""
-        engine = self.engine
-        return bool(engine.callbacks["tick"] or engine.next_callbacks or engine.bridges.watches(self.channel)
-                    or self.market.book is not None)
+        context = self.context
+        return bool(context.callbacks[self.kind.name] or context.next_callbacks
+                    or context.bridges.watches(self.channel) or self.market.book is not None)
 
     def prepare(self) -> None:
-        self.engine.bridges.precompute(self.channel)
+        self.context.bridges.precompute(self.channel)
 
     def load(self, chunk: Any) -> None:
         self._rows = rows_of(chunk)
@@ -74,24 +74,18 @@ class TradeStep(Step):
 
     def handle(self, ticks: Iterable[TickEvent]) -> bool:
         """Consecutive trades of this channel, one full step each (the hot path)."""
-        engine = self.engine
-        channel, market, clock, broker, notifs, keep, bridges = self._fixed or self._fix()
-        callbacks, nexts = engine.callbacks["tick"], engine.next_callbacks
+        channel, market, clock, watches, on_trade, append, notifications, deliver, bridges, finish = (
+            self._fixed or self._fix())
+        callbacks = self.context.callbacks[self.kind.name]
         only = callbacks[0] if len(callbacks) == 1 else None
-        next_sample = engine.next_sample
-        handled = 0
-        stop = False
         for tick in ticks:
-            now = clock.now = tick.timestamp
-            channel.latest = tick
-            keep(tick)
-            channel._count += 1
-            if market.orders or broker.incoming:
-                broker.on_trade(market, tick.price, tick.volume)
+            clock.now = tick.timestamp
+            append(tick)
+            if watches(market):
+                on_trade(market, tick.price, tick.volume)
             market.last_price = tick.price
-            if notifs:
-                engine.deliver_notifications()
-                next_sample = engine.next_sample  # a fill takes its sample at once
+            if notifications:
+                deliver()
             if bridges is not None:
                 bridges.update(channel)
             if only is not None:
@@ -99,39 +93,26 @@ class TradeStep(Step):
             else:
                 for callback in callbacks:
                     callback(tick)
-            if nexts:
-                for callback in nexts:
-                    callback()
-            if broker.incoming:
-                broker.end_step()
-            if notifs:
-                engine.deliver_notifications()
-                next_sample = engine.next_sample
-            handled += 1
-            if now >= next_sample:
-                engine.sample()
-                next_sample = engine.next_sample
-            if engine.stopping:
-                stop = True
-                break
-        engine.events += handled
-        return stop
+            if finish():
+                return True
+        return False
 
     def _fix(self) -> tuple:
         """What ``handle`` reads that stays the same for the whole run (made on first use)."""
-        engine, channel = self.engine, self.channel
-        bridges = engine.bridges if engine.bridges.watches(channel) else None
-        self._fixed = (channel, self.market, engine.clock, engine.broker, engine.notifications,
-                       channel._history.append, bridges)
+        context, channel = self.context, self.channel
+        broker = context.broker
+        bridges = context.bridges if context.bridges.watches(channel) else None
+        self._fixed = (channel, self.market, context.clock, broker.watches, broker.on_trade, channel.append,
+                       context.notifications, context.deliver, bridges, context.finish)
         return self._fixed
 
     def _run_bulk(self, start: int, stop: int) -> bool:
-        engine, channel, market = self.engine, self.channel, self.market
+        context, channel, market = self.context, self.channel, self.market
         seconds, prices = self._rows[0], self._rows[1]
         i = start
         while i < stop:
             end = min(i + self.block, stop)
-            k = i + engine.broker.first_candidate(market, seconds[i:end], prices[i:end])
+            k = i + context.broker.first_candidate(market, seconds[i:end], prices[i:end])
             if k > i:
                 self._take_in_bulk(self._slice(i, k))
             if k == end:
@@ -140,7 +121,7 @@ class TradeStep(Step):
                 return True
             else:
                 i = k + 1
-            if engine.stopping:
+            if context.stopping:
                 return True
         return False
 
@@ -149,17 +130,27 @@ class TradeStep(Step):
 
     def _take_in_bulk(self, rows: TradeRows) -> None:
         """Trades no order can react to: channel, last price, clock and equity samples only."""
-        engine, market = self.engine, self.market
+        context, market = self.context, self.market
         seconds, prices = rows[0], rows[1]
-        while seconds[-1] >= engine.next_sample:  # equity at each sample time inside the rows
-            j = int(np.searchsorted(seconds, engine.next_sample, side="left"))
+        while seconds[-1] >= context.next_sample:  # equity at each sample time inside the rows
+            j = int(np.searchsorted(seconds, context.next_sample, side="left"))
             market.last_price = float(prices[j])
-            engine.clock.now = float(seconds[j])
-            engine.sample()
+            context.clock.now = float(seconds[j])
+            context.sample()
         self.channel.extend(rows)
         market.last_price = float(prices[-1])
-        engine.clock.now = float(seconds[-1])
-        engine.events += len(seconds)
+        context.clock.now = float(seconds[-1])
+        context.count(len(seconds))
 
 
-TRADES = Kind("tick", EventPriority.TICK, TickChannel, TradeStep, "notify_tick")
+def _encode(tick: TickEvent) -> tuple:
+    return (tick.timestamp, tick.price, tick.volume, tick.direction == "sell", tick.trade_id, tick.recv_timestamp)
+
+
+def _decode(fields: Sequence[Any], symbol: str | None) -> TickEvent:
+    timestamp, price, volume, is_sell, trade_id, recv_timestamp = fields
+    return TickEvent(timestamp, price, volume, "sell" if is_sell else "buy", trade_id, symbol, recv_timestamp)
+
+
+TRADES = Kind("tick", EventPriority.TICK, TickChannel, TradeStep, "notify_tick", events=(TickEvent,),
+              codec=Codec(1, _encode, _decode), recording=TRADE_STREAM)

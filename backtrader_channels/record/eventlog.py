@@ -5,8 +5,9 @@ the record being written; readers stop at a truncated tail):
 
 - ``["H", version, header]``: broker cash and settings, commission, channels in order;
 - ``["E", handled_at, channel_type, channel_name, priority, timestamp, payload]``: an event
-  as the engine handled it (``payload``: the bus encoding of the trade or book update, or
-  the control command), ``handled_at`` the local wall time;
+  as the engine handled it (``payload``: its data in the bus encoding, by its kind's codec:
+  trades, book updates, funding, control commands, own orders and fills), ``handled_at``
+  the local wall time;
 - ``["N", order, status, is_buy, exectype, size, price, executed_size, executed_price, commission]``:
   a broker notification during that event (``order``: 0 for the run's first order, 1, ...);
 - ``["S", cash, value]``: the broker's cash and equity after the event.
@@ -35,7 +36,7 @@ from ..events import Event
 
 __all__ = ["EventLog", "attach_event_log", "broker_header", "read_log"]
 
-VERSION = 1
+VERSION = 2  # 1: a control command's payload was its bare string
 
 
 def _scalars(params: Any) -> dict[str, Any]:
@@ -81,10 +82,8 @@ class EventLog:
 
     def write(self, event: Event) -> None:
         """After the engine handled ``event``: the event, its notifications, cash and equity."""
-        data = event.data
-        payload = data.command if event.channel_type == "control" else encode(data)
         self._put(["E", time.time(), event.channel_type, event.channel_name, int(event.priority),
-                   event.timestamp, payload])
+                   event.timestamp, encode(event.data)])
         for record in self._pending:
             self._put(record)
         self._pending.clear()

@@ -29,10 +29,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..events import Event, OrderBookEvent, TickEvent
+from ..kinds import kind_of, kind_of_data
+from ..kinds.books import BOOKS
+from ..kinds.trades import TRADES
 from ..live import LiveEventQueue
 from ..sources import BookChunk, TradeChunk, open_book, open_trades, write_book, write_trades
 from ..sources.files import atomic_output
-from ..sources.recordings import segment_files, symbol_dir_name
+from ..sources.recordings import BOOK_STREAM, TRADE_STREAM, segment_files, symbol_dir_name
 from .pump import market_feeds, pump_feeds
 
 __all__ = ["GAPS_SCHEMA", "Recorder", "RecorderStats", "record"]
@@ -109,9 +112,10 @@ class Recorder:
             if symbol not in self._recovered:
                 self._recover(symbol, event.timestamp)
             self._last_time[symbol] = event.timestamp
-            if type(data) is TickEvent:
+            kind = kind_of_data(data)  # the kinds with a stream directory (Kind.recording)
+            if kind is TRADES:
                 self._trade(symbol, data)
-            elif type(data) is OrderBookEvent:
+            elif kind is BOOKS:
                 self._book(symbol, data)
 
     def gap(self, symbol: str, stream: str, kind: str, count: int = 1, timestamp: float | None = None) -> None:
@@ -119,7 +123,7 @@ class Recorder:
         when = timestamp if timestamp is not None else self._last_time.get(symbol, time.time())
         self._append(symbol, "gaps", (_ns(when), stream, kind, count))
         self.stats.gaps += 1
-        if stream in ("book", "all") and symbol in self._books:
+        if stream in (BOOK_STREAM, "all") and symbol in self._books:
             self._books[symbol].need_snapshot = True
 
     def tick(self) -> None:
@@ -146,10 +150,10 @@ class Recorder:
         trade_id = tick.trade_id if type(tick.trade_id) is int else -1
         last = self._last_trade_id.get(symbol)
         if last is not None and trade_id > last + 1:
-            self.gap(symbol, "trades", "missed_trades", trade_id - last - 1, tick.timestamp)
+            self.gap(symbol, TRADE_STREAM, "missed_trades", trade_id - last - 1, tick.timestamp)
         if trade_id >= 0:
             self._last_trade_id[symbol] = trade_id
-        self._append(symbol, "trades", (_ns(tick.timestamp), tick.price, tick.volume, tick.direction == "sell", trade_id))
+        self._append(symbol, TRADE_STREAM, (_ns(tick.timestamp), tick.price, tick.volume, tick.direction == "sell", trade_id))
         self.stats.trades += 1
 
     def _book(self, symbol: str, update: OrderBookEvent) -> None:
@@ -159,7 +163,7 @@ class Recorder:
         if update.kind == "delta":  # a source that sends deltas: apply them
             bids = _applied(book.bids, update.bids)
             asks = _applied(book.asks, update.asks)
-        stream, opens_segment, timestamp = self._stream_at(symbol, "book", _ns(update.timestamp))
+        stream, opens_segment, timestamp = self._stream_at(symbol, BOOK_STREAM, _ns(update.timestamp))
         if book.need_snapshot or opens_segment:
             levels = [(0, p, s) for p, s in bids.items()] + [(1, p, s) for p, s in asks.items()]
             stream.rows.append((timestamp, True, levels))
@@ -220,9 +224,9 @@ class Recorder:
         directory.mkdir(parents=True, exist_ok=True)
         stream.parts += 1
         path = directory / f"part-{stream.parts:06d}.parquet"
-        if name == "trades":
+        if name == TRADE_STREAM:
             write_trades(path, [_trade_chunk(rows)])
-        elif name == "book":
+        elif name == BOOK_STREAM:
             write_book(path, [_book_chunk(rows)])
         else:
             with atomic_output(path) as partial:
@@ -238,7 +242,7 @@ class Recorder:
         self._recovered.add(symbol)
         directory = self.out / symbol_dir_name(symbol)
         existed = directory.is_dir() and any(directory.iterdir())
-        for name in ("trades", "book", "gaps"):
+        for name in (TRADE_STREAM, BOOK_STREAM, "gaps"):
             stream_dir = directory / name
             if stream_dir.is_dir():
                 for segment in [p.name for p in stream_dir.iterdir() if p.is_dir()]:
@@ -287,9 +291,9 @@ def _merge_segment(stream_dir: Path, segment: str) -> None:
     target = stream_dir / f"{segment}.parquet"
     parts = segment_files(parts_dir) if parts_dir.is_dir() else []
     if parts and not target.exists():
-        if stream_dir.name == "trades":
+        if stream_dir.name == TRADE_STREAM:
             write_trades(target, _coalesced((c for part in parts for c in open_trades(part).chunks()), _join_trades))
-        elif stream_dir.name == "book":
+        elif stream_dir.name == BOOK_STREAM:
             write_book(target, _coalesced((c for part in parts for c in open_book(part).chunks()), _join_books))
         else:
             with atomic_output(target) as partial:
@@ -374,7 +378,9 @@ class _FeedGaps:
             if now == before:
                 continue
             self.seen[id(feed)] = now
-            stream = "trades" if feed.channel_type == "tick" else "book"
+            stream = kind_of(feed.channel_type).recording
+            if stream is None:
+                continue  # a kind the recorder does not keep
             if now[0] > before[0]:
                 self.recorder.gap(feed.symbol, stream, "reconnect", now[0] - before[0])
             if now[1] > before[1]:

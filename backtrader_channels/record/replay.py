@@ -20,8 +20,8 @@ from typing import Any
 import backtrader as bt
 
 from ..bus.codec import decode
-from ..channels import OrderBookChannel, TickChannel
 from ..events import Event
+from ..kinds import kind_of
 from ..kinds.control import ControlCommand
 from ..live.queue import QueueStats
 from .eventlog import attach_event_log, read_log
@@ -105,7 +105,8 @@ class _Run:
 
 def _event(record: list) -> Event:
     _, _, channel_type, channel_name, priority, timestamp, payload = record
-    data = ControlCommand(payload) if channel_type == "control" else decode(payload, channel_name)
+    # a version 1 log wrote a control command as its bare string
+    data = ControlCommand(payload, timestamp) if isinstance(payload, str) else decode(payload, channel_name)
     return Event(timestamp, priority, channel_type, channel_name, data)
 
 
@@ -130,9 +131,10 @@ def replay(log: str | PathLike, strategy: type[bt.Strategy], **strategy_kwargs: 
 
 def _cerebro(header: dict[str, Any]) -> bt.Cerebro:
     cerebro = bt.Cerebro(stdstats=False)
-    for channel_type, symbol in header["channels"]:
-        cerebro.add_channel(OrderBookChannel if channel_type == "orderbook" else TickChannel, symbol=symbol,
-                            on_error="skip")
+    for channel_type, symbol in header["channels"]:  # kinds with a channel: those of the live run's channels
+        channel_cls = kind_of(channel_type).channel
+        assert channel_cls is not None
+        cerebro.add_channel(channel_cls, symbol=symbol, on_error="skip")
     broker = cerebro.broker
     for name, value in header["params"].items():
         setattr(broker.p, name, value)

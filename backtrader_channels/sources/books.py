@@ -22,7 +22,7 @@ from .chunks import BookChunk
 from .columns import Levels, level_offsets
 from .errors import Problems, SourceError
 from .files import PARQUET_SUFFIXES, existing_file, plain_suffix
-from .recordings import RecordingSource, is_recording, open_recording
+from .recordings import BOOK_STREAM, RecordingSource, is_recording, open_recording
 
 __all__ = ["BOOK_FORMATS", "BookSource", "open_book"]
 
@@ -56,7 +56,7 @@ def open_book(
     (``btchannels record``, see recordings.py).
     """
     if is_recording(path):
-        return open_recording(path, "book", open_book, format=format, on_error=on_error, chunk_rows=chunk_rows)
+        return open_recording(path, BOOK_STREAM, open_book, format=format, on_error=on_error, chunk_rows=chunk_rows)
     return BookSource(path, format=format, on_error=on_error, chunk_rows=chunk_rows)
 
 

@@ -14,8 +14,6 @@ from .writers import write_book, write_trades
 
 __all__ = ["convert"]
 
-KINDS = ("trades", "book")
-
 
 def convert(
     src: str | PathLike,
@@ -28,27 +26,27 @@ def convert(
     """Stream ``src`` into ``dst`` (format from its name, e.g. ``.parquet``); returns the rows
     (trades) or updates (book) written.
 
-    ``kind`` is 'trades' or 'book' (detected when None); ``format`` overrides the detection
+    ``kind`` is the channel kind, 'tick' or 'orderbook' (detected when None); ``format`` overrides the detection
     of ``src``'s format; ``symbol`` keeps only that symbol's trades and writes it in a
     ``symbol`` column. Bad input raises ``SourceError`` and leaves ``dst`` untouched.
     """
     src = existing_file(src)
     kind = kind or _kind_of(src)
-    if kind == "trades":
+    if kind == "tick":
         trades = open_trades(src, symbol=symbol, format=format)
         return write_trades(dst, trades.chunks(), symbol=symbol)
-    if kind == "book":
+    if kind == "orderbook":
         if symbol is not None:
             raise ValueError("symbol= applies to trades only")
         return write_book(dst, open_book(src, format=format).chunks())
-    raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    raise ValueError(f"convert reads 'tick' (trades) or 'orderbook' files, not kind={kind!r}")
 
 
 def _kind_of(path: Path) -> str:
     """Books are JSON lines, or Parquet with the book columns; everything else is trades."""
     suffix = plain_suffix(path)
     if suffix in JSONL_SUFFIXES:
-        return "book"
+        return "orderbook"
     if suffix in PARQUET_SUFFIXES and set(PARQUET_BOOK_COLUMNS) <= set(parquet_columns(path)):
-        return "book"
-    return "trades"
+        return "orderbook"
+    return "tick"

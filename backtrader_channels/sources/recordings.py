@@ -21,10 +21,12 @@ import pyarrow.parquet as pq
 
 from .errors import SourceError
 
-__all__ = ["RecordingSource", "is_recording", "open_recording", "recording_gaps", "segment_files"]
+__all__ = ["BOOK_STREAM", "TRADE_STREAM", "RecordingSource", "is_recording", "open_recording", "recording_gaps",
+           "segment_files"]
 
 log = logging.getLogger("backtrader_channels.sources")
-KINDS = ("trades", "book")
+# the stream directories of a recording (each Kind names its own: ``Kind.recording``)
+TRADE_STREAM, BOOK_STREAM = "trades", "book"
 
 
 def symbol_dir_name(symbol: str) -> str:
@@ -45,18 +47,18 @@ def segment_files(directory: Path) -> list[Path]:
     return [file for name in sorted(segments) for file in segments[name]]
 
 
-def _stream_dir(path: Path, kind: str, symbol: str | None) -> Path:
-    """``path/<SYMBOL>/kind`` (the symbol's, or the only symbol's), ``path/kind`` or ``path``."""
-    candidates = [path / kind, path]
+def _stream_dir(path: Path, stream: str, symbol: str | None) -> Path:
+    """``path/<SYMBOL>/stream`` (the symbol's, or the only symbol's), ``path/stream`` or ``path``."""
+    candidates = [path / stream, path]
     if symbol is not None:
-        candidates.insert(0, path / symbol_dir_name(symbol) / kind)
+        candidates.insert(0, path / symbol_dir_name(symbol) / stream)
     elif path.is_dir():
-        symbols = [child / kind for child in path.iterdir() if (child / kind).is_dir()]
+        symbols = [child / stream for child in path.iterdir() if (child / stream).is_dir()]
         candidates[:0] = symbols if len(symbols) == 1 else []
     for candidate in candidates:
         if candidate.is_dir() and segment_files(candidate):
             return candidate
-    raise SourceError(path, f"a folder, not a data file (nor a {kind} recording: no Parquet segments in "
+    raise SourceError(path, f"a folder, not a data file (nor a {stream} recording: no Parquet segments in "
                             f"{', '.join(str(c) for c in candidates)})")
 
 
@@ -66,7 +68,7 @@ def is_recording(path: str | PathLike) -> bool:
 
 def recording_gaps(stream_dir: Path) -> list[dict[str, Any]]:
     """Gap markers of the recording holding ``stream_dir``: dicts with ``timestamp``
-    (epoch seconds), ``stream`` ('trades', 'book' or 'all'), ``kind`` and ``count``."""
+    (epoch seconds), ``stream`` (a stream directory, 'trades' or 'book', or 'all'), ``kind`` and ``count``."""
     gaps_dir = stream_dir.parent / "gaps"
     if not gaps_dir.is_dir():
         return []
@@ -87,13 +89,14 @@ class RecordingSource:
     a warning naming them, so a backtest on a recording with holes says so.
     """
 
-    def __init__(self, path: Path, kind: str, opener: Callable[[Path], Any], on_error: str, symbol: str | None) -> None:
-        self.path = _stream_dir(path, kind, symbol)
-        self.kind = kind
+    def __init__(self, path: Path, stream: str, opener: Callable[[Path], Any], on_error: str,
+                 symbol: str | None) -> None:
+        self.path = _stream_dir(path, stream, symbol)
+        self.stream = stream
         self.format = "recording"
         self.on_error = on_error
         self.files = segment_files(self.path)
-        self.gaps = [gap for gap in recording_gaps(self.path) if gap["stream"] in (kind, "all")]
+        self.gaps = [gap for gap in recording_gaps(self.path) if gap["stream"] in (stream, "all")]
         self.skipped_rows = 0
         self.skipped_reasons: Counter[str] = Counter()
         self._opener = opener
@@ -115,17 +118,18 @@ class RecordingSource:
         return f"RecordingSource({str(self.path)!r}, {len(self.files)} files, {len(self.gaps)} gaps)"
 
 
-def open_recording(path: str | PathLike, kind: str, open_file: Callable[..., Any], *, symbol: str | None = None,
+def open_recording(path: str | PathLike, stream: str, open_file: Callable[..., Any], *, symbol: str | None = None,
                    format: str | None = None, on_error: str = "raise", chunk_rows: int = 100_000) -> RecordingSource:
-    """A recording directory (root, symbol or stream directory) as a source of ``kind``, each
-    segment file read by ``open_file(file, on_error=, chunk_rows=)`` (``open_trades`` or
-    ``open_book``: the file readers call this module, never the other way round)."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    """A recording directory (root, symbol or stream directory) as a source of its ``stream``
+    (``TRADE_STREAM`` or ``BOOK_STREAM``), each segment file read by ``open_file(file,
+    on_error=, chunk_rows=)`` (``open_trades`` or ``open_book``: the file readers call this
+    module, never the other way round)."""
+    if stream not in (TRADE_STREAM, BOOK_STREAM):
+        raise ValueError(f"a recording's stream is {TRADE_STREAM!r} or {BOOK_STREAM!r}, got {stream!r}")
     if format not in (None, "parquet", "recording"):
         raise ValueError(f"{path}: a recording directory holds Parquet files, not format={format!r}")
 
     def opener(file: Path) -> Any:
         return open_file(file, on_error=on_error, chunk_rows=chunk_rows)
 
-    return RecordingSource(Path(path), kind, opener, on_error, symbol)
+    return RecordingSource(Path(path), stream, opener, on_error, symbol)

@@ -22,7 +22,7 @@ from .columns import TradeFields, per_value, trade_chunk
 from .csvtext import NUMBER, CsvLayout, split_line
 from .errors import SourceError
 from .files import PARQUET_SUFFIXES, existing_file, first_line, parquet_columns, plain_suffix
-from .recordings import RecordingSource, is_recording, open_recording
+from .recordings import TRADE_STREAM, RecordingSource, is_recording, open_recording
 from .repeats import RepeatedIds
 from .timestamps import DECIMAL_SECONDS
 
@@ -63,7 +63,7 @@ def open_trades(
     (``btchannels record``, see recordings.py).
     """
     if is_recording(path):
-        return open_recording(path, "trades", open_trades, symbol=symbol, format=format, on_error=on_error,
+        return open_recording(path, TRADE_STREAM, open_trades, symbol=symbol, format=format, on_error=on_error,
                               chunk_rows=chunk_rows)
     return TradeSource(
         path, symbol=symbol, format=format, on_error=on_error, chunk_rows=chunk_rows, check_symbol=check_symbol

@@ -18,8 +18,7 @@ from typing import Any
 
 import backtrader as bt
 
-from ..channels import OrderBookChannel, TickChannel
-from ..sources import open_book, open_trades
+from ..kinds import kind_of
 from ..strategy_file import load_strategy
 from .metrics import METRICS, day_metrics, run_metrics
 from .spec import ChannelSpec, JobSpec, StrategyRef
@@ -108,10 +107,13 @@ def load_strategy_ref(ref: StrategyRef) -> type:
     return _loaded[key]
 
 
+def _channel_class(spec: ChannelSpec) -> Any:
+    return kind_of(spec.kind).channel
+
+
 def _source(spec: ChannelSpec, path: str) -> Any:
-    if spec.kind == "tick":
-        return open_trades(path, symbol=spec.symbol, format=spec.format)
-    return open_book(path, format=spec.format)
+    """The source of one more file of the channel, opened as the channel opens its own."""
+    return _channel_class(spec)(spec.symbol, path, format=spec.format).source
 
 
 def _run(job: JobSpec) -> list[dict[str, float]]:
@@ -122,8 +124,7 @@ def _run(job: JobSpec) -> list[dict[str, float]]:
     sources = []
     for spec in job.channels:
         paths = [local_path(path) for path in spec.paths]
-        channel_cls = TickChannel if spec.kind == "tick" else OrderBookChannel
-        channel = cerebro.add_channel(channel_cls, symbol=spec.symbol, dataname=paths[0], format=spec.format)
+        channel = cerebro.add_channel(_channel_class(spec), symbol=spec.symbol, dataname=paths[0], format=spec.format)
         channel.source = ChainedSource([channel.source] + [_source(spec, path) for path in paths[1:]])
         sources.append(channel.source)
     cerebro.addstrategy(strategy, **job.params)

@@ -16,10 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..kinds import KINDS
+from ..kinds.books import BOOKS
+from ..kinds.trades import TRADES
+
 __all__ = ["ChannelSpec", "JobSpec", "StrategyRef", "build_jobs", "day_of", "expand_files", "parameter_grid"]
 
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-KINDS = ("tick", "orderbook")
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,8 @@ class StrategyRef:
 
 @dataclass(frozen=True)
 class ChannelSpec:
-    """One channel of a job: kind ('tick' or 'orderbook'), symbol and its files, streamed in order."""
+    """One channel of a job: a market-data kind ('tick', 'orderbook', 'funding'), symbol and its
+    files, streamed in order."""
 
     kind: str
     symbol: str
@@ -53,8 +57,10 @@ class ChannelSpec:
     format: str | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"channel kind must be one of {KINDS}, got {self.kind!r}")
+        kind = KINDS.get(self.kind)
+        if kind is None or not kind.market_data or kind.channel is None:
+            files = [name for name, known in KINDS.items() if known.market_data and known.channel is not None]
+            raise ValueError(f"channel kind must be one of {files}, got {self.kind!r}")
         if not self.paths:
             raise ValueError(f"{self.kind} channel {self.symbol!r}: no files")
 
@@ -173,10 +179,10 @@ def build_jobs(
         for symbol, days in days_of.items():
             groups = [[day] for day in days] if per_day and not carry else [list(days)]
             for group in groups:
-                channels = [ChannelSpec("tick", symbol, tuple(days[day] for day in group), tick_format)]
+                channels = [ChannelSpec(TRADES.name, symbol, tuple(days[day] for day in group), tick_format)]
                 if symbol in books_of:
                     book_files = tuple(books_of[symbol][day] for day in group)
-                    channels.insert(0, ChannelSpec("orderbook", symbol, book_files, book_format))
+                    channels.insert(0, ChannelSpec(BOOKS.name, symbol, book_files, book_format))
                 jobs.append(JobSpec(
                     index=len(jobs), strategy=strategy, params=combo, symbol=symbol, days=tuple(group),
                     channels=tuple(channels), cash=cash, commission=commission,

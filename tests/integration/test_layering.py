@@ -12,7 +12,7 @@ PACKAGE = Path(backtrader_channels.__file__).parent
 # a layer may not import these (relative or absolute)
 FORBIDDEN = {
     "engine": {"cerebro", "explicit", "feeds", "bus", "record", "sweep", "cli", "bench", "testing"},
-    "kinds": {"cerebro", "explicit", "feeds", "bus", "record", "sweep", "cli", "bench", "testing"},
+    "kinds": {"cerebro", "explicit", "engine", "feeds", "bus", "record", "sweep", "cli", "bench", "testing"},
     "channels": {"cerebro", "engine", "kinds", "feeds", "bus", "record", "broker"},
     "sources": {"cerebro", "engine", "kinds", "feeds", "bus", "record", "broker", "channels"},
     "broker": {"cerebro", "engine", "bus", "record", "sweep", "cli"},

@@ -124,6 +124,7 @@ def test_the_registry_knows_each_kind_and_names_the_known_ones_for_an_unknown_on
         "funding": (bc.EventPriority.FUNDING, bc.FundingChannel, "notify_funding"),
         "control": (bc.EventPriority.CONTROL, ControlChannel, None),  # notify_control: called by its step
         "orders": (bc.EventPriority.ORDERS, OrderChannel, "notify_exchange"),
+        "bar": (bc.EventPriority.BAR, None, None),  # bar closes: no channel, backtrader's own next
     }
     with pytest.raises(KeyError, match="unknown channel kind 'quote'; known: orderbook, tick, funding, control, orders"):
         kind_of("quote")
