@@ -19,7 +19,7 @@ from backtrader_channels.kinds import (
     kind_of,
     kind_of_data,
 )
-from backtrader_channels.kinds.orders import OrderUpdate, OwnFill, StreamResumed
+from backtrader_channels.kinds.orders import OrderUpdate, OwnFill, Reconciled, StreamResumed
 
 SYMBOL = "BTC/USDT"
 T0 = 1_767_000_000.123456
@@ -48,6 +48,8 @@ EXAMPLES = [
     OwnFill(T0, SYMBOL, "t-9", "42", "bc-1", "sell", 60_000.1, 0.004, 0.0024 / 7, "USDT", "stream", -1.5),
     OwnFill(T0, SYMBOL, "t-10", None, None, "buy", 1.0, 2.0),
     StreamResumed(T0, SYMBOL),
+    Reconciled(T0, SYMBOL, 2**40 + 3, ((SYMBOL, -0.25),)),
+    Reconciled(T0, SYMBOL, None),
 ]
 
 
@@ -92,10 +94,10 @@ def test_a_report_field_added_later_travels_and_an_older_payload_takes_its_defau
 
 def test_the_kind_of_an_events_data_and_the_errors():
     assert [kind_of_data(data).name for data in EXAMPLES[::2]] == [
-        "tick", "orderbook", "funding", "control", "orders", "orders"]
+        "tick", "orderbook", "funding", "control", "orders", "orders", "orders"]
     assert kind_of_data("a trade") is None
     with pytest.raises(TypeError, match=r"the bus carries the events of a kind \(OrderBookEvent, TickEvent, "
-                                        r"FundingEvent, ControlCommand, OrderUpdate, OwnFill, StreamResumed\), got str"):
+                                        r"FundingEvent, ControlCommand, OrderUpdate, OwnFill, StreamResumed, Reconciled\), got str"):
         encode("a trade")
     with pytest.raises(CodecError, match="unknown bus message tag 77"):
         decode(msgpack.packb((77, T0)))

@@ -139,7 +139,7 @@ def test_live_with_the_ccxt_broker_trades_at_the_fake_exchanges_account(trading_
     statuses = re.findall(r"^order (\w+) ([\d.]+) ([\d.]+)$", live.stdout, re.MULTILINE)
     assert [status for status, _, _ in statuses] == ["Submitted", "Accepted", "Completed"]
     rows = summary_rows(live.stdout)
-    assert rows["orders"] == "1 sent, 1 accepted, 1 completed, 0 cancelled, 0 rejected, 0 adopted"
+    assert rows["orders"] == "1 sent, 1 accepted, 1 completed, 0 cancelled, 0 rejected, 0 adopted, 0 resumed"
     assert rows["broker"].startswith("binance sandbox")
 
     process.send_signal(signal.SIGINT)

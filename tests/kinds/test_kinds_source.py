@@ -7,10 +7,10 @@ import ast
 from pathlib import Path
 
 import pytest
-from backtrader_channels.bus.control import ControlFeed, ControlSocket
 
 import backtrader_channels
 from backtrader_channels.bus import BusFeed
+from backtrader_channels.bus.commands import ControlFeed, ControlSocket
 from backtrader_channels.bus.streams import market_stream
 from backtrader_channels.feeds import CCXTLiveOrderBookFeed, CCXTLiveTickFeed
 from backtrader_channels.feeds.funding import CCXTLiveFundingFeed

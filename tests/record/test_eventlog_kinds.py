@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 
 import backtrader as bt
 import pytest
 
 from backtrader_channels import LiveEventQueue, TickEvent
-from backtrader_channels.cli import load_strategy, main
+from backtrader_channels.cli import main
 from backtrader_channels.kinds import ControlCommand, FundingEvent, kind_of, kind_of_data
 from backtrader_channels.kinds.orders import OrderUpdate, OwnFill, StreamResumed
 from backtrader_channels.record.eventlog import attach_event_log, read_log
 from backtrader_channels.record.replay import _event, replay
+from backtrader_channels.strategy_file import load_strategy
 from backtrader_channels.testing.exchange import FakeExchange
 
 SYMBOL = "BTC/USDT"
@@ -66,6 +68,22 @@ def events() -> list:
     ]
 
 
+def one_at_a_time(queue: LiveEventQueue, sent: list) -> threading.Thread:
+    """Push ``sent`` as a live run receives it, each event once the one before was taken (a
+    queued control command would go ahead of queued market data), then stop the queue."""
+
+    def push() -> None:
+        for event in sent:
+            queue.push(event)
+            while len(queue):
+                time.sleep(0.001)
+        queue.stop()
+
+    thread = threading.Thread(target=push, daemon=True)
+    thread.start()
+    return thread
+
+
 def comparable(data: object) -> tuple:
     """An event's data as plain values (NaN as a string, so equal NaNs compare equal)."""
     names = getattr(type(data), "__slots__", None) or list(vars(data))
@@ -84,9 +102,7 @@ def test_a_log_of_every_kind_reads_back_and_replays_identically(tmp_path, strate
     strategy_cls = load_strategy(strategy_file)
     queue = LiveEventQueue()
     sent = events()
-    for event in sent:
-        queue.push(event)
-    queue.stop()
+    feeder = one_at_a_time(queue, sent)
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.broker.setcash(1_000.0)
     cerebro._event_queue = queue
@@ -94,6 +110,7 @@ def test_a_log_of_every_kind_reads_back_and_replays_identically(tmp_path, strate
     log_path = tmp_path / "run.events"
     log = attach_event_log(cerebro, log_path)
     (strategy,) = cerebro.run(mode=bt.RunMode.TICK, validator=False)
+    feeder.join(10)
     log.close()
 
     assert strategy.seen == [
@@ -153,7 +170,7 @@ def test_a_live_run_with_the_ccxt_broker_logs_its_order_reports(tmp_path, monkey
     reports = [type(event.data).__name__ for event in logged if event.channel_type == "orders"]
     # the stream subscribed (the crash this log once had); then, as timing has it, the order's
     # updates and fill as events, or found by the reconciliation the subscription starts
-    assert "StreamResumed" in reports and set(reports) <= {"StreamResumed", "OrderUpdate", "OwnFill"}
+    assert "StreamResumed" in reports and set(reports) <= {"StreamResumed", "OrderUpdate", "OwnFill", "Reconciled"}
     assert [r[2] for r in records if r[0] == "N"][-1] == "Completed"
     assert {event.channel_type for event in logged} == {"tick", "orders"}
     assert all(kind_of_data(event.data).name == event.channel_type for event in logged)
