@@ -63,7 +63,7 @@ def test_kill_9_at_random_moments_loses_at_most_the_flush_interval(tmp_path):
             time.sleep(1.0 + rng.random())
             killed_at = time.time()
             recorder.send_signal(signal.SIGKILL)
-            recorder.wait(10)
+            recorder.communicate(timeout=10)  # reaps it and closes its pipes
             every_file_is_readable(out)
             recorded = [int(i) for c in open_trades(out, symbol=SYMBOL).chunks() for i in c.trade_id]
             # trades sent while this recorder lived: all but the last flush interval is on disk
