@@ -50,6 +50,7 @@ def fake_exchange():
             process.communicate()
 
 
+@pytest.mark.slow
 def test_live_runs_against_the_fake_exchange_with_the_printed_command(fake_exchange, tmp_path):
     process, banner = fake_exchange
     command = next(line.strip() for line in banner.splitlines() if line.strip().startswith("btchannels live"))

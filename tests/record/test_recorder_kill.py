@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from backtrader_channels.sources import open_book, open_trades
 from backtrader_channels.testing import FakeBinance
@@ -50,6 +51,7 @@ def every_file_is_readable(out: Path) -> None:
         pq.read_table(file)  # raises on a half-written file
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_moments_loses_at_most_the_flush_interval(tmp_path):
     out = tmp_path / "rec"
     rng = random.Random(11)
