@@ -192,6 +192,8 @@ class FakeBinance:
         self._runner: web.AppRunner | None = None
         self._changed: asyncio.Condition | None = None
         self._stopping = asyncio.Event()  # set by stop(): the server shuts down
+        self._failure: list[BaseException] = []  # what ended the server's thread
+        self._sends: set[asyncio.Task[Any]] = set()  # send_* calls under way
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self, timeout: float = 10.0) -> FakeBinance:
@@ -199,12 +201,12 @@ class FakeBinance:
         if self._thread is not None:
             raise RuntimeError("FakeBinance is already started")
         ready = threading.Event()
-        failure: list[BaseException] = []
+        failure = self._failure
 
         def serve() -> None:
             try:
                 asyncio.run(self._serve(ready))
-            except BaseException as error:  # a failure to bind, reported to start()'s caller
+            except BaseException as error:  # reported to start()'s caller (binding) or stop()'s
                 failure.append(error)
                 ready.set()
 
@@ -229,6 +231,8 @@ class FakeBinance:
         self._thread.join(timeout)
         if self._thread.is_alive():
             raise TimeoutError(f"FakeBinance did not stop within {timeout} s")
+        if self._failure:
+            raise self._failure[0]
 
     def __enter__(self) -> FakeBinance:
         return self.start()
@@ -294,7 +298,7 @@ class FakeBinance:
         if first_id is not None:
             self._call(self._run(lambda: setattr(market, "next_trade_id", first_id)))
         coro = self._send_trades(market, count, rate, drop_after, replay, time_offset, timeout)
-        return self._call(coro, timeout * (count + replay + 1))
+        return self._call(self._sending(coro), timeout * (count + replay + 1))
 
     def skip_trades(self, symbol: str, count: int) -> None:
         """Trades that happen but reach nobody: the next trade id jumps by ``count``."""
@@ -321,11 +325,11 @@ class FakeBinance:
         """
         faults = {gap_at: "gap", bad_price_at: "bad_price", cross_at: "cross"}
         coro = self._send_depth(self._market(symbol), count, rate, faults, timeout)
-        return self._call(coro, timeout * (count + 1))
+        return self._call(self._sending(coro), timeout * (count + 1))
 
     def send_raw(self, stream: str, text: str, timeout: float = 10.0) -> None:
         """Send ``text`` as-is (malformed JSON, a message missing fields) to ``stream``'s subscribers."""
-        self._call(self._broadcast(stream, text, timeout), timeout + 1)
+        self._call(self._sending(self._broadcast(stream, text, timeout)), timeout + 1)
 
     def drop_connections(self, *, abrupt: bool = False) -> int:
         """Close every WebSocket (with a close frame, or ``abrupt``: reset the TCP connection)."""
@@ -394,6 +398,16 @@ class FakeBinance:
     async def _run(function: Callable[[], Any]) -> Any:
         return function()
 
+    async def _sending(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """``coro``, a send: stop() lets it end (sending nothing more) rather than cancel it."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._sends.add(task)
+        try:
+            return await coro
+        finally:
+            self._sends.discard(task)
+
     async def _serve(self, ready: threading.Event) -> None:
         """Bind, then serve until stop() sets ``_stopping``; shut down, and let sends end."""
         self._loop = asyncio.get_running_loop()
@@ -402,9 +416,8 @@ class FakeBinance:
         await self._stopping.wait()
         await self._shutdown()
         await self._changed_notify()  # a send waiting for a subscriber ends now
-        others = asyncio.all_tasks() - {asyncio.current_task()}
-        if others:  # sends between two trades (1 / rate): what is left after 1 s, asyncio.run cancels
-            await asyncio.wait(others, timeout=1.0)
+        if self._sends:  # or after its pause between two trades (1 / rate); asyncio.run cancels the rest
+            await asyncio.wait(set(self._sends), timeout=1.0)
 
     async def _bind(self) -> None:
         self._changed = asyncio.Condition()
