@@ -96,7 +96,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     elif LATE_LEAKS:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
-            reporter.write_line("asyncio reported, after the last test: " + "; ".join(LATE_LEAKS), red=True)
+            reporter.write_line("\nasyncio reported, after the last test: " + "; ".join(LATE_LEAKS), red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
