@@ -2,8 +2,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pytest-xdist processes for the tests: one per core
+WORKERS ?= auto
 
-.PHONY: demo test lint bench clean redis-server
+.PHONY: demo test test-slow lint bench clean redis-server
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +25,15 @@ redis-server:
 	    echo "redis-server not found: install it (Debian: apt-get install redis-server)" >&2; exit 1; \
 	  fi; }
 
+# make test: ruff, mypy and every test but the slow scenarios (@pytest.mark.slow), on every
+# core; make test-slow: the slow ones. CI (.ci/run) runs both.
 test: $(STAMP) redis-server
 	$(BIN)/ruff check backtrader_channels tests examples
 	$(BIN)/mypy backtrader_channels
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS) -m "not slow"
+
+test-slow: $(STAMP) redis-server
+	$(BIN)/pytest -n $(WORKERS) -m slow
 
 bench: $(STAMP)
 	$(BIN)/pytest tests/benchmarks --benchmark-enable

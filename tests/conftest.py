@@ -1,11 +1,16 @@
-"""Shared helpers: real data files written into tmp_path, and a scripted strategy."""
+"""Shared helpers: real data files written into tmp_path, and a scripted strategy; a check
+that fails a test after which asyncio reported a leak (a task destroyed pending...)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import gzip
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import backtrader as bt
 import pytest
@@ -13,6 +18,86 @@ import pytest
 import backtrader_channels as bc
 
 T0 = 1_735_689_600.0  # 2025-01-01T00:00:00Z
+
+
+class AsyncioErrors(logging.Handler):
+    """Every error the ``asyncio`` logger reports: "Task was destroyed but it is pending!",
+    "Task exception was never retrieved", "Unclosed client session" (aiohttp)... each one a
+    task, loop or connection that a test or a server left behind."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+        self.checked = 0  # records before this index were reported already
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def new(self) -> list[str]:
+        """The first lines of the records since the last call."""
+        new, self.checked = self.records[self.checked:], len(self.records)
+        return [record.getMessage().splitlines()[0] for record in new]
+
+
+ASYNCIO_ERRORS = AsyncioErrors()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    logging.getLogger("asyncio").addHandler(ASYNCIO_ERRORS)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # what the imports made is never garbage: the collection after each test looks only at newer objects
+    gc.collect()
+    gc.freeze()
+
+
+@pytest.fixture(autouse=True)
+def no_asyncio_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test after which asyncio reported an error (see AsyncioErrors), but for the
+    one its ``asyncio_error(text)`` marker expects (then it must be reported).
+
+    A pending task is reported when it is collected, so the cyclic garbage is collected here;
+    what survives is frozen, so that the next test's collection stays cheap (milliseconds).
+    """
+    leaks = ASYNCIO_ERRORS.new()
+    if leaks:
+        pytest.fail("asyncio reported, between the tests: " + "; ".join(leaks), pytrace=False)
+    yield
+    gc.collect()
+    gc.freeze()
+    leaks = ASYNCIO_ERRORS.new()
+    marker = request.node.get_closest_marker("asyncio_error")
+    if marker is not None:
+        expected = marker.args[0]
+        if not any(expected in leak for leak in leaks):
+            pytest.fail(f"asyncio did not report the expected {expected!r}", pytrace=False)
+        leaks = [leak for leak in leaks if expected not in leak]
+    if leaks:
+        pytest.fail("asyncio reported, during this test: " + "; ".join(leaks), pytrace=False)
+
+
+LATE_LEAKS: list[str] = []  # reported after the last test: of this process, and of xdist's workers
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    LATE_LEAKS.extend(getattr(node, "workeroutput", {}).get("asyncio_leaks", []))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Objects frozen alive that died later: a last full collection; the run fails on a leak."""
+    gc.unfreeze()
+    gc.collect()
+    LATE_LEAKS.extend(ASYNCIO_ERRORS.new())
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller reports them
+        workeroutput["asyncio_leaks"] = LATE_LEAKS
+    elif LATE_LEAKS:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("\nasyncio reported, after the last test: " + "; ".join(LATE_LEAKS), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def write_trades_csv(path: Path, rows: list[tuple]) -> Path:

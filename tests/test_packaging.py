@@ -91,7 +91,8 @@ def test_each_extra_brings_its_optional_packages():
 
 def test_the_test_extra_is_everything_plus_the_tools():
     assert _self_extras(EXTRAS["test"]) == {"all", "fast", "peers"}  # the peers test runs the peers
-    assert _names(EXTRAS["test"]) - {"backtrader-channels"} == {"pytest", "pytest-benchmark", "hypothesis", "ruff", "mypy"}
+    tools = {"pytest", "pytest-benchmark", "pytest-xdist", "hypothesis", "ruff", "mypy"}
+    assert _names(EXTRAS["test"]) - {"backtrader-channels"} == tools
     assert "hypothesis>=6.100" in EXTRAS["test"]
 
 

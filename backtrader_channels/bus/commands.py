@@ -109,6 +109,10 @@ class ControlSocket(AsyncFeed):
                     self.event_queue.push(control_event(command, self.symbol))
                     writer.write(b"ok\n")
                 await writer.drain()
+        except asyncio.CancelledError:
+            # the run stopped with this client connected: end, not cancelled (Python 3.11's
+            # start_unix_server calls exception() on a cancelled handler and logs the error)
+            return
         finally:
             writer.close()
 

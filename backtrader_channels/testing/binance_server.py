@@ -32,6 +32,7 @@ stream), ``connections``, and ``book(symbol)``, the server's current order book.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import random
@@ -192,6 +193,9 @@ class FakeBinance:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._changed: asyncio.Condition | None = None
+        self._stopping = asyncio.Event()  # set by stop(): the server shuts down
+        self._failure: list[BaseException] = []  # what ended the server's thread
+        self._sends: set[asyncio.Task[Any]] = set()  # send_* calls under way
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self, timeout: float = 10.0) -> FakeBinance:
@@ -199,20 +203,14 @@ class FakeBinance:
         if self._thread is not None:
             raise RuntimeError("FakeBinance is already started")
         ready = threading.Event()
-        failure: list[BaseException] = []
+        failure = self._failure
 
         def serve() -> None:
-            loop = self._loop = asyncio.new_event_loop()
             try:
-                loop.run_until_complete(self._bind())
-            except BaseException as error:  # reported to start()'s caller
+                asyncio.run(self._serve(ready))
+            except BaseException as error:  # reported to start()'s caller (binding) or stop()'s
                 failure.append(error)
                 ready.set()
-                loop.close()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.close()
 
         self._thread = threading.Thread(target=serve, name="FakeBinance", daemon=True)
         self._thread.start()
@@ -223,12 +221,20 @@ class FakeBinance:
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Close every connection and the listening socket; join the server thread."""
-        if self._thread is None or self._loop is None or not self._loop.is_running():
+        """Close every connection and the listening socket; join the server thread.
+
+        A send still running then (``send_trades`` from another thread) ends early, returning
+        what it sent; any other call still waiting fails at once with a RuntimeError. The loop
+        ends the way ``asyncio.run`` ends one, with no task left pending.
+        """
+        if self._thread is None or self._loop is None or not self._thread.is_alive():
             return
-        self._call(self._shutdown(), timeout)
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._loop.call_soon_threadsafe(self._stopping.set)
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise TimeoutError(f"FakeBinance did not stop within {timeout} s")
+        if self._failure:
+            raise self._failure[0]
 
     def __enter__(self) -> FakeBinance:
         return self.start()
@@ -285,7 +291,8 @@ class FakeBinance:
         """Send ``count`` new trades (``rate`` per second, else at once); returns their ids.
 
         Each trade waits for a live subscriber (up to ``timeout``), unless ``wait`` is False:
-        then it prints whether anybody listens (an account's orders fill on it all the same). With ``drop_after=k``
+        then it prints whether anybody listens (an account's orders fill on it all the same); if
+        the server stops meanwhile, the trades sent so far are all there is. With ``drop_after=k``
         every connection is dropped after the k-th trade; once a client subscribes again,
         the last ``replay`` trades are sent again (an overlap a feed must de-duplicate),
         then the rest. ``first_id`` makes the ids start there (a jump, or a restart at 1);
@@ -295,7 +302,7 @@ class FakeBinance:
         if first_id is not None:
             self._call(self._run(lambda: setattr(market, "next_trade_id", first_id)))
         coro = self._send_trades(market, count, rate, drop_after, replay, time_offset, timeout if wait else None)
-        return self._call(coro, timeout * (count + replay + 1))
+        return self._call(self._sending(coro), timeout * (count + replay + 1))
 
     def skip_trades(self, symbol: str, count: int) -> None:
         """Trades that happen but reach nobody: the next trade id jumps by ``count``."""
@@ -322,11 +329,11 @@ class FakeBinance:
         """
         faults = {gap_at: "gap", bad_price_at: "bad_price", cross_at: "cross"}
         coro = self._send_depth(self._market(symbol), count, rate, faults, timeout)
-        return self._call(coro, timeout * (count + 1))
+        return self._call(self._sending(coro), timeout * (count + 1))
 
     def send_raw(self, stream: str, text: str, timeout: float = 10.0) -> None:
         """Send ``text`` as-is (malformed JSON, a message missing fields) to ``stream``'s subscribers."""
-        self._call(self._broadcast(stream, text, timeout), timeout + 1)
+        self._call(self._sending(self._broadcast(stream, text, timeout)), timeout + 1)
 
     def drop_connections(self, *, abrupt: bool = False) -> int:
         """Close every WebSocket (with a close frame, or ``abrupt``: reset the TCP connection)."""
@@ -374,14 +381,47 @@ class FakeBinance:
             raise ValueError(f"FakeBinance serves {sorted(self._markets)}, not {symbol!r}") from None
 
     def _call(self, coro: Coroutine[Any, Any, Any], timeout: float = 10.0) -> Any:
-        if self._loop is None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
             coro.close()
-            raise RuntimeError("FakeBinance is not started")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+            raise RuntimeError("FakeBinance is not running")
+        try:
+            future = asyncio.run_coroutine_threadsafe(coro, loop)
+        except RuntimeError:  # the loop closed meanwhile
+            coro.close()
+            raise RuntimeError("FakeBinance is not running") from None
+        try:
+            return future.result(timeout)
+        except concurrent.futures.CancelledError:
+            raise RuntimeError("FakeBinance stopped before the call was done") from None
+        except concurrent.futures.TimeoutError:
+            future.cancel()  # the call goes no further on the server
+            raise
 
     @staticmethod
     async def _run(function: Callable[[], Any]) -> Any:
         return function()
+
+    async def _sending(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """``coro``, a send: stop() lets it end (sending nothing more) rather than cancel it."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._sends.add(task)
+        try:
+            return await coro
+        finally:
+            self._sends.discard(task)
+
+    async def _serve(self, ready: threading.Event) -> None:
+        """Bind, then serve until stop() sets ``_stopping``; shut down, and let sends end."""
+        self._loop = asyncio.get_running_loop()
+        await self._bind()
+        ready.set()
+        await self._stopping.wait()
+        await self._shutdown()
+        await self._changed_notify()  # a send waiting for a subscriber ends now
+        if self._sends:  # or after its pause between two trades (1 / rate); asyncio.run cancels the rest
+            await asyncio.wait(set(self._sends), timeout=1.0)
 
     async def _bind(self) -> None:
         self._changed = asyncio.Condition()
@@ -552,19 +592,21 @@ class FakeBinance:
 
     async def _broadcast(self, stream: str, text: str, timeout: float | None) -> None:
         """Send ``text`` to every live subscriber of ``stream``, waiting for one if none (up to
-        ``timeout``; None: not waiting)."""
-        if timeout is not None:
-            await self._await_subscriber(stream, timeout)
-        await self._send_text(stream, text)
+        ``timeout``; None: not waiting); nothing once the server stops."""
+        if timeout is None or await self._await_subscriber(stream, timeout):
+            await self._send_text(stream, text)
 
-    async def _await_subscriber(self, stream: str, timeout: float) -> None:
+    async def _await_subscriber(self, stream: str, timeout: float) -> bool:
+        """Wait for a live subscriber of ``stream``; False: the server stops, nothing more is sent."""
+
         def subscribed() -> bool:
-            return any(connection.wants(stream) for connection in self._connections)
+            return self._stopping.is_set() or any(connection.wants(stream) for connection in self._connections)
 
         try:
             await self._wait_until(subscribed, timeout)
         except asyncio.TimeoutError:
             raise TimeoutError(f"FakeBinance: nobody subscribed to {stream} within {timeout} s") from None
+        return not self._stopping.is_set()
 
     async def _send_text(self, stream: str, text: str) -> None:
         for connection in list(self._connections):
@@ -593,7 +635,8 @@ class FakeBinance:
                 await self._drop(abrupt=False)
                 for text in sent[max(0, len(sent) - replay) :]:
                     await self._broadcast(stream, text, timeout)
-            await self._broadcast_trade(market, stream, sent, ids, time_offset, timeout)
+            if not await self._broadcast_trade(market, stream, sent, ids, time_offset, timeout):
+                break
             if rate:
                 await asyncio.sleep(1.0 / rate)
         return ids
@@ -601,9 +644,11 @@ class FakeBinance:
     async def _broadcast_trade(
         self, market: _Market, stream: str, sent: list[str], ids: list[int], time_offset: float,
         timeout: float | None,
-    ) -> None:
-        if timeout is not None:  # None: print without waiting for anybody
-            await self._await_subscriber(stream, timeout)
+    ) -> bool:
+        """Send the next trade once someone subscribed (``timeout`` None: at once, whoever listens);
+        False: the server stops, it is not sent."""
+        if self._stopping.is_set() or timeout is not None and not await self._await_subscriber(stream, timeout):
+            return False
         trade_id = market.next_trade_id
         market.next_trade_id += 1
         price, quantity = self._next_print(market)
@@ -626,6 +671,7 @@ class FakeBinance:
         await self._traded(market, payload)
         sent.append(text)
         ids.append(trade_id)
+        return True
 
     async def _send_depth(
         self, market: _Market, count: int, rate: float | None, faults: dict[int | None, str], timeout: float

@@ -60,6 +60,7 @@ class RedisServer:
             except OSError:
                 pass
             if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()  # not left running unreachable: nobody would stop it
                 raise RuntimeError(f"redis-server did not start on port {self.port}")
             time.sleep(0.02)
 
@@ -84,7 +85,11 @@ class RedisServer:
         shutil.rmtree(self._dir, ignore_errors=True)
 
     def __enter__(self) -> RedisServer:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.close()  # its directory too: __exit__ is not called
+            raise
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()

@@ -24,5 +24,8 @@ def sizes() -> Sizes:
 
 @pytest.fixture(scope="session")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> Inputs:
-    root = os.environ.get(BENCH_DIR_ENV) or tmp_path_factory.mktemp("bench-inputs")
-    return Inputs(root)
+    kept = os.environ.get(BENCH_DIR_ENV)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # make test's processes: each writes its own files
+    if kept:
+        return Inputs(os.path.join(kept, worker) if worker else kept)
+    return Inputs(tmp_path_factory.mktemp("bench-inputs"))

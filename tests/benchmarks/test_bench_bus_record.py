@@ -118,6 +118,7 @@ def stop_latency(url: str, run: str) -> float:
 
 
 @pytest.mark.benchmark(group="control")
+@pytest.mark.slow
 def test_control_stop_latency(benchmark, redis_url):
     def measure() -> dict:
         latencies = [stop_latency(redis_url, f"stop-{time.time_ns()}") for _ in range(30)]
@@ -145,6 +146,7 @@ def recorder_throughput(out, events: list[Event]) -> dict:
 
 
 @pytest.mark.benchmark(group="record")
+@pytest.mark.slow
 def test_recorder_throughput(benchmark, tmp_path):
     events = ticks(500_000)
     result = benchmark.pedantic(lambda: recorder_throughput(tmp_path / "rec", events), rounds=1)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from backtrader_channels.bench.peers import (
     ENGINE_NAMES,
     INSTALL_HINT,
@@ -39,6 +41,7 @@ def number(cell: str) -> float:
     return float(cell.replace(",", "").rstrip(" x"))
 
 
+@pytest.mark.slow
 def test_bench_peers_prints_every_engine_on_both_workloads(tmp_path):
     done = subprocess.run([sys.executable, "-m", "backtrader_channels.cli", "bench", "--peers",
                            "--trades", str(TRADES), "--rounds", "1", "--ema", "0.1,0.01", "--dir", str(tmp_path)],

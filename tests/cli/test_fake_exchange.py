@@ -84,6 +84,7 @@ def summary_rows(stdout: str) -> dict[str, str]:
                 if re.search(r"\S\s{2,}\S", line))
 
 
+@pytest.mark.slow
 def test_live_runs_against_the_fake_exchange_with_the_printed_command(fake_exchange, tmp_path):
     process, banner = fake_exchange
     command = next(line.strip() for line in banner.splitlines() if line.strip().startswith("btchannels live"))

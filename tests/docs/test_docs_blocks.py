@@ -28,7 +28,12 @@ def sample(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("chain", CHAINS, ids=[chain.name for chain in CHAINS])
+SLOW_PAGES = {"sweeps.md", "recording.md"}  # Dask sweeps and live recordings, 3-10 s a block: make test-slow
+
+
+@pytest.mark.parametrize("chain", [pytest.param(chain, marks=pytest.mark.slow)
+                                   if chain.blocks[0].path.name in SLOW_PAGES else chain
+                                   for chain in CHAINS], ids=[chain.name for chain in CHAINS])
 def test_docs_block_runs(chain, sample, tmp_path):
     (tmp_path / "btchannels-output").mkdir()
     (tmp_path / "btchannels-output" / "sample").symlink_to(sample, target_is_directory=True)

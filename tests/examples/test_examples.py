@@ -125,7 +125,11 @@ def test_every_example_has_checks():
     assert sorted(path.name for path in EXAMPLES.glob("*.py")) == sorted(CHECKS)
 
 
-@pytest.mark.parametrize("name", sorted(CHECKS))
+SLOW = {"record_and_replay.py", "sweep_grid.py"}  # 5-15 s each: make test-slow
+
+
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name
+                                  for name in sorted(CHECKS)])
 def test_example_runs_and_prints_its_summary(name: str, tmp_path: Path) -> None:
     output = run_example(name, tmp_path)
     rows = summary(output)

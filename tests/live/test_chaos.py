@@ -18,6 +18,7 @@ import threading
 import time
 
 import backtrader as bt
+import pytest
 
 from backtrader_channels.feeds import Backoff, CCXTLiveOrderBookFeed, CCXTLiveTickFeed
 from backtrader_channels.live import LiveEventQueue
@@ -156,6 +157,7 @@ class Chaos:
                                      self.book_channel.book.asks)
 
 
+@pytest.mark.slow
 def test_chaos_every_trade_delivered_once_or_counted_book_equal_summary_adds_up():
     with FakeBinance([SYMBOL], price=60_000.0, seed=SEED) as server:
         queue = LiveEventQueue()

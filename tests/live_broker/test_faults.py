@@ -96,6 +96,7 @@ def test_an_order_the_exchange_refuses_is_rejected_once_with_its_reason(exchange
     assert f"order t1x1 rejected by the exchange: {reason}" in caplog.text
 
 
+@pytest.mark.slow
 def test_an_order_every_attempt_of_which_is_refused_for_the_rate_is_rejected_not_left_hanging(exchange):
     exchange.script_trades(SYMBOL, [(50_000.0, 0.1)])
     exchange.fail_next("rate_limit", times=5)

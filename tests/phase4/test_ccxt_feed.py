@@ -159,6 +159,7 @@ def test_malformed_json_and_missing_fields_are_counted_and_the_stream_goes_on(se
     assert_no_more(queue)
 
 
+@pytest.mark.asyncio_error("Exception in callback Client.receive_loop")  # the frame that kills the loop
 def test_watchdog_recovers_ccxt_receive_loop_killed_by_a_bad_frame(server, start_feed):
     """Unguarded, one invalid frame silently stops ccxt's receive loop on an open socket:
     only the watchdog notices; trades sent to the dead loop are lost and counted."""

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from backtrader_channels.sources import open_book, open_trades
 from backtrader_channels.testing import FakeBinance
@@ -50,6 +51,7 @@ def every_file_is_readable(out: Path) -> None:
         pq.read_table(file)  # raises on a half-written file
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_moments_loses_at_most_the_flush_interval(tmp_path):
     out = tmp_path / "rec"
     rng = random.Random(11)
@@ -63,7 +65,7 @@ def test_kill_9_at_random_moments_loses_at_most_the_flush_interval(tmp_path):
             time.sleep(1.0 + rng.random())
             killed_at = time.time()
             recorder.send_signal(signal.SIGKILL)
-            recorder.wait(10)
+            recorder.communicate(timeout=10)  # reaps it and closes its pipes
             every_file_is_readable(out)
             recorded = [int(i) for c in open_trades(out, symbol=SYMBOL).chunks() for i in c.trade_id]
             # trades sent while this recorder lived: all but the last flush interval is on disk

@@ -79,6 +79,7 @@ def live_run_with_drops(tmp_path, strategy) -> tuple:
     return cerebro, log_path
 
 
+@pytest.mark.slow
 def test_a_logged_live_run_replays_bit_identically(tmp_path, trader, capsys):
     path, strategy = trader
     cerebro, log_path = live_run_with_drops(tmp_path, strategy)

@@ -84,6 +84,7 @@ def test_a_killed_worker_loses_no_row(client, btc_days, tmp_path):
         without_seconds(result.table).drop(columns=["die_at", "die_marker"]), without_seconds(expected))
 
 
+@pytest.mark.slow
 def test_the_command_runs_on_a_scheduler_address(client, btc_days, eth_days, tmp_path):
     out = tmp_path / "out"
     completed = subprocess.run(
@@ -104,6 +105,7 @@ def test_the_command_runs_on_a_scheduler_address(client, btc_days, eth_days, tmp
     assert (out / "heatmap.png").exists() and (out / "sweep.csv").exists()
 
 
+@pytest.mark.slow
 def test_ctrl_c_cancels_the_sweep_and_keeps_the_finished_rows(btc_days, tmp_path):
     out = tmp_path / "out"
     command = [sys.executable, "-m", "backtrader_channels.cli", "sweep", str(STRATEGY), "--ticks", btc_days,

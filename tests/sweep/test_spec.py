@@ -112,6 +112,7 @@ def http_server(btc_days):
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     thread.join()
+    server.server_close()
 
 
 def test_workers_read_data_from_urls(http_server, btc_days, tmp_path, monkeypatch):
