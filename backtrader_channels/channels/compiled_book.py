@@ -12,7 +12,7 @@ past them) first brings the arrays back to update ``k`` (a copy kept at the run'
 replayed up to ``k``), and the next runs start short and double, so a strategy that reads
 the whole book on every update costs one kernel call per update.
 
-Results equal ``book.OrderBook``'s exactly (tests/phase1/test_book_property.py holds both
+Results equal ``book.OrderBook``'s exactly (tests/channels/test_book_property.py holds both
 to the same plain reference), refusals included.
 """
 

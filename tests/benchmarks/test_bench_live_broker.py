@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from backtrader_channels.testing.exchange import FakeExchange
-from tests.live_broker.conftest import PERPETUAL, SYMBOL, live_run
+from tests.broker.live.conftest import PERPETUAL, SYMBOL, live_run
 
 ROUND_TRIPS = 40
 

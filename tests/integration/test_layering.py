@@ -227,3 +227,19 @@ def test_the_name_check_sees_twins_in_different_folders(tmp_path):
     for module in ("a/table.py", "b/c/table.py", "b/runner.py", "runner2.py"):
         (tmp_path / module).write_text("")
     assert shared_module_names(tmp_path) == {"table.py": {"a", "b/c"}}
+
+
+# test folders that are not a part of the package: the plan's phase tests, cross-cutting checks,
+# the docs' and examples' runs, and the benchmarks
+NOT_MIRRORS = {"phase1", "phase4", "integration", "docs", "examples", "benchmarks"}
+
+
+def test_test_folders_mirror_the_package():
+    """tests/X is about backtrader_channels/X (a package or a module), so a module's tests are
+    found by its name."""
+    tests = Path(__file__).parents[1]
+    parts = {path.stem for path in PACKAGE.iterdir() if path.suffix == ".py" or (path / "__init__.py").exists()}
+    folders = {path.name for path in tests.iterdir() if (path / "__init__.py").exists()}
+    assert sorted(folders - NOT_MIRRORS - parts) == []
+    nested = {path.relative_to(tests).as_posix() for path in tests.glob("*/*/") if (path / "__init__.py").exists()}
+    assert all((PACKAGE / folder.split("/")[0]).is_dir() for folder in nested)

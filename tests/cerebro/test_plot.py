@@ -10,7 +10,7 @@ import pytest
 
 from backtrader_channels.plotting import step_bars
 from backtrader_channels.sources.chunks import TradeChunk
-from tests.analyzers.conftest import random_walk_trades
+from tests.cerebro.conftest import random_walk_trades
 
 matplotlib.use("Agg")
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from backtrader_channels.broker.data import from_num
-from tests.analyzers.conftest import CASH, START, drawdown_pct, period_last_values, period_returns
+from tests.cerebro.conftest import CASH, START, drawdown_pct, period_last_values, period_returns
 
 MINUTES = {"timeframe": bt.TimeFrame.Minutes}
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.live.test_live_failures import live_process
+from tests.engine.test_live_failures import live_process
 from tests.phase4.test_live_run import SYMBOL, server  # noqa: F401
 
 SLOW_STRATEGY = '''

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.analyzers.conftest import CASH, MINUTES, drawdown_pct
+from tests.cerebro.conftest import CASH, MINUTES, drawdown_pct
 from tests.conftest import T0
 
 
