@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import backtrader_channels
@@ -243,3 +244,35 @@ def test_test_folders_mirror_the_package():
     assert sorted(folders - NOT_MIRRORS - parts) == []
     nested = {path.relative_to(tests).as_posix() for path in tests.glob("*/*/") if (path / "__init__.py").exists()}
     assert all((PACKAGE / folder.split("/")[0]).is_dir() for folder in nested)
+
+
+def documented_imports() -> dict[str, set[str]]:
+    """The 'Who imports whom' block of docs/architecture.md: package -> what it imports."""
+    text = (PACKAGE.parent / "docs" / "architecture.md").read_text()
+    block = text.split("## Who imports whom", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    arrows = {}
+    for line in block.strip().splitlines():
+        source, _, targets = line.partition("->")
+        arrows[source.strip()] = {name.strip() for name in targets.split(",") if name.strip()}
+    return arrows
+
+
+def package_imports(top: str) -> set[str]:
+    """The first-level parts of the package that ``top`` (a package or module) imports at run time."""
+    paths = sorted((PACKAGE / top).rglob("*.py")) if (PACKAGE / top).is_dir() else [PACKAGE / f"{top}.py"]
+    return set().union(*(imported_modules(path) for path in paths)) - {top}
+
+
+def test_the_architecture_docs_arrows_are_the_imports_there_are():
+    arrows = documented_imports()
+    assert len(arrows) >= 10
+    assert {top: package_imports(top) for top in arrows} == arrows
+
+
+def test_every_module_the_architecture_docs_name_exists():
+    text = (PACKAGE.parent / "docs" / "architecture.md").read_text()
+    named = set(re.findall(r"\b((?:[a-z_]+/)*[a-z_]+\.py)\b", text))
+    roots = (PACKAGE, PACKAGE.parent)
+    missing = sorted(name for name in named if not any((root / name).exists() for root in roots)
+                     and not list(PACKAGE.rglob(name)))
+    assert len(named) > 20 and missing == []
