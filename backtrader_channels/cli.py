@@ -222,13 +222,18 @@ def cmd_live(args: argparse.Namespace) -> int:
         from .bus import add_control
 
         add_control(cerebro, args.run_name or "live", bus=args.bus, socket_path=args.control_socket)
+    log = None
     if args.event_log:
         from .record.eventlog import attach_event_log
 
-        attach_event_log(cerebro, args.event_log)
+        log = attach_event_log(cerebro, args.event_log)
     cerebro.addstrategy(strategy)
-    with StatusLine(cerebro, feeds):
-        cerebro.run(mode=bt.RunMode.TICK, duration=args.duration)
+    try:
+        with StatusLine(cerebro, feeds):
+            cerebro.run(mode=bt.RunMode.TICK, duration=args.duration)
+    finally:
+        if log is not None:
+            log.close()
     _report(cerebro.tick_result, args.chart)
     failure = cerebro._bc_engine.live.failure
     if failure is not None:

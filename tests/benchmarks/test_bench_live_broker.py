@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from backtrader_channels.testing.exchange import FakeExchange
-from tests.broker.live.conftest import PERPETUAL, SYMBOL, live_run
+from tests.broker.live.conftest import PERPETUAL, SYMBOL, live_run, run_dirs  # noqa: F401  (each run's state in tmp_path)
 
 ROUND_TRIPS = 40
 

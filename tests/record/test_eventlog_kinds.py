@@ -156,6 +156,7 @@ def test_a_live_run_with_the_ccxt_broker_logs_its_order_reports(tmp_path, monkey
     strategy = tmp_path / "buy_once.py"
     strategy.write_text(BUY_ONCE)
     log_path = tmp_path / "live.events"
+    monkeypatch.chdir(tmp_path)  # the live broker keeps its run's state in ./btchannels-runs
     with FakeExchange([SYMBOL]) as exchange:
         monkeypatch.setenv("BTCHANNELS_API_KEY", exchange.api_key)
         monkeypatch.setenv("BTCHANNELS_API_SECRET", exchange.secret)

@@ -166,8 +166,12 @@ class BinanceExecution:
         self._loop.close()
 
     async def _close(self) -> None:
-        if self.user_feed is not None:
-            self.user_feed.request_stop()
+        feed = self.user_feed
+        if feed is not None:  # let it close its exchanges before anything left is cancelled (a
+            feed.request_stop()  # socket to a frozen peer takes aiohttp's 10 s close timeout)
+            deadline = time.monotonic() + 15.0
+            while feed.running and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
         tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         for task in tasks:
             task.cancel()
