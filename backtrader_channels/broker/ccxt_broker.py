@@ -170,6 +170,7 @@ class CCXTBroker(ChannelBroker):
         self._held_fills: dict[str, list[OwnFill]] = {}  # exchange order id -> fills waiting for their order
         self._started_ms = 0
         self._flattening = False  # the kill switch's closing orders are not limited
+        self._catching_up = False  # a reconciliation was asked for and has not reported yet
         self.exchange_fills: list[OwnFill] = []
         self.execution_counts: Any = None  # the execution client's counts, once the run stopped
         self.counts = {"sent": 0, "accepted": 0, "rejected": 0, "canceled": 0, "completed": 0, "unknown": 0,
@@ -478,6 +479,8 @@ class CCXTBroker(ChannelBroker):
                 live.move(state)
             self._accept(order)
             self._finish_if_booked(live)
+            if live.booked + EPSILON < live.filled and update.source == "lookup" and not self._catching_up:
+                self.reconcile()  # a look-up says it filled: its trades come from the trade list
         self._store.save_order(live)
         for fill in self._held_fills.pop(live.exchange_id or "", []):
             self._on_fill(fill)
@@ -592,10 +595,12 @@ class CCXTBroker(ChannelBroker):
         """Catch up over REST (the reports come back as events; see ``BinanceExecution``)."""
         if self.client is None:
             return
+        self._catching_up = True
         self.counts["reconciles"] += 1
         self.client.reconcile(self._reconcile_request())
 
     def _on_reconciled(self, report: Reconciled) -> None:
+        self._catching_up = False
         if report.watermark is not None:
             self._store.set_watermark(report.symbol, report.watermark)
         if not any(o.exchange_id is None and not o.final for o in self._orders.values()):

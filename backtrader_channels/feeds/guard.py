@@ -17,6 +17,8 @@ from typing import Any
 
 import ccxt.pro
 
+from .redact import redacted_print
+
 __all__ = ["BadMessageHandler", "create_exchange"]
 
 BadMessageHandler = Callable[[Any, Exception], None]
@@ -25,15 +27,16 @@ BadMessageHandler = Callable[[Any, Exception], None]
 def create_exchange(
     exchange_id: str, config: Mapping[str, Any] | None = None, on_bad_message: BadMessageHandler | None = None
 ) -> Any:
-    """A ``ccxt.pro.<exchange_id>(config)``, guarded when ``on_bad_message`` is given."""
+    """A ``ccxt.pro.<exchange_id>(config)``, guarded when ``on_bad_message`` is given; its
+    ``verbose`` output, if asked for, has credentials masked."""
     try:
         exchange_class = getattr(ccxt.pro, exchange_id)
     except AttributeError:
         raise ValueError(f"ccxt.pro has no exchange {exchange_id!r}") from None
-    if on_bad_message is None:
-        return exchange_class(dict(config or {}))
-    exchange = _guarded(exchange_class)(dict(config or {}))
-    exchange.on_bad_message = on_bad_message
+    exchange = (exchange_class if on_bad_message is None else _guarded(exchange_class))(dict(config or {}))
+    exchange.log = redacted_print  # ccxt's verbose output: no key or signature printed
+    if on_bad_message is not None:
+        exchange.on_bad_message = on_bad_message
     return exchange
 
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["RedactingFilter", "redact", "redact_error", "redact_library_logs", "register_secrets"]
+__all__ = ["RedactingFilter", "redact", "redact_error", "redact_library_logs", "redacted_print", "register_secrets"]
 
 MASK = "***"
 SECRET_KEYS = ("apiKey", "secret", "password", "uid", "privateKey", "token")
@@ -54,6 +54,12 @@ class RedactingFilter(logging.Filter):
         if masked != message:
             record.msg, record.args = masked, ()
         return True
+
+
+def redacted_print(*args: Any) -> None:
+    """``print`` with credentials masked: ccxt's ``log``, which its ``verbose`` mode prints
+    request headers (the API key) and signed URLs with."""
+    print(*(redact(str(arg)) for arg in args))
 
 
 LIBRARY_LOGGERS = ("ccxt.base.exchange", "ccxt")  # ccxt's verbose log prints request headers (the API key)

@@ -86,8 +86,9 @@ def live_run(exchange: FakeExchange, strategy: type, script: Callable[[Any], Non
         broker.setcommission(commission=exchange.fee_rate)
         broker.set_partial_fills(True)
     else:
+        config = broker_options.pop("config", None) or broker_config(exchange)
         options = {"run_id": "t1", "run_dir": RUN_DIRS.get(id(exchange)), **broker_options}
-        broker = CCXTBroker(exchange_id, broker_config(exchange), **options)
+        broker = CCXTBroker(exchange_id, config, **options)
         cerebro.setbroker(broker)
     cerebro.addstrategy(strategy)
     if prepare is not None:

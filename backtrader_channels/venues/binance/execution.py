@@ -105,7 +105,6 @@ class BinanceExecution:
         self.exchange_id = exchange_id
         self.config = {**config, "options": {**config.get("options", {}), "adjustForTimeDifference": True}}
         self.exchange = create_exchange(exchange_id, self.config)
-        self.exchange.log = _redacted_print  # ccxt's verbose prints headers and signed URLs: masked
         self.attempts = attempts
         self.backoff = backoff or Backoff(0.2, 2.0)
         self.not_found_grace = not_found_grace
@@ -121,7 +120,7 @@ class BinanceExecution:
         self._watermarks: dict[str, int | None] = {}  # of the last reconciliation, for the supervisor's
         self._since_ms = 0
         self._heard = time.monotonic()  # when the user stream last said anything
-        self._tasks: set[asyncio.Future] = set()  # requests and loops in flight
+        self._tasks: set[Any] = set()  # requests in flight (concurrent futures)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="binance-execution", daemon=True)
         self._thread.start()
@@ -137,10 +136,12 @@ class BinanceExecution:
         except Exception as error:
             raise redact_error(error) from None
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """Run ``coro`` on the client's loop without waiting (from any thread)."""
+    def _spawn(self, coro: Coroutine[Any, Any, Any], request: bool = True) -> None:
+        """Run ``coro`` on the client's loop without waiting (from any thread); ``settle``
+        waits for it if it is a ``request`` (not a loop that lasts the run)."""
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        self._tasks.add(future)
+        if request:
+            self._tasks.add(future)
         future.add_done_callback(self._done)
 
     def _done(self, future: Any) -> None:
@@ -151,7 +152,7 @@ class BinanceExecution:
     def settle(self, timeout: float = 30.0) -> None:
         """Wait until the requests in flight are answered (or ``timeout``)."""
         deadline = time.monotonic() + timeout
-        while [t for t in self._tasks if not getattr(t, "_supervisor", False)] and time.monotonic() < deadline:
+        while self._tasks and time.monotonic() < deadline:
             time.sleep(0.01)
 
     def close(self) -> None:
@@ -229,10 +230,8 @@ class BinanceExecution:
     def start_stream(self, queue: Any) -> CCXTUserStreamFeed:
         """Start the user-data stream (its changes come through this client) and its supervisor."""
         self.user_feed = self._new_feed(queue)
-        self._spawn(self._run_feed(self.user_feed))
-        supervisor = asyncio.run_coroutine_threadsafe(self._supervise(), self._loop)
-        supervisor._supervisor = True  # type: ignore[attr-defined]  # settle() does not wait for it
-        self._tasks.add(supervisor)
+        self._spawn(self._run_feed(self.user_feed), request=False)
+        self._spawn(self._supervise(), request=False)
         return self.user_feed
 
     def _new_feed(self, queue: Any) -> CCXTUserStreamFeed:
@@ -277,14 +276,15 @@ class BinanceExecution:
         exchange = self.exchange
         params = {**order.params, "clientOrderId": order.client_id}
         self.counts.sent += 1
+        last: BaseException | None = None
         for attempt in range(1, self.attempts + 1):
             try:
                 result = await exchange.create_order(order.symbol, order.kind, order.side, order.amount, order.price,
                                                      params)
-            except (ccxt.RateLimitExceeded, ccxt.DDoSProtection):  # 429 / -1003: refused unread
-                reason = "rate limited"
-            except ccxt.InvalidNonce:  # -1021: refused for the clock; resynchronise, then send
-                reason = "clock skew (-1021)"
+            except (ccxt.RateLimitExceeded, ccxt.DDoSProtection) as error:  # 429 / -1003: refused unread
+                last = error
+            except ccxt.InvalidNonce as error:  # -1021: refused for the clock; resynchronise, then send
+                last = error
                 await self._resync_clock()
             except ccxt.InsufficientFunds as error:
                 self._emit(_refused(order, "margin", error))
@@ -308,7 +308,8 @@ class BinanceExecution:
                 self.counts.resent += 1
                 await asyncio.sleep(self.backoff.delay(attempt))
         self._emit(OrderUpdate(time.time(), order.symbol, order.client_id, None, "rejected", 0.0,
-                               f"not placed: {reason} on all {self.attempts} attempts", "rest"))
+                               redact(f"not placed after {self.attempts} attempts: {type(last).__name__}: {last}"),
+                               "rest"))
 
     async def _unknown(self, order: LiveOrder, error: BaseException) -> None:
         """The create's outcome is not known: say so, then look the order up until it is."""
@@ -467,11 +468,6 @@ class BinanceExecution:
         self.counts.clock_resyncs += 1
         with contextlib.suppress(ccxt.NetworkError):
             await self.exchange.load_time_difference()
-
-
-def _redacted_print(*args: Any) -> None:
-    """ccxt's ``log`` (its ``verbose`` output), with keys and signatures masked."""
-    print(*(redact(str(arg)) for arg in args))
 
 
 def _refused(order: LiveOrder, status: str, error: BaseException) -> OrderUpdate:
