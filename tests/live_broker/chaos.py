@@ -3,8 +3,9 @@ that the test kills with SIGKILL.
 
 ``ChaosTrader`` does what its driver queues (an order or a cancel), on the next trade, and
 records every order notification with the order's client id. In the child, commands come
-as JSON lines on stdin and notifications leave as JSON lines on stdout, so the test knows
-what the killed run told its strategy.
+as JSON lines on stdin (each acknowledged with a ``["queued", ""]`` line once queued, so the
+driver sends the trade that runs it only then) and notifications leave as JSON lines on
+stdout after ``NOTE``, so the test knows what the killed run told its strategy.
 """
 
 from __future__ import annotations
@@ -63,9 +64,14 @@ class ChaosTrader(bt.Strategy):
             self.p.on_note(note)
 
 
-def _read_commands(stream: IO[str], commands: deque[Command]) -> None:
+QUEUED = ("queued", "")
+NOTE = "chaos-note "  # starts each line of the protocol on stdout (anything else printed there is not)
+
+
+def _read_commands(stream: IO[str], commands: deque[Command], notes_out: Callable[[tuple[str, str]], None]) -> None:
     for line in stream:
         commands.append(tuple(json.loads(line)))
+        notes_out(QUEUED)
 
 
 def run_child(spec: dict[str, Any], commands_in: IO[str], notes_out: Callable[[tuple[str, str]], None]) -> None:
@@ -77,13 +83,18 @@ def run_child(spec: dict[str, Any], commands_in: IO[str], notes_out: Callable[[t
     cerebro.setbroker(CCXTBroker("binance", spec["broker_config"], run_id=spec["run_id"], run_dir=spec["run_dir"],
                                  cancel_on_stop=False, execution=spec["execution"]))
     commands: deque[Command] = deque()
-    threading.Thread(target=_read_commands, args=(commands_in, commands), daemon=True).start()
+    threading.Thread(target=_read_commands, args=(commands_in, commands, notes_out), daemon=True).start()
     cerebro.addstrategy(ChaosTrader, commands=commands, on_note=notes_out)
     cerebro.run(mode=bt.RunMode.TICK, duration=120)
 
 
+_PRINTING = threading.Lock()  # the run's thread and the command reader both write: one whole line at a time
+
+
 def _print_note(note: tuple[str, str]) -> None:
-    print(json.dumps(note), flush=True)
+    with _PRINTING:
+        sys.stdout.write(f"{NOTE}{json.dumps(note)}\n")
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":
