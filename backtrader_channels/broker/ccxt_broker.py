@@ -636,8 +636,12 @@ class CCXTBroker(ChannelBroker):
             return
         collected: list[Any] = []
         try:
-            client.settle()  # an order being placed is cancelled too
+            # from now on reports come here; those queued before the run stopped consuming are
+            # booked first (the client counts them told: it never reports them again)
             client.sink = collected.append
+            self._apply(self._queued_reports())
+            client.settle()  # an order being placed is cancelled too
+            self._apply(collected)
             if self.cancel_on_stop or self.flatten_on_stop:
                 self.counts["cancelled_at_stop"] += client.cancel_all(list(self._markets))
                 self._apply(collected)
@@ -651,6 +655,16 @@ class CCXTBroker(ChannelBroker):
             self.client = None
             if self.store is not None:
                 self.store.close()
+
+    def _queued_reports(self) -> list[Any]:
+        """The execution reports left on the run's queue when it stopped (its market data is
+        dropped: the run has ended)."""
+        if self._context is None:
+            return []
+        queue, reports = self._context.queue, []
+        while batch := queue.pop_batch(timeout=0):
+            reports += [event.data for event in batch if event.channel_type == "orders"]
+        return reports
 
     def _apply(self, reports: list[Any]) -> None:
         while reports:

@@ -92,7 +92,30 @@ class _Seen:
 
     trades: set[tuple[str, str]] = field(default_factory=set)
     states: dict[str, tuple[str, float]] = field(default_factory=dict)
-    live: dict[str, LiveOrder] = field(default_factory=dict)  # orders not final, by client id
+    live: dict[str, LiveOrder] = field(default_factory=dict)  # orders not final or not all fills told, by client id
+    filled: dict[str, float] = field(default_factory=dict)  # exchange order id -> the amount of its fills told
+    # exchange order id -> (client id, filled, since when): reported final with fills still untold
+    short: dict[str, tuple[str, float, float]] = field(default_factory=dict)
+
+    def told_fill(self, fill: OwnFill) -> None:
+        if fill.order_id is not None:
+            self.filled[fill.order_id] = self.filled.get(fill.order_id, 0.0) + fill.amount
+            self.check(fill.order_id)
+
+    def told_final(self, update: OrderUpdate) -> None:
+        """A final state: the order is done once the fills it reports executed are told too."""
+        if update.order_id is not None and update.filled > self.filled.get(update.order_id, 0.0) + _slack(update.filled):
+            since = self.short.get(update.order_id, ("", 0.0, time.monotonic()))[2]
+            self.short[update.order_id] = (update.client_id or "", update.filled, since)
+        else:
+            self.live.pop(update.client_id or "", None)
+
+    def check(self, order_id: str) -> None:
+        """The order reported final is done if its fills are all told now."""
+        client_id, filled, _ = self.short.get(order_id, ("", 0.0, 0.0))
+        if client_id and self.filled.get(order_id, 0.0) + _slack(filled) >= filled:
+            del self.short[order_id]
+            self.live.pop(client_id, None)
 
 
 class BinanceExecution:
@@ -186,13 +209,14 @@ class BinanceExecution:
             if key in seen.trades:
                 return
             seen.trades.add(key)
+            seen.told_fill(report)
         elif isinstance(report, OrderUpdate) and report.client_id:
             state = (report.status, report.filled)
             if seen.states.get(report.client_id) == state and report.source != "stop":
                 return
             seen.states[report.client_id] = state
             if report.status not in ("open", "unknown"):
-                seen.live.pop(report.client_id, None)
+                seen.told_final(report)
         self.sink(report)
 
     # -- connecting -----------------------------------------------------------------------------
@@ -251,17 +275,24 @@ class BinanceExecution:
         self._emit(change)
 
     async def _supervise(self) -> None:
-        """Every second: a stream silent for ``quiet_after`` s while orders are live is checked
-        over REST; if that finds news the stream did not bring, it is reconnected."""
+        """Every second: a stream silent for ``quiet_after`` s while orders are live, or an
+        order reported final whose fills have not all come for ``quiet_after`` s (reports the
+        stream lost, e.g. while silent, though it talks again), is checked over REST; if that
+        finds news the stream did not bring, it is reconnected."""
+        seen = self._seen
         while True:
             await asyncio.sleep(min(1.0, self.quiet_after / 2))
-            quiet = time.monotonic() - self._heard
-            if not self._seen.live or quiet < self.quiet_after or self.user_feed is None:
+            now = time.monotonic()
+            quiet = now - self._heard
+            overdue = [oid for oid, (_, _, since) in seen.short.items() if now - since >= self.quiet_after]
+            if self.user_feed is None or not (overdue or seen.live and quiet >= self.quiet_after):
                 continue
-            before = (len(self._seen.trades), dict(self._seen.states))
+            before = (len(seen.trades), dict(seen.states))
             await self._reconcile(self._request_from_view())
-            self._heard = time.monotonic()
-            if (len(self._seen.trades), self._seen.states) != before:
+            self._heard = now = time.monotonic()
+            for oid in set(overdue) & set(seen.short):  # still short: checked again in quiet_after s
+                seen.short[oid] = (*seen.short[oid][:2], now)
+            if (len(seen.trades), seen.states) != before:
                 self.counts.stream_stalls += 1
                 log.warning("%r: the user stream said nothing for %.1f s while the exchange moved: reconnecting",
                             self, quiet)
@@ -404,6 +435,10 @@ class BinanceExecution:
             for order in request.orders:
                 if order.client_id not in self._seen.live and not order.final:
                     self._seen.live[order.client_id] = order
+                if order.exchange_id is not None:  # fills booked before (another process) count as told
+                    filled = self._seen.filled
+                    filled[order.exchange_id] = max(filled.get(order.exchange_id, 0.0), order.booked)
+                    self._seen.check(order.exchange_id)
                 found = await self._lookup(order)
                 if isinstance(found, dict):
                     self._emit(update_of(found, "reconcile", time.time()))
@@ -472,6 +507,11 @@ class BinanceExecution:
         self.counts.clock_resyncs += 1
         with contextlib.suppress(ccxt.NetworkError):
             await self.exchange.load_time_difference()
+
+
+def _slack(amount: float) -> float:
+    """What float sums of fills may miss ``amount`` by."""
+    return 1e-9 * max(1.0, amount)
 
 
 def _refused(order: LiveOrder, status: str, error: BaseException) -> OrderUpdate:
