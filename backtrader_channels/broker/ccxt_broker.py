@@ -235,6 +235,10 @@ class CCXTBroker(ChannelBroker):
                 self._load_futures(account)
             else:
                 self._load_spot(account["balance"])
+            booked = self.store.books()
+            if booked is not None:  # a resumed run goes on from its own books (see _restore)
+                self._restore(*booked)
+            self._save_books()
             self._resume(account["open_orders"])
         except BaseException:
             self.client.close()
@@ -275,6 +279,28 @@ class CCXTBroker(ChannelBroker):
                 held.adjbase = entry  # futures settle from the entry price (backtrader's adjustment base)
                 cash -= float(position.get("unrealizedPnl") or 0.0) + abs(size) * entry / self.leverage
         self._set_cash(cash)
+
+    def _restore(self, cash: float, positions: dict[str, tuple[float, float, float]]) -> None:
+        """Cash and positions as this run last booked them. The account's balance already holds
+        the fills the run did not book before it stopped (made while it was down, or reported
+        as it was killed); the first reconciliation books those, so starting from the account
+        would count them twice."""
+        seam.start_with_cash(self, cash)
+        for symbol, market in self._markets.items():
+            size, price, adjbase = positions.get(symbol, (0.0, 0.0, 0.0))
+            position = self.getposition(market.data)
+            position.set(size, price)
+            if self.futures:  # futures settle from the adjustment base (spot positions have none)
+                position.adjbase = adjbase
+
+    def _save_books(self) -> None:
+        """Persist cash and positions as booked now (after every fill, and at start)."""
+        books = {}
+        for symbol, market in self._markets.items():
+            position = self.getposition(market.data)
+            adjbase = position.adjbase if position.adjbase is not None else position.price
+            books[symbol] = (position.size, position.price, adjbase)
+        self._store.save_books(self.getcash(), books)
 
     def _set_cash(self, cash: float) -> None:
         seam.start_with_cash(self, cash)
@@ -549,8 +575,7 @@ class CCXTBroker(ChannelBroker):
         live.booked += fill.amount
         live.filled = max(live.filled, live.booked)
         store.add_fill(_booked(fill))
-        position = self.getposition(order.data)
-        store.set_position(fill.symbol, position.size, position.price)
+        self._save_books()
         self._finish_if_booked(live)
         store.save_order(live)
 

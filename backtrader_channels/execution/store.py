@@ -9,7 +9,9 @@
 - ``fills``: every own trade booked, once per (symbol, trade id): the run's trades database;
 - ``watermarks``: per symbol, the last own-trade id up to which a reconciliation has seen
   *every* trade (the next one pages from there);
-- ``positions``: the booked position and price per symbol after each fill.
+- ``positions`` and the ``cash`` in ``meta``: the run's own books (position, price and
+  backtrader's adjustment base per symbol, and cash) as of its last fill: a resumed run
+  starts from them, so the fills it then books are not also in its starting balance.
 
 Writes commit at once (WAL journal, ``synchronous=NORMAL``): a ``kill -9`` loses at most the
 write in progress, and what was committed is read back whole.
@@ -38,7 +40,8 @@ CREATE TABLE IF NOT EXISTS fills (
     price REAL NOT NULL, amount REAL NOT NULL, fee REAL NOT NULL, fee_currency TEXT, timestamp REAL NOT NULL,
     source TEXT NOT NULL, realized_pnl REAL, PRIMARY KEY (symbol, trade_id));
 CREATE TABLE IF NOT EXISTS watermarks (symbol TEXT PRIMARY KEY, trade_id INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS positions (symbol TEXT PRIMARY KEY, size REAL NOT NULL, price REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS positions (
+    symbol TEXT PRIMARY KEY, size REAL NOT NULL, price REAL NOT NULL, adjbase REAL NOT NULL);
 """
 VERSION = "1"
 
@@ -152,12 +155,20 @@ class RunStore:
         self._db.execute("INSERT INTO watermarks VALUES (?, ?) ON CONFLICT(symbol) DO UPDATE SET "
                          "trade_id = MAX(trade_id, excluded.trade_id)", (symbol, trade_id))
 
-    def set_position(self, symbol: str, size: float, price: float) -> None:
-        self._db.execute("INSERT OR REPLACE INTO positions VALUES (?, ?, ?)", (symbol, size, price))
+    def save_books(self, cash: float, positions: dict[str, tuple[float, float, float]]) -> None:
+        """The run's cash and, per symbol, (size, price, adjustment base), in one transaction."""
+        with self._db:
+            self._set("cash", repr(cash))
+            self._db.executemany("INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?)",
+                                 [(symbol, *books) for symbol, books in positions.items()])
 
-    def positions(self) -> dict[str, tuple[float, float]]:
-        """symbol -> (size, price) as last booked."""
-        return {symbol: (size, price) for symbol, size, price in self._db.execute("SELECT * FROM positions")}
+    def books(self) -> tuple[float, dict[str, tuple[float, float, float]]] | None:
+        """(cash, symbol -> (size, price, adjustment base)) as last saved; None before the first save."""
+        cash = self.meta("cash")
+        if cash is None:
+            return None
+        rows = self._db.execute("SELECT symbol, size, price, adjbase FROM positions")
+        return float(cash), {symbol: (size, price, adjbase) for symbol, size, price, adjbase in rows}
 
     def meta(self, key: str) -> Any:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
