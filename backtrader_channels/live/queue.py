@@ -26,11 +26,12 @@ silently: every merge counts in ``stats.conflated``, every discarded event in ``
    pushed back behind the trades that keep arriving, so the book a strategy sees lags by no
    more than the queue itself.
 2. Otherwise drop the oldest event by arrival, sparing the most urgent market event (the
-   next one ``pop`` returns after the commands), CONTROL events and order-book updates
+   next one ``pop`` returns after the commands), CONTROL events, execution reports (priority
+   ORDERS: an exchange's word on the run's orders is never sent again) and order-book updates
    (dropping a delta would corrupt the book; after step 1 there is at most one queued per book).
 3. Otherwise (everything queued is spared) the incoming event is dropped, unless it is itself
-   a CONTROL event or a book update: those are queued over the bound, which is then exceeded
-   by at most the number of books plus CONTROL events.
+   a CONTROL event, an execution report or a book update: those are queued over the bound,
+   which is then exceeded by at most the number of books plus those events.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from .conflate import merge_book_updates
 __all__ = ["LiveEventQueue", "QueueStats"]
 
 _CONTROL = int(EventPriority.CONTROL)
+_ORDERS = int(EventPriority.ORDERS)
 _isfinite = math.isfinite
 
 
@@ -61,6 +63,11 @@ class QueueStats:
     dropped: int  # events discarded by the overflow policy
     rejected: int  # pushes refused because the queue was stopped
     high_water: int  # most events ever queued at once
+
+
+def _spared(event: Event) -> bool:
+    """Never dropped by the overflow policy: commands, execution reports, book updates."""
+    return event.priority <= _CONTROL or event.priority == _ORDERS or _is_book(event)
 
 
 def _is_book(event: Event) -> bool:
@@ -317,7 +324,7 @@ class LiveEventQueue:
             self._dropped += 1
             self._compact()
             return True
-        if incoming.priority <= _CONTROL or _is_book(incoming):
+        if _spared(incoming):
             return True
         self._dropped += 1
         return False
@@ -339,7 +346,7 @@ class LiveEventQueue:
     def _oldest_droppable(self) -> int | None:
         head = self._head()
         for sequence, event in self._live.items():
-            if sequence != head and event.priority > _CONTROL and not _is_book(event):
+            if sequence != head and not _spared(event):
                 return sequence
         return None
 

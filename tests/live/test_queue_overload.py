@@ -51,3 +51,22 @@ def test_under_overload_book_updates_keep_reaching_the_consumer_with_a_bounded_l
     # never older than what the full queue spans (1000 events, 1 ms apart), plus one merge
     assert worst_lag <= 2 * SIZE * 0.001
     assert (seen.bids, seen.asks) == (sent.bids, sent.asks)  # nothing lost in the merges
+
+
+def test_execution_reports_are_never_dropped_by_a_full_queue():
+    """The exchange's word on the run's orders comes once: a full queue drops trades, never it."""
+    from backtrader_channels.kinds.orders import OwnFill
+
+    queue = LiveEventQueue(max_queue_size=10)
+    t0 = 1_700_000_000.0
+    for i in range(10):
+        queue.push(Event(t0 + i, EventPriority.TICK, "tick", SYMBOL, TickEvent(t0 + i, 100.0, 1.0, "buy", i, SYMBOL)))
+    fills = [OwnFill(t0 + 20 + i, SYMBOL, str(i), "7", "r1x1", "buy", 100.0, 0.1) for i in range(3)]
+    for fill in fills:  # the queue is full of trades: each report takes an old trade's place
+        assert queue.push(Event(fill.timestamp, EventPriority.ORDERS, "orders", SYMBOL, fill)) is True
+    for i in range(10, 30):  # more trades than room: the reports stay, trades go
+        queue.push(Event(t0 + i, EventPriority.TICK, "tick", SYMBOL, TickEvent(t0 + i, 100.0, 1.0, "buy", i, SYMBOL)))
+    popped = list(iter(lambda: queue.pop(timeout=0), None))
+    assert [e.data for e in popped if e.channel_type == "orders"] == fills
+    assert queue.stats.dropped == 3 + 20  # three trades for the reports, then one per trade past the bound
+    assert len(popped) == 10

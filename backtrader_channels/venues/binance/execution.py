@@ -25,7 +25,9 @@ The rules it follows, from Binance's documentation:
   for ``quiet_after`` seconds, a REST reconciliation runs; if it finds what the stream
   should have told, the stream is counted stalled and reconnected. The strategy so gets its
   fills within ``quiet_after`` plus a reconciliation (about 6 s by default) even from a frozen
-  stream. ccxt's own ping keep-alive (``keep_alive`` ms) catches a dead socket when idle.
+  stream. Live orders are also checked every ``check_every`` s (30) however busy the stream
+  is, so a report lost among others is found within that bound. ccxt's own ping keep-alive
+  (``keep_alive_ms``) catches a dead socket when idle.
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ class BinanceExecution:
 
     def __init__(self, exchange_id: str, config: Mapping[str, Any], *, attempts: int = 5,
                  backoff: Backoff | None = None, not_found_grace: float = 2.0, lookup_window: float = 10.0,
-                 quiet_after: float = 5.0, keep_alive_ms: int = 10_000) -> None:
+                 quiet_after: float = 5.0, check_every: float = 30.0, keep_alive_ms: int = 10_000) -> None:
         register_secrets(config)
         self.exchange_id = exchange_id
         self.config = {**config, "options": {**config.get("options", {}), "adjustForTimeDifference": True}}
@@ -133,6 +135,7 @@ class BinanceExecution:
         self.not_found_grace = not_found_grace
         self.lookup_window = lookup_window
         self.quiet_after = quiet_after
+        self.check_every = check_every
         self.keep_alive_ms = keep_alive_ms
         self.counts = ExecutionCounts()
         self.sink: Callable[[Report], None] = lambda report: None
@@ -277,19 +280,22 @@ class BinanceExecution:
     async def _supervise(self) -> None:
         """Every second: a stream silent for ``quiet_after`` s while orders are live, or an
         order reported final whose fills have not all come for ``quiet_after`` s (reports the
-        stream lost, e.g. while silent, though it talks again), is checked over REST; if that
-        finds news the stream did not bring, it is reconnected."""
+        stream lost, e.g. while silent, though it talks again), is checked over REST; so are
+        live orders every ``check_every`` s however busy the stream is (a report it lost among
+        others). If that finds news the stream did not bring, it is reconnected."""
         seen = self._seen
+        checked = time.monotonic()
         while True:
             await asyncio.sleep(min(1.0, self.quiet_after / 2))
             now = time.monotonic()
             quiet = now - self._heard
             overdue = [oid for oid, (_, _, since) in seen.short.items() if now - since >= self.quiet_after]
-            if self.user_feed is None or not (overdue or seen.live and quiet >= self.quiet_after):
+            due = seen.live and (quiet >= self.quiet_after or now - checked >= self.check_every)
+            if self.user_feed is None or not (overdue or due):
                 continue
             before = (len(seen.trades), dict(seen.states))
             await self._reconcile(self._request_from_view())
-            self._heard = now = time.monotonic()
+            self._heard = checked = now = time.monotonic()
             for oid in set(overdue) & set(seen.short):  # still short: checked again in quiet_after s
                 seen.short[oid] = (*seen.short[oid][:2], now)
             if (len(seen.trades), seen.states) != before:
