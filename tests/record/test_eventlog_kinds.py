@@ -18,6 +18,7 @@ from backtrader_channels.record.eventlog import attach_event_log, read_log
 from backtrader_channels.record.replay import _event, replay
 from backtrader_channels.strategy_file import load_strategy
 from backtrader_channels.testing.exchange import FakeExchange
+from tests.broker.live.test_cli import BUY_ONCE_FILE
 
 SYMBOL = "BTC/USDT"
 RUN = "run-1"
@@ -135,26 +136,10 @@ def test_a_log_of_every_kind_reads_back_and_replays_identically(tmp_path, strate
     assert capsys.readouterr().out == f"identical: {len(sent)} events, 6 order notifications, cash 997.9, equity 997.9\n"
 
 
-BUY_ONCE = '''
-import backtrader as bt
-
-
-class BuyOnce(bt.Strategy):
-    def notify_tick(self, tick):
-        if not getattr(self, "sent", False):
-            self.sent = True
-            self.buy(size=0.01)
-
-    def notify_order(self, order):
-        if order.status == order.Completed:
-            self.env.runstop()
-'''
-
-
 def test_a_live_run_with_the_ccxt_broker_logs_its_order_reports(tmp_path, monkeypatch, capsys):
     """``btchannels live --broker ccxt --event-log``: the user stream's reports are logged with the market data."""
     strategy = tmp_path / "buy_once.py"
-    strategy.write_text(BUY_ONCE)
+    strategy.write_text(BUY_ONCE_FILE)
     log_path = tmp_path / "live.events"
     monkeypatch.chdir(tmp_path)  # the live broker keeps its run's state in ./btchannels-runs
     with FakeExchange([SYMBOL]) as exchange:

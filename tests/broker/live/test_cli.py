@@ -11,7 +11,7 @@ from backtrader_channels.testing.exchange import FakeExchange
 
 from .conftest import PERPETUAL, SYMBOL
 
-STRATEGY = '''
+BUY_ONCE_FILE = '''  # a strategy file: one market buy, then stop
 import backtrader as bt
 
 
@@ -30,7 +30,7 @@ class BuyOnce(bt.Strategy):
 def test_live_command_with_the_ccxt_broker_trades_at_the_exchange_and_prints_its_summary(
         exchange, tmp_path, monkeypatch, capsys):
     strategy = tmp_path / "buy_once.py"
-    strategy.write_text(STRATEGY)
+    strategy.write_text(BUY_ONCE_FILE)
     monkeypatch.chdir(tmp_path)  # the run's state goes to ./btchannels-runs
     monkeypatch.setenv("BTCHANNELS_API_KEY", exchange.api_key)
     monkeypatch.setenv("BTCHANNELS_API_SECRET", exchange.secret)
@@ -48,7 +48,7 @@ def test_live_command_with_the_ccxt_broker_trades_at_the_exchange_and_prints_its
     assert exchange.api_key not in out.out + out.err and exchange.secret not in out.out + out.err
 
 
-SHORT_ONCE = STRATEGY.replace("BuyOnce", "ShortOnce").replace("self.buy(size=0.01)", "self.sell(size=0.01)")
+SHORT_ONCE = BUY_ONCE_FILE.replace("BuyOnce", "ShortOnce").replace("self.buy(size=0.01)", "self.sell(size=0.01)")
 
 
 @pytest.fixture
