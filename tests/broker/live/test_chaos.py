@@ -43,7 +43,7 @@ START = {"USDT": 100_000.0, "BTC": 1.0}
 MID = 50_000
 EXECUTION = {"quiet_after": 1.0, "not_found_grace": 1.0, "lookup_window": 4.0, "keep_alive_ms": 1000}
 STALL = 1.2  # seconds a held answer waits: past the broker's 1 s ccxt timeout
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]  # the repository: the child runs -m tests.broker.live.chaos there
 # the exchange's order status -> the broker's final or live state for it
 STATE_OF = {"NEW": {OrderState.OPEN, OrderState.PENDING_CANCEL},
             "PARTIALLY_FILLED": {OrderState.OPEN, OrderState.PENDING_CANCEL},
