@@ -164,7 +164,7 @@ class CCXTFeedBase(AsyncFeed):
         counters = self._counters
         exchange = self._new_exchange()
         self._restart = asyncio.Event()
-        closing: set[asyncio.Task[None]] = set()  # replaced exchanges, closed meanwhile
+        closing: set[asyncio.Future[Any]] = set()  # replaced exchanges, closed meanwhile
         resyncs_in_a_row = 0
         try:
             while True:
@@ -176,7 +176,7 @@ class CCXTFeedBase(AsyncFeed):
                     counters.watchdog_restarts += 1
                     counters.reconnects += 1
                     log.warning("%r: stale (restarted, or nothing for %s s): reconnecting", self, self.stale_timeout)
-                closing.add(asyncio.ensure_future(exchange.close()))
+                closing.add(_retire(exchange))
                 exchange = self._new_exchange(markets_from=exchange)
                 resyncs_in_a_row = resyncs_in_a_row + 1 if outcome == "resync" and not self._delivered else 0
                 if resyncs_in_a_row > 1:  # the fresh snapshot did not help: slow down
@@ -184,7 +184,7 @@ class CCXTFeedBase(AsyncFeed):
                     self._keep_alive(delay)
                     await asyncio.sleep(delay)
         finally:
-            closing.add(asyncio.ensure_future(exchange.close()))
+            closing.add(_retire(exchange))
             await asyncio.gather(*closing, return_exceptions=True)
 
     async def _watch_over(self, stream: asyncio.Task[str | None]) -> str | None:
@@ -261,3 +261,19 @@ class CCXTFeedBase(AsyncFeed):
         self._counters.resyncs += 1
         log.warning("%r: resynchronising after a bad message", self)
         return "resync"
+
+
+def _retire(exchange: Any) -> asyncio.Future:
+    """Close an exchange the feed is done with. Its clients' pending futures (watches the feed
+    cancelled, ccxt's own for a raced watch) are rejected by ccxt when the socket closes, with
+    nobody left to read the error: they are marked read first, so asyncio does not report a
+    "Future exception was never retrieved" for each."""
+    for client in list(getattr(exchange, "clients", {}).values()):
+        for future in list(client.futures.values()):
+            future.add_done_callback(_read_outcome)
+    return asyncio.ensure_future(exchange.close())
+
+
+def _read_outcome(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()

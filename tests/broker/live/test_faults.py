@@ -8,7 +8,7 @@ import logging
 import backtrader as bt
 import pytest
 
-from .conftest import SYMBOL, Recorder, live_run, saw, trades_then, wait_for
+from .conftest import SYMBOL, Recorder, broker_config, live_run, saw, trades_then, wait_for
 
 
 class BuyOnFirstTick(Recorder):
@@ -103,7 +103,8 @@ def test_an_order_every_attempt_of_which_is_refused_for_the_rate_is_rejected_not
 
     script = trades_then(exchange, SYMBOL, (1, "Rejected", saw("Rejected")))
 
-    strategy, broker, _ = live_run(exchange, BuyOnFirstTick, script)
+    config = {**broker_config(exchange), "timeout": 10_000}  # each 429 answered in time, however loaded the machine
+    strategy, broker, _ = live_run(exchange, BuyOnFirstTick, script, config=config)
     assert strategy.statuses() == ["Submitted", "Rejected"]
     assert exchange.order_requests == 5 and exchange.ledger() == ([], [])
     assert strategy.orders[0].info.reason.startswith("not placed after 5 attempts: DDoSProtection: binance 429")
