@@ -55,7 +55,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 @pytest.fixture(autouse=True)
 def no_asyncio_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fail the test after which asyncio reported an error (see AsyncioErrors), but for the
-    one its ``asyncio_error(text)`` marker expects (then it must be reported).
+    one its ``asyncio_error(text)`` marker expects (then it must be reported) or its
+    ``asyncio_tolerated(text)`` marker allows (reported or not).
 
     A pending task is reported when it is collected, so the cyclic garbage is collected here;
     what survives is frozen, so that the next test's collection stays cheap (milliseconds).
@@ -73,6 +74,9 @@ def no_asyncio_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
         if not any(expected in leak for leak in leaks):
             pytest.fail(f"asyncio did not report the expected {expected!r}", pytrace=False)
         leaks = [leak for leak in leaks if expected not in leak]
+    tolerated = request.node.get_closest_marker("asyncio_tolerated")
+    if tolerated is not None:
+        leaks = [leak for leak in leaks if tolerated.args[0] not in leak]
     if leaks:
         pytest.fail("asyncio reported, during this test: " + "; ".join(leaks), pytrace=False)
 

@@ -45,7 +45,7 @@ from .redact import RedactingFilter, redact_error, redact_library_logs, register
 if TYPE_CHECKING:
     from ..live import LiveDataValidator, LiveEventQueue
 
-__all__ = ["CCXTFeedBase", "Resync"]
+__all__ = ["CCXTFeedBase", "Resync", "abandon_futures"]
 
 log = logging.getLogger("backtrader_channels.feeds")
 log.addFilter(RedactingFilter())  # no API key, secret or request signature in a log line
@@ -263,14 +263,18 @@ class CCXTFeedBase(AsyncFeed):
         return "resync"
 
 
-def _retire(exchange: Any) -> asyncio.Future:
-    """Close an exchange the feed is done with. Its clients' pending futures (watches the feed
-    cancelled, ccxt's own for a raced watch) are rejected by ccxt when the socket closes, with
-    nobody left to read the error: they are marked read first, so asyncio does not report a
-    "Future exception was never retrieved" for each."""
+def abandon_futures(exchange: Any) -> None:
+    """Mark read the pending futures of ``exchange``'s clients that nobody awaits any more
+    (watches the feed cancelled, ccxt's own behind a raced watch): ccxt rejects them when the
+    socket closes, and asyncio would report each as "Future exception was never retrieved"."""
     for client in list(getattr(exchange, "clients", {}).values()):
         for future in list(client.futures.values()):
             future.add_done_callback(_read_outcome)
+
+
+def _retire(exchange: Any) -> asyncio.Future:
+    """Close an exchange the feed is done with, its abandoned futures marked read first."""
+    abandon_futures(exchange)
     return asyncio.ensure_future(exchange.close())
 
 

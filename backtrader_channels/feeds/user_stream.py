@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..events import Event
 from ..kinds.orders import ORDERS, OrderUpdate, OwnFill, StreamResumed
-from .base import CCXTFeedBase
+from .base import CCXTFeedBase, abandon_futures
 
 if TYPE_CHECKING:
     from ..live import LiveEventQueue
@@ -151,6 +151,8 @@ class CCXTUserStreamFeed(CCXTFeedBase):
     def _cancel_pending(self) -> None:
         for task in self._pending.values():
             task.cancel()
+        if self._watching is not None:
+            abandon_futures(self._watching)
         self._pending = {}
         self._watching = None
 
