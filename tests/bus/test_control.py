@@ -154,6 +154,18 @@ def begun_after(strategy: Slow, moment: float) -> int:
     return sum(1 for started in strategy.started if started > moment)
 
 
+def stopped_at_the_next_trade(thread, out, cerebro, pushed: float) -> None:
+    """The run ended on the stop pushed at ``pushed``: no trade begun after it, the other
+    queued trades of the 3,000 counted as received and not handled."""
+    thread.join(10)
+    assert not thread.is_alive()
+    (strategy,) = out
+    assert begun_after(strategy, pushed) == 0 and strategy.commands == ["stop"]
+    live = cerebro._bc_engine.live
+    assert live.stop_reason == "stopped"
+    assert live.unprocessed == 3000 - len(strategy.started) >= 2990
+
+
 def test_a_stop_on_the_socket_preempts_a_backlog_behind_a_slow_strategy(tmp_path):
     queue = LiveEventQueue()
     for i in range(1, 3001):
@@ -167,13 +179,7 @@ def test_a_stop_on_the_socket_preempts_a_backlog_behind_a_slow_strategy(tmp_path
     wait_for(lambda: cerebro._bc_engine and len(cerebro._bc_engine.strategies[0].started) >= 2)
     send_local(path, "stop")  # answered once the command is on the queue
     pushed = time.monotonic()
-    thread.join(10)
-    assert not thread.is_alive()
-    (strategy,) = out
-    assert begun_after(strategy, pushed) == 0 and strategy.commands == ["stop"]
-    live = cerebro._bc_engine.live
-    assert live.stop_reason == "stopped"
-    assert live.unprocessed == 3000 - len(strategy.started) >= 2990
+    stopped_at_the_next_trade(thread, out, cerebro, pushed)
 
 
 def test_a_stop_over_the_bus_preempts_a_backlog_behind_a_slow_strategy(redis_server):
@@ -192,10 +198,4 @@ def test_a_stop_over_the_bus_preempts_a_backlog_behind_a_slow_strategy(redis_ser
     send_command(url, "run-5", "stop")
     wait_for(lambda: queue.control_waiting() or not thread.is_alive())
     pushed = time.monotonic()  # the ControlFeed pushed the command by now
-    thread.join(10)
-    assert not thread.is_alive()
-    (strategy,) = out
-    assert begun_after(strategy, pushed) == 0 and strategy.commands == ["stop"]
-    live = cerebro._bc_engine.live
-    assert live.stop_reason == "stopped"
-    assert live.unprocessed == 3000 - len(strategy.started) >= 2990
+    stopped_at_the_next_trade(thread, out, cerebro, pushed)
