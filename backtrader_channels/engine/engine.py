@@ -123,6 +123,22 @@ class RunContext:
         self.pause, self.resume, self.flatten = engine.pause, engine.resume, engine.flatten
 
 
+class _InContext:
+    """An engine attribute that lives in the engine's ``RunContext``."""
+
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, engine: Any, owner: type | None = None) -> Any:
+        return self if engine is None else getattr(engine.context, self.name)
+
+    def __set__(self, engine: Any, value: Any) -> None:
+        setattr(engine.context, self.name, value)
+
+
 class TickEngine:
     """Runs one tick-mode backtest (or live session) of a RunPlan for a Cerebro."""
 
@@ -160,33 +176,10 @@ class TickEngine:
         self.finish_step = self._finisher()
         self.context.bind(self)
 
-    # -- the run's counters, kept in its context ------------------------------------------------
-    @property
-    def events(self) -> int:
-        """Events handled in this run."""
-        return self.context.events
-
-    @events.setter
-    def events(self, value: int) -> None:
-        self.context.events = value
-
-    @property
-    def next_sample(self) -> float:
-        """When the equity curve takes its next sample (epoch seconds)."""
-        return self.context.next_sample
-
-    @next_sample.setter
-    def next_sample(self, value: float) -> None:
-        self.context.next_sample = value
-
-    @property
-    def stopping(self) -> bool:
-        """Whether the run stops after the event being handled."""
-        return self.context.stopping
-
-    @stopping.setter
-    def stopping(self, value: bool) -> None:
-        self.context.stopping = value
+    # the run's counters, kept in its context (where the steps read and write them)
+    events = _InContext("events handled in this run")
+    next_sample = _InContext("when the equity curve takes its next sample (epoch seconds)")
+    stopping = _InContext("whether the run stops after the event being handled")
 
     # -- entry point (backtrader's bar loop, replaced for the run) ---------------------------------
     def run(self, strategies: list[bt.Strategy]) -> None:
