@@ -305,14 +305,15 @@ def deliver_notifications(strategies: Iterable[bt.Strategy], quick: bool, force:
     (a cash flow such as funding). With ``quick`` (cerebro's ``quicknotify``) orders were
     already handed over as they were queued. Unless ``observed`` (no steps will follow),
     they are done with here rather than kept for the observers of the next step. ``lean``:
-    without going through ``Strategy._notify`` when it would only hand over orders and trades.
+    without going through ``Strategy._notify`` when it would only hand over orders and trades
+    (always through it when the strategy's class overrides it).
     """
     for strategy in strategies:
         orders, trades = strategy._orderspending, strategy._tradespending
         if force:
             strategy._notify()
         elif orders and not quick:
-            if lean:
+            if lean and not _own_notify(strategy):
                 _notify_orders(strategy, orders, trades)
             else:
                 strategy._notify(qorders=orders, qtrades=trades)  # orders given: no cash/value
@@ -323,6 +324,12 @@ def deliver_notifications(strategies: Iterable[bt.Strategy], quick: bool, force:
             stash_orders += orders
             stash_trades += trades
             strategy._orderspending, strategy._tradespending = [], []
+
+
+def _own_notify(strategy: bt.Strategy) -> bool:
+    """Whether the strategy's class overrides ``Strategy._notify`` (``SignalStrategy`` clears
+    its pending-order sentinel there): then notifications must go through it."""
+    return type(strategy)._notify is not bt.Strategy._notify
 
 
 def _notify_orders(strategy: bt.Strategy, orders: list, trades: list) -> None:
