@@ -193,6 +193,7 @@ class TickEngine:
                 run_live(self, self.live)
             else:
                 self._run_history()
+                self.deliver_held()
         if self.equity.times and self.equity.times[-1] != self.clock.now:
             self.sample()  # the final state, when the last event fell between samples
         self.release_finished()
@@ -308,6 +309,12 @@ class TickEngine:
             self._held, self.paused = None, False
             if self.notifications:
                 self.deliver_notifications()
+
+    def deliver_held(self) -> None:
+        """At the end of a run, before the strategies' ``stop()``: the notifications a pause
+        held back, and any still due, go out (a run that ends paused ends resumed)."""
+        self.resume()
+        self.deliver_notifications()
 
     def stop(self) -> None:
         """End the run after this event (``cerebro.runstop()``)."""
