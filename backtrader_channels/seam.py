@@ -70,7 +70,7 @@ _INSTANCE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 # attributes a method sets when it runs, checked in its source (backtrader's own, as imported)
 _SET_BY: dict[Callable[..., Any], tuple[str, ...]] = {
-    bt.Cerebro.run: ("self._event_stop", "self.runwriters", "self.runstrats"),
+    bt.Cerebro.run: ("self._event_stop", "self.runwriters", "self.runstrats", "self.writers_csv"),
 }
 
 
@@ -165,6 +165,11 @@ def opt_return(strategycls: type[bt.Strategy], params: dict, analyzers: list[tup
 def step_writers(cerebro: bt.Cerebro, strategies: list) -> None:
     if cerebro.runwriters:
         cerebro._next_writers(strategies)
+
+
+def writes_rows(cerebro: bt.Cerebro) -> bool:
+    """Whether a writer of this run writes a CSV row per step (``WriterFile(csv=True)``)."""
+    return bool(cerebro.runwriters) and bool(cerebro.writers_csv)
 
 
 def quick_notify(cerebro: bt.Cerebro) -> bool:

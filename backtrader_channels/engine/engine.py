@@ -155,7 +155,7 @@ class TickEngine:
         self.equity = EquityCurve()
         self.events = 0
         self.next_sample = -math.inf
-        self.stepped = False  # tick-only runs with analyzers or observers: each sample is a step of them
+        self.stepped = False  # tick-only runs with analyzers, observers or CSV writers: each sample is a step of them
         self.clock_steps = 0  # such steps taken
         self.fills_sampled = 0  # the broker's fills already on the equity curve
         self.stopping = False
@@ -212,7 +212,7 @@ class TickEngine:
         self.deliveries = 0
         self.next_sample = -math.inf
         self.clock_steps = self.fills_sampled = 0
-        self.stepped = not self.bar_feeds and any(map(seam.observed, strategies))
+        self.stepped = not self.bar_feeds and (any(map(seam.observed, strategies)) or seam.writes_rows(self.cerebro))
         self.stopping = seam.stop_requested(self.cerebro)
         self.quick = seam.quick_notify(self.cerebro)
         self.lean = self.broker.lean
@@ -397,8 +397,8 @@ class TickEngine:
         next multiple of ``equity_interval``.
 
         In a run without bar feeds each sample is also a step of the strategies' lines,
-        analyzers and observers at this time, when there are any (with bar feeds they
-        step on the bars).
+        analyzers, observers and CSV writers (a row) at this time, when there are any (with
+        bar feeds they step on the bars).
         """
         now = self.clock.now
         stepped = self.stepped
@@ -414,3 +414,4 @@ class TickEngine:
         self.next_sample = (math.floor(now / interval) + 1) * interval
         if stepped:
             seam.clock_step(self.strategies, to_num(now))
+            seam.step_writers(self.cerebro, self.strategies)
