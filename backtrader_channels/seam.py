@@ -23,6 +23,7 @@ from backtrader.linebuffer import LineBuffer
 from backtrader.lineiterator import LineIterator
 from backtrader.order import Order, OrderBase, OrderData
 from backtrader.strategy import MetaStrategy
+from backtrader.timer import Timer
 from backtrader.trade import Trade
 from backtrader.utils import AutoOrderedDict, num2date
 
@@ -36,7 +37,8 @@ KNOWN_VERSIONS = ("1.9.78.123",)
 
 # every private (or undocumented) name used below, by owner
 _REQUIRED: dict[Any, tuple[str, ...]] = {
-    bt.Cerebro: ("run", "runstop", "_next_writers", "runstrategies"),
+    bt.Cerebro: ("run", "runstop", "_next_writers", "runstrategies", "_check_timers"),
+    Timer: ("check", "_reset_when"),
     bt.Strategy: ("_next", "_notify", "_addnotification", "_next_analyzers", "_next_observers",
                   "_periodset", "_getminperstatus", "forward", "clear"),
     Trade: ("update",),
@@ -71,6 +73,8 @@ _INSTANCE_FIELDS: dict[str, tuple[str, ...]] = {
 # attributes a method sets when it runs, checked in its source (backtrader's own, as imported)
 _SET_BY: dict[Callable[..., Any], tuple[str, ...]] = {
     bt.Cerebro.run: ("self._event_stop", "self.runwriters", "self.runstrats", "self.writers_csv"),
+    bt.Cerebro.runstrategies: ("self._timers", "self._timerscheat"),
+    Timer._reset_when: ("self._dtwhen", "self._lastcall"),
 }
 
 
@@ -170,6 +174,34 @@ def step_writers(cerebro: bt.Cerebro, strategies: list) -> None:
 def writes_rows(cerebro: bt.Cerebro) -> bool:
     """Whether a writer of this run writes a CSV row per step (``WriterFile(csv=True)``)."""
     return bool(cerebro.runwriters) and bool(cerebro.writers_csv)
+
+
+# -- timers ----------------------------------------------------------------------------------
+# ``Cerebro.runstrategies`` starts the timers of ``add_timer`` (cerebro's and strategies') before
+# the bar loop; backtrader's bar loop checks them at every bar. A tick run checks them with
+# backtrader's own ``Timer.check`` at the events when one can fire.
+
+def timers(cerebro: bt.Cerebro) -> list:
+    """The timers of this run, started (``cheat`` ones first, as backtrader checks them)."""
+    return [*cerebro._timerscheat, *cerebro._timers]
+
+
+def fire_timers(cerebro: bt.Cerebro, strategies: list, num: float) -> None:
+    """Check every timer at date number ``num``: those due call ``notify_timer`` (of their
+    owner, and of every strategy with ``strats=True``), as at a bar."""
+    cerebro._check_timers(strategies, num, cheat=True)
+    cerebro._check_timers(strategies, num, cheat=False)
+
+
+def timer_next_check(timer: Timer, num: float) -> float:
+    """After a check at date number ``num``: the earliest date number at which ``timer`` can
+    fire, its next ``when`` today (a repeat, or not yet reached) or else the next midnight
+    (UTC), where ``Timer.check`` starts a new day (week and month days, sessions)."""
+    midnight = math.floor(num) + 1.0
+    dtwhen = timer._dtwhen
+    if dtwhen is None or timer._lastcall == num2date(num).date():
+        return midnight
+    return min(dtwhen, midnight)
 
 
 def quick_notify(cerebro: bt.Cerebro) -> bool:

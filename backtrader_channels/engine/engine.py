@@ -32,6 +32,7 @@ from ..result import RunResult, build_result
 from .bridges import BridgeUpdater
 from .clock import Clock
 from .merge import merge_windows
+from .timers import Timers
 
 if TYPE_CHECKING:
     from .plan import RunPlan
@@ -103,16 +104,17 @@ class RunContext:
     Shared objects (clock, broker, callback lists, bridges, strategies, the notification
     queue) by reference and the engine's methods bound (``bind``, at each run's start);
     and the run's counters that every step reads or moves: events handled, the next
-    sample time, the stop flag (the engine's ``events``, ``next_sample`` and ``stopping``).
+    sample time, the stop flag, the next time a timer can fire (the engine's ``events``,
+    ``next_sample``, ``stopping`` and ``next_timer``).
     Slots keep the per-event reads fast.
     """
 
     __slots__ = ("clock", "broker", "callbacks", "next_callbacks", "bridges", "strategies", "notifications",
                  "finish", "deliver", "sample", "count", "pause", "resume", "flatten", "stop",
-                 "events", "next_sample", "stopping")
+                 "events", "next_sample", "stopping", "next_timer")
 
     def __init__(self) -> None:
-        self.events, self.next_sample, self.stopping = 0, -math.inf, False
+        self.events, self.next_sample, self.stopping, self.next_timer = 0, -math.inf, False, math.inf
 
     def bind(self, engine: TickEngine) -> None:
         self.clock, self.broker, self.bridges = engine.clock, engine.broker, engine.bridges
@@ -173,6 +175,7 @@ class TickEngine:
         self.released_trades = [0, 0]
         self.deliveries = 0
         self.bridges = BridgeUpdater([])
+        self.timers = Timers(cerebro, [], {}, [])
         self.finish_step = self._finisher()
         self.context.bind(self)
 
@@ -180,6 +183,7 @@ class TickEngine:
     events = _InContext("events handled in this run")
     next_sample = _InContext("when the equity curve takes its next sample (epoch seconds)")
     stopping = _InContext("whether the run stops after the event being handled")
+    next_timer = _InContext("when a timer (add_timer) can next fire (epoch seconds; inf: none can)")
 
     # -- entry point (backtrader's bar loop, replaced for the run) ---------------------------------
     def run(self, strategies: list[bt.Strategy]) -> None:
@@ -231,6 +235,8 @@ class TickEngine:
         self.broker.attach(self.clock, self.markets)
         self.notifications = seam.notification_queue(self.broker)  # made anew by broker.start()
         self.bridges = BridgeUpdater(strategies)
+        self.timers = Timers(self.cerebro, strategies, self.markets, seam.timers(self.cerebro))
+        self.next_timer = self.timers.due
         self.finish_step = self._finisher()
         self.context.bind(self)
         self.steps = {key: self._new_step(channel) for key, channel in self.channels.items()}
@@ -337,19 +343,21 @@ class TickEngine:
     # -- what every step shares ---------------------------------------------------------------
     def _finisher(self) -> Callable[..., bool]:
         """This run's ``finish_step(call_next=True)``: the end of every step. Per-event
-        ``next`` (unless ``call_next`` is false), orders submitted during the step start
-        working, due notifications go out, the step is counted and the equity sampled when
+        ``next`` (unless ``call_next`` is false), timers due, orders submitted during the
+        step start working, due notifications go out, the step is counted and the equity sampled when
         due; True when the run must stop.
 
         A closure over what stays fixed for the run: the hot path calls it once per event.
         """
         clock, broker, nexts, notifications = self.clock, self.broker, self.next_callbacks, self.notifications
-        deliver, sample, run = self.deliver_notifications, self.sample, self.context
+        deliver, sample, run, fire_timers = self.deliver_notifications, self.sample, self.context, self.fire_timers
 
         def finish_step(call_next: bool = True) -> bool:
             if call_next and nexts:
                 for callback in nexts:
                     callback()
+            if clock.now >= run.next_timer:
+                fire_timers()
             if broker.incoming:
                 broker.end_step()
             if notifications:
@@ -360,6 +368,11 @@ class TickEngine:
             return run.stopping
 
         return finish_step
+
+    def fire_timers(self) -> None:
+        """The timers due at this event call ``notify_timer``; the next check is set."""
+        self.timers.fire(self.clock.now)
+        self.next_timer = self.timers.due
 
     def count(self, events: int) -> None:
         """Count ``events`` a step took without a full step each (trades taken in bulk)."""

@@ -45,7 +45,7 @@ class StepContext(Protocol):
     ``finish()`` ends a step (per-event ``next``, orders start working, notifications, equity
     sample; True when the run must stop); ``deliver()`` hands due order notifications to the
     strategies now. ``next_sample``/``sample()``/``count(n)`` serve steps that take rows in
-    bulk; ``pause``/``resume``/``flatten``/``stop`` serve control commands.
+    bulk, and ``next_timer`` (a timer can fire there: that event needs a full step); ``pause``/``resume``/``flatten``/``stop`` serve control commands.
     """
 
     @property
@@ -66,6 +66,8 @@ class StepContext(Protocol):
     def next_sample(self) -> float: ...
     @property
     def stopping(self) -> bool: ...
+    @property
+    def next_timer(self) -> float: ...
 
     def finish(self, call_next: bool = True) -> bool: ...
     def deliver(self, force: bool = False) -> None: ...
