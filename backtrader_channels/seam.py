@@ -37,7 +37,7 @@ KNOWN_VERSIONS = ("1.9.78.123",)
 
 # every private (or undocumented) name used below, by owner
 _REQUIRED: dict[Any, tuple[str, ...]] = {
-    bt.Cerebro: ("run", "runstop", "_next_writers", "runstrategies", "_check_timers"),
+    bt.Cerebro: ("run", "runstop", "_next_writers", "runstrategies", "_check_timers", "_notify_data"),
     Timer: ("check", "_reset_when"),
     bt.Strategy: ("_next", "_notify", "_addnotification", "_next_analyzers", "_next_observers",
                   "_periodset", "_getminperstatus", "forward", "clear"),
@@ -164,6 +164,14 @@ def opt_return(strategycls: type[bt.Strategy], params: dict, analyzers: list[tup
     for name, analyzer in analyzers:
         collection.append(analyzer, name)
     return OptReturn(values, analyzers=collection, strategycls=strategycls, **extra)
+
+
+def notify_data(cerebro: bt.Cerebro, strategies: list, data: Any, status: int) -> None:
+    """A data status (``DataBase.LIVE``...) to cerebro's data callbacks and ``notify_data``,
+    then to every strategy's, as backtrader hands over a feed's notifications."""
+    cerebro._notify_data(data, status)
+    for strategy in strategies:
+        strategy.notify_data(data, status)
 
 
 def step_writers(cerebro: bt.Cerebro, strategies: list) -> None:

@@ -190,6 +190,8 @@ class TickEngine:
         """One run over the events for one set of strategies (optimisation runs come again)."""
         started = time.perf_counter()
         self._reset(strategies)
+        for market in self.markets.values():
+            self._announce(market)
         with _few_collections(), _runstop_sets(self.cerebro, self):
             if self.live is not None:
                 from .live import run_live
@@ -290,11 +292,19 @@ class TickEngine:
             market = self.markets.get(channel.symbol)
             if market is None:
                 market = self.markets[channel.symbol] = Market.create(channel.symbol, self.plan.environment)
+                self._announce(market)
             market.attach(channel)
             if self.first_market is None:
                 self.first_market = market
         step = self.steps[key] = self._new_step(channel)
         return step
+
+    def _announce(self, market: Market) -> None:
+        """``notify_data`` of a symbol's data before its first event, with what its events
+        are in backtrader's terms: ``DELAYED`` (history, as a live feed's backfill) in a
+        backtest, ``LIVE`` in a live run. (Disconnects and resyncs are not notified.)"""
+        status = bt.feed.DataBase.LIVE if self.live is not None else bt.feed.DataBase.DELAYED
+        seam.notify_data(self.cerebro, self.strategies, market.data, status)
 
     # -- control ---------------------------------------------------------------------------
     def pause(self) -> None:
