@@ -748,6 +748,26 @@ def fill_line(line: Any, values: bytes) -> None:
     line.idx = line.lencount - 1
 
 
+@contextmanager
+def plotted_as(indicator: Any, data: Any, columns: list[bytes]) -> Iterator[None]:
+    """For one plot: ``indicator``'s lines hold ``columns`` (float64 bytes, one value per bar
+    of ``data``) and ``data`` clocks it, so backtrader's plotter draws it with ``data``;
+    its own values and clock come back after."""
+    lines = list(indicator.lines)
+    kept = [(line.array, line.idx, line.lencount) for line in lines]
+    clock = indicator._clock
+    for line, values in zip(lines, columns):
+        fill_line(line, values)
+    indicator._clock = data
+    try:
+        yield
+    finally:
+        indicator._clock = clock
+        for line, (values_, idx, lencount) in zip(lines, kept):
+            line.array, line.lencount = values_, lencount
+            line.idx = idx
+
+
 def compute_once(indicators_: Iterable[Any], items: Iterable[Any]) -> None:
     """backtrader's vectorised pass over filled lines, then every item back to its start."""
     for indicator in indicators_:

@@ -438,3 +438,4 @@ class TickEngine:
         if stepped:
             seam.clock_step(self.strategies, to_num(now))
             seam.step_writers(self.cerebro, self.strategies)
+            self.bridges.sample(now)  # for cerebro.plot()
