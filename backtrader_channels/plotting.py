@@ -98,7 +98,7 @@ def _bridge_indicators_drawn(engine: Any) -> Iterator[None]:
             if not engine.bar_feeds:
                 if len(data) != len(times):
                     continue  # a symbol that first traded mid-run (live): its slots are not the steps
-                at = np.arange(len(times))
+                at: np.ndarray = np.arange(len(times))
             else:
                 bar_ms = np.round(from_num(np.asarray(data.lines.datetime.array)) * 1e3)
                 at = np.searchsorted(times, bar_ms / 1e3, side="right") - 1

@@ -3,12 +3,11 @@ fills marked at their steps and prices."""
 
 from __future__ import annotations
 
+import backtrader as bt
 import backtrader.plot  # noqa: F401 (it picks TkAgg on import: Agg after it, for any backtrader version)
 import matplotlib
 import numpy as np
 import pytest
-
-import backtrader as bt
 
 import backtrader_channels as bc
 from backtrader_channels.plotting import step_bars
