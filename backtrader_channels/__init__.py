@@ -18,6 +18,7 @@ from .events import Event, EventPriority, Level, OrderBookEvent, TickEvent
 from .kinds import FundingChannel, FundingEvent
 from .live import LiveDataValidator, LiveEventQueue
 from .result import RunResult
+from .sizers import QuoteSizer
 
 if "btchannels" not in sys.modules:  # the explicit API is being imported: patch nothing
     install()
@@ -43,6 +44,7 @@ __all__ = [
     "OrderBook",
     "OrderBookChannel",
     "OrderBookEvent",
+    "QuoteSizer",
     "RunMode",
     "RunResult",
     "TickBroker",

@@ -5,18 +5,21 @@ each fill), and each symbol's ChannelData holds one slot per step. For the plot,
 becomes the bar of the trades since the step before (open, high, low, close, volume, read
 again from the channel's file), so backtrader's own plotter draws candles of the clock's
 period, the observers' value, buy/sell markers at the fills' steps and closed trades.
+Indicators built on a ChannelBridge (one value per event) are drawn with the data of their
+symbol, at each of its bars the value they had then.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import backtrader as bt
 import numpy as np
 
 from . import seam
+from .broker.data import from_num
 from .channels.tick import rows_of
 
 __all__ = ["plot", "step_bars"]
@@ -70,6 +73,41 @@ def _fill_step_bars(engine: Any) -> None:
         seam.fill_line(lines.volume, bars[4].tobytes())
 
 
+def _plotted_data(engine: Any, symbol: str) -> Any:
+    """The data an indicator on ``symbol``'s channel is drawn with: the symbol's ChannelData
+    in a tick-only run; with bar feeds the one named after the symbol, else the first."""
+    if not engine.bar_feeds:
+        market = engine.markets.get(symbol)
+        return None if market is None else market.data
+    return next((feed for feed in engine.bar_feeds if seam.data_name(feed) == symbol), engine.bar_feeds[0])
+
+
+@contextmanager
+def _bridge_indicators_drawn(engine: Any) -> Iterator[None]:
+    """For the plot: each indicator built on a ChannelBridge is drawn with the data of its
+    channel's symbol, at each of that data's bars the value it had then (sampled at every
+    step: in a tick-only run each step is a bar; with bar feeds, the sample of the bar's
+    close, whose time is the bar's to the millisecond as the bar's step took it)."""
+    bridges = engine.bridges
+    times = np.frombuffer(bridges.sample_times, dtype=float)
+    with ExitStack() as stack:
+        for indicator, channel in bridges.indicators():
+            data = _plotted_data(engine, channel.symbol)
+            if data is None or not len(times) or not len(data):
+                continue
+            if not engine.bar_feeds:
+                if len(data) != len(times):
+                    continue  # a symbol that first traded mid-run (live): its slots are not the steps
+                at: np.ndarray = np.arange(len(times))
+            else:
+                bar_ms = np.round(from_num(np.asarray(data.lines.datetime.array)) * 1e3)
+                at = np.searchsorted(times, bar_ms / 1e3, side="right") - 1
+            columns = [np.where(at >= 0, np.frombuffer(bridges.samples[id(line)], dtype=float)[np.maximum(at, 0)],
+                                np.nan).tobytes() for line in indicator.lines]
+            stack.enter_context(seam.plotted_as(indicator, data, columns))
+        yield
+
+
 @contextmanager
 def _backend_kept() -> Iterator[None]:
     """backtrader's plot module switches matplotlib to TkAgg on import; keep the backend the
@@ -96,5 +134,5 @@ def plot(cerebro: bt.Cerebro, *args: Any, **kwargs: Any) -> Any:
             raise ValueError("cerebro.plot() after a tick-only run draws its steps, and this run took none: "
                              "it had no observers or analyzers (run with stdstats=True, the default)")
         _fill_step_bars(engine)
-    with _backend_kept():
+    with _backend_kept(), _bridge_indicators_drawn(engine):
         return _bar_plot(cerebro, *args, **kwargs)

@@ -106,8 +106,6 @@ class RunResult:
 
 def build_result(engine: Any, strategies: list, wall_seconds: float) -> RunResult:
     """The RunResult of one engine run (one set of strategies)."""
-    from .sources import TradeSource
-
     broker = engine.broker
     trades = [trade for strategy in strategies for trade in seam.closed_trades(strategy)]
     equity = engine.equity
@@ -129,7 +127,8 @@ def build_result(engine: Any, strategies: list, wall_seconds: float) -> RunResul
         skipped_rows={
             f"{c.channel_type} {c.symbol}": c.source.skipped_rows for c in channels if c.source is not None
         },
-        duplicate_trade_ids={c.symbol: c.source.duplicate_ids for c in channels if isinstance(c.source, TradeSource)},
+        duplicate_trade_ids={c.symbol: c.source.duplicate_ids for c in channels  # a TradeSource (or its DateWindow)
+                             if hasattr(c.source, "duplicate_ids")},
         rejected_book_updates={
             c.symbol: dict(c.rejected) for c in channels if getattr(c, "rejected", None)
         },

@@ -23,6 +23,7 @@ from backtrader.linebuffer import LineBuffer
 from backtrader.lineiterator import LineIterator
 from backtrader.order import Order, OrderBase, OrderData
 from backtrader.strategy import MetaStrategy
+from backtrader.timer import Timer
 from backtrader.trade import Trade
 from backtrader.utils import AutoOrderedDict, num2date
 
@@ -36,7 +37,8 @@ KNOWN_VERSIONS = ("1.9.78.123",)
 
 # every private (or undocumented) name used below, by owner
 _REQUIRED: dict[Any, tuple[str, ...]] = {
-    bt.Cerebro: ("run", "runstop", "_next_writers", "runstrategies"),
+    bt.Cerebro: ("run", "runstop", "_next_writers", "runstrategies", "_check_timers", "_notify_data"),
+    Timer: ("check", "_reset_when"),
     bt.Strategy: ("_next", "_notify", "_addnotification", "_next_analyzers", "_next_observers",
                   "_periodset", "_getminperstatus", "forward", "clear"),
     Trade: ("update",),
@@ -70,7 +72,9 @@ _INSTANCE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 # attributes a method sets when it runs, checked in its source (backtrader's own, as imported)
 _SET_BY: dict[Callable[..., Any], tuple[str, ...]] = {
-    bt.Cerebro.run: ("self._event_stop", "self.runwriters", "self.runstrats"),
+    bt.Cerebro.run: ("self._event_stop", "self.runwriters", "self.runstrats", "self.writers_csv"),
+    bt.Cerebro.runstrategies: ("self._timers", "self._timerscheat"),
+    Timer._reset_when: ("self._dtwhen", "self._lastcall"),
 }
 
 
@@ -162,9 +166,50 @@ def opt_return(strategycls: type[bt.Strategy], params: dict, analyzers: list[tup
     return OptReturn(values, analyzers=collection, strategycls=strategycls, **extra)
 
 
+def notify_data(cerebro: bt.Cerebro, strategies: list, data: Any, status: int) -> None:
+    """A data status (``DataBase.LIVE``...) to cerebro's data callbacks and ``notify_data``,
+    then to every strategy's, as backtrader hands over a feed's notifications."""
+    cerebro._notify_data(data, status)
+    for strategy in strategies:
+        strategy.notify_data(data, status)
+
+
 def step_writers(cerebro: bt.Cerebro, strategies: list) -> None:
     if cerebro.runwriters:
         cerebro._next_writers(strategies)
+
+
+def writes_rows(cerebro: bt.Cerebro) -> bool:
+    """Whether a writer of this run writes a CSV row per step (``WriterFile(csv=True)``)."""
+    return bool(cerebro.runwriters) and bool(cerebro.writers_csv)
+
+
+# -- timers ----------------------------------------------------------------------------------
+# ``Cerebro.runstrategies`` starts the timers of ``add_timer`` (cerebro's and strategies') before
+# the bar loop; backtrader's bar loop checks them at every bar. A tick run checks them with
+# backtrader's own ``Timer.check`` at the events when one can fire.
+
+def timers(cerebro: bt.Cerebro) -> list:
+    """The timers of this run, started (``cheat`` ones first, as backtrader checks them)."""
+    return [*cerebro._timerscheat, *cerebro._timers]
+
+
+def fire_timers(cerebro: bt.Cerebro, strategies: list, num: float) -> None:
+    """Check every timer at date number ``num``: those due call ``notify_timer`` (of their
+    owner, and of every strategy with ``strats=True``), as at a bar."""
+    cerebro._check_timers(strategies, num, cheat=True)
+    cerebro._check_timers(strategies, num, cheat=False)
+
+
+def timer_next_check(timer: Timer, num: float) -> float:
+    """After a check at date number ``num``: the earliest date number at which ``timer`` can
+    fire, its next ``when`` today (a repeat, or not yet reached) or else the next midnight
+    (UTC), where ``Timer.check`` starts a new day (week and month days, sessions)."""
+    midnight = math.floor(num) + 1.0
+    dtwhen = timer._dtwhen
+    if dtwhen is None or timer._lastcall == num2date(num).date():
+        return midnight
+    return min(dtwhen, midnight)
 
 
 def quick_notify(cerebro: bt.Cerebro) -> bool:
@@ -305,14 +350,15 @@ def deliver_notifications(strategies: Iterable[bt.Strategy], quick: bool, force:
     (a cash flow such as funding). With ``quick`` (cerebro's ``quicknotify``) orders were
     already handed over as they were queued. Unless ``observed`` (no steps will follow),
     they are done with here rather than kept for the observers of the next step. ``lean``:
-    without going through ``Strategy._notify`` when it would only hand over orders and trades.
+    without going through ``Strategy._notify`` when it would only hand over orders and trades
+    (always through it when the strategy's class overrides it).
     """
     for strategy in strategies:
         orders, trades = strategy._orderspending, strategy._tradespending
         if force:
             strategy._notify()
         elif orders and not quick:
-            if lean:
+            if lean and not _own_notify(strategy):
                 _notify_orders(strategy, orders, trades)
             else:
                 strategy._notify(qorders=orders, qtrades=trades)  # orders given: no cash/value
@@ -323,6 +369,12 @@ def deliver_notifications(strategies: Iterable[bt.Strategy], quick: bool, force:
             stash_orders += orders
             stash_trades += trades
             strategy._orderspending, strategy._tradespending = [], []
+
+
+def _own_notify(strategy: bt.Strategy) -> bool:
+    """Whether the strategy's class overrides ``Strategy._notify`` (``SignalStrategy`` clears
+    its pending-order sentinel there): then notifications must go through it."""
+    return type(strategy)._notify is not bt.Strategy._notify
 
 
 def _notify_orders(strategy: bt.Strategy, orders: list, trades: list) -> None:
@@ -694,6 +746,26 @@ def fill_line(line: Any, values: bytes) -> None:
     line.array = array.array("d", values)
     line.lencount = len(line.array)
     line.idx = line.lencount - 1
+
+
+@contextmanager
+def plotted_as(indicator: Any, data: Any, columns: list[bytes]) -> Iterator[None]:
+    """For one plot: ``indicator``'s lines hold ``columns`` (float64 bytes, one value per bar
+    of ``data``) and ``data`` clocks it, so backtrader's plotter draws it with ``data``;
+    its own values and clock come back after."""
+    lines = list(indicator.lines)
+    kept = [(line.array, line.idx, line.lencount) for line in lines]
+    clock = indicator._clock
+    for line, values in zip(lines, columns):
+        fill_line(line, values)
+    indicator._clock = data
+    try:
+        yield
+    finally:
+        indicator._clock = clock
+        for line, (values_, idx, lencount) in zip(lines, kept):
+            line.array, line.lencount = values_, lencount
+            line.idx = idx
 
 
 def compute_once(indicators_: Iterable[Any], items: Iterable[Any]) -> None:

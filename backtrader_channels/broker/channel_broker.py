@@ -143,7 +143,14 @@ class ChannelBroker(BackBroker):
 
     # -- backtrader broker API, resolved to channel data in tick mode -------------------------
     def getcommissioninfo(self, data: Any) -> Any:
-        return super().getcommissioninfo(self._resolve(data))
+        """The commission scheme of ``data``'s symbol. In tick mode its ChannelData is first
+        marked at the run's time and last price: sizers (``PercentSizer``...) and
+        ``order_target_*`` read ``data.close[0]`` right after asking for it."""
+        if self._clock is not None:
+            market = self.market_of(data)
+            market.mark(self._clock.now)
+            data = market.data
+        return super().getcommissioninfo(data)
 
     def getposition(self, data: Any) -> Any:
         return super().getposition(self._resolve(data))

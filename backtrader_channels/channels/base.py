@@ -7,6 +7,7 @@ from os import PathLike
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..events import Event, EventPriority
+from ..sources.window import DateLike, DateWindow, window_ns
 
 if TYPE_CHECKING:
     from ..kinds.base import Kind
@@ -20,7 +21,9 @@ class Channel:
     """Base of the channels: ``push(event)``, ``latest``, ``history(n)``, ``len()``.
 
     A channel with a ``dataname`` also owns a historical source (opened, and so checked,
-    at construction) that a tick-mode run streams into it.
+    at construction) that a tick-mode run streams into it; ``fromdate``/``todate`` keep
+    only its rows between them (both included, as on a backtrader data feed: see
+    ``sources/window.py``).
     """
 
     kind: ClassVar[Kind]  # set by the Kind that names this channel class, with the two below
@@ -36,6 +39,8 @@ class Channel:
         history_size: int = DEFAULT_HISTORY,
         format: str | None = None,
         on_error: str = "raise",
+        fromdate: DateLike = None,
+        todate: DateLike = None,
         **source_options: Any,
     ) -> None:
         if not symbol or not isinstance(symbol, str):
@@ -56,6 +61,11 @@ class Channel:
             if dataname is None
             else self._open_source(dataname, format=format, on_error=on_error, **source_options)
         )
+        window = window_ns(fromdate, todate)
+        if window is not None:
+            if self.source is None:
+                raise ValueError(f"{type(self).__name__}: fromdate/todate select rows of a file; there is no dataname")
+            self.source = DateWindow(self.source, window)
 
     def reset(self) -> None:
         """Forget every event (a new run starts from an empty channel)."""

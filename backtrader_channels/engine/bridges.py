@@ -8,6 +8,8 @@ vectorised ``_once``, so each event only moves their line pointers (``advance``)
 
 from __future__ import annotations
 
+import math
+from array import array
 from collections import defaultdict
 from typing import Any
 
@@ -52,9 +54,16 @@ class _Group:
 
 
 class BridgeUpdater:
-    """Per channel: its bridges and the indicators built on them."""
+    """Per channel: its bridges and the indicators built on them.
+
+    At each step of the strategies (a clock step, a bar close) ``sample(now)`` keeps the
+    value of every line of those indicators: ``cerebro.plot()`` draws them on the steps.
+    """
 
     def __init__(self, strategies: list[bt.Strategy]) -> None:
+        self.sample_times = array("d")
+        self.samples: dict[int, array] = {}  # id(line buffer) -> its value at each sample time
+        self._sampled: list[Any] = []
         self._groups: dict[int, _Group] = defaultdict(_Group)
         for strategy in strategies:
             bridges = strategy.__dict__.get("_bc_bridges", [])
@@ -70,6 +79,23 @@ class BridgeUpdater:
             # their periods count ticks, not bars: they must not hold a bar strategy's next() back
             seam.recount_warm_up(strategy, leaving_out=tick_indicators)
         self._groups = dict(self._groups)
+        self._sampled = [line for group in self._groups.values() for indicator in group.indicators
+                         for line in indicator.lines]
+        self.samples = {id(line): array("d") for line in self._sampled}
+
+    def indicators(self) -> list[tuple[Any, Any]]:
+        """Every indicator built on a bridge, with the channel of its bridge."""
+        return [(indicator, group.bridges[0].channel) for group in self._groups.values()
+                for indicator in group.indicators]
+
+    def sample(self, now: float) -> None:
+        """Keep the indicators' current values (NaN before their first) at event time ``now``."""
+        if not self._sampled:
+            return
+        self.sample_times.append(now)
+        samples = self.samples
+        for line in self._sampled:
+            samples[id(line)].append(line[0] if len(line) else math.nan)
 
     def watches(self, channel: Any) -> bool:
         return id(channel) in self._groups

@@ -32,6 +32,7 @@ from ..result import RunResult, build_result
 from .bridges import BridgeUpdater
 from .clock import Clock
 from .merge import merge_windows
+from .timers import Timers
 
 if TYPE_CHECKING:
     from .plan import RunPlan
@@ -103,16 +104,17 @@ class RunContext:
     Shared objects (clock, broker, callback lists, bridges, strategies, the notification
     queue) by reference and the engine's methods bound (``bind``, at each run's start);
     and the run's counters that every step reads or moves: events handled, the next
-    sample time, the stop flag (the engine's ``events``, ``next_sample`` and ``stopping``).
+    sample time, the stop flag, the next time a timer can fire (the engine's ``events``,
+    ``next_sample``, ``stopping`` and ``next_timer``).
     Slots keep the per-event reads fast.
     """
 
     __slots__ = ("clock", "broker", "callbacks", "next_callbacks", "bridges", "strategies", "notifications",
                  "finish", "deliver", "sample", "count", "pause", "resume", "flatten", "stop",
-                 "events", "next_sample", "stopping")
+                 "events", "next_sample", "stopping", "next_timer")
 
     def __init__(self) -> None:
-        self.events, self.next_sample, self.stopping = 0, -math.inf, False
+        self.events, self.next_sample, self.stopping, self.next_timer = 0, -math.inf, False, math.inf
 
     def bind(self, engine: TickEngine) -> None:
         self.clock, self.broker, self.bridges = engine.clock, engine.broker, engine.bridges
@@ -155,7 +157,7 @@ class TickEngine:
         self.equity = EquityCurve()
         self.events = 0
         self.next_sample = -math.inf
-        self.stepped = False  # tick-only runs with analyzers or observers: each sample is a step of them
+        self.stepped = False  # tick-only runs with analyzers, observers or CSV writers: each sample is a step of them
         self.clock_steps = 0  # such steps taken
         self.fills_sampled = 0  # the broker's fills already on the equity curve
         self.stopping = False
@@ -173,6 +175,7 @@ class TickEngine:
         self.released_trades = [0, 0]
         self.deliveries = 0
         self.bridges = BridgeUpdater([])
+        self.timers = Timers(cerebro, [], {}, [])
         self.finish_step = self._finisher()
         self.context.bind(self)
 
@@ -180,12 +183,15 @@ class TickEngine:
     events = _InContext("events handled in this run")
     next_sample = _InContext("when the equity curve takes its next sample (epoch seconds)")
     stopping = _InContext("whether the run stops after the event being handled")
+    next_timer = _InContext("when a timer (add_timer) can next fire (epoch seconds; inf: none can)")
 
     # -- entry point (backtrader's bar loop, replaced for the run) ---------------------------------
     def run(self, strategies: list[bt.Strategy]) -> None:
         """One run over the events for one set of strategies (optimisation runs come again)."""
         started = time.perf_counter()
         self._reset(strategies)
+        for market in self.markets.values():
+            self._announce(market)
         with _few_collections(), _runstop_sets(self.cerebro, self):
             if self.live is not None:
                 from .live import run_live
@@ -193,6 +199,7 @@ class TickEngine:
                 run_live(self, self.live)
             else:
                 self._run_history()
+                self.deliver_held()
         if self.equity.times and self.equity.times[-1] != self.clock.now:
             self.sample()  # the final state, when the last event fell between samples
         self.release_finished()
@@ -211,7 +218,7 @@ class TickEngine:
         self.deliveries = 0
         self.next_sample = -math.inf
         self.clock_steps = self.fills_sampled = 0
-        self.stepped = not self.bar_feeds and any(map(seam.observed, strategies))
+        self.stepped = not self.bar_feeds and (any(map(seam.observed, strategies)) or seam.writes_rows(self.cerebro))
         self.stopping = seam.stop_requested(self.cerebro)
         self.quick = seam.quick_notify(self.cerebro)
         self.lean = self.broker.lean
@@ -230,6 +237,8 @@ class TickEngine:
         self.broker.attach(self.clock, self.markets)
         self.notifications = seam.notification_queue(self.broker)  # made anew by broker.start()
         self.bridges = BridgeUpdater(strategies)
+        self.timers = Timers(self.cerebro, strategies, self.markets, seam.timers(self.cerebro))
+        self.next_timer = self.timers.due
         self.finish_step = self._finisher()
         self.context.bind(self)
         self.steps = {key: self._new_step(channel) for key, channel in self.channels.items()}
@@ -283,11 +292,19 @@ class TickEngine:
             market = self.markets.get(channel.symbol)
             if market is None:
                 market = self.markets[channel.symbol] = Market.create(channel.symbol, self.plan.environment)
+                self._announce(market)
             market.attach(channel)
             if self.first_market is None:
                 self.first_market = market
         step = self.steps[key] = self._new_step(channel)
         return step
+
+    def _announce(self, market: Market) -> None:
+        """``notify_data`` of a symbol's data before its first event, with what its events
+        are in backtrader's terms: ``DELAYED`` (history, as a live feed's backfill) in a
+        backtest, ``LIVE`` in a live run. (Disconnects and resyncs are not notified.)"""
+        status = bt.feed.DataBase.LIVE if self.live is not None else bt.feed.DataBase.DELAYED
+        seam.notify_data(self.cerebro, self.strategies, market.data, status)
 
     # -- control ---------------------------------------------------------------------------
     def pause(self) -> None:
@@ -308,6 +325,12 @@ class TickEngine:
             self._held, self.paused = None, False
             if self.notifications:
                 self.deliver_notifications()
+
+    def deliver_held(self) -> None:
+        """At the end of a run, before the strategies' ``stop()``: the notifications a pause
+        held back, and any still due, go out (a run that ends paused ends resumed)."""
+        self.resume()
+        self.deliver_notifications()
 
     def stop(self) -> None:
         """End the run after this event (``cerebro.runstop()``)."""
@@ -330,19 +353,21 @@ class TickEngine:
     # -- what every step shares ---------------------------------------------------------------
     def _finisher(self) -> Callable[..., bool]:
         """This run's ``finish_step(call_next=True)``: the end of every step. Per-event
-        ``next`` (unless ``call_next`` is false), orders submitted during the step start
-        working, due notifications go out, the step is counted and the equity sampled when
+        ``next`` (unless ``call_next`` is false), timers due, orders submitted during the
+        step start working, due notifications go out, the step is counted and the equity sampled when
         due; True when the run must stop.
 
         A closure over what stays fixed for the run: the hot path calls it once per event.
         """
         clock, broker, nexts, notifications = self.clock, self.broker, self.next_callbacks, self.notifications
-        deliver, sample, run = self.deliver_notifications, self.sample, self.context
+        deliver, sample, run, fire_timers = self.deliver_notifications, self.sample, self.context, self.fire_timers
 
         def finish_step(call_next: bool = True) -> bool:
             if call_next and nexts:
                 for callback in nexts:
                     callback()
+            if clock.now >= run.next_timer:
+                fire_timers()
             if broker.incoming:
                 broker.end_step()
             if notifications:
@@ -353,6 +378,11 @@ class TickEngine:
             return run.stopping
 
         return finish_step
+
+    def fire_timers(self) -> None:
+        """The timers due at this event call ``notify_timer``; the next check is set."""
+        self.timers.fire(self.clock.now)
+        self.next_timer = self.timers.due
 
     def count(self, events: int) -> None:
         """Count ``events`` a step took without a full step each (trades taken in bulk)."""
@@ -390,8 +420,8 @@ class TickEngine:
         next multiple of ``equity_interval``.
 
         In a run without bar feeds each sample is also a step of the strategies' lines,
-        analyzers and observers at this time, when there are any (with bar feeds they
-        step on the bars).
+        analyzers, observers and CSV writers (a row) at this time, when there are any (with
+        bar feeds they step on the bars).
         """
         now = self.clock.now
         stepped = self.stepped
@@ -407,3 +437,5 @@ class TickEngine:
         self.next_sample = (math.floor(now / interval) + 1) * interval
         if stepped:
             seam.clock_step(self.strategies, to_num(now))
+            seam.step_writers(self.cerebro, self.strategies)
+            self.bridges.sample(now)  # for cerebro.plot()

@@ -160,7 +160,7 @@ def run_live(engine: TickEngine, session: LiveSession) -> None:
             if session.interrupted:
                 session.stop_reason = "interrupted"
             broker.stop_live()
-            engine.deliver_notifications()
+            engine.deliver_held()
             session.extra_rows = broker.summary()
             if feed_thread is not None:
                 feed_thread.stop()

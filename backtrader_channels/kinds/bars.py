@@ -61,6 +61,7 @@ class BarStep(Step):
                 state[2] = position + 1
         for strategy in context.strategies:
             seam.bar_step(strategy, self._feed_of)
+        context.bridges.sample(context.clock.now)  # for cerebro.plot()
         seam.step_writers(self.cerebro, context.strategies)
         return context.finish(call_next=False)
 

@@ -8,7 +8,8 @@ waits), and a push wakes a waiting ``pop`` at once, so a strategy waiting for da
 interrupted immediately. Commands are not market data: the validator never refuses them
 and they have no market.
 
-- ``stop``: ``cerebro.runstop()``; the run ends after this event.
+- ``stop``: ``cerebro.runstop()``; the run ends after this event, and notifications a pause
+  held back are delivered before the strategies' ``stop()``.
 - ``pause``: channels, broker matching of working orders and equity go on; strategy
   callbacks and order notifications are held back, so a paused strategy sends no orders.
   ``resume`` delivers the held notifications and calls the strategy again from the next event.

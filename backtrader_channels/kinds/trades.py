@@ -113,6 +113,8 @@ class TradeStep(Step):
         while i < stop:
             end = min(i + self.block, stop)
             k = i + context.broker.first_candidate(market, seconds[i:end], prices[i:end])
+            if seconds[k - 1 if k == end else k] >= context.next_timer:  # a timer fires at or before trade k
+                k = i + int(np.searchsorted(seconds[i:end], context.next_timer, side="left"))
             if k > i:
                 self._take_in_bulk(self._slice(i, k))
             if k == end:

@@ -18,7 +18,7 @@ from .base import Source
 from .batches import Batch
 from .bookjson import JSONL_SUFFIXES, JsonBook
 from .bookparquet import ParquetBook
-from .chunks import BookChunk
+from .chunks import BookChunk, slice_rows
 from .columns import Levels, level_offsets
 from .errors import Problems, SourceError
 from .files import PARQUET_SUFFIXES, existing_file, plain_suffix
@@ -100,15 +100,7 @@ class BookSource(Source[BookChunk]):
         return chunk if keep is None else _keep_updates(chunk, keep)
 
     def _slice(self, chunk: BookChunk, start: int, stop: int) -> BookChunk:
-        first, last = chunk.offsets[start], chunk.offsets[min(stop, len(chunk))]
-        return BookChunk(
-            chunk.ts_ns[start:stop],
-            chunk.is_snapshot[start:stop],
-            chunk.offsets[start : stop + 1] - first,
-            chunk.side[first:last],
-            chunk.price[first:last],
-            chunk.size[first:last],
-        )
+        return slice_rows(chunk, start, stop)
 
 
 def _keep_updates(chunk: BookChunk, keep: np.ndarray) -> BookChunk:

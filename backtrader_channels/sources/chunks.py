@@ -10,7 +10,7 @@ from typing import Any, NamedTuple, overload
 
 import numpy as np
 
-__all__ = ["BookChunk", "TimeChunk", "TradeChunk", "to_seconds"]
+__all__ = ["BookChunk", "TimeChunk", "TradeChunk", "slice_rows", "to_seconds"]
 
 
 @overload
@@ -70,3 +70,15 @@ def _make(cls: type, iterable: Iterable[Any]) -> tuple:
 # len() of a chunk is its number of rows, not of fields, so NamedTuple's own _make (and so
 # _replace) would refuse every chunk: build them without that check.
 TradeChunk._make = BookChunk._make = TimeChunk._make = classmethod(_make)  # type: ignore[method-assign, assignment]
+
+
+def slice_rows(chunk: Any, start: int, stop: int) -> Any:
+    """Rows ``start:stop`` of a chunk, as views: a BookChunk's levels follow its offsets;
+    the columns of other chunks (NamedTuples of per-row arrays, None for a column a
+    source lacks) are sliced alike."""
+    if isinstance(chunk, BookChunk):
+        first, last = chunk.offsets[start], chunk.offsets[min(stop, len(chunk))]
+        return BookChunk(chunk.ts_ns[start:stop], chunk.is_snapshot[start:stop],
+                         chunk.offsets[start : stop + 1] - first,
+                         chunk.side[first:last], chunk.price[first:last], chunk.size[first:last])
+    return type(chunk)._make(None if column is None else column[start:stop] for column in chunk)

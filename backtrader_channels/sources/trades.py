@@ -17,7 +17,7 @@ import pyarrow as pa
 from .base import Source
 from .batches import Batch, block_size, parquet_batches, text_batches
 from .binance import BINANCE_FORMATS, binance_by_header, binance_by_values
-from .chunks import TradeChunk
+from .chunks import TradeChunk, slice_rows
 from .columns import TradeFields, per_value, trade_chunk
 from .csvtext import NUMBER, CsvLayout, split_line
 from .errors import SourceError
@@ -242,7 +242,7 @@ class TradeSource(Source[TradeChunk]):
         return chunk
 
     def _slice(self, chunk: TradeChunk, start: int, stop: int) -> TradeChunk:
-        return TradeChunk._make(None if column is None else column[start:stop] for column in chunk)
+        return slice_rows(chunk, start, stop)
 
     def _other_symbol(self, column: pa.ChunkedArray) -> np.ndarray:
         return per_value(column, self._is_other, True)

@@ -3,14 +3,17 @@ fills marked at their steps and prices."""
 
 from __future__ import annotations
 
+import backtrader as bt
 import backtrader.plot  # noqa: F401 (it picks TkAgg on import: Agg after it, for any backtrader version)
 import matplotlib
 import numpy as np
 import pytest
 
+import backtrader_channels as bc
 from backtrader_channels.plotting import step_bars
 from backtrader_channels.sources.chunks import TradeChunk
-from tests.cerebro.conftest import random_walk_trades
+from tests.cerebro.conftest import MINUTES, InAndOut, random_walk_trades
+from tests.conftest import T0, bar_feed, write_minute_bars, write_trades_csv
 
 matplotlib.use("Agg")
 
@@ -94,3 +97,48 @@ def test_plot_keeps_the_backend_the_user_chose(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().lower() == "agg" and (tmp_path / "plot.png").stat().st_size > 1000
+
+
+class BridgeSma(InAndOut):
+    """InAndOut with an SMA of 4 trades on a ChannelBridge."""
+
+    def __init__(self):
+        super().__init__()
+        self.sma = bt.indicators.SMA(bc.ChannelBridge(channel=self.channels[("tick", "BTC/USDT")]), period=4)
+
+
+def drawn(figure) -> list[np.ndarray]:
+    return [np.asarray(line.get_ydata(), dtype=float) for axis in figure.axes for line in axis.get_lines()]
+
+
+@pytest.mark.parametrize("watch_ticks", [False, True])  # filled at once from the file, or step by step
+def test_plot_draws_indicators_on_a_channel_bridge_at_each_step(tick_run, watch_ticks):
+    class Watching(BridgeSma):
+        def notify_tick(self, tick):
+            super().notify_tick(tick)
+
+    trades = random_walk_trades(seconds=120.0)  # a trade every 0.25 s
+    strategy, result = tick_run(trades=trades, strategy=Watching if watch_ticks else BridgeSma, legs=())
+    figure = strategy.env.plot(iplot=False)[0][0]
+    # at each step, the SMA of the last 4 trades at or before it
+    times, prices = np.array([t for t, *_ in trades]), np.array([p for _, p, *_ in trades])
+    last = np.searchsorted(times, result.equity_times, side="right") - 1
+    expected = np.array([prices[k - 3:k + 1].mean() if k >= 3 else np.nan for k in last])
+    assert any(len(y) == len(expected) and np.allclose(y, expected, equal_nan=True) for y in drawn(figure))
+    assert len(strategy.sma) == len(trades)  # the indicator keeps its own values after the plot
+    assert strategy.sma[0] == pytest.approx(prices[-4:].mean())
+
+
+def test_plot_with_bar_feeds_draws_bridge_indicators_at_each_bar(tmp_path):
+    trades = [row for row in random_walk_trades(seconds=1200.0) if row[0] >= T0]  # 00:00-00:10, 240 a minute
+    closes = [trades[240 * (k + 1) - 1][1] for k in range(MINUTES)]
+    cerebro = bt.Cerebro()
+    cerebro.adddata(bar_feed(write_minute_bars(tmp_path / "bars.csv", closes)), name="BTC/USDT")
+    cerebro.add_channel(bc.TickChannel, symbol="BTC/USDT", dataname=write_trades_csv(tmp_path / "t.csv", trades))
+    cerebro.addstrategy(BridgeSma, legs=())
+    (strategy,) = cerebro.run(mode=bt.RunMode.TICK)
+    figure = strategy.env.plot(iplot=False)[0][0]
+    prices = np.array([p for _, p, *_ in trades])
+    # bar k closes at 00:(k+1):00, after the trades stamped then: the last of them is trade 240 (k + 1)
+    expected = np.array([prices[240 * (k + 1) - 3:240 * (k + 1) + 1].mean() for k in range(MINUTES)])
+    assert any(len(y) == MINUTES and np.allclose(y, expected) for y in drawn(figure))

@@ -57,11 +57,11 @@ class Gated(bt.Strategy):
 class GatedRun:
     """A live run of ``Gated`` on ``queue`` in a thread; ``inside``: the strategy is at its gate."""
 
-    def __init__(self, queue: LiveEventQueue, **params) -> None:
+    def __init__(self, queue: LiveEventQueue, strategy: type[Gated] = Gated, **params) -> None:
         self.inside, self.release = threading.Event(), threading.Event()
         self.cerebro = bt.Cerebro(stdstats=False)
         self.cerebro._event_queue = queue
-        self.cerebro.addstrategy(Gated, inside=self.inside, release=self.release, **params)
+        self.cerebro.addstrategy(strategy, inside=self.inside, release=self.release, **params)
         self.strategies: list = []
         self.thread = threading.Thread(target=lambda: self.strategies.extend(self.cerebro.run(mode=bt.RunMode.TICK)),
                                        daemon=True)
@@ -121,3 +121,45 @@ def test_pause_and_flatten_go_before_the_rest_of_the_batch_and_resume_loses_noth
     assert broker.getcash() == 10_000.0 - 103.0 + 104.0
     live = run.cerebro._bc_engine.live
     assert (live.stop_reason, live.unprocessed, live.received) == ("queue stopped", 0, n + 3)
+
+
+
+class GatedRecording(Gated):
+    """Gated, recording the fills and closed trades it is notified of, and what it had
+    been notified of when its ``stop()`` ran."""
+
+    def __init__(self):
+        super().__init__()
+        self.fills: list[tuple[float, float]] = []
+        self.closed: list[float] = []
+        self.at_stop: tuple | None = None
+
+    def notify_order(self, order):
+        if order.status == order.Completed:
+            self.fills.append((order.executed.price, order.executed.size))
+
+    def notify_trade(self, trade):
+        if trade.isclosed:
+            self.closed.append(trade.pnl)
+
+    def stop(self):
+        self.at_stop = (list(self.fills), list(self.closed))
+
+
+def test_a_flatten_while_paused_is_notified_and_counted_when_the_run_stops_paused():
+    queue = backlog(5000)
+    run = GatedRun(queue, GatedRecording, buy_at=2)  # bought on 2, filled on 3 at 103
+    assert run.inside.wait(10)
+    push_command(queue, "pause")
+    push_command(queue, "flatten")  # a market sell of the 1 held: filled on trade 4 at 104, while paused
+    run.release.set()
+    deadline = time.monotonic() + 10
+    while len(run.cerebro._bc_engine.channels[("tick", SYMBOL)]) < 100:
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    push_command(queue, "stop")  # still paused
+    strategy = run.strategy(30)
+    # the flatten's fill and its closed trade (pnl 104 - 103) reach the strategy before its stop()
+    assert strategy.at_stop == ([(103.0, 1.0), (104.0, -1.0)], [1.0])
+    result = run.cerebro.tick_result
+    assert (result.trades_closed, result.trades_won) == (1, 1)
