@@ -162,9 +162,10 @@ class Recorder:
         """Write every stream's buffered rows as a part file (atomic rename); the gap markers
         last, as writing trades may add some (bad rows refused)."""
         self._next_flush = time.monotonic() + self.flush_interval
-        for (symbol, name), stream in sorted(self._streams.items(), key=lambda item: item[0][1] == "gaps"):
-            if stream.rows:
-                self._write_part(symbol, name, stream)
+        for gaps in (False, True):
+            for (symbol, name), stream in list(self._streams.items()):
+                if (name == "gaps") is gaps and stream.rows:
+                    self._write_part(symbol, name, stream)
         if self._refused_since_flush:
             log.warning("refused bad rows (not recorded, marked as gaps): %s", ", ".join(
                 f"{symbol} {stream} {cause} {count:,}"
