@@ -82,10 +82,13 @@ def binance_by_header(names: list[str]) -> BinanceFormat | None:
     return found[0] if found else None
 
 
-def binance_by_values(values: list[str], path: Path) -> BinanceFormat:
-    """The layout a header-less first row fits; the file name ('trades' or 'aggTrades')
-    must not contradict it."""
-    found = [fmt for fmt in BINANCE_FORMATS.values() if fmt.matches(values)]
+def binance_by_values(rows: list[list[str]], path: Path) -> BinanceFormat:
+    """The layout the first of header-less ``rows`` that fits one does fit (a bad value in
+    the first row, counted when read, does not hide the layout); the file name ('trades'
+    or 'aggTrades') must not contradict it."""
+    values = rows[0]
+    fits = ([fmt for fmt in BINANCE_FORMATS.values() if fmt.matches(row)] for row in rows)
+    found = next((layouts for layouts in fits if len(layouts) == 1), [])
     if len(found) != 1:
         raise SourceError(
             path,

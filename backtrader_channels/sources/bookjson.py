@@ -25,9 +25,12 @@ from .errors import INVALID_PRICE, INVALID_VOLUME, Problems, SourceError
 from .files import first_line
 from .timestamps import DECIMAL_SECONDS
 
-__all__ = ["JSONL_SUFFIXES", "JsonBook"]
+__all__ = ["JSONL_SUFFIXES", "MAX_LINE_BYTES", "JsonBook"]
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
+# A full Binance book (5,000 levels a side) is a line of about 300 KB, the sample's 20 levels
+# 1.6 KB: a line over 16 MiB is another kind of file, or a zip bomb.
+MAX_LINE_BYTES = 16 << 20
 LEVELS = pa.list_(pa.list_(pa.float64()))
 
 # One side of the book in a batch: levels per update, and the levels' prices and sizes.
@@ -37,8 +40,8 @@ Side = tuple[np.ndarray, np.ndarray, np.ndarray]
 class JsonBook:
     """Reads a JSON lines book: checks its first line when opened, then batches and decodes."""
 
-    def __init__(self, path: Path, chunk_rows: int) -> None:
-        number, text, line_bytes = first_line(path)
+    def __init__(self, path: Path, chunk_rows: int, max_line_bytes: int) -> None:
+        number, text, line_bytes = first_line(path, max_line_bytes, "book")
         if number:
             try:
                 first = json.loads(text)
@@ -49,6 +52,7 @@ class JsonBook:
                     path, 'not a book update: expected {"timestamp": ..., "type": ...}', line=number
                 )
         self.path = path
+        self.max_line_bytes = max_line_bytes
         self._block_bytes = block_size(chunk_rows, line_bytes)
         self._schemas = [_schema(pa.float64()), _schema(pa.string())]
         self._read = pajson.ReadOptions(use_threads=True, block_size=1 << 20)
@@ -57,9 +61,8 @@ class JsonBook:
         """Nothing is carried from one batch to the next."""
 
     def batches(self) -> Iterator[Batch]:
-        return text_batches(
-            self.path, skip_lines=0, block_bytes=self._block_bytes, fast=self._fast, careful=careful
-        )
+        return text_batches(self.path, skip_lines=0, block_bytes=self._block_bytes, max_line_bytes=self.max_line_bytes,
+                            kind="book", fast=self._fast, careful=careful)
 
     def decode(self, table: pa.Table, problems: Problems) -> tuple[np.ndarray, np.ndarray, Levels]:
         """Timestamps, snapshot flags and levels of a batch (bad updates flagged)."""
