@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -259,6 +260,10 @@ def line_blocks(path: Path, block_bytes: int, max_line_bytes: int, kind: str) ->
             if data.startswith(BOM):
                 data = data[len(BOM) :]
                 offset = len(BOM)
+        if len(data) > max_line_bytes:  # a line within the piece may be too long (a small bound)
+            start = _long_line(data, line, max_line_bytes)
+            if start is not None:
+                raise LineTooLong(path, offset + size + start, max_line_bytes, kind)
         end = data.rfind(b"\n") + 1
         line = line + len(data) if not end else len(data) - end
         if line > max_line_bytes:
@@ -273,6 +278,15 @@ def line_blocks(path: Path, block_bytes: int, max_line_bytes: int, kind: str) ->
             parts, size = [data[end:]], len(data) - end
     if size:
         yield b"".join(parts)
+
+
+def _long_line(data: bytes, carried: int, limit: int) -> int | None:
+    """Where in ``data`` the first line over ``limit`` bytes starts (negative: ``carried``
+    bytes of it came before), or None."""
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
+    starts = np.concatenate(([-carried], ends + 1))
+    over = np.flatnonzero(np.append(ends, len(data)) - starts > limit)
+    return int(starts[over[0]]) if len(over) else None
 
 
 class ByteOutput(Protocol):
