@@ -222,6 +222,7 @@ def test_a_plain_file_is_bounded_too_and_the_bound_is_a_setting(tmp_path):
     assert [len(chunk) for chunk in open_trades(path, on_error="skip").chunks()] == [1]  # the default: 1 MiB
     with pytest.raises(ValueError, match="max_line_bytes must be a positive integer, got 0"):
         open_trades(path, max_line_bytes=0)
+    assert TickChannel(SYMBOL, path, max_line_bytes=4096).source.max_line_bytes == 4096  # add_channel passes it on
 
 
 def test_a_first_line_without_a_newline_is_refused_before_detection(tmp_path):
