@@ -20,12 +20,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from backtrader_channels import TickChannel
 from backtrader_channels.source_events import replay_events
 from backtrader_channels.sources import SourceError, open_book, open_trades
 from backtrader_channels.testing.adversarial import (
     TradeCase,
+    bad_book_levels,
     binance_trades_csv,
     trade_cases,
     zip_without_newline,
@@ -240,3 +242,45 @@ def test_a_book_line_longer_than_the_sniffed_top_opens(tmp_path):
     assert len(path.read_bytes()) > 64 << 10
     (chunk,) = open_book(path).chunks()
     assert (len(chunk), int(chunk.offsets[-1])) == (1, 5001)
+
+
+@pytest.mark.parametrize("command", [["validate"], ["convert", "OUT"]])
+def test_the_cli_refuses_the_zip_in_one_line_with_a_nonzero_exit(bombs, command, tmp_path):
+    path = bombs["trades"]
+    args = [str(tmp_path / "out.parquet") if arg == "OUT" else arg for arg in command]
+    run = subprocess.run([sys.executable, "-m", "backtrader_channels.cli", args[0], str(path), *args[1:]],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0
+    assert f"{path}: line longer than 1 MiB at byte {len(GOOD_ROW)} of member '{NAME}.csv'" in run.stderr
+    assert not (tmp_path / "out.parquet").exists()
+
+
+@st.composite
+def book_updates(draw: st.DrawFn) -> list[tuple[list, list, str | None]]:
+    """Book updates as Binance prints levels (strings), about one in four with one bad level."""
+    updates = []
+    for _ in range(draw(st.integers(1, 30))):
+        bids = [[f"{100 - k}.50", "1.25"] for k in range(draw(st.integers(0, 3)))]
+        asks = [[f"{101 + k}.50", "0"] for k in range(draw(st.integers(0, 3)))]  # size 0: a removal, good
+        cause = None
+        if draw(st.integers(0, 3)) == 0:
+            level, cause = draw(bad_book_levels())
+            side = draw(st.sampled_from([bids, asks]))
+            side.insert(draw(st.integers(0, len(side))), level)
+        updates.append((bids, asks, cause))
+    return updates
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(updates=book_updates())
+def test_book_updates_with_a_bad_level_are_skipped_whole_and_counted_under_its_cause(suffix, updates):
+    lines = "".join(json.dumps({"timestamp": 1735689600 + i, "type": "snapshot" if i == 0 else "delta",
+                                "bids": bids, "asks": asks}) + "\n" for i, (bids, asks, _) in enumerate(updates))
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / f"book{suffix}"
+        path.write_bytes(gzip.compress(lines.encode()) if suffix.endswith(".gz") else lines.encode())
+        source = open_book(path, on_error="skip", chunk_rows=5)
+        times = [int(t) // 10**9 - 1735689600 for chunk in source.chunks() for t in chunk.ts_ns.tolist()]
+        assert times == [i for i, (_, _, cause) in enumerate(updates) if cause is None]
+        assert source.skipped_causes == Counter(cause for _, _, cause in updates if cause is not None)
