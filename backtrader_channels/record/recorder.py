@@ -11,13 +11,22 @@ two consecutive books, removed ones with size 0); a new snapshot follows every r
 reconnect and opens every segment, so each segment file loads on its own. Gaps (feed
 reconnects and resyncs, trade ids never received, a recorder restart) are written as gap
 markers that loading the recording reports. Layout: docs/recording.md.
+
+Rows the readers would refuse (a price <= 0, a negative size, NaN or infinite numbers) are
+refused before they are written, by the readers' own checks: counted by cause in
+``RecorderStats.refused`` and marked as gaps of that kind. Parts an older recorder wrote with
+such rows are merged without them (counted in ``RecorderStats.dropped``, with a warning
+naming the part, row and field): the good rows around them are real market data, and a
+part left aside would leave its segment unmerged for every later start.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -34,12 +43,17 @@ from ..kinds.books import BOOKS
 from ..kinds.trades import TRADES
 from ..live import LiveEventQueue
 from ..sources import BookChunk, TradeChunk, open_book, open_trades, write_book, write_trades
+from ..sources.chunks import to_seconds
+from ..sources.columns import numbers
+from ..sources.errors import INVALID_PRICE, INVALID_VOLUME, Problems
 from ..sources.files import atomic_output
 from ..sources.recordings import BOOK_STREAM, TRADE_STREAM, segment_files, symbol_dir_name
 from .pump import market_feeds, pump_feeds
 
 __all__ = ["GAPS_SCHEMA", "Recorder", "RecorderStats", "record"]
 
+log = logging.getLogger("backtrader_channels.record")
+INF = float("inf")
 GAPS_SCHEMA = pa.schema([("timestamp", pa.timestamp("ns", tz="UTC")), ("stream", pa.string()),
                          ("kind", pa.string()), ("count", pa.int64())])
 
@@ -55,7 +69,7 @@ def _hour(seconds: float) -> str:
 
 @dataclass
 class RecorderStats:
-    """What a recorder wrote."""
+    """What a recorder wrote, and the bad rows it did not write (by cause, ``errors.CAUSES``)."""
 
     trades: int = 0
     book_updates: int = 0
@@ -63,6 +77,18 @@ class RecorderStats:
     gaps: int = 0
     files: int = 0  # part files written
     bytes: int = 0  # bytes of the part files written
+    refused: Counter[str] = field(default_factory=Counter)  # bad trades and book updates received
+    dropped: Counter[str] = field(default_factory=Counter)  # bad rows of an older recorder's parts, not merged
+
+    def summary(self) -> str:
+        """One line for the end of ``btchannels record``."""
+        line = (f"recorded {self.trades:,} trades, {self.book_updates:,} book updates ({self.snapshots:,} snapshots), "
+                f"{self.gaps:,} gaps")
+        for what, counts in (("bad rows refused", self.refused), ("bad rows of older parts dropped", self.dropped)):
+            if counts:
+                causes = ", ".join(f"{cause} {count:,}" for cause, count in sorted(counts.items()))
+                line += f", {counts.total():,} {what} ({causes})"
+        return line
 
 
 class _Stream:
@@ -101,6 +127,7 @@ class Recorder:
         self._last_time: dict[str, float] = {}
         self._next_flush = time.monotonic() + flush_interval
         self._recovered: set[str] = set()
+        self._refused_since_flush: Counter[tuple[str, str, str]] = Counter()  # (symbol, stream, cause)
 
     # -- the sink --------------------------------------------------------------------------
     def write(self, events: Iterable[Event]) -> None:
@@ -132,18 +159,25 @@ class Recorder:
             self.flush()
 
     def flush(self) -> None:
-        """Write every stream's buffered rows as a part file (atomic rename)."""
+        """Write every stream's buffered rows as a part file (atomic rename); the gap markers
+        last, as writing trades may add some (bad rows refused)."""
         self._next_flush = time.monotonic() + self.flush_interval
-        for (symbol, name), stream in self._streams.items():
-            if stream.rows:
-                self._write_part(symbol, name, stream)
+        for gaps in (False, True):
+            for (symbol, name), stream in list(self._streams.items()):
+                if (name == "gaps") is gaps and stream.rows:
+                    self._write_part(symbol, name, stream)
+        if self._refused_since_flush:
+            log.warning("refused bad rows (not recorded, marked as gaps): %s", ", ".join(
+                f"{symbol} {stream} {cause} {count:,}"
+                for (symbol, stream, cause), count in sorted(self._refused_since_flush.items())))
+            self._refused_since_flush.clear()
 
     def close(self) -> None:
         """Flush, then merge every open segment into its segment file."""
         self.flush()
         for stream in self._streams.values():
             if stream.segment is not None:
-                _merge_segment(stream.directory, stream.segment)
+                self._merge(stream.directory, stream.segment)
 
     # -- rows --------------------------------------------------------------------------------
     def _trade(self, symbol: str, tick: TickEvent) -> None:
@@ -153,11 +187,15 @@ class Recorder:
             self.gap(symbol, TRADE_STREAM, "missed_trades", trade_id - last - 1, tick.timestamp)
         if trade_id >= 0:
             self._last_trade_id[symbol] = trade_id
+        # checked when written (_checked_trades), a flush's rows at once
         self._append(symbol, TRADE_STREAM, (_ns(tick.timestamp), tick.price, tick.volume, tick.direction == "sell", trade_id))
-        self.stats.trades += 1
 
     def _book(self, symbol: str, update: OrderBookEvent) -> None:
         book = self._books.setdefault(symbol, _Book())
+        # checked now, not when written: the levels kept are the base of the next update's deltas
+        if not all(0.0 < price < INF and 0.0 <= size < INF for price, size in (*update.bids, *update.asks)):
+            self._refuse(symbol, BOOK_STREAM, _book_problems(update).causes, update.timestamp)
+            return
         bids = {price: size for price, size in update.bids if size > 0}
         asks = {price: size for price, size in update.asks if size > 0}
         if update.kind == "delta":  # a source that sends deltas: apply them
@@ -211,7 +249,7 @@ class Recorder:
         if current is not None:
             if stream.rows:
                 self._write_part(symbol, name, stream)
-            _merge_segment(stream.directory, current)
+            self._merge(stream.directory, current)
         while (stream.directory / f"{segment}.parquet").exists():  # closed by an earlier recorder
             segment = f"{segment[:13]}-{int(segment[14:]) + 1:03d}"
         parts = sorted((stream.directory / segment).glob("part-*.parquet"))
@@ -220,12 +258,16 @@ class Recorder:
         return stream, True, ts_ns
 
     def _write_rows(self, symbol: str, name: str, stream: _Stream, segment: str, rows: list[tuple]) -> None:
+        trades = self._checked_trades(symbol, rows) if name == TRADE_STREAM else None
+        if trades is not None and not len(trades):
+            return  # every row refused
         directory = stream.directory / segment
         directory.mkdir(parents=True, exist_ok=True)
         stream.parts += 1
         path = directory / f"part-{stream.parts:06d}.parquet"
-        if name == TRADE_STREAM:
-            write_trades(path, [_trade_chunk(rows)])
+        if trades is not None:
+            write_trades(path, [trades])
+            self.stats.trades += len(trades)
         elif name == BOOK_STREAM:
             write_book(path, [_book_chunk(rows)])
         else:
@@ -246,9 +288,36 @@ class Recorder:
             stream_dir = directory / name
             if stream_dir.is_dir():
                 for segment in [p.name for p in stream_dir.iterdir() if p.is_dir()]:
-                    _merge_segment(stream_dir, segment)
+                    self._merge(stream_dir, segment)
         if existed:
             self.gap(symbol, "all", "recorder_restart", 1, timestamp)
+
+    def _checked_trades(self, symbol: str, rows: list[tuple]) -> TradeChunk:
+        """A flush's trade rows as a chunk, the bad ones refused (the readers' checks, by column)."""
+        ts, price, volume, is_sell, trade_id = zip(*rows)
+        problems = Problems(len(rows))
+        ids = np.array(trade_id, dtype=np.int64)
+        chunk = TradeChunk(np.array(ts, dtype=np.int64),
+                           numbers(_float_column(price), problems, "price", invalid=INVALID_PRICE),
+                           numbers(_float_column(volume), problems, "volume", invalid=INVALID_VOLUME),
+                           np.array(is_sell, dtype=bool), ids if (ids >= 0).all() else None)
+        if problems.first is None:
+            return chunk
+        first_bad = int(chunk.ts_ns[problems.first[0]])
+        self._refuse(symbol, TRADE_STREAM, problems.causes, to_seconds(first_bad))
+        keep = ~problems.bad
+        return TradeChunk._make(None if column is None else column[keep] for column in chunk)
+
+    def _refuse(self, symbol: str, stream: str, causes: Counter[str], timestamp: float) -> None:
+        """Count refused rows by cause, each cause a gap marker of that kind (for a book, the
+        next update recorded is then a snapshot)."""
+        self.stats.refused.update(causes)
+        for cause, count in causes.items():
+            self._refused_since_flush[symbol, stream, cause] += count
+            self.gap(symbol, stream, cause, count, timestamp)
+
+    def _merge(self, stream_dir: Path, segment: str) -> None:
+        self.stats.dropped.update(_merge_segment(stream_dir, segment))
 
 
 def _applied(levels: dict[float, float], changes: Sequence) -> dict[float, float]:
@@ -266,12 +335,24 @@ def _changes(side: int, before: dict[float, float], after: dict[float, float]) -
     return changed + [(side, price, 0.0) for price in before if price not in after]
 
 
-def _trade_chunk(rows: list[tuple]) -> TradeChunk:
-    ts, price, volume, is_sell, trade_id = zip(*rows)
-    ids = np.array(trade_id, dtype=np.int64)
-    return TradeChunk(np.array(ts, dtype=np.int64), np.array(price, dtype=np.float64),
-                      np.array(volume, dtype=np.float64), np.array(is_sell, dtype=bool),
-                      ids if (ids >= 0).all() else None)
+def _float_column(values: Sequence[Any]) -> pa.Array:
+    """Prices or sizes as float64 (None: missing); a value that is no number is missing too."""
+    try:
+        return pa.array(values, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return pa.array([v if isinstance(v, (int, float)) and not isinstance(v, bool) else None for v in values],
+                        pa.float64())
+
+
+def _book_problems(update: OrderBookEvent) -> Problems:
+    """The readers' checks on one book update (one row): its first bad level's cause."""
+    problems = Problems(1)
+    levels = (*update.bids, *update.asks)
+    rows = np.zeros(len(levels), dtype=np.int64)
+    numbers(_float_column([level.price for level in levels]), problems, "price", invalid=INVALID_PRICE, rows=rows)
+    numbers(_float_column([level.size for level in levels]), problems, "size", invalid=INVALID_VOLUME, zero_ok=True,
+            rows=rows)
+    return problems
 
 
 def _book_chunk(rows: list[tuple]) -> BookChunk:
@@ -285,20 +366,33 @@ def _book_chunk(rows: list[tuple]) -> BookChunk:
                      np.array(size, dtype=np.float64))
 
 
-def _merge_segment(stream_dir: Path, segment: str) -> None:
-    """Parts of ``segment`` -> ``<segment>.parquet`` (atomic), then the parts go."""
+def _merge_segment(stream_dir: Path, segment: str) -> Counter[str]:
+    """Parts of ``segment`` -> ``<segment>.parquet`` (atomic), then the parts go. Bad rows
+    (an older recorder wrote some) are left out with a warning; returns their causes."""
     parts_dir = stream_dir / segment
     target = stream_dir / f"{segment}.parquet"
     parts = segment_files(parts_dir) if parts_dir.is_dir() else []
+    dropped: Counter[str] = Counter()
     if parts and not target.exists():
-        if stream_dir.name == TRADE_STREAM:
-            write_trades(target, _coalesced((c for part in parts for c in open_trades(part).chunks()), _join_trades))
-        elif stream_dir.name == BOOK_STREAM:
-            write_book(target, _coalesced((c for part in parts for c in open_book(part).chunks()), _join_books))
+        if stream_dir.name in (TRADE_STREAM, BOOK_STREAM):
+            trades = stream_dir.name == TRADE_STREAM
+            sources = [(open_trades if trades else open_book)(part, on_error="skip") for part in parts]
+            chunks = (chunk for source in sources for chunk in source.chunks())
+            if trades:
+                write_trades(target, _coalesced(chunks, _join_trades))
+            else:
+                write_book(target, _coalesced(chunks, _join_books))
+            for source in sources:
+                if source.skipped_rows:
+                    dropped.update(source.skipped_causes)
+                    log.warning("%s: %d bad rows left out of %s (%s), the first: %s", source.path,
+                                source.skipped_rows, target.name, ", ".join(sorted(source.skipped_causes)),
+                                source.first_skipped)
         else:
             with atomic_output(target) as partial:
                 pq.write_table(pa.concat_tables(pq.read_table(part) for part in parts), partial)
     shutil.rmtree(parts_dir, ignore_errors=True)
+    return dropped
 
 
 def _coalesced(chunks: Iterable[Any], join: Any, rows: int = 250_000) -> Iterator[Any]:

@@ -10,7 +10,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from .batches import Batch
-from .errors import Problems, SourceError
+from .errors import OUT_OF_ORDER, Problems, SourceError
 
 __all__ = ["Source"]
 
@@ -22,8 +22,10 @@ class Source(Generic[ChunkT]):
     """A data file streamed as chunks; ``chunks()`` starts again from the top at each call.
 
     With ``on_error='raise'`` the first bad row raises ``SourceError`` (file, line or row,
-    field); with ``'skip'`` bad rows are dropped and counted in ``skipped_rows`` and
-    ``skipped_reasons`` (reset at each pass).
+    field); with ``'skip'`` bad rows are dropped and counted in ``skipped_rows``,
+    ``skipped_reasons`` (what users read) and ``skipped_causes`` (``errors.CAUSES``), and
+    ``first_skipped`` is the SourceError the first of them would have raised (all reset at
+    each pass).
     """
 
     def __init__(self, path: Path, format: str, on_error: str, chunk_rows: int) -> None:
@@ -37,12 +39,16 @@ class Source(Generic[ChunkT]):
         self.chunk_rows = chunk_rows
         self.skipped_rows = 0
         self.skipped_reasons: Counter[str] = Counter()
+        self.skipped_causes: Counter[str] = Counter()
+        self.first_skipped: SourceError | None = None
         self._last_ns = 0
 
     def chunks(self) -> Iterator[ChunkT]:
         """The file's chunks, in file order, from the beginning."""
         self.skipped_rows = 0
         self.skipped_reasons = Counter()
+        self.skipped_causes = Counter()
+        self.first_skipped = None
         self._last_ns = 0
         self._restart()
         delivered = 0
@@ -103,6 +109,7 @@ class Source(Generic[ChunkT]):
             field,
             "time goes backwards",
             lambda i: f"{_seconds(ts_ns[i])} after {_seconds(before[i])}",
+            cause=OUT_OF_ORDER,
         )
         self._last_ns = max(int(before[-1]), int(usable[-1]))
 
@@ -111,11 +118,14 @@ class Source(Generic[ChunkT]):
         problems = batch.problems
         if problems.first is not None:
             row, field, problem = problems.first
+            where = {batch.unit: int(batch.where[row])}
             if self.on_error == "raise":
-                where = {batch.unit: int(batch.where[row])}
                 raise SourceError(self.path, problem, field=field, **where)
             self.skipped_rows += int(problems.bad.sum())
             self.skipped_reasons.update(problems.reasons)
+            self.skipped_causes.update(problems.causes)
+            if self.first_skipped is None:
+                self.first_skipped = SourceError(self.path, problem, field=field, **where)
         dropped = problems.dropped
         return ~dropped if dropped.any() else None
 

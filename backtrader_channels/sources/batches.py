@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import Problems
-from .files import content_pieces, line_blocks
+from .files import line_blocks
 from .prefetch import prefetch
 
 __all__ = ["Batch", "block_size", "parquet_batches", "text_batches"]
@@ -47,12 +47,15 @@ def text_batches(
     *,
     skip_lines: int,
     block_bytes: int,
+    max_line_bytes: int,
+    kind: str,
     fast: Callable[[bytes], pa.Table],
     careful: Callable[[list[str], Problems], pa.Table],
 ) -> Iterator[Batch]:
-    """Parse the file after its first ``skip_lines`` lines, block by block."""
+    """Parse the file after its first ``skip_lines`` lines, block by block; a line over
+    ``max_line_bytes`` raises LineTooLong (naming ``kind``, e.g. 'trades')."""
     line = skip_lines + 1  # the file line of the next block's first line
-    blocks = _counted_blocks(path, skip_lines, block_bytes)
+    blocks = _counted_blocks(line_blocks(path, block_bytes, max_line_bytes, kind), skip_lines)
     for data, count in prefetch(blocks, PREFETCH_BLOCKS):
         try:
             table = fast(data)
@@ -65,9 +68,9 @@ def text_batches(
         line += count
 
 
-def _counted_blocks(path: Path, skip_lines: int, block_bytes: int) -> Iterator[tuple[bytes, int]]:
+def _counted_blocks(blocks: Iterator[bytes], skip_lines: int) -> Iterator[tuple[bytes, int]]:
     """Blocks of whole lines after the first ``skip_lines``, with their line counts."""
-    for block in line_blocks(content_pieces(path), block_bytes):
+    for block in blocks:
         data = block
         while skip_lines and data:
             data = data[data.find(b"\n") + 1 or len(data) :]

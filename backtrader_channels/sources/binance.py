@@ -82,21 +82,23 @@ def binance_by_header(names: list[str]) -> BinanceFormat | None:
     return found[0] if found else None
 
 
-def binance_by_values(values: list[str], path: Path) -> BinanceFormat:
-    """The layout a header-less first row fits; the file name ('trades' or 'aggTrades')
-    must not contradict it."""
-    found = [fmt for fmt in BINANCE_FORMATS.values() if fmt.matches(values)]
-    if len(found) != 1:
-        raise SourceError(
-            path,
-            f"the first row {values} fits no known trades layout (a project CSV starts "
-            "with a header line: timestamp,price,volume,direction)",
-        )
+def binance_by_values(rows: list[list[str]], path: Path) -> BinanceFormat:
+    """The one layout (of those the file name allows: 'trades' or 'aggTrades') that the first
+    fitting of header-less ``rows`` fits: a bad value in the first row, counted when read,
+    does not hide the layout."""
     name = path.name.lower()
     said = "aggtrades" if "aggtrades" in name else "trades" if "trades" in name else None
-    if said is not None and (said == "aggtrades") != found[0].aggregated:
-        raise SourceError(
-            path,
-            f"the name says {said} but the first row has the {found[0].name} layout; pass format=",
-        )
-    return found[0]
+    allowed = [fmt for fmt in BINANCE_FORMATS.values() if said is None or (said == "aggtrades") == fmt.aggregated]
+    for row in rows:
+        found = [fmt for fmt in allowed if fmt.matches(row)]
+        if len(found) == 1:
+            return found[0]
+    values = rows[0]
+    found = [fmt for fmt in BINANCE_FORMATS.values() if fmt.matches(values)]
+    if len(found) == 1:
+        raise SourceError(path, f"the name says {said} but the first row has the {found[0].name} layout; pass format=")
+    raise SourceError(
+        path,
+        f"the first row {values} fits no known trades layout (a project CSV starts "
+        "with a header line: timestamp,price,volume,direction)",
+    )

@@ -20,14 +20,17 @@ import pyarrow.json as pajson
 from .arrays import arrow_copy
 from .batches import Batch, block_size, text_batches
 from .columns import BOOK_TYPES, Levels, flag, labels, level_offsets, numbers, timestamps
-from .csvtext import NUMBER
-from .errors import Problems, SourceError
+from .csvtext import is_number
+from .errors import INVALID_PRICE, INVALID_VOLUME, Problems, SourceError
 from .files import first_line
 from .timestamps import DECIMAL_SECONDS
 
-__all__ = ["JSONL_SUFFIXES", "JsonBook"]
+__all__ = ["JSONL_SUFFIXES", "MAX_LINE_BYTES", "JsonBook"]
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
+# A full Binance book (5,000 levels a side) is a line of about 300 KB, the sample's 20 levels
+# 1.6 KB: a line over 16 MiB is another kind of file, or a zip bomb.
+MAX_LINE_BYTES = 16 << 20
 LEVELS = pa.list_(pa.list_(pa.float64()))
 
 # One side of the book in a batch: levels per update, and the levels' prices and sizes.
@@ -37,8 +40,8 @@ Side = tuple[np.ndarray, np.ndarray, np.ndarray]
 class JsonBook:
     """Reads a JSON lines book: checks its first line when opened, then batches and decodes."""
 
-    def __init__(self, path: Path, chunk_rows: int) -> None:
-        number, text, line_bytes = first_line(path)
+    def __init__(self, path: Path, chunk_rows: int, max_line_bytes: int) -> None:
+        number, text, line_bytes = first_line(path, max_line_bytes, "book")
         if number:
             try:
                 first = json.loads(text)
@@ -49,6 +52,7 @@ class JsonBook:
                     path, 'not a book update: expected {"timestamp": ..., "type": ...}', line=number
                 )
         self.path = path
+        self.max_line_bytes = max_line_bytes
         self._block_bytes = block_size(chunk_rows, line_bytes)
         self._schemas = [_schema(pa.float64()), _schema(pa.string())]
         self._read = pajson.ReadOptions(use_threads=True, block_size=1 << 20)
@@ -57,9 +61,8 @@ class JsonBook:
         """Nothing is carried from one batch to the next."""
 
     def batches(self) -> Iterator[Batch]:
-        return text_batches(
-            self.path, skip_lines=0, block_bytes=self._block_bytes, fast=self._fast, careful=careful
-        )
+        return text_batches(self.path, skip_lines=0, block_bytes=self._block_bytes, max_line_bytes=self.max_line_bytes,
+                            kind="book", fast=self._fast, careful=careful)
 
     def decode(self, table: pa.Table, problems: Problems) -> tuple[np.ndarray, np.ndarray, Levels]:
         """Timestamps, snapshot flags and levels of a batch (bad updates flagged)."""
@@ -113,8 +116,8 @@ def _side(column: pa.ChunkedArray, problems: Problems, field: str) -> Side:
         levels = pc.if_else(pa.array(pair), levels, pa.nulls(len(levels), levels.type))
     price = _floats(pc.list_element(levels, 0), problems, field, rows)
     size = _floats(pc.list_element(levels, 1), problems, field, rows)
-    price = numbers(price, problems, field, rows=rows)
-    return counts, price, numbers(size, problems, field, zero_ok=True, rows=rows)
+    price = numbers(price, problems, field, invalid=INVALID_PRICE, rows=rows)
+    return counts, price, numbers(size, problems, field, invalid=INVALID_VOLUME, zero_ok=True, rows=rows)
 
 
 def _floats(values: pa.Array, problems: Problems, field: str, rows: np.ndarray) -> pa.Array:
@@ -123,7 +126,7 @@ def _floats(values: pa.Array, problems: Problems, field: str, rows: np.ndarray) 
         return values.cast(pa.float64())
     except pa.ArrowInvalid:  # a string that is not a number
         texts = values.to_pylist()
-    bad = np.array([t is not None and not NUMBER.fullmatch(t.strip()) for t in texts])
+    bad = np.array([t is not None and not is_number(t.strip()) for t in texts])
     flag(problems, bad, field, "not a number", lambda i: repr(texts[i]), rows)
     numbers_ = [None if b or t is None else float(t) for t, b in zip(texts, bad, strict=True)]
     return pa.array(numbers_, pa.float64())
@@ -179,10 +182,11 @@ def careful(texts: list[str], problems: Problems) -> pa.Table:
 
 
 def _number(value: Any) -> Decimal | None:
-    """A JSON number, or a number in a string, exactly; None for anything else."""
-    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+    """A JSON number (NaN and Infinity too: refused later as not finite), or a number in a
+    string, exactly; None for anything else."""
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
         return Decimal(value)
-    if isinstance(value, str) and NUMBER.fullmatch(value.strip()):
+    if isinstance(value, str) and is_number(value.strip()):
         return Decimal(value.strip())
     return None
 
@@ -191,7 +195,7 @@ def _timestamp(value: Any, row: int, problems: Problems) -> Decimal | None:
     if value is None:
         return None  # flagged as missing later
     number = _number(value)
-    if number is None or number != number.quantize(Decimal("1e-9")) or abs(number) >= 10**29:
+    if number is None or not number.is_finite() or number != number.quantize(Decimal("1e-9")) or abs(number) >= 10**29:
         problems.flag_row(row, "timestamp", "bad timestamp", repr(value))
         return Decimal(0)
     return number

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from .batches import Batch, parquet_batches
 from .columns import BOOK_TYPES, Levels, flag, integers, labels, level_offsets, numbers, timestamps
-from .errors import Problems, SourceError
+from .errors import INVALID_PRICE, INVALID_VOLUME, OUT_OF_ORDER, Problems, SourceError
 from .files import parquet_columns
 
 __all__ = ["PARQUET_BOOK_COLUMNS", "ParquetBook"]
@@ -62,7 +62,7 @@ class ParquetBook:
         rows = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, table.num_rows)))
         update = integers(table["update"], problems, "update", rows=rows)
         previous = np.concatenate(([self._last_update], update[starts][:-1]))
-        flag(problems, update[starts] <= previous, "update", "update numbers not increasing")
+        flag(problems, update[starts] <= previous, "update", "update numbers not increasing", cause=OUT_OF_ORDER)
         if len(update):
             self._last_update = max(self._last_update, int(update[-1]))
         ts_rows = timestamps(table["timestamp"], problems, "timestamp", rows=rows)
@@ -76,10 +76,9 @@ class ParquetBook:
         flag(problems, ~is_level & ~alone[rows], "side", "missing", rows=rows)
         level_rows, picked = rows[is_level], pa.array(is_level)
         codes = labels(side.filter(picked), SIDES, problems, "side", rows=level_rows)
-        price = numbers(table["price"].filter(picked), problems, "price", rows=level_rows)
-        size = numbers(
-            table["size"].filter(picked), problems, "size", zero_ok=True, rows=level_rows
-        )
+        price = numbers(table["price"].filter(picked), problems, "price", invalid=INVALID_PRICE, rows=level_rows)
+        size = numbers(table["size"].filter(picked), problems, "size", invalid=INVALID_VOLUME, zero_ok=True,
+                       rows=level_rows)
         offsets = level_offsets(np.bincount(level_rows, minlength=len(starts)))
         return ts_ns, types[starts] == 1, (offsets, codes.astype(np.int8), price, size)
 

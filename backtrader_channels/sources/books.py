@@ -6,9 +6,8 @@ docs/data-formats.md. For books a "row" is an update: ``skipped_rows`` counts up
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from os import PathLike
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -16,12 +15,12 @@ import pyarrow as pa
 
 from .base import Source
 from .batches import Batch
-from .bookjson import JSONL_SUFFIXES, JsonBook
+from .bookjson import JSONL_SUFFIXES, MAX_LINE_BYTES, JsonBook
 from .bookparquet import ParquetBook
 from .chunks import BookChunk, slice_rows
 from .columns import Levels, level_offsets
 from .errors import Problems, SourceError
-from .files import PARQUET_SUFFIXES, existing_file, plain_suffix
+from .files import PARQUET_SUFFIXES, existing_file, line_limit, plain_suffix
 from .recordings import BOOK_STREAM, RecordingSource, is_recording, open_recording
 
 __all__ = ["BOOK_FORMATS", "BookSource", "open_book"]
@@ -38,8 +37,7 @@ class BookReader(Protocol):
     def decode(self, table: pa.Table, problems: Problems) -> tuple[np.ndarray, np.ndarray, Levels]: ...
 
 
-READERS: dict[str, Callable[[Path, int], BookReader]] = {"jsonl": JsonBook, "parquet": ParquetBook}
-BOOK_FORMATS = tuple(READERS)
+BOOK_FORMATS = ("jsonl", "parquet")
 
 
 def open_book(
@@ -48,16 +46,18 @@ def open_book(
     format: str | None = None,
     on_error: str = "raise",
     chunk_rows: int = 100_000,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> BookSource | RecordingSource:
     """Open an order-book file (checked now: it exists and its format is known).
 
     ``format`` overrides detection ('jsonl' or 'parquet'); ``on_error`` is 'raise' or
-    'skip'; chunks hold at most ``chunk_rows`` updates. A directory is read as a recording
-    (``btchannels record``, see recordings.py).
+    'skip'; chunks hold at most ``chunk_rows`` updates; a JSON line longer than
+    ``max_line_bytes`` is a SourceError (file, byte, zip member). A directory is read as a
+    recording (``btchannels record``, see recordings.py).
     """
     if is_recording(path):
         return open_recording(path, BOOK_STREAM, open_book, format=format, on_error=on_error, chunk_rows=chunk_rows)
-    return BookSource(path, format=format, on_error=on_error, chunk_rows=chunk_rows)
+    return BookSource(path, format=format, on_error=on_error, chunk_rows=chunk_rows, max_line_bytes=max_line_bytes)
 
 
 class BookSource(Source[BookChunk]):
@@ -70,8 +70,10 @@ class BookSource(Source[BookChunk]):
         format: str | None = None,
         on_error: str = "raise",
         chunk_rows: int = 100_000,
+        max_line_bytes: int = MAX_LINE_BYTES,
     ) -> None:
         path = existing_file(path)
+        line_limit(max_line_bytes)
         if format is not None and format not in BOOK_FORMATS:
             raise ValueError(f"format must be one of {BOOK_FORMATS}, got {format!r}")
         suffix = plain_suffix(path)
@@ -84,7 +86,9 @@ class BookSource(Source[BookChunk]):
                 path, "not a known book file type (.jsonl, .jsonl.gz or .parquet; or pass format=)"
             )
         super().__init__(path, format, on_error, chunk_rows)
-        self._reader = READERS[format](path, chunk_rows)
+        self._reader: BookReader = (
+            JsonBook(path, chunk_rows, max_line_bytes) if format == "jsonl" else ParquetBook(path, chunk_rows)
+        )
 
     def _restart(self) -> None:
         self._reader.restart()

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from .arrays import numpy_of
 from .chunks import TradeChunk
-from .errors import Problems
+from .errors import INVALID_PRICE, INVALID_VOLUME, NAN_OR_INF, UNPARSEABLE, Problems
 from .timestamps import DECIMAL_SECONDS, to_ns
 
 __all__ = [
@@ -44,10 +44,12 @@ def flag(
     reason: str,
     describe: Callable[[int], str] | None = None,
     rows: Rows = None,
+    *,
+    cause: str = UNPARSEABLE,
 ) -> None:
     """``problems.flag`` for values that may be finer than rows (see the module docstring)."""
     if rows is None:
-        problems.flag(mask, field, reason, describe)
+        problems.flag(mask, field, reason, describe, cause=cause)
         return
     if not mask.any():
         return
@@ -56,7 +58,7 @@ def flag(
     def first_value(row: int) -> int:
         return int(np.flatnonzero(mask & (rows == row))[0])
 
-    problems.flag(row_mask, field, reason, describe and (lambda row: describe(first_value(row))))
+    problems.flag(row_mask, field, reason, describe and (lambda row: describe(first_value(row))), cause=cause)
 
 
 def _array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -71,7 +73,7 @@ def _missing(column: pa.Array) -> np.ndarray:
 
 # Text that casts to each type without error: numbers, whole numbers that fit in int64, and
 # decimal seconds with at most 9 decimals (what a Parquet file with text columns may hold).
-NUMBER_TEXT = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:inf|nan)"
+NUMBER_TEXT = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:inf|infinity|nan)"
 INTEGER_TEXT = r"-?\d{1,18}"
 SECONDS_TEXT = r"\d{1,20}(?:\.\d{0,9})?"
 
@@ -113,10 +115,12 @@ def numbers(
     problems: Problems,
     field: str,
     *,
+    invalid: str,
     zero_ok: bool = False,
     rows: Rows = None,
 ) -> np.ndarray:
-    """float64 values; missing, non-finite and negative (or zero, unless ``zero_ok``) are flagged."""
+    """float64 values; missing, non-finite and negative (or zero, unless ``zero_ok``) are
+    flagged, the last counted under ``invalid`` (INVALID_PRICE or INVALID_VOLUME)."""
     column = _array(column)
     values = _readable(column, pa.float64(), NUMBER_TEXT, problems, field, rows)
     values = numpy_of(values.cast(pa.float64()))
@@ -129,11 +133,11 @@ def numbers(
     if usable.all() and not missing.any():
         return values
     flag(problems, missing, field, "missing", rows=rows)
-    flag(problems, ~np.isfinite(values), field, "not a number", describe, rows)
+    flag(problems, ~np.isfinite(values), field, "not a number", describe, rows, cause=NAN_OR_INF)
     if zero_ok:
-        flag(problems, values < 0, field, "negative", describe, rows)
+        flag(problems, values < 0, field, "negative", describe, rows, cause=invalid)
     else:
-        flag(problems, ~(values > 0), field, "not positive", describe, rows)
+        flag(problems, ~(values > 0), field, "not positive", describe, rows, cause=invalid)
     return values
 
 
@@ -236,8 +240,8 @@ DIRECTIONS = {"buy": 0, "sell": 1}
 def trade_chunk(table: pa.Table, fields: TradeFields, problems: Problems) -> TradeChunk:
     """A batch's columns as a TradeChunk (bad rows flagged, not yet removed)."""
     ts_ns = timestamps(table[fields.timestamp], problems, fields.timestamp)
-    price = numbers(table[fields.price], problems, fields.price)
-    volume = numbers(table[fields.volume], problems, fields.volume)
+    price = numbers(table[fields.price], problems, fields.price, invalid=INVALID_PRICE)
+    volume = numbers(table[fields.volume], problems, fields.volume, invalid=INVALID_VOLUME)
     side = _array(table[fields.side])
     if fields.buyer_maker:  # the buyer made the market: the aggressor sold
         problems.flag(_missing(side), fields.side, "missing")

@@ -15,12 +15,13 @@ import pyarrow.csv as pacsv
 from .arrays import arrow_copy
 from .errors import Problems
 
-__all__ = ["CsvLayout", "split_line"]
+__all__ = ["CsvLayout", "is_number", "split_line"]
 
 NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 INTEGER = re.compile(r"-?\d+")
 TRUE = ("true", "True", "TRUE", "1")
 FALSE = ("false", "False", "FALSE", "0")
+NON_FINITE = ("nan", "inf", "infinity")  # read, then refused as not finite (cause nan_or_inf)
 NANO = Decimal("1e-9")
 WIDE = Context(prec=1000, Emax=10**6)  # exact for any value a CSV field can hold
 
@@ -34,9 +35,14 @@ def split_line(text: str) -> list[str]:
         raise ValueError(str(error)) from None
 
 
+def is_number(text: str) -> bool:
+    """Whether ``text`` (stripped) reads as a number, finite or not ('NaN', '-Infinity')."""
+    return bool(NUMBER.fullmatch(text)) or text.lower().lstrip("+-") in NON_FINITE
+
+
 def _number(text: str) -> float:
     text = text.strip()
-    if NUMBER.fullmatch(text) or text.lower() in ("nan", "inf", "-inf", "+inf"):
+    if is_number(text):
         return float(text)
     raise ValueError("not a number")
 

@@ -1,4 +1,9 @@
-"""File plumbing: names, decompressed content (plain, gzip, zip), line blocks, atomic output."""
+"""File plumbing: names, decompressed content (plain, gzip, zip), line blocks, atomic output.
+
+Content is inflated a megabyte at a time and lines are bounded (``max_line_bytes``), so a
+file that inflates to gigabytes without a newline (a zip bomb, or a file of another kind) is
+refused after a megabyte or so of memory, naming the file, the zip member and the byte.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -25,10 +31,13 @@ except ImportError:  # pragma: no cover - same results, slower
 
 __all__ = [
     "PARQUET_SUFFIXES",
+    "LineTooLong",
     "atomic_output",
     "compression_of",
     "existing_file",
     "first_line",
+    "head_lines",
+    "line_limit",
     "content_pieces",
     "line_blocks",
     "open_output",
@@ -64,6 +73,13 @@ def parquet_columns(path: Path) -> list[str]:
         return pq.read_schema(path).names
     except (pa.ArrowInvalid, OSError) as error:
         raise SourceError(path, f"not a readable Parquet file ({error})") from None
+
+
+def line_limit(max_line_bytes: int) -> int:
+    """``max_line_bytes`` checked: a positive whole number of bytes."""
+    if type(max_line_bytes) is not int or max_line_bytes < 1:
+        raise ValueError(f"max_line_bytes must be a positive integer, got {max_line_bytes!r}")
+    return max_line_bytes
 
 
 def existing_file(path: str | os.PathLike) -> Path:
@@ -146,8 +162,7 @@ def _zip_pieces(path: Path, check_first: bool) -> Iterator[bytes]:
             crc = 0
         pieces: Iterator[bytes] = raw
     else:
-        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-        pieces = (inflater.decompress(data) for data in raw)
+        pieces = _inflated(raw)
     for out in pieces:
         crc = zlib.crc32(out, crc)
         yield out
@@ -155,51 +170,123 @@ def _zip_pieces(path: Path, check_first: bool) -> Iterator[bytes]:
         raise SourceError(path, "corrupt zip data (CRC mismatch)")
 
 
-def first_line(path: Path) -> tuple[int, str, int]:
-    """The first non-blank line of the content (its 1-based number and text; 0 and '' if none)
-    and the average line length in bytes near the top."""
-    head = b""
+def _inflated(raw: Iterable[bytes]) -> Iterator[bytes]:
+    """Raw deflate data inflated in pieces of at most PIECE_BYTES: one input piece may
+    inflate a thousandfold."""
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    for data in raw:
+        while data:
+            out = inflater.decompress(data, PIECE_BYTES)
+            data = inflater.unconsumed_tail
+            if out:
+                yield out
+
+
+class LineTooLong(SourceError):
+    """A line longer than a reader's ``max_line_bytes``: most likely not a file of its kind."""
+
+    def __init__(self, path: Path, start: int, limit: int, kind: str) -> None:
+        self.start = start
+        self.limit = limit
+        member = _zip_member(path)
+        within = f" of member {member!r}" if member else ""
+        super().__init__(path, f"line longer than {_size(limit)} at byte {start:,}{within}: not a {kind} file? "
+                               f"(a longer line is read with max_line_bytes=)")
+
+
+def _zip_member(path: Path) -> str | None:
+    """The name of the one file of a zip archive (None for other files)."""
+    if plain_suffix(path) != ".zip" or compression_of(path):
+        return None
+    with zipfile.ZipFile(path) as archive:
+        return next((info.filename for info in archive.infolist() if not info.is_dir()), None)
+
+
+def _size(count: int) -> str:
+    """1048576 -> '1 MiB', 65536 -> '64 KiB', 1000 -> '1,000 bytes'."""
+    for unit, name in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if count >= unit and not count % unit:
+            return f"{count // unit:,} {name}"
+    return f"{count:,} bytes"
+
+
+def head_lines(path: Path, max_line_bytes: int, kind: str) -> tuple[list[tuple[int, str]], int]:
+    """The non-blank whole lines of the top of the content (about 64 KiB, at least one line),
+    each with its 1-based number, and their average length in bytes. LineTooLong if the top
+    of the file holds no newline within ``max_line_bytes``."""
+    parts: list[bytes] = []
+    size = 0
     pieces = content_pieces(path, sniff=True)
     try:
         for data in pieces:
-            head += data
-            if len(head) >= SNIFF_BYTES:
+            parts.append(data)
+            size += len(data)
+            if size >= SNIFF_BYTES and b"\n" in data:
                 break
+            if size > max_line_bytes and not any(b"\n" in part for part in parts):
+                raise LineTooLong(path, 0, max_line_bytes, kind)
     finally:
         pieces.close()
+    head = b"".join(parts)
     if head.startswith(BOM):
         head = head[len(BOM) :]
     if len(head) >= SNIFF_BYTES:  # only whole lines
-        head = head[: head.rfind(b"\n", 0, SNIFF_BYTES) + 1] or head
+        head = head[: head.rfind(b"\n", 0, SNIFF_BYTES) + 1 or head.rfind(b"\n") + 1] or head
     lines = head.decode("utf-8", errors="replace").splitlines()
     line_bytes = max(1, len(head) // max(1, len(lines)))
-    for number, text in enumerate(lines, 1):
-        if text.strip():
-            return number, text, line_bytes
-    return 0, "", line_bytes
+    return [(number, text) for number, text in enumerate(lines, 1) if text.strip()], line_bytes
 
 
-def line_blocks(pieces: Iterable[bytes], block_bytes: int) -> Iterator[bytes]:
-    """Pieces of content regrouped in blocks of whole lines of about ``block_bytes`` (at least
-    one line each), a leading BOM removed."""
+def first_line(path: Path, max_line_bytes: int, kind: str) -> tuple[int, str, int]:
+    """The first non-blank line of ``head_lines`` (its number and text; 0 and '' if none)
+    and the average line length."""
+    lines, line_bytes = head_lines(path, max_line_bytes, kind)
+    number, text = lines[0] if lines else (0, "")
+    return number, text, line_bytes
+
+
+def line_blocks(path: Path, block_bytes: int, max_line_bytes: int, kind: str) -> Iterator[bytes]:
+    """The content of ``path`` in blocks of whole lines of about ``block_bytes`` (at least
+    one line each), a leading BOM removed; LineTooLong for a line over ``max_line_bytes``
+    (found by then: memory stays within a block and a line)."""
     parts: list[bytes] = []
-    size = 0
+    size = 0  # bytes in parts
+    line = 0  # bytes of the line going on at the end of parts
+    offset = 0  # bytes of content before parts
     first = True
-    for data in pieces:
+    for data in content_pieces(path):
         if first and data:
             first = False
             if data.startswith(BOM):
                 data = data[len(BOM) :]
+                offset = len(BOM)
+        if len(data) > max_line_bytes:  # a line within the piece may be too long (a small bound)
+            start = _long_line(data, line, max_line_bytes)
+            if start is not None:
+                raise LineTooLong(path, offset + size + start, max_line_bytes, kind)
+        end = data.rfind(b"\n") + 1
+        line = line + len(data) if not end else len(data) - end
+        if line > max_line_bytes:
+            raise LineTooLong(path, offset + size + len(data) - line, max_line_bytes, kind)
         parts.append(data)
         size += len(data)
-        if size >= block_bytes:
-            end = data.rfind(b"\n") + 1
-            if end:
-                parts[-1] = data[:end]
-                yield b"".join(parts)
-                parts, size = [data[end:]], len(data) - end
+        if size >= block_bytes and end:
+            parts[-1] = data[:end]
+            block = b"".join(parts)
+            yield block
+            offset += len(block)
+            parts, size = [data[end:]], len(data) - end
     if size:
         yield b"".join(parts)
+
+
+def _long_line(data: bytes, carried: int, limit: int) -> int | None:
+    """Where in ``data`` the first line over ``limit`` bytes starts (negative: ``carried``
+    bytes of it came before), or None."""
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
+    starts = np.concatenate(([-carried], ends + 1))
+    over = np.flatnonzero(np.append(ends, len(data)) - starts > limit)
+    return int(starts[over[0]]) if len(over) else None
 
 
 class ByteOutput(Protocol):

@@ -26,6 +26,9 @@ from .files import content_pieces, existing_file
 
 __all__ = ["FundingChunk", "FundingSource", "open_funding"]
 
+# A funding file is read whole: a few rows a day is about 60 KB a year, so 16 MiB of content
+# is a file of another kind (or a zip bomb), refused before it fills memory.
+MAX_FUNDING_BYTES = 16 << 20
 _LAYOUTS = {  # (time column, its unit in ns, rate column)
     "binance": ("calc_time", 1_000_000, "last_funding_rate"),
     "csv": ("timestamp", 1_000_000_000, "rate"),
@@ -62,7 +65,14 @@ class FundingSource:
         yield self._chunk
 
     def _read(self, path: Path) -> FundingChunk:
-        text = b"".join(content_pieces(path)).decode("utf-8", errors="replace")
+        pieces: list[bytes] = []
+        size = 0
+        for piece in content_pieces(path):
+            size += len(piece)
+            if size > MAX_FUNDING_BYTES:
+                raise SourceError(path, f"more than {MAX_FUNDING_BYTES >> 20} MiB of content: not a funding-rate file?")
+            pieces.append(piece)
+        text = b"".join(pieces).decode("utf-8", errors="replace")
         rows = csv.reader(io.StringIO(text))
         header = [name.strip() for name in next(rows, [])]
         layout = next((layout for layout in _LAYOUTS.values() if {layout[0], layout[2]} <= set(header)), None)

@@ -86,7 +86,9 @@ class RecordingSource:
     """The segments of one recorded stream as one source (same interface as the file sources).
 
     ``gaps`` lists the recording's gap markers for this stream; a pass over the chunks logs
-    a warning naming them, so a backtest on a recording with holes says so.
+    a warning naming them, so a backtest on a recording with holes says so. Bad rows (an
+    older recorder wrote some) raise or are skipped as ``on_error`` says, each naming its
+    segment file, row and field; the skip counts add up over the files.
     """
 
     def __init__(self, path: Path, stream: str, opener: Callable[[Path], Any], on_error: str,
@@ -99,11 +101,15 @@ class RecordingSource:
         self.gaps = [gap for gap in recording_gaps(self.path) if gap["stream"] in (stream, "all")]
         self.skipped_rows = 0
         self.skipped_reasons: Counter[str] = Counter()
+        self.skipped_causes: Counter[str] = Counter()
+        self.first_skipped: SourceError | None = None
         self._opener = opener
 
     def chunks(self) -> Iterator[Any]:
         self.skipped_rows = 0
         self.skipped_reasons = Counter()
+        self.skipped_causes = Counter()
+        self.first_skipped = None
         if self.gaps:
             kinds = Counter(gap["kind"] for gap in self.gaps)
             log.warning("%s: the recording has %d gaps (%s)", self.path, len(self.gaps),
@@ -113,6 +119,8 @@ class RecordingSource:
             yield from source.chunks()
             self.skipped_rows += source.skipped_rows
             self.skipped_reasons.update(source.skipped_reasons)
+            self.skipped_causes.update(source.skipped_causes)
+            self.first_skipped = self.first_skipped or source.first_skipped
 
     def __repr__(self) -> str:
         return f"RecordingSource({str(self.path)!r}, {len(self.files)} files, {len(self.gaps)} gaps)"

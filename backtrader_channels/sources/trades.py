@@ -21,7 +21,14 @@ from .chunks import TradeChunk, slice_rows
 from .columns import TradeFields, per_value, trade_chunk
 from .csvtext import NUMBER, CsvLayout, split_line
 from .errors import SourceError
-from .files import PARQUET_SUFFIXES, existing_file, first_line, parquet_columns, plain_suffix
+from .files import (
+    PARQUET_SUFFIXES,
+    existing_file,
+    head_lines,
+    line_limit,
+    parquet_columns,
+    plain_suffix,
+)
 from .recordings import TRADE_STREAM, RecordingSource, is_recording, open_recording
 from .repeats import RepeatedIds
 from .timestamps import DECIMAL_SECONDS
@@ -41,6 +48,9 @@ PROJECT_TYPES = {
     "symbol": LABEL,
 }
 REQUIRED = ("timestamp", "price", "volume", "direction")
+# Trade lines are under 200 bytes (Binance's) or 60 (the sample's): a line over a megabyte is
+# another kind of file, or a zip bomb; refused before it fills memory.
+MAX_LINE_BYTES = 1 << 20
 BINANCE_NAME = re.compile(r"([A-Za-z0-9]+)-(?:trades|aggTrades)-\d{4}-\d{2}(?:-\d{2})?\.", re.IGNORECASE)
 
 
@@ -52,6 +62,7 @@ def open_trades(
     on_error: str = "raise",
     chunk_rows: int = 100_000,
     check_symbol: bool = True,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> TradeSource | RecordingSource:
     """Open a trades file (checked now: it exists and its format is known) to stream chunks.
 
@@ -59,15 +70,25 @@ def open_trades(
     overrides detection (one of ``TRADE_FORMATS``); ``on_error`` is 'raise' or 'skip';
     chunks hold at most ``chunk_rows`` trades. With ``check_symbol`` a ``symbol`` that a
     Binance file name contradicts ('BTCUSDT-trades-2025-01-01.zip') is a SourceError, and a
-    pass that finds only other symbols' rows warns. A directory is read as a recording
+    pass that finds only other symbols' rows warns. A text line longer than ``max_line_bytes``
+    is a SourceError (file, byte, zip member). A directory is read as a recording
     (``btchannels record``, see recordings.py).
     """
     if is_recording(path):
         return open_recording(path, TRADE_STREAM, open_trades, symbol=symbol, format=format, on_error=on_error,
                               chunk_rows=chunk_rows)
     return TradeSource(
-        path, symbol=symbol, format=format, on_error=on_error, chunk_rows=chunk_rows, check_symbol=check_symbol
+        path, symbol=symbol, format=format, on_error=on_error, chunk_rows=chunk_rows, check_symbol=check_symbol,
+        max_line_bytes=max_line_bytes,
     )
+
+
+def _fields(text: str) -> list[str]:
+    """The fields of a line, none for one the csv module refuses."""
+    try:
+        return split_line(text)
+    except ValueError:
+        return []
 
 
 def normalize_symbol(symbol: str) -> str:
@@ -89,8 +110,10 @@ class TradeSource(Source[TradeChunk]):
         on_error: str = "raise",
         chunk_rows: int = 100_000,
         check_symbol: bool = True,
+        max_line_bytes: int = MAX_LINE_BYTES,
     ) -> None:
         path = existing_file(path)
+        self.max_line_bytes = line_limit(max_line_bytes)
         if format is not None and format not in TRADE_FORMATS:
             raise ValueError(f"format must be one of {TRADE_FORMATS}, got {format!r}")
         super().__init__(path, format or "", on_error, chunk_rows)
@@ -133,7 +156,8 @@ class TradeSource(Source[TradeChunk]):
     def _plan_text(
         self, format: str | None
     ) -> tuple[str, TradeFields, Callable[[], Iterator[Batch]]]:
-        number, text, line_bytes = first_line(self.path)
+        lines, line_bytes = head_lines(self.path, self.max_line_bytes, "trades")
+        number, text = lines[0] if lines else (0, "")
         try:
             values = split_line(text)
         except ValueError as error:
@@ -141,7 +165,7 @@ class TradeSource(Source[TradeChunk]):
         has_header = bool(values) and not NUMBER.fullmatch(values[0].strip())
         names = [value.strip().lower() for value in values] if has_header else []
         if format is None:
-            format = self._detect_text(has_header, names, values, number)
+            format = self._detect_text(has_header, names, values, number, lines)
         if format == "csv":
             if not has_header:
                 raise SourceError(
@@ -166,6 +190,8 @@ class TradeSource(Source[TradeChunk]):
                 self.path,
                 skip_lines=skip,
                 block_bytes=block_bytes,
+                max_line_bytes=self.max_line_bytes,
+                kind="trades",
                 fast=layout.fast,
                 careful=layout.careful,
             )
@@ -173,7 +199,7 @@ class TradeSource(Source[TradeChunk]):
         return format, fields, batches
 
     def _detect_text(
-        self, has_header: bool, names: list[str], values: list[str], number: int
+        self, has_header: bool, names: list[str], values: list[str], number: int, lines: list[tuple[int, str]]
     ) -> str:
         if has_header:
             binance = binance_by_header(names)
@@ -189,7 +215,7 @@ class TradeSource(Source[TradeChunk]):
             )
         if not values:
             raise SourceError(self.path, "no data to tell the format from (pass format=)")
-        return binance_by_values(values, self.path).name
+        return binance_by_values([values, *(_fields(text) for _, text in lines[1:])], self.path).name
 
     def _project_fields(self, names: list[str]) -> TradeFields:
         missing = [name for name in REQUIRED if name not in names]
