@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import zipfile
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 
 from backtrader_channels.testing.adversarial import (
     TradeCase,
@@ -31,7 +31,7 @@ def _cause_of(text: object, *, price: bool) -> str | None:
     return None
 
 
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(trade_cases(first_id=100))
 def test_trade_cases_have_consecutive_ids_and_one_cause_each(cases: list[TradeCase]) -> None:
     assert [case.trade_id for case in cases] == list(range(100, 100 + len(cases)))
@@ -41,7 +41,7 @@ def test_trade_cases_have_consecutive_ids_and_one_cause_each(cases: list[TradeCa
         assert causes == ([case.cause] if case.cause else [])
 
 
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(bad_book_levels())
 def test_bad_book_levels_name_the_cause_of_their_one_bad_field(level_and_cause: tuple[list, str]) -> None:
     (price, size), cause = level_and_cause
