@@ -55,9 +55,9 @@ def interval_width_ns(timeframe: int, compression: int) -> int:
     """The length of one bar in nanoseconds; a clear error for what channels cannot resample to."""
     unit = _UNIT_SECONDS.get(timeframe)
     if unit is None:
-        names = ", ".join(bt.TimeFrame.getname(tf) for tf in _UNIT_SECONDS)
+        names = ", ".join(bt.TimeFrame.Names[tf] for tf in _UNIT_SECONDS)
         raise ValueError(f"resampledata on a channel takes timeframe {names} "
-                         f"(got {bt.TimeFrame.getname(timeframe)}); an hour is Minutes with compression=60")
+                         f"(got {bt.TimeFrame.Names[timeframe]}); an hour is Minutes with compression=60")
     width = unit * int(compression)
     if compression < 1 or 86_400 % width:
         raise ValueError(f"compression={compression} does not divide a day into whole bars")
