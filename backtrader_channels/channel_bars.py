@@ -14,6 +14,7 @@ clock at its end time, whether or not a later event arrives.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -73,11 +74,14 @@ def _reduce(ends: np.ndarray, opens: np.ndarray, highs: np.ndarray, lows: np.nda
             volumes: np.ndarray) -> Bars:
     """One bar per run of equal ``ends`` (rows in time order)."""
     if not len(ends):
-        return Bars(np.empty(0, np.int64), *(np.empty(0) for _ in range(5)))
+        return _NO_BARS
     first = np.flatnonzero(np.diff(ends, prepend=ends[0] - 1))
     last = np.append(first[1:], len(ends)) - 1
     return Bars(ends[first], opens[first], np.maximum.reduceat(highs, first), np.minimum.reduceat(lows, first),
                 closes[last], np.add.reduceat(volumes, first))
+
+
+_NO_BARS = Bars(np.empty(0, np.int64), *(np.empty(0) for _ in range(5)))
 
 
 def bars_of(ts_ns: np.ndarray, values: np.ndarray, volumes: np.ndarray, width_ns: int) -> Bars:
@@ -100,9 +104,8 @@ def fill_gaps(bars: Bars, width_ns: int) -> Bars:
     present = np.zeros(len(ends), dtype=bool)
     present[at] = True
     close = bars.close[held]
-    pick = lambda column: np.where(present, column[held], close)  # noqa: E731
-    return Bars(ends, pick(bars.open), pick(bars.high), pick(bars.low), close,
-                np.where(present, bars.volume[held], 0.0))
+    opens, highs, lows = (np.where(present, column[held], close) for column in (bars.open, bars.high, bars.low))
+    return Bars(ends, opens, highs, lows, close, np.where(present, bars.volume[held], 0.0))
 
 
 def _values(channel: Channel, field: str) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -121,10 +124,8 @@ def _values(channel: Channel, field: str) -> Iterator[tuple[np.ndarray, np.ndarr
                                      chunk.price, chunk.size)
         values = np.full(n, math.nan)
         for k in range(n):
-            try:
+            with contextlib.suppress(BookError):  # a refused update leaves the book as it was (the run counts it)
                 book.apply_update(updates, k)
-            except BookError:
-                pass  # refused updates leave the book as it was (the run counts or raises them)
             bid, _, ask, _ = book.top()
             values[k] = pick(bid, ask)
         yield chunk.ts_ns, values, np.zeros(n)
@@ -132,9 +133,8 @@ def _values(channel: Channel, field: str) -> Iterator[tuple[np.ndarray, np.ndarr
 
 def channel_bars(channel: Channel, field: str, width_ns: int, gaps: bool = False) -> Bars:
     """The bars of a channel's whole file, built a chunk at a time."""
-    parts = [bars_of(ts, values, volumes, width_ns) for ts, values, volumes in _values(channel, field)]
-    joined = _reduce(*(np.concatenate(column) for column in zip(*parts, strict=True))) if parts else _reduce(
-        *(np.empty(0, np.int64),), *(np.empty(0) for _ in range(5)))
+    parts = [_NO_BARS, *(bars_of(ts, values, volumes, width_ns) for ts, values, volumes in _values(channel, field))]
+    joined = _reduce(*(np.concatenate(column) for column in zip(*parts, strict=True)))  # bars split by chunks
     return fill_gaps(joined, width_ns) if gaps else joined
 
 

@@ -26,8 +26,8 @@ import numpy as np
 from .. import seam
 from ..broker.data import to_num
 from ..broker.market import Market
-from ..kinds import KINDS, Step, kind_of
 from ..channel_bars import ChannelBars, LiveBars
+from ..kinds import KINDS, Step, kind_of
 from ..kinds.bars import BarStep, step_strategies
 from ..result import RunResult, build_result
 from .bridges import BridgeUpdater
