@@ -81,6 +81,8 @@ def resampledata(self: bt.Cerebro, dataname: Any, name: str | None = None, **kwa
     ``compression``, ``fill_gaps`` (flat bars for intervals without a trade). See channel_bars.py."""
     if not isinstance(dataname, Channel):
         return _bar_resampledata(self, dataname, name=name, **kwargs)
+    if "timeframe" not in kwargs:
+        raise TypeError("resampledata on a channel needs timeframe=: bt.TimeFrame.Minutes or bt.TimeFrame.Seconds")
     unknown = sorted(set(kwargs) - set(_CHANNEL_BAR_OPTIONS))
     if unknown:
         raise TypeError(f"resampledata on a channel takes {', '.join(_CHANNEL_BAR_OPTIONS)}; "

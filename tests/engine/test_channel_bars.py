@@ -282,6 +282,7 @@ def test_a_tick_only_strategy_reading_self_data_gets_one_clear_error(tmp_path):
     ({"timeframe": MINUTE, "compression": 7}, ValueError, "compression=7 does not divide a day"),
     ({"timeframe": MINUTE, "field": "mid"}, ValueError, "TickChannel's bars are of field 'price', not 'mid'"),
     ({"timeframe": MINUTE, "rightedge": False}, TypeError, "not rightedge"),
+    ({"compression": 5}, TypeError, "needs timeframe="),
 ])
 def test_resampledata_refuses_what_channel_bars_cannot_be(tmp_path, options, error, message):
     cerebro = bt.Cerebro()
