@@ -87,7 +87,7 @@ def resampledata(self: bt.Cerebro, dataname: Any, name: str | None = None, **kwa
     if unknown:
         raise TypeError(f"resampledata on a channel takes {', '.join(_CHANNEL_BAR_OPTIONS)}; "
                         f"not {', '.join(unknown)}")
-    feed = ChannelBars(channel=dataname, **kwargs)
+    feed = ChannelBars(channel=dataname, **kwargs)  # type: ignore[call-arg]  # params, by backtrader's metaclass
     return self.adddata(feed, name=name or dataname.symbol)
 
 

@@ -98,9 +98,9 @@ def fill_gaps(bars: Bars, width_ns: int) -> Bars:
         return bars
     ends = np.arange(bars.end_ns[0], bars.end_ns[-1] + 1, width_ns, dtype=np.int64)
     at = np.searchsorted(ends, bars.end_ns)
-    held = np.zeros(len(ends), dtype=np.int64)
-    held[at] = np.arange(len(bars))
-    held = np.maximum.accumulate(held)  # the bar at or before each interval
+    marks = np.zeros(len(ends), dtype=np.int64)
+    marks[at] = np.arange(len(bars))
+    held = np.maximum.accumulate(marks)  # the bar at or before each interval
     present = np.zeros(len(ends), dtype=bool)
     present[at] = True
     close = bars.close[held]
@@ -184,8 +184,8 @@ class ChannelBars(bt.feed.DataBase):
             self._rows = iter(())
             return
         bars = channel_bars(self.p.channel, self.p.field, self.width_ns, self.p.fill_gaps)
-        nums = to_num(to_seconds(bars.end_ns))
-        self._rows = zip(nums.tolist(), *(column.tolist() for column in bars[1:]), strict=True)
+        nums = [to_num(seconds) for seconds in to_seconds(bars.end_ns).tolist()]
+        self._rows = zip(nums, *(column.tolist() for column in bars[1:]), strict=True)
 
     def _load(self) -> bool:
         row = next(self._rows, None)
@@ -211,7 +211,8 @@ class _OpenBar:
     __slots__ = ("feed", "end_ns", "bar")
 
     def __init__(self, feed: ChannelBars) -> None:
-        self.feed, self.end_ns, self.bar = feed, 0, None
+        self.feed, self.end_ns = feed, 0
+        self.bar: list[float] | None = None
 
     def add(self, ts_ns: int, value: float, volume: float, closed_to: int) -> bool:
         """Take a value; False when its interval had ended on the clock already (late)."""
@@ -219,7 +220,8 @@ class _OpenBar:
             return True
         bar = self.bar
         if bar is None:
-            end = int(interval_ends(np.int64(ts_ns), self.feed.width_ns))
+            width = self.feed.width_ns
+            end = (ts_ns // width + 1) * width  # as interval_ends
             if end <= closed_to:
                 return False
             self.end_ns, self.bar = end, [value, value, value, value, volume]
@@ -271,6 +273,7 @@ class LiveBars:
         if isinstance(channel, TickChannel):
             taken = [bar.add(ts_ns, data.price, data.volume, closed_to) for bar in bars]
         else:
+            assert isinstance(channel, OrderBookChannel)  # the other kind bars are made of
             bid, _, ask, _ = channel.book.top()
             taken = [bar.add(ts_ns, _BOOK_FIELDS[bar.feed.p.field](bid, ask), 0.0, closed_to) for bar in bars]
         self.late += not all(taken)
@@ -287,8 +290,9 @@ class LiveBars:
         for end in sorted({bar.end_ns for bar in self._all if bar.bar is not None and bar.end_ns <= upto_ns}):
             closing = [bar for bar in self._all if bar.bar is not None and bar.end_ns == end]
             for bar in closing:  # bars of several feeds ending together close in one step
-                bar.feed.append(end, bar.bar)
-                bar.bar = None
+                values, bar.bar = bar.bar, None
+                assert values is not None  # closing holds open bars only
+                bar.feed.append(end, values)
             self.context.clock.now = to_seconds(end)
             stop = self._step(self._feed_of()) or stop
         return stop

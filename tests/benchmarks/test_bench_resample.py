@@ -19,7 +19,6 @@ from backtrader_channels.sources import write_trades
 
 from .benchmark_rounds import measure
 
-
 DAY = 86_400.0
 DAY_TRADES = {"quick": 200_000, "full": 1_000_000}  # trades over the day, by BTCHANNELS_BENCH_SIZE
 
