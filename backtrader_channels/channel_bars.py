@@ -237,11 +237,16 @@ class _OpenBar:
 
 class LiveBars:
     """The bar feeds of live channels in a live run: each event updates its channel's open
-    bars; a bar closes when the wall clock reaches its end (``on_clock``) or an event stamped
-    at or after its end arrives (``before``), whichever comes first. A closing is one step of
+    bars; a bar closes when the clock reaches its end (``on_clock``) or an event stamped at
+    or after its end arrives (``before``), whichever comes first. A closing is one step of
     the strategies (indicators, ``next``, analyzers, observers, writers) at the bar's end time.
-    An event stamped inside an interval that already ended on the clock is counted in
-    ``late`` and left out of the bars (it still reaches the channel and the broker).
+
+    The clock is the venue's: the wall clock less the smallest gap seen between an event's
+    arrival (``recv_timestamp``, else when it was handled) and its timestamp, so a machine
+    whose clock is off from the exchange's, or a replay of old events, still closes bars at
+    their end in event time. An event stamped inside an interval that already ended on the
+    clock is counted in ``late`` and left out of the bars (it still reaches the channel and
+    the broker).
     """
 
     def __init__(self, context: StepContext, feeds: list[ChannelBars],
@@ -259,6 +264,7 @@ class LiveBars:
         self._all = [bar for bars in self._open.values() for bar in bars]
         self.late = 0
         self._closed_to = 0  # every interval ending at or before this (ns) is over
+        self._offset = math.inf  # the wall clock less the venue's (s): the least seen
 
     def before(self, timestamp: float) -> bool:
         """Close the bars an event at ``timestamp`` comes after; True when the run must stop."""
@@ -269,6 +275,8 @@ class LiveBars:
         bars = self._open.get(id(channel))
         if bars is None:
             return
+        received = getattr(data, "recv_timestamp", None)
+        self._offset = min(self._offset, (self._wall() if received is None else received) - data.timestamp)
         ts_ns, closed_to = _ns(data.timestamp), self._closed_to
         if isinstance(channel, TickChannel):
             taken = [bar.add(ts_ns, data.price, data.volume, closed_to) for bar in bars]
@@ -279,8 +287,10 @@ class LiveBars:
         self.late += not all(taken)
 
     def on_clock(self) -> bool:
-        """Close the bars whose end the wall clock has reached; True when the run must stop."""
-        return self._close(_ns(self._wall()))
+        """Close the bars whose end the clock has reached; True when the run must stop."""
+        if self._offset == math.inf:
+            return False  # no event yet: no bar is open
+        return self._close(_ns(self._wall() - self._offset))
 
     def _close(self, upto_ns: int) -> bool:
         if upto_ns <= self._closed_to:
