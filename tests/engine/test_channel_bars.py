@@ -300,3 +300,23 @@ def test_replaydata_refuses_a_channel_and_plain_feeds_still_resample(tmp_path):
     feed = plain.resampledata(bar_feed(write_minute_bars(tmp_path / "b.csv", [1.0, 2.0])), timeframe=MINUTE,
                               compression=2)
     assert not isinstance(feed, ChannelBars)
+
+
+def test_in_bar_mode_channel_bars_are_an_ordinary_bar_feed(tmp_path):
+    """``cerebro.run()`` without the tick mode: backtrader's own loop and fills (next bar's open)."""
+    def buy_then_sell(strategy):
+        if len(strategy.data) == 1:
+            strategy.buy(size=1.0)
+        elif len(strategy.data) == 2:
+            strategy.sell(size=1.0)
+
+    cerebro = bt.Cerebro(stdstats=False)
+    channel = cerebro.add_channel(bc.TickChannel, symbol="BTC/USDT", dataname=trades_file(tmp_path))
+    cerebro.resampledata(channel, timeframe=MINUTE)
+    cerebro.addstrategy(Recorder, action=buy_then_sell)
+    (strategy,) = cerebro.run()
+    assert [bar[1:] for bar in strategy.bars] == [
+        (60.0, 100.0, 103.0, 100.0, 101.0, 3.5, 1), (120.0, 102.0, 102.0, 99.0, 99.0, 2.0, 2),
+        (240.0, 105.0, 105.0, 105.0, 105.0, 3.0, 3), (300.0, 104.0, 104.0, 104.0, 104.0, 1.0, 4)]
+    # the next bars' opens; no event time in bar mode
+    assert [fill[1:] for fill in strategy.fills] == [(102.0, 1.0), (105.0, -1.0)]
