@@ -248,9 +248,10 @@ def _reads_missing_bars(error: IndexError, stand_ins: list, strategies: list) ->
     if line is None:
         return False
     data_lines = {id(data) for data in stand_ins} | {id(owned) for data in stand_ins for owned in data.lines}
+
     def on_stand_in(indicator: Any) -> bool:
         root = seam.root_clock(indicator)  # a data, or a stub around one of its lines
-        return id(root) in data_lines or any(id(line) in data_lines for line in getattr(root, "lines", ()))
+        return id(root) in data_lines or any(id(part) in data_lines for part in getattr(root, "lines", ()))
 
     owners = [*stand_ins, *(indicator for strategy in strategies for indicator in seam.indicators(strategy)
                             if on_stand_in(indicator))]
