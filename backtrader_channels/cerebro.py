@@ -18,6 +18,7 @@ from backtrader.brokers import BackBroker
 
 from . import plotting, seam
 from .broker import ChannelBroker, Market, TickBroker
+from .channel_bars import ChannelBars
 from .channels import Channel
 from .engine import TickEngine
 from .engine.live import LiveSession
@@ -27,7 +28,7 @@ from .kinds import kind_of
 from .live import LiveDataValidator
 from .record.sink import event_sink
 
-__all__ = ["RunMode", "add_channel", "add_live_feed", "channels_of", "install", "run"]
+__all__ = ["RunMode", "add_channel", "add_live_feed", "channels_of", "install", "replaydata", "resampledata", "run"]
 
 class RunMode(str, Enum):
     """How ``cerebro.run`` drives strategies: bar by bar (backtrader) or event by event."""
@@ -69,6 +70,34 @@ def add_channel(self: bt.Cerebro, channel_cls: type[Channel], symbol: str, datan
     registry[key] = channel
     tick_broker_of(self)
     return channel
+
+
+_CHANNEL_BAR_OPTIONS = ("timeframe", "compression", "field", "fill_gaps")
+
+
+def resampledata(self: bt.Cerebro, dataname: Any, name: str | None = None, **kwargs: Any) -> Any:
+    """backtrader's ``resampledata``; given a channel (what ``add_channel`` returns), a bar feed
+    built from its trades (or its book's ``field='mid'|'bid'|'ask'``): ``timeframe``,
+    ``compression``, ``fill_gaps`` (flat bars for intervals without a trade). See channel_bars.py."""
+    if not isinstance(dataname, Channel):
+        return _bar_resampledata(self, dataname, name=name, **kwargs)
+    if "timeframe" not in kwargs:
+        raise TypeError("resampledata on a channel needs timeframe=: bt.TimeFrame.Minutes or bt.TimeFrame.Seconds")
+    unknown = sorted(set(kwargs) - set(_CHANNEL_BAR_OPTIONS))
+    if unknown:
+        raise TypeError(f"resampledata on a channel takes {', '.join(_CHANNEL_BAR_OPTIONS)}; "
+                        f"not {', '.join(unknown)}")
+    feed = ChannelBars(channel=dataname, **kwargs)  # type: ignore[call-arg]  # params, by backtrader's metaclass
+    return self.adddata(feed, name=name or dataname.symbol)
+
+
+def replaydata(self: bt.Cerebro, dataname: Any, name: str | None = None, **kwargs: Any) -> Any:
+    """backtrader's ``replaydata``; a channel is refused with what to use instead."""
+    if isinstance(dataname, Channel):
+        raise TypeError("replaydata does not take a channel: the forming bar is the channel itself. Use "
+                        "cerebro.resampledata(channel, timeframe=...) for bars and notify_tick (or the "
+                        "channel's latest) for the trades inside the bar")
+    return _bar_replaydata(self, dataname, name=name, **kwargs)
 
 
 def tick_broker_of(cerebro: bt.Cerebro) -> ChannelBroker:
@@ -194,6 +223,10 @@ def _run_tick(cerebro: bt.Cerebro, equity_interval: float = 1.0, duration: float
             # one process (maxcpus=1): optimisation runs share this engine; strategies carry tick_result
             strategies = _bar_run(cerebro, **{**kwargs, "runonce": False, "preload": True, "maxcpus": 1,
                                               "optreturn": False})
+    except IndexError as error:
+        if stand_ins and _reads_missing_bars(error, list(stand_ins.values()), engine.strategies):
+            raise ValueError(NO_BAR_FEED) from None
+        raise
     finally:
         cerebro.p.oldbuysell = oldbuysell
     cerebro.tick_result = engine.result
@@ -201,11 +234,36 @@ def _run_tick(cerebro: bt.Cerebro, equity_interval: float = 1.0, duration: float
     return strategies
 
 
+NO_BAR_FEED = ("this strategy reads self.data, but the run has no bar feed: add "
+               "cerebro.resampledata(channel, timeframe=...)")
+
+
+def _reads_missing_bars(error: IndexError, stand_ins: list, strategies: list) -> bool:
+    """Whether ``error`` is a read past the end of a stand-in data's lines (a tick-only run's
+    ``self.data``, which has no bars) or of an indicator built on them."""
+    traceback = error.__traceback__
+    while traceback is not None and traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    line = traceback.tb_frame.f_locals.get("self") if traceback is not None else None
+    if line is None:
+        return False
+    data_lines = {id(data) for data in stand_ins} | {id(owned) for data in stand_ins for owned in data.lines}
+
+    def on_stand_in(indicator: Any) -> bool:
+        root = seam.root_clock(indicator)  # a data, or a stub around one of its lines
+        return id(root) in data_lines or any(id(part) in data_lines for part in getattr(root, "lines", ()))
+
+    owners = [*stand_ins, *(indicator for strategy in strategies for indicator in seam.indicators(strategy)
+                            if on_stand_in(indicator))]
+    return any(line is owned for owner in owners for owned in owner.lines)
+
+
 def _check_bar_feeds(bar_feeds: list, kwargs: dict[str, Any]) -> None:
     """Tick mode reads bar feeds preloaded (their close times join the event merge)."""
     if bar_feeds and kwargs.get("preload") is False:
         raise ValueError("tick mode preloads bar feeds: run without preload=False")
-    live = [seam.data_name(feed) or type(feed).__name__ for feed in bar_feeds if feed.islive()]
+    live = [seam.data_name(feed) or type(feed).__name__ for feed in bar_feeds
+            if feed.islive() and not isinstance(feed, ChannelBars)]
     if live:
         raise ValueError(f"tick mode takes historical bar feeds only; live: {', '.join(live)} (use live channels)")
 
@@ -227,6 +285,8 @@ def event_datetime(strategy: bt.Strategy) -> Any:
 
 
 _bar_run = bt.Cerebro.run
+_bar_resampledata = bt.Cerebro.resampledata
+_bar_replaydata = bt.Cerebro.replaydata
 
 
 def install() -> None:
@@ -237,6 +297,8 @@ def install() -> None:
     bt.Cerebro.run = run
     bt.Cerebro.add_channel = add_channel
     bt.Cerebro.add_live_feed = add_live_feed
+    bt.Cerebro.resampledata = resampledata
+    bt.Cerebro.replaydata = replaydata
     bt.Cerebro.plot = plotting.plot
     bt.RunMode = RunMode
     seam.install_strategy_preinit(give_channels)

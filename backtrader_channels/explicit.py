@@ -29,10 +29,12 @@ __all__ = ["Cerebro", "Strategy"]
 
 
 class Cerebro(bt.Cerebro):
-    """A ``bt.Cerebro`` with ``add_channel``, ``add_live_feed`` and ``run(mode=...)``."""
+    """A ``bt.Cerebro`` with ``add_channel``, ``add_live_feed``, ``resampledata`` of a channel and ``run(mode=...)``."""
 
     add_channel = integration.add_channel
     add_live_feed = integration.add_live_feed
+    resampledata = integration.resampledata
+    replaydata = integration.replaydata
     plot = plotting.plot
 
     def run(self, mode: RunMode | str | None = None, **kwargs: Any) -> Any:

@@ -26,8 +26,9 @@ import numpy as np
 from .. import seam
 from ..broker.data import to_num
 from ..broker.market import Market
+from ..channel_bars import ChannelBars, LiveBars
 from ..kinds import KINDS, Step, kind_of
-from ..kinds.bars import BarStep
+from ..kinds.bars import BarStep, step_strategies
 from ..result import RunResult, build_result
 from .bridges import BridgeUpdater
 from .clock import Clock
@@ -176,6 +177,7 @@ class TickEngine:
         self.deliveries = 0
         self.bridges = BridgeUpdater([])
         self.timers = Timers(cerebro, [], {}, [])
+        self.live_bars: LiveBars | None = None
         self.finish_step = self._finisher()
         self.context.bind(self)
 
@@ -242,6 +244,7 @@ class TickEngine:
         self.finish_step = self._finisher()
         self.context.bind(self)
         self.steps = {key: self._new_step(channel) for key, channel in self.channels.items()}
+        self.live_bars = self._live_bars()
 
     def _new_step(self, channel: Any) -> Step:
         kind = channel.kind
@@ -280,7 +283,24 @@ class TickEngine:
             return self.stopping
         key = (kind.name, event.channel_name)
         step = self.steps.get(key) or self._add_live_channel(key)
-        return step.take(event.data)
+        bars = self.live_bars if kind.market_data else None
+        if bars is not None and bars.before(event.timestamp):
+            return True
+        stop = step.take(event.data)
+        if bars is not None:
+            bars.after(step.channel, event.data)
+        return stop
+
+    def _live_bars(self) -> LiveBars | None:
+        """The live run's bars from channels (``resampledata``), None without any."""
+        feeds = [feed for feed in self.bar_feeds if isinstance(feed, ChannelBars)]
+        if self.live is None or not feeds:
+            return None
+        return LiveBars(self.context, feeds, lambda feed_of: step_strategies(self.context, self.cerebro, feed_of))
+
+    def on_clock(self) -> bool:
+        """A live run's clock: close the bars that ended by now; True when the run must stop."""
+        return self.live_bars is not None and self.live_bars.on_clock()
 
     def _add_live_channel(self, key: tuple[str, str]) -> Step:
         """The channel, market and step of a symbol whose first live event just arrived."""

@@ -187,6 +187,9 @@ def _consume(engine: TickEngine, session: LiveSession, deadline: float | None) -
             if feeds and any(feed.error is not None for feed in feeds):
                 session.unprocessed = len(queue)
                 return "feed failed: " + "; ".join(session.dead_feeds())
+            if engine.on_clock():  # bars close on the clock, not when the next trade arrives
+                session.unprocessed = len(queue)
+                return "stopped"
             batch, done = [], 0
             batch, pending = pending or queue.pop_batch(BATCH, timeout=POLL_SECONDS), []
             if not batch:

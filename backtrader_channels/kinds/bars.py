@@ -19,7 +19,7 @@ from ..events import EventPriority
 from ..sources.chunks import TimeChunk, to_seconds
 from .base import Kind, Step, StepContext
 
-__all__ = ["BARS", "BarStep"]
+__all__ = ["BARS", "BarStep", "step_strategies"]
 
 
 class BarStep(Step):
@@ -32,7 +32,9 @@ class BarStep(Step):
         all_times: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
         for feed in feeds:
             milliseconds = np.round(from_num(np.asarray(feed.lines.datetime.array)) * 1e3)
-            times_ns = milliseconds.astype(np.int64) * 1_000_000
+            # bars from a channel close just before the events stamped at their end (channel_bars.py)
+            early = int(getattr(feed, "closes_before_trades", False))
+            times_ns = milliseconds.astype(np.int64) * 1_000_000 - early
             self._feeds.append([feed, times_ns.tolist(), 0])
             all_times.append(times_ns)
         self._times = np.unique(np.concatenate(all_times))
@@ -53,17 +55,23 @@ class BarStep(Step):
     def handle(self, ts_ns: int) -> bool:
         """Deliver the bars closing at ``ts_ns``: indicators and ``next()`` as in backtrader."""
         context = self.context
-        context.clock.now = to_seconds(ts_ns)
+        context.clock.now = to_seconds(-(-ts_ns // 1_000_000) * 1_000_000)  # bar times are whole ms: the early ones too
         for state in self._feeds:
             feed, times, position = state
             if position < len(times) and times[position] == ts_ns:
                 feed.next(ticks=False)
                 state[2] = position + 1
-        for strategy in context.strategies:
-            seam.bar_step(strategy, self._feed_of)
-        context.bridges.sample(context.clock.now)  # for cerebro.plot()
-        seam.step_writers(self.cerebro, context.strategies)
-        return context.finish(call_next=False)
+        return step_strategies(context, self.cerebro, self._feed_of)
+
+
+def step_strategies(context: StepContext, cerebro: bt.Cerebro, feed_of: dict[int, Any]) -> bool:
+    """The strategies' step at a bar close (their feeds have moved): indicators, ``next``,
+    analyzers, observers, writers; then the end of the step. True when the run must stop."""
+    for strategy in context.strategies:
+        seam.bar_step(strategy, feed_of)
+    context.bridges.sample(context.clock.now)  # for cerebro.plot()
+    seam.step_writers(cerebro, context.strategies)
+    return context.finish(call_next=False)
 
 
 BARS = Kind("bar", EventPriority.BAR, None, BarStep, None, market_data=False)

@@ -68,6 +68,24 @@ def check_bars_and_ticks(output: str, rows: dict[str, str]) -> None:
     assert number(rows["fills"]) > 0
 
 
+def check_bar_strategy_on_ticks(output: str, rows: dict[str, str]) -> None:
+    match = re.search(r"([\d,]+) trades -> (\d+) one-minute bars", output)
+    trades, bars = number(match[1]), int(match[2])
+    assert (trades, bars) == (35_510, 60)
+    assert number(rows["events"]) == trades + bars  # one step per trade and per bar close
+    fills = re.findall(r"^  (\d\d:\d\d:\d\d)  (buy|sell) (market|stop)\s+([\d,.]+)\s+(\d\d:\d\d:\d\d\.\d{3})"
+                       r"  (buy|sell) (market|stop)\s+([\d,.]+)$", output, re.M)
+    assert len(fills) == number(rows["fills"]) >= 4
+    for bar, side, kind, price, moment, tick_side, tick_kind, tick_price in fills:
+        assert (side, kind) == (tick_side, tick_kind)
+        if kind == "market":  # the first trade after the signal bar's close: the next bar's open
+            assert price == tick_price
+            assert moment[:5] < bar[:5]  # ... traded inside the bar plain backtrader fills on
+    market = sum(kind == "market" for *_, kind, _ in fills)
+    assert f"market fills equal: {market} of {market}" in output
+    assert any(kind == "stop" and price != tick_price for _, _, kind, price, *_, tick_price in fills)
+
+
 def check_binance_dump(output: str, rows: dict[str, str]) -> None:
     assert "wrote BTCUSDT-trades-2025-01-01.zip" in output
     assert re.search(r"first line: \d+,[\d.]+,[\d.]+,[\d.]+,1735689600\d{6},(True|False),True", output)
@@ -116,6 +134,7 @@ CHECKS: dict[str, Callable[[str, dict[str, str]], None]] = {
     "tick_backtest.py": check_tick_backtest,
     "orderbook_strategy.py": check_orderbook_strategy,
     "bars_and_ticks.py": check_bars_and_ticks,
+    "bar_strategy_on_ticks.py": check_bar_strategy_on_ticks,
     "binance_dump.py": check_binance_dump,
     "sweep_grid.py": check_sweep_grid,
 }
@@ -138,7 +157,8 @@ def test_example_runs_and_prints_its_summary(name: str, tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir()), "examples write only into their own temporary directory"
 
 
-@pytest.mark.parametrize("name", ["orderbook_strategy.py", "bars_and_ticks.py", "binance_dump.py"])
+@pytest.mark.parametrize("name", ["orderbook_strategy.py", "bars_and_ticks.py", "bar_strategy_on_ticks.py",
+                                  "binance_dump.py"])
 def test_example_fast_flag(name: str, tmp_path: Path) -> None:
     rows = summary(run_example(name, tmp_path, "--fast"))
     assert number(rows["events"]) > 0
