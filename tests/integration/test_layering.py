@@ -232,7 +232,7 @@ def test_the_name_check_sees_twins_in_different_folders(tmp_path):
 
 # test folders that are not a part of the package: the plan's phase tests, cross-cutting checks,
 # the docs' and examples' runs, and the benchmarks
-NOT_MIRRORS = {"phase1", "phase4", "integration", "docs", "examples", "benchmarks"}
+NOT_MIRRORS = {"phase1", "phase4", "integration", "docs", "examples", "benchmarks", "compat"}  # compat: backtrader's samples
 
 
 def test_test_folders_mirror_the_package():
