@@ -320,13 +320,11 @@ def _check_event_log(path: Path) -> None:
 
     from .record.eventlog import read_log
 
-    records = read_log(path)
-    try:
-        first = next(records, None)
-    except (ValueError, msgpack.UnpackException):  # not msgpack, or text that is not UTF-8
-        first = None
-    finally:
-        records.close()
+    with open(path, "rb") as file:
+        try:
+            first = next(read_log(file), None)
+        except (ValueError, msgpack.UnpackException):  # not msgpack, or text that is not UTF-8
+            first = None
     if not (isinstance(first, list) and first and first[0] == "H"):
         raise UserError(str(path), "not an event log of a live run (it does not start with the log's header)")
 

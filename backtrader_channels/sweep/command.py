@@ -6,7 +6,14 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..cli_errors import UserError, existing_file, non_negative_float, output_dir, positive_float, positive_int
+from ..cli_errors import (
+    UserError,
+    existing_file,
+    non_negative_float,
+    output_dir,
+    positive_float,
+    positive_int,
+)
 
 if TYPE_CHECKING:  # the command's parser is built at every btchannels start: keep it light
     from .api import SweepResult

@@ -9,7 +9,6 @@ import sys
 import threading
 
 import backtrader as bt
-import pytest
 
 from backtrader_channels.bus import BusFeed, add_control
 from backtrader_channels.cli import main

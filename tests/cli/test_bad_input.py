@@ -263,7 +263,7 @@ def test_a_missing_extra_is_one_line_naming_what_to_install(blocked, template, w
 
 def test_each_optional_package_is_named_with_the_extra_that_brings_it():
     for module, extra in EXTRA_OF.items():
-        assert any(requirement.startswith(("dask[distributed]" if module == "distributed" else module))
+        assert any(requirement.startswith("dask[distributed]" if module == "distributed" else module)
                    for requirement in EXTRAS[extra]), (module, extra)
 
 

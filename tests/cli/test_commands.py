@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from backtrader_channels.cli import main
 from backtrader_channels.sources import open_trades
 from tests.conftest import T0, write_trades_csv
