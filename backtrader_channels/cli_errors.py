@@ -20,7 +20,7 @@ from typing import TextIO
 
 from .extras import EXTRA_OF, install_hint
 
-__all__ = ["BUG_EXIT", "USER_EXIT", "UserError", "as_user_error", "report_errors", "strategy_location"]
+__all__ = ["BUG_EXIT", "REPORT", "USER_EXIT", "UserError", "as_user_error", "report_errors", "strategy_location"]
 
 USER_EXIT = 2
 BUG_EXIT = 70  # EX_SOFTWARE of sysexits.h: an internal error
@@ -50,8 +50,8 @@ def as_user_error(error: BaseException, strategy_file: Path | None = None) -> Us
     innermost frame of its traceback is ours) it is the library refusing its input, which
     is how the library reports bad input: ``SourceError`` (a data file, naming file, line
     and field), ``BookError``, ``StrategyFileError``, ``CodecError``, ``OrderParamsError``
-    and the API's checks of its arguments; when it came through the strategy file (an
-    order with bad parameters) the message is prefixed with the strategy's line. Raised
+    and the API's checks of its arguments; when it came through the strategy file (a call
+    with bad parameters) the message is prefixed with the strategy's line. Raised
     inside Python, numpy, backtrader or another library, it is a value our code passed on
     unchecked: a bug. The same holds for an ``OSError`` without a file name: ours name the
     path in their message (``out/x.csv: a folder, not a file to write``).
@@ -125,8 +125,9 @@ def strategy_location(error: BaseException, strategy_file: Path | None) -> str |
 def report_errors(command: Callable[[], int], strategy_file: Path | None = None,
                   stream: TextIO | None = None) -> int:
     """Run ``command``; its exit status, or that of the error it raised, reported on
-    ``stream`` (stderr): a user error in one line (2); an exception raised by the strategy's
-    own code, with its traceback from the strategy on and its location (2); anything else
+    ``stream`` (stderr): a user error in one line (2); an exception that came through the
+    strategy file and was raised outside this package (by the strategy's code or a library
+    it called), with its traceback from the strategy on and its location (2); anything else
     with its whole traceback and a request to report the bug (``BUG_EXIT``)."""
     stream = stream or sys.stderr
     try:
@@ -134,10 +135,10 @@ def report_errors(command: Callable[[], int], strategy_file: Path | None = None,
     except Exception as error:  # noqa: BLE001 - the one place that decides what the user sees
         user = as_user_error(error, strategy_file)
         if user is not None:
-            print(f"btchannels: {user}", file=stream)
+            print("btchannels: " + " ".join(str(user).splitlines()), file=stream)
             return USER_EXIT
         frames = _strategy_frames(error, strategy_file)
-        if frames and frames[-1].tb_next is None:  # raised by the strategy's own code
+        if frames and not _raised_in_package(error.__traceback__):  # the strategy's own error
             traceback.print_exception(type(error), error, frames[0], file=stream)
             print(f"btchannels: {strategy_location(error, strategy_file)}: the strategy raised "
                   f"{type(error).__name__}: {error}", file=stream)

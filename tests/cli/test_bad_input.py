@@ -305,6 +305,28 @@ def test_an_error_in_the_strategy_shows_its_own_traceback_and_line(w):
     assert all(str(strategy) in frame for frame in frames)
 
 
+STRATEGY_JSON = textwrap.dedent("""
+    import json
+
+    import backtrader as bt
+
+
+    class Settings(bt.Strategy):
+        def __init__(self):
+            self.settings = json.loads("{not json")
+""")
+
+
+def test_an_error_a_library_raises_for_the_strategy_is_the_strategys_not_a_bug(w, capsys):
+    strategy = w / "settings.py"
+    strategy.write_text(STRATEGY_JSON)
+    assert main(["backtest", str(strategy), "--ticks", str(w / "t.csv")]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[-1] == (f"btchannels: {strategy}, line 9: the strategy raised JSONDecodeError: Expecting property "
+                         "name enclosed in double quotes: line 1 column 2 (char 1)")
+    assert REPORT not in lines and f'File "{strategy}", line 9, in __init__' in lines[1]
+
+
 def test_a_call_the_library_refuses_names_the_strategy_line(w, capsys):
     strategy = w / "own_channel.py"
     strategy.write_text(OWN_CHANNEL)
