@@ -10,10 +10,25 @@ from typing import Any
 
 import backtrader as bt
 
-from .channels import BookError, OrderBookChannel, TickChannel
+from .channels import OrderBookChannel, TickChannel
+from .cli_errors import (
+    UserError,
+    existing_file,
+    json_object_file,
+    non_negative_float,
+    non_negative_int,
+    output_dir,
+    output_file,
+    port,
+    positive_float,
+    positive_int,
+    redis_url,
+    report_errors,
+    rest_url,
+    ws_url,
+)
 from .result import RunResult
-from .sources import SourceError
-from .strategy_file import StrategyFileError, load_strategy
+from .strategy_file import load_strategy
 
 __all__ = ["main"]
 
@@ -45,7 +60,7 @@ def _report(result: RunResult, chart: Path | None, *, optional_chart: bool = Fal
         path = plot_run(result, chart)
     except ImportError as error:
         if not optional_chart:
-            raise SystemExit(f"btchannels: {error}") from None
+            raise
         print(f"chart skipped: {error}", file=sys.stderr)
         return
     print(f"chart: {path}")
@@ -54,19 +69,9 @@ def _report(result: RunResult, chart: Path | None, *, optional_chart: bool = Fal
 def cmd_sample(args: argparse.Namespace) -> int:
     from .sample import generate_sample
 
-    try:
-        files = generate_sample(args.out, seed=args.seed, duration=args.minutes * 60.0)
-    except OSError as error:
-        return _failed(error)
+    files = generate_sample(args.out, seed=args.seed, duration=args.minutes * 60.0)
     print(f"trades: {files.trades}\nbook:   {files.book}")
     return 0
-
-
-def _failed(error: Exception) -> int:
-    """Report an error the user can fix (no traceback); the exit status 2."""
-    text = f"{error.filename}: {error.strerror}" if isinstance(error, OSError) and error.strerror else str(error)
-    print(f"btchannels: {text}", file=sys.stderr)
-    return 2
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -82,12 +87,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _strategy(args: argparse.Namespace) -> type[bt.Strategy]:
-    """The strategy class of ``args.strategy_file`` (``--strategy`` picks one); a file that
-    has none to give ends the command with its one-line error."""
-    try:
-        return load_strategy(args.strategy_file, args.strategy)
-    except StrategyFileError as error:
-        raise SystemExit(f"btchannels: {error}") from None
+    """The strategy class of ``args.strategy_file`` (``--strategy`` picks one)."""
+    return load_strategy(args.strategy_file, args.strategy)
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
@@ -101,10 +102,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from .sources import convert
 
     started = time.perf_counter()
-    try:
-        rows = convert(args.source, args.destination, format=args.format)
-    except (ValueError, OSError) as error:  # bad input or a destination that cannot be written
-        return _failed(error)
+    rows = convert(args.source, args.destination, format=args.format)
     elapsed = time.perf_counter() - started
     print(f"{rows:,} rows -> {args.destination} in {elapsed:.2f} s ({rows / max(elapsed, 1e-9):,.0f} rows/s)")
     return 0
@@ -133,6 +131,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
             accepted = book.push(event)
         rejected += not accepted
     print(f"{args.file}: {total:,} events, {rejected:,} rejected, {source.skipped_rows:,} unreadable rows skipped")
+    if source.skipped_rows:
+        print(f"  first unreadable row: {_first_problem(args, is_book)}")
+        for reason, count in sorted(source.skipped_reasons.items()):
+            print(f"  unreadable {reason} {count:,}")
     report = validator.get_anomaly_report()
     if book.rejected:
         report.setdefault(("orderbook", args.symbol), {}).update(book.rejected)
@@ -140,6 +142,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for kind, count in sorted(kinds.items()):
             print(f"  {channel_type} {name}: {kind} {count:,}")
     return 1 if rejected or source.skipped_rows else 0
+
+
+def _first_problem(args: argparse.Namespace, is_book: bool) -> str:
+    """The first bad row of ``args.file`` in the words a backtest stops with (file, line or
+    row, field): read again up to it, this time raising its ``SourceError``."""
+    from .sources import SourceError, open_book, open_trades
+
+    try:
+        for _ in (open_book if is_book else open_trades)(args.file, format=args.format).chunks():
+            pass
+    except SourceError as error:
+        return str(error)
+    raise AssertionError(f"{args.file}: rows skipped, yet none refused when read again")
 
 
 class StatusLine:
@@ -193,7 +208,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     from .live import LiveEventQueue
 
     if args.bus is not None and args.run_name is None:
-        raise SystemExit("btchannels live: --bus needs --run, the run's name for control commands")
+        raise UserError("--bus", "needs --run, the run's name for control commands")
     strategy = _strategy(args)
     config = _exchange_config(args)
     if args.sandbox:
@@ -250,7 +265,7 @@ def _exchange_config(args: argparse.Namespace) -> dict[str, Any]:
     if not (args.rest_url or args.ws_url):
         return {}
     if args.exchange != "binance" or not (args.rest_url and args.ws_url):
-        raise SystemExit("btchannels: --rest-url and --ws-url go together, for --exchange binance")
+        raise UserError("--rest-url and --ws-url", "go together, for --exchange binance")
     symbols = args.symbol if isinstance(args.symbol, list) else [args.symbol]
     market_types = ("spot", "linear") if any(":" in symbol for symbol in symbols) else ("spot",)
     return binance_ccxt_config(args.rest_url, args.ws_url, market_types)
@@ -260,7 +275,7 @@ def _market_feed_options(args: argparse.Namespace, command: str) -> dict[str, An
     """What ``collect`` and ``record`` both take from the command line: which market feeds,
     from which exchange, for how long."""
     if not (args.trades or args.book):
-        raise SystemExit(f"btchannels {command}: choose --trades and/or --book")
+        raise UserError(command, "choose --trades and/or --book")
     return {"trades": args.trades, "book": args.book, "exchange_id": args.exchange,
             "config": _exchange_config(args), "depth": args.depth, "duration": args.duration}
 
@@ -293,32 +308,51 @@ def cmd_record(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     from .record.replay import replay
 
-    if not args.log.is_file():
-        raise SystemExit(f"btchannels: event log not found: {args.log}")
+    _check_event_log(args.log)
     result = replay(args.log, _strategy(args))
     print(result.summary())
     return 0 if result.identical else 1
 
 
+def _check_event_log(path: Path) -> None:
+    """Refuse a file that does not start with an event log's header record."""
+    import msgpack
+
+    from .record.eventlog import read_log
+
+    with open(path, "rb") as file:
+        try:
+            first = next(read_log(file), None)
+        except (ValueError, msgpack.UnpackException):  # not msgpack, or text that is not UTF-8
+            first = None
+    if not (isinstance(first, list) and first and first[0] == "H"):
+        raise UserError(str(path), "not an event log of a live run (it does not start with the log's header)")
+
+
 def cmd_ctl(args: argparse.Namespace) -> int:
+    if (args.bus is None) == (args.socket is None):
+        raise UserError("ctl", "give --bus URL --run NAME, or --socket PATH")
     from .bus import send_command, send_local
 
-    if (args.bus is None) == (args.socket is None):
-        raise SystemExit("btchannels ctl: give --bus URL --run NAME, or --socket PATH")
     if args.bus is not None:
         if args.run_name is None:
-            raise SystemExit("btchannels ctl: --bus needs --run NAME")
+            raise UserError("--bus", "needs --run NAME")
         send_command(args.bus, args.run_name, args.command)
-    else:
+        return 0
+    try:
         send_local(args.socket, args.command)
+    except OSError as error:  # no run listening there
+        raise UserError(str(args.socket), f"no run answers on this control socket ({error.strerror or error})") from None
     return 0
 
 
 def _add_exchange_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exchange", default="binance", help="a ccxt.pro exchange id")
-    parser.add_argument("--rest-url", help="REST base for Binance, e.g. http://127.0.0.1:8080 (a local or test server)")
-    parser.add_argument("--ws-url", help="WebSocket base for Binance, e.g. ws://127.0.0.1:8080/ws")
-    parser.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C/SIGTERM)")
+    parser.add_argument("--rest-url", type=rest_url,
+                        help="REST base for Binance, e.g. http://127.0.0.1:8080 (a local or test server)")
+    parser.add_argument("--ws-url", type=ws_url, help="WebSocket base for Binance, e.g. ws://127.0.0.1:8080/ws")
+    parser.add_argument("--duration", type=positive_float,
+                        help="stop after this many seconds (default: until Ctrl-C/SIGTERM)")
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -336,10 +370,9 @@ def cmd_fake_exchange(args: argparse.Namespace) -> int:
         try:
             balances[asset.upper()] = float(amount)
         except ValueError:
-            raise SystemExit(f"btchannels fake-exchange: --balance takes ASSET=AMOUNT (e.g. USDT=10000), "
-                             f"not {entry!r}") from None
+            raise UserError("--balance", f"takes ASSET=AMOUNT (e.g. USDT=10000), not {entry!r}") from None
     if (balances or args.keys) and not args.trading:
-        raise SystemExit("btchannels fake-exchange: --balance and --keys go with --trading")
+        raise UserError("--balance and --keys", "go with --trading")
     serve_fake_exchange(args.symbol, port=args.port, trade_rate=args.trade_rate, book_rate=args.book_rate,
                         price=args.price, seed=args.seed, trading=args.trading, balances=balances or None,
                         keys=args.keys, out=sys.stdout)
@@ -366,13 +399,13 @@ FORMATS = "csv, parquet, binance-spot-trades, binance-spot-aggtrades, binance-fu
 
 
 def _money(parser: argparse.ArgumentParser, commission: float, note: str = "") -> None:
-    parser.add_argument("--cash", type=float, default=10_000.0, help="starting cash, in the quote currency")
-    parser.add_argument("--commission", type=float, default=commission,
+    parser.add_argument("--cash", type=positive_float, default=10_000.0, help="starting cash, in the quote currency")
+    parser.add_argument("--commission", type=non_negative_float, default=commission,
                         help=f"fee per fill as a fraction of its value, 0.001 = 0.1%%{note}")
 
 
 def _strategy_file(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("strategy_file", type=Path, help="a Python file defining a bt.Strategy subclass")
+    parser.add_argument("strategy_file", type=existing_file, help="a Python file defining a bt.Strategy subclass")
     parser.add_argument("--strategy", help="the class to run, when the file defines several")
 
 
@@ -385,13 +418,15 @@ def _parser() -> argparse.ArgumentParser:
                                    formatter_class=HelpFormatter, **kw)
 
     sample = command("sample", "write the synthetic BTC/USDT sample hour (trades and order book)")
-    sample.add_argument("--out", type=Path, default=DEFAULT_OUT / "sample", help="directory to write the files to")
-    sample.add_argument("--seed", type=int, default=7, help="random seed; the same seed writes the same files")
-    sample.add_argument("--minutes", type=float, default=60.0, help="length of the sample, in minutes")
+    sample.add_argument("--out", type=output_dir, default=DEFAULT_OUT / "sample",
+                        help="directory to write the files to")
+    sample.add_argument("--seed", type=non_negative_int, default=7,
+                        help="random seed; the same seed writes the same files")
+    sample.add_argument("--minutes", type=positive_float, default=60.0, help="length of the sample, in minutes")
     sample.set_defaults(run=cmd_sample)
 
     demo = command("demo", "run the demo strategy on the sample: summary and chart")
-    demo.add_argument("--out", type=Path, default=DEFAULT_OUT,
+    demo.add_argument("--out", type=output_dir, default=DEFAULT_OUT,
                       help="directory for the sample (made once, then reused) and demo.png")
     _money(demo, 0.0002, "; the default is a maker-level fee")
     demo.add_argument("--no-chart", action="store_true", help="skip writing demo.png")
@@ -404,7 +439,8 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--book", type=Path, help="order-book file: JSON lines(.gz) or Parquet (default: none)")
     backtest.add_argument("--symbol", default="BTC/USDT", help="the market the files hold")
     _money(backtest, 0.001)
-    backtest.add_argument("--chart", type=Path, help="write a PNG chart (price with fills, position, equity) here")
+    backtest.add_argument("--chart", type=output_file,
+                          help="write a PNG chart (price with fills, position, equity) here")
     backtest.set_defaults(run=cmd_backtest)
 
     convert = command("convert", "convert a trades or order-book file to Parquet, CSV or JSON lines")
@@ -419,50 +455,52 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--exchange", default="binance", help="a ccxt.pro exchange id")
     live.add_argument("--symbol", default="BTC/USDT", help="the market to stream")
     live.add_argument("--orderbook", action="store_true", help="also stream the order book")
-    live.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C or SIGTERM)")
+    live.add_argument("--duration", type=positive_float,
+                      help="stop after this many seconds (default: until Ctrl-C or SIGTERM)")
     _money(live, 0.001)
     live.add_argument("--sandbox", action="store_true", help="use the exchange's testnet (ccxt sandbox mode)")
-    live.add_argument("--rest-url", help="REST base URL for Binance, e.g. http://127.0.0.1:8080 from "
+    live.add_argument("--rest-url", type=rest_url, help="REST base URL for Binance, e.g. http://127.0.0.1:8080 from "
                                          "btchannels fake-exchange (goes with --ws-url)")
-    live.add_argument("--ws-url", help="WebSocket base URL for Binance, e.g. ws://127.0.0.1:8080/ws")
+    live.add_argument("--ws-url", type=ws_url, help="WebSocket base URL for Binance, e.g. ws://127.0.0.1:8080/ws")
     live.add_argument("--broker", choices=("paper", "ccxt"), default="paper",
                       help="paper: simulated fills; ccxt: real orders at the exchange (its testnet unless "
                            "--real-money), keys from BTCHANNELS_API_KEY/BTCHANNELS_API_SECRET or --keys")
-    live.add_argument("--keys", type=Path, help="with --broker ccxt: a JSON file with apiKey and secret")
+    live.add_argument("--keys", type=json_object_file, help="with --broker ccxt: a JSON file with apiKey and secret")
     live.add_argument("--real-money", action="store_true",
                       help="with --broker ccxt: trade on the real exchange, not its testnet")
     live.add_argument("--flatten-on-stop", action="store_true",
                       help="with --broker ccxt: close positions with market orders when the run stops")
-    live.add_argument("--leverage", type=int, default=1,
+    live.add_argument("--leverage", type=positive_int, default=1,
                       help="with --broker ccxt on USD-M futures (--symbol BTC/USDT:USDT): the leverage set on start")
-    live.add_argument("--chart", type=Path, help="write a PNG chart here at the end")
+    live.add_argument("--chart", type=output_file, help="write a PNG chart here at the end")
     live.add_argument("--keep-going", action="store_true",
                       help="retry a feed's fatal errors (unknown symbol, credentials) with backoff instead of "
                            "stopping the run; they show in the status line and the summary")
-    live.add_argument("--event-log", type=Path,
+    live.add_argument("--event-log", type=output_file,
                       help="write the run's event log here, for btchannels replay")
-    live.add_argument("--bus", help="take control commands (btchannels ctl) from this Redis server, redis://HOST:PORT")
+    live.add_argument("--bus", type=redis_url, help="take control commands (btchannels ctl) from this Redis server, redis://HOST:PORT")
     live.add_argument("--run", dest="run_name",
                       help="the run's name: for control commands over --bus, and with --broker ccxt the run whose "
                            "state (orders, fills, client ids) is kept and resumed (default: a new run each start)")
-    live.add_argument("--run-dir", type=Path,
+    live.add_argument("--run-dir", type=output_dir,
                       help="with --broker ccxt: where the run's state database is kept (default btchannels-runs/RUN)")
-    live.add_argument("--control-socket", type=Path, help="take control commands (btchannels ctl) on this Unix socket")
+    live.add_argument("--control-socket", type=output_file, help="take control commands (btchannels ctl) on this Unix socket")
     live.set_defaults(run=cmd_live)
 
     fake = command("fake-exchange", "serve a local fake Binance to try btchannels live on, until Ctrl-C")
-    fake.add_argument("--port", type=int, default=8080, help="TCP port on 127.0.0.1 (0: any free port)")
+    fake.add_argument("--port", type=port, default=8080, help="TCP port on 127.0.0.1 (0: any free port)")
     fake.add_argument("--symbol", default="BTC/USDT", help="the market it streams")
-    fake.add_argument("--trade-rate", type=float, default=20.0, help="trades per second")
-    fake.add_argument("--book-rate", type=float, default=10.0, help="order-book updates per second (0: none)")
-    fake.add_argument("--price", type=float, default=50_000.0, help="starting price")
-    fake.add_argument("--seed", type=int, default=1, help="random seed of the generated trades and book")
+    fake.add_argument("--trade-rate", type=positive_float, default=20.0, help="trades per second")
+    fake.add_argument("--book-rate", type=non_negative_float, default=10.0,
+                      help="order-book updates per second (0: none)")
+    fake.add_argument("--price", type=positive_float, default=50_000.0, help="starting price")
+    fake.add_argument("--seed", type=non_negative_int, default=1, help="random seed of the generated trades and book")
     fake.add_argument("--trading", action="store_true",
                       help="also serve an account that trades (orders, fills, user-data stream) for "
                            "btchannels live --broker ccxt; prints the command and writes the API keys to --keys")
     fake.add_argument("--balance", action="append", metavar="ASSET=AMOUNT",
                       help="with --trading: a starting balance, repeat for several (USDT is 100000 unless given)")
-    fake.add_argument("--keys", type=Path,
+    fake.add_argument("--keys", type=output_file,
                       help="with --trading: write the account's API keys here, mode 0600 (default: a temporary "
                            "file, removed on stop)")
     fake.set_defaults(run=cmd_fake_exchange)
@@ -486,12 +524,12 @@ def _parser() -> argparse.ArgumentParser:
     sweep.set_defaults(run=cmd_sweep)
 
     collect = command("collect", "publish live trades and books to the Redis Streams bus")
-    collect.add_argument("--bus", required=True, help="the Redis server to publish to, redis://HOST:PORT")
+    collect.add_argument("--bus", type=redis_url, required=True, help="the Redis server to publish to, redis://HOST:PORT")
     collect.add_argument("--symbol", action="append", required=True, help="repeat for several symbols")
     collect.add_argument("--trades", action="store_true", help="publish trades")
     collect.add_argument("--book", action="store_true", help="publish order-book updates")
-    collect.add_argument("--depth", type=int, default=20, help="book levels per side")
-    collect.add_argument("--maxlen", type=int, default=1_000_000, help="entries each stream keeps (about)")
+    collect.add_argument("--depth", type=positive_int, default=20, help="book levels per side")
+    collect.add_argument("--maxlen", type=positive_int, default=1_000_000, help="entries each stream keeps (about)")
     _add_exchange_options(collect)
     collect.set_defaults(run=cmd_collect)
 
@@ -499,22 +537,23 @@ def _parser() -> argparse.ArgumentParser:
     record.add_argument("--symbol", action="append", required=True, help="repeat for several symbols")
     record.add_argument("--trades", action="store_true", help="record trades")
     record.add_argument("--book", action="store_true", help="record order-book updates")
-    record.add_argument("--out", type=Path, required=True, help="the recording directory")
-    record.add_argument("--depth", type=int, default=20, help="book levels per side")
-    record.add_argument("--flush-interval", type=float, default=1.0, help="seconds; a kill loses at most this")
-    record.add_argument("--max-segment-bytes", type=int, help="also rotate a segment once this big")
+    record.add_argument("--out", type=output_dir, required=True, help="the recording directory")
+    record.add_argument("--depth", type=positive_int, default=20, help="book levels per side")
+    record.add_argument("--flush-interval", type=positive_float, default=1.0,
+                        help="seconds; a kill loses at most this")
+    record.add_argument("--max-segment-bytes", type=positive_int, help="also rotate a segment once this big")
     _add_exchange_options(record)
     record.set_defaults(run=cmd_record)
 
     replay = command("replay", "re-run a strategy on a live run's event log and compare bit for bit")
-    replay.add_argument("log", type=Path, help="the event log a live run wrote")
-    replay.add_argument("strategy_file", type=Path, help="a Python file defining the bt.Strategy subclass")
+    replay.add_argument("log", type=existing_file, help="the event log a live run wrote")
+    replay.add_argument("strategy_file", type=existing_file, help="a Python file defining the bt.Strategy subclass")
     replay.add_argument("--strategy", help="class name, when the file defines several")
     replay.set_defaults(run=cmd_replay)
 
     ctl = command("ctl", "send stop, pause, resume or flatten to a running strategy")
     ctl.add_argument("command", choices=("stop", "pause", "resume", "flatten"), help="what to tell the run")
-    ctl.add_argument("--bus", help="the Redis server the run listens on, redis://HOST:PORT")
+    ctl.add_argument("--bus", type=redis_url, help="the Redis server the run listens on, redis://HOST:PORT")
     ctl.add_argument("--run", dest="run_name", help="the run's name (with --bus)")
     ctl.add_argument("--socket", type=Path, help="the run's local control socket")
     ctl.set_defaults(run=cmd_ctl)
@@ -522,16 +561,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a ``btchannels`` command; its exit status (see ``cli_errors`` for the errors')."""
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     args.extra = extra
     if args.extra and args.command != "bench":
         parser.error(f"unrecognized arguments: {' '.join(args.extra)}")
-    try:
-        return args.run(args)
-    except (SourceError, BookError, FileNotFoundError) as error:  # bad input, named in the message
-        print(f"btchannels: {error}", file=sys.stderr)
-        return 2
+    return report_errors(lambda: args.run(args), getattr(args, "strategy_file", None))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-__all__ = ["missing_extra"]
+__all__ = ["EXTRA_OF", "install_hint", "missing_extra"]
+
+# the extra of pyproject.toml that brings each optional top-level package (the first one
+# listing it, for a package in several)
+EXTRA_OF = {
+    "ccxt": "live", "aiohttp": "live", "matplotlib": "plot", "pandas": "sweep", "dask": "sweep",
+    "distributed": "sweep", "tqdm": "sweep", "redis": "bus", "hiredis": "bus", "msgpack": "bus",
+    "nautilus_trader": "peers", "hftbacktest": "peers", "numba": "fast",
+}
+
+
+def install_hint(extra: str) -> str:
+    """How to install an extra: ``pip install 'backtrader-channels[plot]'``."""
+    return f"pip install 'backtrader-channels[{extra}]'"
 
 
 def missing_extra(extra: str, what: str, error: ImportError) -> ImportError:
@@ -10,5 +23,5 @@ def missing_extra(extra: str, what: str, error: ImportError) -> ImportError:
     brings the missing package: ``the chart needs matplotlib: pip install
     'backtrader-channels[plot]'``."""
     module = (error.name or "").partition(".")[0] or "an optional package"
-    needs = "need" if what.endswith("s") and not what.endswith("ss") else "needs"
-    return ImportError(f"{what} {needs} {module}: pip install 'backtrader-channels[{extra}]'", name=error.name)
+    plural = what.endswith("s") and not what.endswith(("ss", "us"))  # "the live feeds", not "the Redis bus"
+    return ImportError(f"{what} {'need' if plural else 'needs'} {module}: {install_hint(extra)}", name=error.name)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TextIO
 
+from .cli_errors import UserError
 from .testing import FakeBinance
 from .testing.exchange import FakeExchange
 
@@ -112,8 +113,8 @@ def serve_fake_exchange(
     try:
         server = (exchange or FakeBinance(spot, perpetuals=perpetuals, price=price, port=port, seed=seed)).start()
     except OSError as error:
-        raise SystemExit(f"btchannels fake-exchange: cannot listen on 127.0.0.1 port {port} "
-                         f"({error.strerror}); choose another with --port, or --port 0 for any free one") from None
+        raise UserError("--port", f"cannot listen on 127.0.0.1 port {port} ({error.strerror}); choose another "
+                                  "with --port, or --port 0 for any free one") from None
     trade_batch, book_batch = max(1, round(trade_rate)), max(1, round(book_rate))
     streams = [_stream(stop, lambda: server.send_trades(symbol, trade_batch, rate=trade_rate, timeout=_WAIT))]
     if book_rate:

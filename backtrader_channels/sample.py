@@ -16,8 +16,10 @@ so every number written is an exact decimal. The model, in the order it is built
 
 from __future__ import annotations
 
+import errno
+import math
 from dataclasses import dataclass
-from os import PathLike
+from os import PathLike, fspath
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +78,7 @@ def generate_sample(
 ) -> SampleFiles:
     """Write the sample market of ``sample_market`` to ``out_dir`` (created if needed)."""
     if Path(out_dir).exists() and not Path(out_dir).is_dir():
-        raise NotADirectoryError(f"{out_dir}: not a folder (the sample is written into a folder)")
+        raise NotADirectoryError(errno.ENOTDIR, "not a folder (the sample is written into a folder)", fspath(out_dir))
     files = _sample_files(out_dir, symbol)
     trades, book = sample_market(
         seed=seed, duration=duration, start=start, levels=levels, symbol=symbol
@@ -108,8 +110,9 @@ def sample_market(
     ``symbol`` only names the files of ``generate_sample``; the market is the same.
     """
     del symbol
-    if duration <= 0 or levels < 1:
-        raise ValueError("duration must be positive and levels at least 1")
+    if not (math.isfinite(duration) and duration > 0) or levels < 1:
+        raise ValueError(f"duration must be a positive number of seconds and levels at least 1, "
+                         f"got {duration!r} and {levels!r}")
     rng = np.random.default_rng(seed)
     start_ns, span_ns = round(start * 1e9), round(duration * 1e9)
     n_updates = -(-span_ns // UPDATE_NS)

@@ -161,7 +161,7 @@ def test_a_chart_without_matplotlib_names_the_plot_extra_after_the_summary(tmp_p
         from backtrader_channels.cli import main
         sys.exit(main(["backtest", "buy_once.py", "--ticks", {str(ticks)!r}, "--chart", "run.png"]))
     """, cwd=tmp_path, blocked=("matplotlib",))
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert "trades closed" not in done.stderr and "fills" in done.stdout  # the summary came first
     assert done.stderr.strip() == "btchannels: the chart needs matplotlib: pip install 'backtrader-channels[plot]'"
     assert not (tmp_path / "run.png").exists()

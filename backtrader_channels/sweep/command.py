@@ -6,6 +6,15 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..cli_errors import (
+    UserError,
+    existing_file,
+    non_negative_float,
+    output_dir,
+    positive_float,
+    positive_int,
+)
+
 if TYPE_CHECKING:  # the command's parser is built at every btchannels start: keep it light
     from .api import SweepResult
 
@@ -33,7 +42,7 @@ def parse_param(text: str) -> tuple[str, list[Any]]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("strategy_file", type=Path, help="a Python file defining the bt.Strategy subclass")
+    parser.add_argument("strategy_file", type=existing_file, help="a Python file defining the bt.Strategy subclass")
     parser.add_argument("--ticks", action="append", required=True,
                         help="trade files of a symbol, one per day (a glob in quotes, a path or URL); "
                              "repeat with --symbol for several symbols")
@@ -47,25 +56,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "run per range, a row per day) instead of starting each day flat")
     parser.add_argument("--scheduler", help="a Dask scheduler address (tcp://HOST:8786), or 'serial' for "
                                             "this process; default: a local cluster, one worker per core")
-    parser.add_argument("--workers", type=int, help="workers of the local cluster (default: one per core)")
+    parser.add_argument("--workers", type=positive_int, help="workers of the local cluster (default: one per core)")
     parser.add_argument("--strategy", help="class name, when the file defines several")
-    parser.add_argument("--cash", type=float, default=10_000.0, help="starting cash of each job, in the quote currency")
-    parser.add_argument("--commission", type=float, default=0.001,
+    parser.add_argument("--cash", type=positive_float, default=10_000.0, help="starting cash of each job, in the quote currency")
+    parser.add_argument("--commission", type=non_negative_float, default=0.001,
                         help="fee per fill as a fraction of its value, 0.001 = 0.1%%")
     parser.add_argument("--format", help="trade file format, when detection cannot tell")
-    parser.add_argument("--out", type=Path, default=Path("btchannels-output") / "sweep",
+    parser.add_argument("--out", type=output_dir, default=Path("btchannels-output") / "sweep",
                         help="where sweep.parquet, sweep.csv and heatmap.png go")
     parser.add_argument("--heatmap", help="the two parameters of the heatmap, X,Y (default: the first two)")
-    parser.add_argument("--top", type=int, default=5, help="how many of the best parameter sets to print")
+    parser.add_argument("--top", type=positive_int, default=5, help="how many of the best parameter sets to print")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
 def _by_symbol(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, str] | None]:
     symbols = args.symbol or ["BTC/USDT"]
     if len(symbols) != len(args.ticks):
-        raise SystemExit(f"btchannels: {len(args.ticks)} --ticks need as many --symbol (got {len(symbols)})")
+        raise UserError("--symbol", f"{len(args.ticks)} --ticks need as many --symbol (got {len(symbols)})")
     if args.book and len(args.book) != len(args.ticks):
-        raise SystemExit("btchannels: give one --book per --ticks, or none")
+        raise UserError("--book", "give one --book per --ticks, or none")
     return dict(zip(symbols, args.ticks)), dict(zip(symbols, args.book)) if args.book else None
 
 
@@ -89,12 +98,14 @@ def report(result: SweepResult, top: int) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from ..strategy_file import load_strategy
     from .api import sweep
 
     ticks, books = _by_symbol(args)
     heatmap = tuple(args.heatmap.split(",")) if args.heatmap else None
     if heatmap is not None and len(heatmap) != 2:
-        raise SystemExit(f"btchannels: --heatmap takes two parameter names X,Y, got {args.heatmap!r}")
+        raise UserError("--heatmap", f"takes two parameter names X,Y, got {args.heatmap!r}")
+    load_strategy(args.strategy_file, args.strategy)  # a file without its strategy: one error, not a failed row per job
     result = sweep(
         args.strategy_file if args.strategy is None else f"{args.strategy_file}:{args.strategy}",
         dict(args.param), ticks, books=books, per_day=args.per_day, carry=args.carry, cash=args.cash,

@@ -9,7 +9,6 @@ import sys
 import threading
 
 import backtrader as bt
-import pytest
 
 from backtrader_channels.bus import BusFeed, add_control
 from backtrader_channels.cli import main
@@ -74,5 +73,5 @@ def test_collector_process_feeds_a_strategy_through_redis(redis_server):
 
 
 def test_ctl_needs_a_destination(capsys):
-    with pytest.raises(SystemExit, match="give --bus URL --run NAME, or --socket PATH"):
-        main(["ctl", "stop"])
+    assert main(["ctl", "stop"]) == 2
+    assert capsys.readouterr().err == "btchannels: ctl: give --bus URL --run NAME, or --socket PATH\n"

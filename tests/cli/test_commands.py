@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from backtrader_channels.cli import main
 from backtrader_channels.sources import open_trades
 from tests.conftest import T0, write_trades_csv
@@ -61,12 +59,13 @@ def test_backtest_runs_a_strategy_file_with_the_given_money(tmp_path, capsys):
     assert chart.is_file()
 
 
-def test_backtest_reports_a_missing_strategy_class(tmp_path):
+def test_backtest_reports_a_missing_strategy_class(tmp_path, capsys):
     empty = tmp_path / "empty.py"
     empty.write_text("x = 1\n")
     ticks = write_trades_csv(tmp_path / "t.csv", [(T0, 1.0, 1, "buy")])
-    with pytest.raises(SystemExit, match="defines 0 strategy classes"):
-        main(["backtest", str(empty), "--ticks", str(ticks)])
+    assert main(["backtest", str(empty), "--ticks", str(ticks)]) == 2
+    assert capsys.readouterr().err == (f"btchannels: {empty} defines 0 strategy classes (none); "
+                                       "choose one with --strategy\n")
 
 
 def test_bad_file_gives_a_one_line_error_naming_file_line_and_field(tmp_path, capsys):

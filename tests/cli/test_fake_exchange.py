@@ -121,7 +121,7 @@ def test_fake_exchange_refuses_a_port_in_use(fake_exchange):
     process, banner = fake_exchange
     port = re.search(r"http://127\.0\.0\.1:(\d+)", banner).group(1)
     second = subprocess.run([*CLI, "fake-exchange", "--port", port], capture_output=True, text=True, timeout=60)
-    assert second.returncode == 1
+    assert second.returncode == 2
     assert f"cannot listen on 127.0.0.1 port {port}" in second.stderr
     assert "Traceback" not in second.stderr
 
@@ -157,4 +157,4 @@ def test_live_with_the_ccxt_broker_trades_at_the_fake_exchanges_account(trading_
 def test_balance_and_keys_need_trading(tmp_path):
     refused = subprocess.run([*CLI, "fake-exchange", "--port", "0", "--balance", "USDT=5"],
                              capture_output=True, text=True, timeout=60)
-    assert refused.returncode == 1 and "--balance and --keys go with --trading" in refused.stderr
+    assert refused.returncode == 2 and refused.stderr == "btchannels: --balance and --keys: go with --trading\n"

@@ -64,9 +64,11 @@ def test_a_live_run_stopped_over_its_socket_logs_events_that_replay_identically(
     assert "identical" in replayed.stdout
 
 
-def test_live_control_over_the_bus_needs_the_run_name():
-    done = btchannels("live", "strategy.py", "--bus", "redis://127.0.0.1:1")
-    assert done.returncode == 1 and "--bus needs --run, the run's name for control commands" in done.stderr
+def test_live_control_over_the_bus_needs_the_run_name(tmp_path):
+    strategy = tmp_path / "strategy.py"
+    strategy.write_text(STRATEGY_FILE)
+    done = btchannels("live", str(strategy), "--bus", "redis://127.0.0.1:1")
+    assert done.returncode == 2 and done.stderr == "btchannels: --bus: needs --run, the run's name for control commands\n"
 
 
 SLOW_STRATEGY_FILE = '''

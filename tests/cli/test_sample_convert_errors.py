@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from backtrader_channels.cli import main
+from backtrader_channels.sample import generate_sample
 from backtrader_channels.sources import SourceError, open_book, open_trades
 from tests.conftest import T0, write_trades_csv
 
@@ -21,11 +22,14 @@ def run(capsys, *argv: str) -> tuple[int, str]:
 def test_sample_out_naming_an_existing_file(tmp_path: Path, capsys) -> None:
     taken = tmp_path / "taken"
     taken.write_text("keep me\n")
-    assert run(capsys, "sample", "--out", str(taken)) == (
-        2, f"btchannels: {taken}: not a folder (the sample is written into a folder)\n"
-    )
-    assert run(capsys, "sample", "--out", str(taken / "sub")) == (2, f"btchannels: {taken / 'sub'}: Not a directory\n")
+    for out in (taken, taken / "sub"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["sample", "--out", str(out)])
+        assert exit_.value.code == 2
+        assert capsys.readouterr().err.endswith(f"error: argument --out: {taken}: a file, not a folder\n")
     assert taken.read_text() == "keep me\n"
+    with pytest.raises(NotADirectoryError, match="not a folder \\(the sample is written into a folder\\)"):
+        generate_sample(taken)
 
 
 def test_convert_to_a_bad_suffix_or_missing_folder(tmp_path: Path, capsys) -> None:

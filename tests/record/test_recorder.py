@@ -109,10 +109,12 @@ def test_size_rotation_and_a_missing_recording(tmp_path):
         open_book(tmp_path)
 
 
-def test_cli_asks_for_what_to_record_and_for_an_existing_log(tmp_path):
+def test_cli_asks_for_what_to_record_and_for_an_existing_log(tmp_path, capsys):
     from backtrader_channels.cli import main
 
-    with pytest.raises(SystemExit, match="btchannels record: choose --trades and/or --book"):
-        main(["record", "--symbol", SYMBOL, "--out", str(tmp_path)])
-    with pytest.raises(SystemExit, match="event log not found: .*missing.events"):
+    assert main(["record", "--symbol", SYMBOL, "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == "btchannels: record: choose --trades and/or --book\n"
+    with pytest.raises(SystemExit) as exit_:
         main(["replay", str(tmp_path / "missing.events"), str(tmp_path / "strategy.py")])
+    assert exit_.value.code == 2
+    assert f"argument log: {tmp_path / 'missing.events'}: no such file" in capsys.readouterr().err

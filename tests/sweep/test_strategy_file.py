@@ -40,11 +40,12 @@ def test_a_file_gives_the_strategy_asked_for_or_says_what_is_wrong(tmp_path):
         load_strategy(missing)
 
 
-def test_the_command_line_exits_with_the_one_line_error(tmp_path):
-    missing = tmp_path / "missing.py"
-    with pytest.raises(SystemExit) as exit_:
-        main(["backtest", str(missing), "--ticks", str(tmp_path / "t.csv")])
-    assert exit_.value.code == f"btchannels: strategy file not found: {missing}"
+def test_the_command_line_exits_with_the_one_line_error(tmp_path, capsys):
+    empty = tmp_path / "empty.py"
+    empty.write_text("x = 1\n")
+    assert main(["sweep", str(empty), "--ticks", str(tmp_path / "t.csv"), "--scheduler", "serial"]) == 2
+    assert capsys.readouterr().err == (f"btchannels: {empty} defines 0 strategy classes (none); "
+                                       "choose one with --strategy\n")
 
 
 def test_a_sweep_job_whose_file_has_no_strategy_becomes_failed_rows(tmp_path, btc_days):
