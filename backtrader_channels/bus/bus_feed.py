@@ -20,7 +20,7 @@ It reads one stream (kind and symbol) through a Redis consumer group and pushes 
   ``'latest'`` group, trimmed before the group's first read of that collector.
 - Reset: Redis restarted without its data (or from an older snapshot) while this feed ran or
   waited to reconnect. Seen as the group gone (NOGROUP, or new at a reconnect) or the
-  stream's last id below the last entry taken. What the feed had not read then is counted in
+  group's last delivered id below the last entry this feed took. What the feed had not read then is counted in
   ``stats.lost_in_reset``: on a trade stream the trade ids between the last trade taken and
   the first one after the reset, less what the new stream itself trimmed before this feed
   read it (XINFO STREAM ``entries-added - length``, Redis >= 7: counted as ``trimmed``);
@@ -147,8 +147,8 @@ class BusFeed(RedisFeed):
             self._joined = True
         elif await self._create_group(connection, "0"):
             await self._reset(connection, "the consumer group is gone", new_stream=True)
-        elif _entry_id(await self._last_generated(connection)) < self._last_id:
-            await self._reset(connection, "the stream's ids went back", new_stream=False)
+        elif _entry_id(await self._last_delivered(connection)) < self._last_id:
+            await self._reset(connection, "the group's last id went back", new_stream=False)
         stored = {key.decode(): int(value) for key, value in (await connection.hgetall(seen)).items()}
         self._owed_since = stored.pop(CREATED, 0)
         for source, seq in stored.items():
@@ -222,8 +222,11 @@ class BusFeed(RedisFeed):
         log.warning("%r: %s: Redis lost data (restarted without it?); what this consumer had not read is "
                     "counted in lost_in_reset", self, why)
 
-    async def _last_generated(self, connection: Any) -> bytes:
-        return (await connection.xinfo_stream(self.stream))["last-generated-id"]
+    async def _last_delivered(self, connection: Any) -> bytes:
+        """The id of the last entry the group handed out: below one this feed took, Redis went
+        back to an older state (restarted from an older snapshot)."""
+        groups = await connection.xinfo_groups(self.stream)
+        return next(group["last-delivered-id"] for group in groups if group["name"] == self.group.encode())
 
     def _count_reset_loss(self, lost: int) -> None:
         """Of ``lost`` (trades or entries) across a reset, what the new stream trimmed is
