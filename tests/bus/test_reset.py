@@ -55,11 +55,12 @@ EXTRA = 250  # with ``snapshot``: trades the consumer takes after Redis saved th
 
 
 def run_through_a_restart(server: RedisServer, tmp_path: Path, *, maxlen_after: int | None = None,
-                          snapshot: bool = False) -> tuple[list[int], dict]:
+                          snapshot: bool = False, restart: bool = True) -> tuple[list[int], dict]:
     """Publish FIRST trades (the consumer takes them), freeze the consumer, publish WHILE_DOWN,
     kill -9 Redis and start it again, publish AFTER, let the consumer go on until it has the
     last trade: the ids it took and its stats. ``snapshot``: Redis saves an RDB snapshot after
-    FIRST (and restarts from it), then EXTRA more trades are published and taken."""
+    FIRST (and restarts from it), then EXTRA more trades are published and taken. Without
+    ``restart`` Redis runs on: only its retention (``maxlen_after``) takes anything away."""
     script, log, stats_path = tmp_path / "consumer.py", tmp_path / "ids.log", tmp_path / "stats.json"
     script.write_text(CONSUMER)
     before = FIRST + (EXTRA if snapshot else 0)  # taken before the freeze
@@ -80,8 +81,9 @@ def run_through_a_restart(server: RedisServer, tmp_path: Path, *, maxlen_after: 
         consumer.send_signal(signal.SIGSTOP)
         wait_until(lambda: stopped(consumer.pid))  # not one more read
         publisher.publish(sent[before:before + WHILE_DOWN])
-        server.kill()
-        server.start()
+        if restart:
+            server.kill()
+            server.start()
         publisher.maxlen = maxlen_after
         publisher.publish(sent[before + WHILE_DOWN:])
         consumer.send_signal(signal.SIGCONT)
@@ -146,3 +148,13 @@ def test_a_restart_from_an_older_snapshot_counts_what_came_after_it(redis_server
     assert taken == ids(0, before + handed) + ids(before + WHILE_DOWN, AFTER)
     assert stats == {"trades": before + handed + AFTER, "lost_in_reset": WHILE_DOWN - handed, "trimmed": 0,
                      "missed_trades": 0, "duplicates": 0, "resets": 1, "bad_messages": 0}
+
+
+def test_trades_the_retention_trimmed_are_trimmed_not_also_missed(redis_server, tmp_path):
+    taken, stats = run_through_a_restart(redis_server, tmp_path, maxlen_after=100, restart=False)
+    handed = handed_before_the_freeze(taken)
+    kept = len(taken) - FIRST - handed
+    assert 100 <= kept < AFTER
+    assert taken == ids(0, FIRST + handed) + ids(FIRST + WHILE_DOWN + AFTER - kept, kept)
+    assert stats == {"trades": FIRST + handed + kept, "lost_in_reset": 0, "trimmed": WHILE_DOWN - handed + AFTER - kept,
+                     "missed_trades": 0, "duplicates": 0, "resets": 0, "bad_messages": 0}
