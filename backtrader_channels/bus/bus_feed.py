@@ -226,7 +226,8 @@ class BusFeed(RedisFeed):
         """The id of the last entry the group handed out: below one this feed took, Redis went
         back to an older state (restarted from an older snapshot)."""
         groups = await connection.xinfo_groups(self.stream)
-        return next(group["last-delivered-id"] for group in groups if group["name"] == self.group.encode())
+        mine = self.group.encode()
+        return next((group["last-delivered-id"] for group in groups if group["name"] == mine), b"0-0")
 
     def _count_reset_loss(self, lost: int) -> None:
         """Of ``lost`` (trades or entries) across a reset, what the new stream trimmed is

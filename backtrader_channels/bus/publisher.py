@@ -197,10 +197,16 @@ def collect(
     feeds = market_feeds(exchange_id, symbols, queue, trades=trades, book=book, config=config, depth=depth,
                          purpose="collect")
     publisher = BusPublisher(url, maxlen=maxlen, buffer=buffer)
-    # each batch waits for Redis no more than a poll: the loop keeps its eye on stop and duration
+
+    # Redis gets a quarter of a second at a time: the loop keeps its eye on stop and duration
+    def publish(batch: list[Event]) -> None:
+        publisher.publish(batch, timeout=0.25)
+
+    def keep_sending() -> None:  # what waits for Redis goes on being retried while no event comes
+        publisher.flush(0.25)
+
     try:
-        pump_feeds(feeds, queue, lambda batch: publisher.publish(batch, timeout=0.25), duration=duration, stop=stop,
-                   tick=lambda: publisher.flush(0.25))
+        pump_feeds(feeds, queue, publish, duration=duration, stop=stop, tick=keep_sending)
     finally:
         publisher.close(grace)
     if not publisher.reached:
