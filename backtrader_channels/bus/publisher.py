@@ -147,8 +147,12 @@ class BusPublisher:
                 "bus publisher: %s; buffering (%d entries), retrying in %.2f s", error, len(self._pending), delay)
 
     def close(self, timeout: float = 0.0) -> None:
-        """Send what is buffered for up to ``timeout`` seconds, count what is left as dropped
-        (``bus_down``), and close the connection."""
+        """Send what is buffered for up to ``timeout`` seconds (one attempt, at once, if Redis
+        was away at the last one), count what is left as dropped (``bus_down``), and close the
+        connection."""
+        if self._failures:
+            self._retry_at = 0.0
+            timeout = 0.0
         self.flush(timeout)
         if not self.reached and not self._pending:
             try:  # nothing was ever sent: is Redis there at all?
