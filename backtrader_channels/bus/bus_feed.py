@@ -20,8 +20,9 @@ It reads one stream (kind and symbol) through a Redis consumer group and pushes 
   ``'latest'`` group, trimmed before the group's first read of that collector.
 - Reset: Redis restarted without its data (or from an older snapshot) while this feed ran or
   waited to reconnect. Seen as the group gone (NOGROUP, or new at a reconnect) or the
-  group's last delivered id below the last entry this feed took. What the feed had not read then is counted in
-  ``stats.lost_in_reset``: on a trade stream the trade ids between the last trade taken and
+  group's last delivered id below the last entry this feed took. What the feed had not
+  read then is counted in ``stats.lost_in_reset`` (a feed started after the reset cannot
+  know it: its progress was in Redis): on a trade stream the trade ids between the last trade taken and
   the first one after the reset, less what the new stream itself trimmed before this feed
   read it (XINFO STREAM ``entries-added - length``, Redis >= 7: counted as ``trimmed``);
   on other streams the collector's entry numbers in between. Those trades are not also
@@ -278,7 +279,7 @@ class BusFeed(RedisFeed):
                 data = decode(fields[b"d"], self.symbol)
                 if type(data) not in kind_of(self.channel_type).events:
                     raise CodecError(f"a {type(data).__name__} on a {self.channel_type} stream", "wrong_kind")
-                cause = refusal(data)
+                cause = _refusal(data)
                 if cause is not None:
                     if type(data) is TickEvent and type(data.trade_id) is int:
                         self._take_trade_id(data.trade_id)  # that trade, bad: not also a missed one
@@ -396,7 +397,7 @@ def _number_problem(value: Any, cause: str, *, zero_ok: bool) -> str | None:
     return None if value > 0 or (zero_ok and value == 0) else cause
 
 
-def refusal(data: Any) -> str | None:
+def _refusal(data: Any) -> str | None:
     """Why a trade or book update off the bus is unusable (a cause name of
     testing/adversarial.py), or None. Times are finite numbers >= 0, prices > 0, a trade's
     size > 0, a level's size >= 0 (0 removes the level); ids are ints, strings or None."""
