@@ -20,13 +20,13 @@ It reads one stream (kind and symbol) through a Redis consumer group and pushes 
   ``'latest'`` group, trimmed before the group's first read of that collector.
 - Reset: Redis restarted without its data (or from an older snapshot) while this feed ran or
   waited to reconnect. Seen as the group gone (NOGROUP, or new at a reconnect) or the
-  group's last delivered id below the last entry this feed took. What the feed had not
-  read then is counted in ``stats.lost_in_reset`` (a feed started after the reset cannot
-  know it: its progress was in Redis): on a trade stream the trade ids between the last trade taken and
-  the first one after the reset, less what the new stream itself trimmed before this feed
-  read it (XINFO STREAM ``entries-added - length``, Redis >= 7: counted as ``trimmed``);
-  on other streams the collector's entry numbers in between. Those trades are not also
-  ``missed_trades``; neither are the trades of trimmed entries.
+  group's last delivered id below the last entry this feed took. What the feed had not read
+  then is counted in ``stats.lost_in_reset``: on a trade stream the trade ids between the
+  last trade taken and the first one after the reset, less what the new stream itself
+  trimmed before this feed read it (XINFO STREAM ``entries-added - length``, Redis >= 7:
+  counted as ``trimmed``); on other streams the collector's entry numbers in between. Those
+  trades are not also ``missed_trades``; neither are the trades of trimmed entries. A feed
+  started after the reset cannot know what it missed: its progress was in Redis.
 - Bad entries (not this schema, another kind, a price or size that is not a positive
   number) are skipped, acknowledged and counted once in ``stats.bad_messages`` and by cause
   in ``stats.bad_entries``. A bad trade whose id is readable counts as that trade, not also
