@@ -281,13 +281,16 @@ def _market_feed_options(args: argparse.Namespace, command: str) -> dict[str, An
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from .bus import collect
+    from .bus import BusUnreachable, collect
     from .record.pump import stop_on_signals
 
     options = _market_feed_options(args, "collect")
-    with stop_on_signals() as stop:
-        publisher = collect(args.bus, args.symbol, maxlen=args.maxlen, stop=stop, **options)
-    print(f"published {publisher.published:,} events ({publisher.reconnects} reconnects to Redis)")
+    try:
+        with stop_on_signals() as stop:
+            publisher = collect(args.bus, args.symbol, maxlen=args.maxlen, buffer=args.buffer, stop=stop, **options)
+    except BusUnreachable as error:  # nothing published: a user error (the URL, or Redis not running)
+        raise UserError("collect", str(error)) from error
+    print(publisher.summary())
     return 0
 
 
@@ -530,6 +533,7 @@ def _parser() -> argparse.ArgumentParser:
     collect.add_argument("--book", action="store_true", help="publish order-book updates")
     collect.add_argument("--depth", type=positive_int, default=20, help="book levels per side")
     collect.add_argument("--maxlen", type=positive_int, default=1_000_000, help="entries each stream keeps (about)")
+    collect.add_argument("--buffer", type=positive_int, default=100_000, help="events kept while Redis is away (more: dropped)")
     _add_exchange_options(collect)
     collect.set_defaults(run=cmd_collect)
 

@@ -10,12 +10,12 @@ from importlib import import_module
 from typing import Any
 
 __all__ = [
-    "BusFeed", "BusPublisher", "BusStats", "ControlFeed", "ControlSocket",
+    "BusFeed", "BusPublisher", "BusStats", "BusUnreachable", "ControlFeed", "ControlSocket",
     "add_control", "collect", "send_command", "send_local",
 ]
 
 _HOMES = {
-    "BusFeed": "bus_feed", "BusStats": "bus_feed", "BusPublisher": "publisher", "collect": "publisher",
+    "BusFeed": "bus_feed", "BusStats": "bus_feed", "BusPublisher": "publisher", "BusUnreachable": "publisher", "collect": "publisher",
     "ControlFeed": "commands", "ControlSocket": "commands",
     "add_control": "commands", "send_command": "commands", "send_local": "commands",
 }

@@ -18,14 +18,29 @@ It reads one stream (kind and symbol) through a Redis consumer group and pushes 
   the start of a collector's numbers that began after the group was created (or any, with
   ``start='earliest'``). Not counted: entries of a collector that started before a
   ``'latest'`` group, trimmed before the group's first read of that collector.
+- Reset: Redis restarted without its data (or from an older snapshot) while this feed ran or
+  waited to reconnect. Seen as the group gone (NOGROUP, or new at a reconnect) or the
+  group's last delivered id below the last entry this feed took. What the feed had not read
+  then is counted in ``stats.lost_in_reset``: on a trade stream the trade ids between the
+  last trade taken and the first one after the reset, less what the new stream itself
+  trimmed before this feed read it (XINFO STREAM ``entries-added - length``, Redis >= 7:
+  counted as ``trimmed``); on other streams the collector's entry numbers in between. Those
+  trades are not also ``missed_trades``; neither are the trades of trimmed entries. A feed
+  started after the reset cannot know what it missed: its progress was in Redis.
+- Bad entries (not this schema, another kind, a price or size that is not a positive
+  number) are skipped, acknowledged and counted once in ``stats.bad_messages`` and by cause
+  in ``stats.bad_entries``. A bad trade whose id is readable counts as that trade, not also
+  as a missed one.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import time
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,10 +62,13 @@ CREATED = "__created__"  # field of the seen hash: when the group started owing 
 
 @dataclass(frozen=True)
 class BusStats(FeedStats):
-    """FeedStats plus ``trimmed``: entries the stream dropped (MAXLEN) before this consumer
-    read them. Latencies here are bus latencies: collector receive to consumer receive."""
+    """FeedStats plus what the bus lost, by cause. Latencies here are bus latencies:
+    collector receive to consumer receive."""
 
-    trimmed: int
+    trimmed: int  # entries the stream dropped (MAXLEN) before this consumer read them
+    lost_in_reset: int  # trades (entries, on other streams) Redis lost restarting without them
+    resets: int  # times Redis was found to have lost the stream or the group
+    bad_entries: Mapping[str, int]  # entries skipped, by cause (their total is in bad_messages)
 
 
 class BusFeed(RedisFeed):
@@ -90,6 +108,15 @@ class BusFeed(RedisFeed):
         self.block_ms = block_ms
         self.ack = ack
         self.trimmed = 0
+        self.lost_in_reset = 0
+        self.resets = 0
+        self.bad_entries: Counter[str] = Counter()
+        self._by_trade_ids = kind == "tick"  # a reset's loss is counted by trade id here
+        self._joined = False  # the group existed in an earlier session: missing now means a reset
+        self._last_id = (0, 0)  # the highest entry id taken
+        self._reset_budget: int | None = None  # a reset not yet accounted: entries its new stream trimmed
+        self._entry_gap = 0  # entries trimmed just before the one in hand
+        self._explained = 0  # trade ids skipped over that the bus lost (trimmed, reset): not missed
         self._last_seq: dict[str, int] = {}  # per collector: the last entry number taken
         self._entries: dict[int, tuple[bytes, str | None, int]] = {}  # id(event) -> entry id, source, number
         self._handled: deque[tuple[bytes, str | None, int]] = deque()  # handled, to acknowledge
@@ -110,12 +137,19 @@ class BusFeed(RedisFeed):
 
     @property
     def stats(self) -> BusStats:
-        return BusStats(**vars(self._counters.snapshot()), trimmed=self.trimmed)
+        return BusStats(**vars(self._counters.snapshot()), trimmed=self.trimmed, lost_in_reset=self.lost_in_reset,
+                        resets=self.resets, bad_entries=dict(self.bad_entries))
 
     async def _session(self, connection: Any) -> None:
         seen = seen_key(self.stream, self.group)
-        if await self._create_group(connection, self.start_id):
-            await connection.hset(seen, CREATED, time.time_ns() if self.start_id == "$" else 0)
+        if not self._joined:
+            if await self._create_group(connection, self.start_id):
+                await connection.hset(seen, CREATED, time.time_ns() if self.start_id == "$" else 0)
+            self._joined = True
+        elif await self._create_group(connection, "0"):
+            await self._reset(connection, "the consumer group is gone", new_stream=True)
+        elif _entry_id(await self._last_delivered(connection)) < self._last_id:
+            await self._reset(connection, "the group's last id went back", new_stream=False)
         stored = {key.decode(): int(value) for key, value in (await connection.hgetall(seen)).items()}
         self._owed_since = stored.pop(CREATED, 0)
         for source, seq in stored.items():
@@ -137,9 +171,8 @@ class BusFeed(RedisFeed):
             except ResponseError as error:
                 if "NOGROUP" not in str(error):
                     raise
-                log.warning("%r: the group is gone (Redis lost its data?); recreating it", self)
                 await self._create_group(connection, "0")
-                await connection.hset(seen_key(self.stream, self.group), mapping={CREATED: 0, **self._acked_seq})
+                await self._reset(connection, "the consumer group is gone", new_stream=True)
                 cursor = "0"
                 continue
             self._failures = 0
@@ -171,6 +204,43 @@ class BusFeed(RedisFeed):
         for entry_id, _, _ in taken:
             done.popleft()
             in_flight.discard(entry_id)
+
+    async def _reset(self, connection: Any, why: str, *, new_stream: bool) -> None:
+        """Redis lost data this feed had not read: count it at the next entry (or trade).
+
+        ``new_stream``: the group was created again at the stream's start, so the entries
+        this stream added and no longer holds were trimmed before this feed could read them.
+        """
+        self.resets += 1
+        budget = 0
+        if new_stream:
+            info = await connection.xinfo_stream(self.stream)
+            added = info.get("entries-added")  # Redis >= 7
+            budget = max(0, added - info["length"]) if added is not None else 0
+        self._reset_budget = budget
+        self._owed_since = 0
+        await connection.hset(seen_key(self.stream, self.group), mapping={CREATED: 0, **self._acked_seq})
+        log.warning("%r: %s: Redis lost data (restarted without it?); what this consumer had not read is "
+                    "counted in lost_in_reset", self, why)
+
+    async def _last_delivered(self, connection: Any) -> bytes:
+        """The id of the last entry the group handed out: below one this feed took, Redis went
+        back to an older state (restarted from an older snapshot)."""
+        groups = await connection.xinfo_groups(self.stream)
+        mine = self.group.encode()
+        return next((group["last-delivered-id"] for group in groups if group["name"] == mine), b"0-0")
+
+    def _count_reset_loss(self, lost: int) -> None:
+        """Of ``lost`` (trades or entries) across a reset, what the new stream trimmed is
+        ``trimmed``; the rest Redis lost."""
+        budget = self._reset_budget or 0
+        trimmed = min(lost, budget)
+        self.trimmed += trimmed
+        self.lost_in_reset += lost - trimmed
+        self._reset_budget = None
+        if lost:
+            log.warning("%r: %d lost in the reset, %d trimmed by the new stream (%d lost in all)",
+                        self, lost - trimmed, trimmed, self.lost_in_reset)
 
     async def _create_group(self, connection: Any, start_id: str) -> bool:
         """True if the group is new, False if it exists (then it resumes)."""
@@ -208,11 +278,17 @@ class BusFeed(RedisFeed):
             try:
                 data = decode(fields[b"d"], self.symbol)
                 if type(data) not in kind_of(self.channel_type).events:
-                    raise CodecError(f"a {type(data).__name__} on a {self.channel_type} stream")
-            except (CodecError, KeyError) as error:
-                counters.bad_messages += 1
-                log.warning("%r: skipped a bad entry: %s", self, error)
-                done.append(entry)
+                    raise CodecError(f"a {type(data).__name__} on a {self.channel_type} stream", "wrong_kind")
+                cause = _refusal(data)
+                if cause is not None:
+                    if type(data) is TickEvent and type(data.trade_id) is int:
+                        self._take_trade_id(data.trade_id)  # that trade, bad: not also a missed one
+                    raise CodecError(f"{cause}: {data!r}", cause)
+            except CodecError as error:
+                self._bad(entry, error.cause, error)
+                continue
+            except KeyError:
+                self._bad(entry, "unparseable", "no field 'd'")
                 continue
             if not self._first_time(data):
                 done.append(entry)
@@ -227,15 +303,21 @@ class BusFeed(RedisFeed):
                 self._entries[id(event)] = entry
             self.event_queue.push(event)
 
+    def _bad(self, entry: tuple[bytes, str | None, int], cause: str, error: object) -> None:
+        """Skip a bad entry: counted once, by cause, and acknowledged with the others."""
+        self._counters.bad_messages += 1
+        self.bad_entries[cause] += 1
+        self._handled.append(entry)
+        log.warning("%r: skipped a bad entry (%s): %s", self, cause, error)
+
     def _first_time(self, data: Any) -> bool:
         """Count a trade or book update; False for a repeat (another collector's). Other kinds'
         data (checked against the stream's kind before) carry no id to de-duplicate by."""
         counters = self._counters
         if type(data) is TickEvent:
-            if not self._trade_ids.accept(data.trade_id):
+            if not self._take_trade_id(data.trade_id):
                 counters.duplicates += 1
                 return False
-            counters.missed_trades = self._trade_ids.missed
             counters.trades += 1
             return True
         if type(data) is OrderBookEvent:
@@ -247,6 +329,22 @@ class BusFeed(RedisFeed):
             counters.books += 1
         return True
 
+    def _take_trade_id(self, trade_id: Any) -> bool:
+        """Follow ``trade_id`` (False: a repeat). Ids skipped over that the bus lost (the
+        entries trimmed just before, or a reset) are not counted as missed."""
+        trade_ids = self._trade_ids
+        before = trade_ids.missed
+        if not trade_ids.accept(trade_id):
+            return False
+        skipped = max(0, trade_ids.missed - before)
+        if self._reset_budget is not None:
+            self._count_reset_loss(skipped)
+            self._explained += skipped
+        else:
+            self._explained += min(skipped, self._entry_gap)
+        self._counters.missed_trades = max(0, trade_ids.missed - self._explained)
+        return True
+
     def _in_sequence(self, entry_id: bytes, fields: dict, pending: bool) -> tuple[bytes, str | None, int] | None:
         """``(entry id, collector, number)``, counting what the stream trimmed between two
         entries of one collector; None for a repeat of an entry already taken.
@@ -254,6 +352,8 @@ class BusFeed(RedisFeed):
         A ``pending`` entry (handed to this group before, never acknowledged) is taken as
         it is: it was not handled, and acknowledged entries may sit between pending ones.
         """
+        self._entry_gap = 0
+        self._last_id = max(self._last_id, _entry_id(entry_id))
         try:
             source, seq = fields[b"src"].decode(), int(fields[b"n"])
         except (KeyError, ValueError, UnicodeDecodeError):
@@ -270,6 +370,53 @@ class BusFeed(RedisFeed):
             if seq <= last:
                 self._counters.duplicates += 1
                 return None
-            self.trimmed += seq - last - 1
+            gap = seq - last - 1
+            if self._reset_budget is None:
+                self.trimmed += gap
+                self._entry_gap = gap
+            elif not self._by_trade_ids:
+                self._count_reset_loss(gap)
+            # a trade stream after a reset: the next trade's id says what was lost
         self._last_seq[source] = seq
         return entry_id, source, seq
+
+
+def _entry_id(entry_id: bytes | str) -> tuple[int, int]:
+    """A stream entry id, ``b'1767000000000-3'``, as numbers that sort like it."""
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    milliseconds, _, sequence = text.partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
+def _number_problem(value: Any, cause: str, *, zero_ok: bool) -> str | None:
+    """None for a finite number above 0 (or 0, ``zero_ok``); else the cause it is refused for."""
+    if type(value) is not float and type(value) is not int:
+        return "unparseable"  # the codec carries numbers as float64 (ints where they are whole)
+    if not math.isfinite(value):
+        return "nan_or_inf"
+    return None if value > 0 or (zero_ok and value == 0) else cause
+
+
+def _refusal(data: Any) -> str | None:
+    """Why a trade or book update off the bus is unusable (a cause name of
+    testing/adversarial.py), or None. Times are finite numbers >= 0, prices > 0, a trade's
+    size > 0, a level's size >= 0 (0 removes the level); ids are ints, strings or None."""
+    if type(data) is TickEvent:
+        values = [(data.price, "invalid_price", False), (data.volume, "invalid_volume", False)]
+        identifier = data.trade_id
+    elif type(data) is OrderBookEvent:
+        values = [(value, cause, cause == "invalid_volume") for level in (*data.bids, *data.asks)
+                  for value, cause in zip(level, ("invalid_price", "invalid_volume"))]
+        identifier = data.update_id
+    else:
+        return None
+    if identifier is not None and type(identifier) is not int and type(identifier) is not str:
+        return "unparseable"
+    values.append((data.timestamp, "invalid_timestamp", True))
+    if data.recv_timestamp is not None:
+        values.append((data.recv_timestamp, "invalid_timestamp", True))
+    for value, cause, zero_ok in values:
+        problem = _number_problem(value, cause, zero_ok=zero_ok)
+        if problem is not None:
+            return problem
+    return None

@@ -29,7 +29,12 @@ __all__ = ["CodecError", "decode", "encode"]
 
 
 class CodecError(ValueError):
-    """A bus entry that is not a message of this schema."""
+    """A bus entry that is not a message of this schema; ``cause`` names why, as consumers
+    count it (``unparseable``, ``unknown_kind``, ...)."""
+
+    def __init__(self, message: str, cause: str = "unparseable") -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 def encode(data: Any) -> bytes:
@@ -46,10 +51,12 @@ def decode(payload: bytes, symbol: str | None = None) -> Any:
     """The event data of ``payload`` (``symbol``: the channel name, for data that does not carry it)."""
     try:
         message = msgpack.unpackb(payload, use_list=False)
+        if type(message) is not tuple or not message:
+            raise TypeError(f"a {type(message).__name__}, not a [tag, ...] array")
         tag, fields = message[0], message[1:]
         kind = kind_of_tag(tag)
         if kind is not None and kind.codec is not None:
             return kind.codec.decode(fields, symbol)
-    except (msgpack.UnpackException, ValueError, TypeError, IndexError, KeyError) as error:
+    except (msgpack.UnpackException, ValueError, TypeError, IndexError, KeyError, AttributeError) as error:
         raise CodecError(f"not a bus message ({type(error).__name__}: {error}): {payload[:80]!r}") from None
-    raise CodecError(f"unknown bus message tag {tag!r}: {payload[:80]!r}")
+    raise CodecError(f"unknown bus message tag {tag!r}: {payload[:80]!r}", "unknown_kind")

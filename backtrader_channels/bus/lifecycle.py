@@ -2,7 +2,8 @@
 
 ``RedisFeed`` runs ``_session`` (one connection to Redis) again and
 again: a lost connection (Redis restarted, network) reconnects after a backoff, forever
-unless ``max_retries`` consecutive failures.
+unless ``max_retries`` consecutive failures. redis-py does not reconnect by itself here, so
+each new connection starts a new session, which checks what Redis kept (``BusFeed``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from ..extras import missing_extra
 
 try:
     import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 except ImportError as error:
@@ -47,9 +50,11 @@ class RedisFeed(AsyncFeed):
     abandoned read may have been handed stay pending in Redis and come first next time.
     """
 
-    def __init__(self, url: str, *, backoff: Backoff | None = None, max_retries: int | None = None) -> None:
+    def __init__(self, url: str, *, backoff: Backoff | None = None, max_retries: int | None = None,
+                 connect_timeout: float = 2.0) -> None:
         super().__init__()
         self.url = url
+        self.connect_timeout = connect_timeout
         self.backoff = backoff or Backoff(0.1, 5.0)
         self.max_retries = max_retries
         self._failures = 0  # consecutive failed connections
@@ -76,7 +81,8 @@ class RedisFeed(AsyncFeed):
 
     async def _run(self) -> None:
         while not self._stop_requested:
-            connection = aioredis.Redis.from_url(self.url)
+            connection = aioredis.Redis.from_url(self.url, socket_connect_timeout=self.connect_timeout,
+                                                 retry=Retry(NoBackoff(), 0), single_connection_client=True)
             try:
                 await self._session(connection)
                 return

@@ -174,3 +174,53 @@ def zip_without_newline(path: Path, member: str, inflated_bytes: int, *, head: b
             out.write(block[: min(left, len(block))])
             left -= len(block)
     return path
+
+
+@dataclass(frozen=True)
+class BusEntry:
+    """One entry of a bus trade stream: its fields (for XADD), the cause it must be refused
+    for (None: good) and the trade id it carries, if any (a bad trade's too)."""
+
+    fields: dict[str, Any]
+    cause: str | None
+    trade_id: int | None
+
+
+def _on_the_wire(text: Any) -> Any:
+    """A bad value as the bus carries it: the float it parses to (NaN, inf, 0, -5), else as is
+    (a string or None where the codec puts a float64)."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return text
+
+
+@st.composite
+def bus_trade_entries(draw: st.DrawFn, *, max_size: int = 40, bad_share: float = 0.2) -> list[BusEntry]:
+    """Entries of a ``btchannels:tick:<symbol>`` stream (docs/bus.md): the trades of
+    ``trade_cases`` in the bus codec's array (a bad price or size travels as ``_on_the_wire``
+    makes it), with entries that are not the codec's in between: not msgpack (``unparseable``),
+    an unknown tag (``unknown_kind``), another kind's message (``wrong_kind``), too few fields
+    or no ``d`` field (``unparseable``). Good trades get a float price and size."""
+    import msgpack
+
+    garbage = st.sampled_from([
+        BusEntry({"d": b"\xc1"}, "unparseable", None),  # a byte msgpack never uses
+        BusEntry({"d": b""}, "unparseable", None),
+        BusEntry({"d": b'{"p": "1"'}, "unparseable", None),  # JSON, cut short
+        BusEntry({"d": b"not json"}, "unparseable", None),
+        BusEntry({"d": msgpack.packb([1, 1.7e9, 100.0])}, "unparseable", None),  # a trade missing fields
+        BusEntry({"x": b"1"}, "unparseable", None),  # no message field
+        BusEntry({"d": msgpack.packb([99, 1.7e9, 100.0])}, "unknown_kind", None),
+        BusEntry({"d": msgpack.packb([3, 1.7e9, "stop"])}, "wrong_kind", None),  # a control command
+    ])
+    entries = []
+    for case in draw(trade_cases(max_size=max_size, bad_share=bad_share)):
+        if draw(st.floats(0, 1)) < bad_share:
+            entries.append(draw(garbage))
+        good = case.cause is None
+        price, size = (float(case.price), float(case.size)) if good else (_on_the_wire(case.price), _on_the_wire(case.size))
+        timestamp = case.time_ms / 1000
+        message = [1, timestamp, price, size, case.buyer_maker, case.trade_id, timestamp + 0.001]
+        entries.append(BusEntry({"d": msgpack.packb(message)}, case.cause, case.trade_id))
+    return entries

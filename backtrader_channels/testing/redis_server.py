@@ -76,6 +76,13 @@ class RedisServer:
             process.kill()
             process.wait()
 
+    def kill(self) -> None:
+        """``kill -9`` the server: what it did not write to its append-only file is gone."""
+        process, self._process = self._process, None
+        if process is not None:
+            process.kill()
+            process.wait()
+
     def restart(self) -> None:
         self.stop()
         self.start()
