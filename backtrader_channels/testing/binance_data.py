@@ -4,8 +4,9 @@ The site serves ``/data/<market>/<daily|monthly>/<data>/<SYMBOL>/...zip`` and be
 zip a ``.zip.CHECKSUM`` holding ``sha256sum``'s line, ``<sha256 hex>  <zip name>`` (Binance's
 public-data README, "CHECKSUM"); a file not published answers 404 (the site is an S3 bucket:
 ``NoSuchKey``). This server serves a directory laid out the same way (``root/data/...``),
-counts the requests for each file, and can send slowly (``bytes_per_second``) so a test can
-interrupt a download mid-file::
+counts the requests for each file, can send slowly (``bytes_per_second``) so a test can
+interrupt a download mid-file, and can answer 503 Slow Down, as S3 does when asked too fast
+(``unavailable``)::
 
     with BinanceDataServer(tmp_path) as site:
         site.publish_trades("BTCUSDT", "2024-01-01", generate_trades(1, "2024-01-01", 1000))
@@ -76,12 +77,14 @@ def spot_trades_csv(trades: Iterable[SpotTrade]) -> str:
 class BinanceDataServer:
     """Serves ``root/data/...`` as data.binance.vision does. ``requests`` counts the GETs of
     each path under ``data/``; ``bytes_per_second`` (None: at once) paces zip bodies, and
-    may be changed while serving."""
+    may be changed while serving; ``unavailable[path] = n``: the next n GETs of ``path``
+    answer 503."""
 
     def __init__(self, root: str | Path, *, bytes_per_second: float | None = None, host: str = "127.0.0.1") -> None:
         self.root = Path(root)
         self.bytes_per_second = bytes_per_second
         self.requests: Counter[str] = Counter()
+        self.unavailable: Counter[str] = Counter()
         self.port: int | None = None
         self._host = host
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -171,6 +174,10 @@ class BinanceDataServer:
     async def _file(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]
         self.requests[path] += 1
+        if self.unavailable[path] > 0:
+            self.unavailable[path] -= 1
+            return web.Response(status=503, reason="Slow Down", text="<Error><Code>SlowDown</Code></Error>",
+                                content_type="application/xml")
         target = (self.root / "data" / path).resolve()
         if not target.is_relative_to((self.root / "data").resolve()) or not target.is_file():
             return web.Response(status=404, text=_NO_SUCH_KEY, content_type="application/xml")

@@ -141,3 +141,26 @@ def test_the_cache_directory_defaults_to_btchannels_data(site, tmp_path, monkeyp
     monkeypatch.setenv("BTCHANNELS_DATA", str(tmp_path / "shared"))
     [path] = download("BTC/USDT", start="2024-01-01", end="2024-01-01", base_url=site.url)
     assert path == tmp_path / "shared" / DAILY / "BTCUSDT-trades-2024-01-01.zip"
+
+
+def test_a_busy_server_is_asked_again(site, tmp_path):
+    published = publish_days(site, "2024-01-01", 1)
+    zip_path = f"{DAILY}/BTCUSDT-trades-2024-01-01.zip"
+    site.unavailable.update({zip_path: 2, zip_path + ".CHECKSUM": 1})
+    files = download("BTC/USDT", start="2024-01-01", end="2024-01-01", out=tmp_path / "cache", base_url=site.url)
+    assert site.requests == {zip_path: 3, zip_path + ".CHECKSUM": 2}  # the third try of the zip got it
+    assert_same_trades(files, published["2024-01-01"])
+    site.unavailable[zip_path.replace("01-01", "01-02")] = 3
+    publish_days(site, "2024-01-02", 1)
+    with pytest.raises(DownloadFailed, match=r"^BTCUSDT-trades-2024-01-02.zip: HTTP 503 Slow Down after 3 attempts"):
+        download("BTC/USDT", start="2024-01-02", end="2024-01-02", out=tmp_path / "cache", base_url=site.url)
+
+
+def test_the_progress_bar_counts_files_and_bytes(site, tmp_path, capsys):
+    publish_days(site, "2024-01-01", 3)
+    size = sum(p.stat().st_size for p in (site.root / "data" / DAILY).glob("*.zip"))
+    download("BTC/USDT", start="2024-01-01", end="2024-01-03", out=tmp_path / "cache", base_url=site.url,
+             progress=True)
+    last = capsys.readouterr().err.split("\r")[-1]
+    assert last.startswith("3/3 files: 100%")
+    assert f"{size / 1024:.1f}k/{size / 1024:.1f}k" in last
