@@ -141,6 +141,10 @@ async def _fetch(session: aiohttp.ClientSession, file: RemoteFile, out: Path, ba
     except _Refused as refused:
         bar.file_done()
         return _Outcome(file, failure=Failure(file, url, refused.reason, refused.missing))
+    except OSError as error:  # the output directory (network errors were _Refused by then)
+        bar.file_done()
+        return _Outcome(file, failure=Failure(file, url, f"cannot write {error.filename or target}: "
+                                                         f"{error.strerror or error}"))
     bar.file_done()
     return _Outcome(file, target, fetched=True, size=size)
 
@@ -187,11 +191,12 @@ async def _get_text(session: aiohttp.ClientSession, url: str) -> str:
 async def _stream(session: aiohttp.ClientSession, url: str, part: Path, bar: Progress) -> tuple[int, str]:
     """GET ``url`` into ``part``: (its size, its SHA-256). ``part`` is gone if this fails."""
     digest = hashlib.sha256()
-    size = 0
+    size = expected = 0
     try:
         async with session.get(url) as response:
             _check_status(response)
-            bar.add_bytes(response.content_length or 0)
+            expected = response.content_length or 0
+            bar.add_bytes(expected)
             with open(part, "wb") as sink:
                 async for chunk in response.content.iter_chunked(CHUNK):
                     sink.write(chunk)
@@ -200,6 +205,8 @@ async def _stream(session: aiohttp.ClientSession, url: str, part: Path, bar: Pro
                     bar.advance(len(chunk))
     except BaseException:
         part.unlink(missing_ok=True)
+        bar.add_bytes(-expected)  # a retry counts them again
+        bar.advance(-size)
         raise
     return size, digest.hexdigest()
 

@@ -40,7 +40,7 @@ class Progress:
         return f"{self.done}/{self.files} files"
 
     def add_bytes(self, size: int) -> None:
-        """A file of ``size`` bytes starts."""
+        """A file of ``size`` bytes starts (negative: one given up)."""
         if self._bar is not None:
             self._bar.total += size
             self._bar.refresh()

@@ -164,3 +164,13 @@ def test_the_progress_bar_counts_files_and_bytes(site, tmp_path, capsys):
     last = capsys.readouterr().err.split("\r")[-1]
     assert last.startswith("3/3 files: 100%")
     assert f"{size / 1024:.1f}k/{size / 1024:.1f}k" in last
+
+
+def test_an_output_directory_that_cannot_be_written_fails_each_file_by_name(site, tmp_path):
+    publish_days(site, "2024-01-01", 1)
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache directory should be")
+    with pytest.raises(DownloadFailed) as raised:
+        download("BTC/USDT", start="2024-01-01", end="2024-01-01", out=blocker, base_url=site.url)
+    assert str(raised.value).startswith(f"BTCUSDT-trades-2024-01-01.zip: cannot write {blocker}")
+    assert site.requests == {f"{DAILY}/BTCUSDT-trades-2024-01-01.zip.CHECKSUM": 1}
