@@ -108,6 +108,21 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_download(args: argparse.Namespace) -> int:
+    from .download import DownloadError, default_cache_dir, download_report
+
+    out = args.out or default_cache_dir()
+    try:
+        report = download_report(args.symbol, args.data, start=args.start, end=args.end, market=args.market,
+                                 interval=args.interval, out=out, base_url=args.base_url, jobs=args.jobs,
+                                 skip_missing=args.skip_missing, progress=False if args.no_progress else None)
+        print(report.summary(out))
+        report.check()
+    except DownloadError as error:  # a request the site cannot answer, or files that failed (named)
+        raise UserError(str(error)) from error
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import main_bench
 
@@ -507,6 +522,26 @@ def _parser() -> argparse.ArgumentParser:
                       help="with --trading: write the account's API keys here, mode 0600 (default: a temporary "
                            "file, removed on stop)")
     fake.set_defaults(run=cmd_fake_exchange)
+
+    download = command("download", "download Binance public data (data.binance.vision), each file verified "
+                                   "against its checksum")
+    download.add_argument("--symbol", required=True, help="BTC/USDT; futures: BTC/USDT:USDT (um), BTC/USD:BTC (cm)")
+    download.add_argument("--data", default="trades",
+                          help="trades, aggTrades or klines (with --interval); futures also bookTicker, bookDepth, "
+                               "fundingRate, metrics, markPriceKlines, indexPriceKlines, premiumIndexKlines")
+    download.add_argument("--market", choices=("spot", "um", "cm"), default="spot",
+                          help="spot, um (USD-M futures) or cm (COIN-M futures)")
+    download.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD")
+    download.add_argument("--to", dest="end", required=True, help="last day, YYYY-MM-DD (included)")
+    download.add_argument("--interval", help="the bar interval of klines: 1s (spot), 1m, 5m, 1h, 1d...")
+    download.add_argument("--out", type=Path, help="the cache directory, laid out as the site "
+                                                   "(default: $BTCHANNELS_DATA or ~/.cache/backtrader-channels/binance)")
+    download.add_argument("--base-url", default="https://data.binance.vision", help="the site to download from")
+    download.add_argument("--jobs", type=int, default=4, help="files downloaded at once")
+    download.add_argument("--skip-missing", action="store_true",
+                          help="days the site does not publish are reported and skipped, not an error")
+    download.add_argument("--no-progress", action="store_true", help="no progress bar (shown on a terminal)")
+    download.set_defaults(run=cmd_download)
 
     bench = commands.add_parser("bench", add_help=False,
                                 help="measure speed and memory (see btchannels bench --help)")

@@ -86,7 +86,8 @@ def test_each_extra_brings_its_optional_packages():
     assert _names(EXTRAS["record"]) == {"msgpack"}
     assert _names(EXTRAS["peers"]) == {"pandas", "nautilus_trader", "hftbacktest"}  # btchannels bench --peers
     assert _names(EXTRAS["fast"]) == {"numba"}  # the compiled order book
-    assert _self_extras(EXTRAS["all"]) == {"live", "plot", "bench", "sweep", "bus", "record"}
+    assert _names(EXTRAS["download"]) == {"aiohttp", "tqdm"}  # btchannels download
+    assert _self_extras(EXTRAS["all"]) == {"live", "plot", "bench", "sweep", "bus", "record", "download"}
 
 
 def test_the_test_extra_is_everything_plus_the_tools():
@@ -165,6 +166,18 @@ def test_a_chart_without_matplotlib_names_the_plot_extra_after_the_summary(tmp_p
     assert "trades closed" not in done.stderr and "fills" in done.stdout  # the summary came first
     assert done.stderr.strip() == "btchannels: the chart needs matplotlib: pip install 'backtrader-channels[plot]'"
     assert not (tmp_path / "run.png").exists()
+
+
+def test_the_download_command_without_aiohttp_names_the_download_extra(tmp_path):
+    done = _run("""
+        import sys
+        from backtrader_channels.cli import main
+        sys.exit(main(["download", "--symbol", "BTC/USDT", "--from", "2024-01-01", "--to", "2024-01-01",
+                       "--out", "cache", "--base-url", "http://127.0.0.1:9"]))
+    """, cwd=tmp_path, blocked=("aiohttp",))
+    assert done.returncode == 1
+    assert done.stderr.strip() == "btchannels: btchannels download needs aiohttp: pip install 'backtrader-channels[download]'"
+    assert not (tmp_path / "cache").exists()
 
 
 def test_sweeps_and_the_event_log_name_their_extras(tmp_path):

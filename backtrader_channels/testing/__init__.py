@@ -7,7 +7,8 @@ try:
 except ImportError as error:
     raise missing_extra("live", "the fake exchange", error) from error
 
+from .binance_data import BinanceDataServer, SpotTrade, generate_trades
 from .binance_server import FakeBinance, binance_ccxt_config
 from .futures import MarkPriceUpdate
 
-__all__ = ["FakeBinance", "MarkPriceUpdate", "binance_ccxt_config"]
+__all__ = ["BinanceDataServer", "FakeBinance", "MarkPriceUpdate", "SpotTrade", "binance_ccxt_config", "generate_trades"]

@@ -39,7 +39,7 @@ def _forbidden_in(text: str) -> list[str]:
 def test_the_command_list_describes_every_command(capsys):
     text = _help(capsys, ["--help"])
     assert set(COMMANDS) == {"sample", "demo", "backtest", "convert", "live", "fake-exchange", "bench", "validate",
-                             "sweep", "record", "collect", "ctl", "replay"}
+                             "sweep", "record", "collect", "ctl", "replay", "download"}
     assert all(SUBPARSERS[name] is not None for name in COMMANDS)
     summaries = {action.dest: action.help for action in PARSER._actions[1]._choices_actions}
     assert all(summaries[name] for name in COMMANDS), summaries
