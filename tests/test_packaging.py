@@ -175,7 +175,7 @@ def test_the_download_command_without_aiohttp_names_the_download_extra(tmp_path)
         sys.exit(main(["download", "--symbol", "BTC/USDT", "--from", "2024-01-01", "--to", "2024-01-01",
                        "--out", "cache", "--base-url", "http://127.0.0.1:9"]))
     """, cwd=tmp_path, blocked=("aiohttp",))
-    assert done.returncode == 1
+    assert done.returncode == 2  # a user error: the CLI's one error path
     assert done.stderr.strip() == "btchannels: btchannels download needs aiohttp: pip install 'backtrader-channels[download]'"
     assert not (tmp_path / "cache").exists()
 
