@@ -28,6 +28,8 @@ from .cli_errors import (
     ws_url,
 )
 from .result import RunResult
+from .sources.books import BOOK_FORMATS
+from .sources.trades import TRADE_FORMATS
 from .strategy_file import load_strategy
 
 __all__ = ["main"]
@@ -324,9 +326,9 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    _check_event_log(args.log)  # first: without msgpack, the event log's import names the [record] extra
     from .record.replay import replay
 
-    _check_event_log(args.log)
     result = replay(args.log, _strategy(args))
     print(result.summary())
     return 0 if result.identical else 1
@@ -334,9 +336,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def _check_event_log(path: Path) -> None:
     """Refuse a file that does not start with an event log's header record."""
+    from .record.eventlog import read_log  # noqa: I001 - first: it names the extra that brings msgpack
     import msgpack
-
-    from .record.eventlog import read_log
 
     with open(path, "rb") as file:
         try:
@@ -412,8 +413,8 @@ DESCRIPTION = """Tick-level and order-book backtests for backtrader, and live ru
 
 Start with `btchannels demo`; `btchannels COMMAND --help` describes each command."""
 
-FORMATS = "csv, parquet, binance-spot-trades, binance-spot-aggtrades, binance-futures-trades, " \
-          "binance-futures-aggtrades for trades; jsonl, parquet for books"
+FORMATS = (*TRADE_FORMATS, *(name for name in BOOK_FORMATS if name not in TRADE_FORMATS))
+FORMATS_HELP = f"{', '.join(TRADE_FORMATS)} for trades; {', '.join(BOOK_FORMATS)} for books"
 
 
 def _money(parser: argparse.ArgumentParser, commission: float, note: str = "") -> None:
@@ -465,7 +466,8 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("source", type=Path, help="the file to read")
     convert.add_argument("destination", type=Path,
                          help="the file to write; its extension picks the format (.parquet, .csv(.gz), .jsonl(.gz))")
-    convert.add_argument("--format", help=f"the source's format, when detection cannot tell: {FORMATS}")
+    convert.add_argument("--format", choices=FORMATS, metavar="FORMAT",
+                         help=f"the source's format, when detection cannot tell: {FORMATS_HELP}")
     convert.set_defaults(run=cmd_convert)
 
     live = command("live", "run a strategy file live on an exchange's streams, with paper fills")
@@ -551,7 +553,8 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("file", type=Path, help="the file to check")
     validate.add_argument("--kind", choices=("trades", "book"),
                           help="what the file holds (default: book for .jsonl files, else trades)")
-    validate.add_argument("--format", help=f"the file's format, when detection cannot tell: {FORMATS}")
+    validate.add_argument("--format", choices=FORMATS, metavar="FORMAT",
+                          help=f"the file's format, when detection cannot tell: {FORMATS_HELP}")
     validate.add_argument("--symbol", default="BTC/USDT", help="the market the events are stamped with")
     validate.set_defaults(run=cmd_validate)
 

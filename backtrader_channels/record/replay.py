@@ -86,21 +86,34 @@ class _LoggedQueue:
 class _Run:
     """A log split into its header, events, and what followed each event."""
 
-    def __init__(self, records: Iterable[list]) -> None:
+    def __init__(self, records: Iterable[list], source: object) -> None:
         self.header: dict[str, Any] | None = None
         self.events: list[Event] = []
         self.after: list[list[list]] = []  # per event: its N records and its S record
-        for record in records:
-            tag = record[0]
-            if tag == "H":
-                self.header = record[2]
-            elif tag == "E":
-                self.events.append(_event(record))
-                self.after.append([])
-            elif self.after:
-                self.after[-1].append(record)
+        at = 1  # the record in hand, counted from 1
+        try:
+            for record in records:
+                self._take(record)
+                at += 1
+        except (TypeError, ValueError, KeyError, IndexError) as error:  # garbage, or written by something else
+            raise ValueError(f"{source}: record {at:,} is not an event-log record "
+                             f"({type(error).__name__}: {error})") from None
         if self.header is None:
-            raise ValueError("not an event log: no header record")
+            raise ValueError(f"{source}: no header record: not an event log of a live run")
+
+    def _take(self, record: list) -> None:
+        tag = record[0]
+        if tag == "H":
+            if not isinstance(record[2], dict):
+                raise TypeError(f"a header of {type(record[2]).__name__}")
+            self.header = record[2]
+        elif tag == "E":
+            self.events.append(_event(record))
+            self.after.append([])
+        elif tag in ("N", "S") and self.after:
+            self.after[-1].append(record)
+        elif tag not in ("N", "S"):
+            raise ValueError(f"unknown record tag {tag!r}")
 
 
 def _event(record: list) -> Event:
@@ -112,16 +125,15 @@ def _event(record: list) -> Event:
 
 def replay(log: str | PathLike, strategy: type[bt.Strategy], **strategy_kwargs: Any) -> ReplayResult:
     """Run ``strategy`` on the events of the event log ``log`` and compare with the live run."""
-    live = _Run(read_log(log))
-    if live.header is None:
-        raise ValueError(f"{log}: no header record: not an event log of a live run")
+    live = _Run(read_log(log), log)
+    assert live.header is not None
     cerebro = _cerebro(live.header)
     cerebro._event_queue = _LoggedQueue(live.events)
     buffer = io.BytesIO()
     attach_event_log(cerebro, buffer)
     cerebro.addstrategy(strategy, **strategy_kwargs)
     cerebro.run(mode=bt.RunMode.TICK, validator=False)
-    again = _Run(read_log(io.BytesIO(buffer.getvalue())))
+    again = _Run(read_log(io.BytesIO(buffer.getvalue())), "the replay's own log")
     divergence = _first_difference(live, again)
     last_state = next((r for r in reversed(again.after[-1]) if r[0] == "S"), None) if again.after else None
     cash, value = (last_state[1], last_state[2]) if last_state else (cerebro.broker.getcash(), cerebro.broker.getvalue())

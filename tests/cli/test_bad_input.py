@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import msgpack
 import pytest
 
 from backtrader_channels.cli import main
@@ -53,6 +54,8 @@ def w(tmp_path_factory) -> Path:
     (root / "garbage.log").write_text("garbage\n")
     (root / "noise.log").write_bytes(b"\xc1\xff\xb5" * 100)
     (root / "empty.log").write_bytes(b"")
+    header = {"channels": [["tick", "BTC/USDT"]], "params": {}, "cash": 1000.0, "commission": {}}
+    (root / "corrupt.log").write_bytes(msgpack.packb(["H", 2, header]) + msgpack.packb(["E", 1, "tick"]))
     (root / "keys.json").write_text("{apiKey: x")
     (root / "list.json").write_text(json.dumps(["apiKey", "secret"]))
     (root / "afile").write_text("a file where a folder is needed\n")
@@ -111,10 +114,11 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
     ("validate-a-folder", "validate {w}/adir", ("adir", "a folder")),
     ("validate-not-data", "validate {w}/noise.bin", ("noise.bin", "not a known trades file")),
     ("validate-kind-unknown", "validate {w}/t.csv --kind bars", ("--kind", "'bars'")),
-    ("validate-format-unknown", "validate {w}/t.csv --format bogus", ("format", "'bogus'")),
+    ("validate-format-unknown", "validate {w}/t.csv --format bogus", ("--format", "'bogus'")),
     # replay
     ("replay-garbage-log", "replay {w}/garbage.log {w}/good.py", ("garbage.log", "not an event log")),
     ("replay-binary-log", "replay {w}/noise.log {w}/good.py", ("noise.log", "not an event log")),
+    ("replay-corrupt-record", "replay {w}/corrupt.log {w}/good.py", ("corrupt.log: record 2", "not an event-log record")),
     ("replay-empty-log", "replay {w}/empty.log {w}/good.py", ("empty.log", "not an event log")),
     ("replay-log-a-folder", "replay {w}/adir {w}/good.py", ("log", "adir: a folder")),
     ("replay-log-missing", "replay {w}/missing.log {w}/good.py", ("log", "missing.log: no such file")),
@@ -252,7 +256,7 @@ def test_record_of_an_unknown_symbol_is_one_line_naming_it(w):
     pytest.param("dask,distributed", "sweep {w}/good.py --ticks {w}/t.csv --param x=1",
                  ("distributed is not installed", "[sweep]"), id="sweep-no-dask"),
     pytest.param("ccxt", "live {w}/good.py", ("need ccxt", "[live]"), id="live-no-ccxt"),
-    pytest.param("msgpack", "replay {w}/garbage.log {w}/good.py", ("needs msgpack",), id="replay-no-msgpack"),
+    pytest.param("msgpack", "replay {w}/garbage.log {w}/good.py", ("the event log needs msgpack", "[record]"), id="replay-no-msgpack"),
     pytest.param("matplotlib", "backtest {w}/good.py --ticks {w}/t.csv --chart {w}/c.png",
                  ("needs matplotlib", "[plot]"), id="chart-no-matplotlib"),
 ])
