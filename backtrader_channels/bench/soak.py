@@ -51,7 +51,8 @@ from ..live import LiveEventQueue
 from ..testing import binance_ccxt_config
 from ..testing.exchange import FakeExchange
 
-__all__ = ["FAULT_KINDS", "SoakConfig", "SoakExchange", "SoakTrader", "main_soak", "run_soak", "soak_parser"]
+__all__ = ["FAULT_KINDS", "SoakConfig", "SoakExchange", "SoakTrader", "config_from_args", "format_report", "main_soak",
+           "run_soak", "soak_parser"]
 
 SYMBOL = "BTC/USDT"
 PIPELINES = ("paper", "recorder", "bus")
