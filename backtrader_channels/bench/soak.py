@@ -503,6 +503,12 @@ class Soak:
             checks.append(Check("pipelines started (see errors)", len(self.pipelines), len(PIPELINES)))
         else:
             checks += self._downstream(strategy, consumer_read)
+            pipelines["paper"]["sink"] = {"strategy_ticks": strategy.ticks, "queue": asdict(self.pipelines["paper"].queue.stats)}
+            pipelines["recorder"]["sink"] = asdict(self.pipelines["recorder"].extra["recorder"].stats)
+            bus = self.pipelines["bus"].extra
+            pipelines["bus"]["sink"] = {"published": dict(bus["published"]), "redis_reconnects": bus["publisher"].reconnects,
+                                        "consumer_read": dict(consumer_read),
+                                        "consumer_feeds": [self._stats(feed.stats) for feed in bus["consumer"]]}
         totals = {key: sum(p[feed][key] for p in pipelines.values() for feed in ("trades_feed", "book_feed"))
                   for key in ("messages", "trades", "books", "reconnects", "watchdog_restarts", "resyncs",
                               "bad_messages", "duplicates", "missed_trades")}

@@ -59,6 +59,8 @@ def test_the_report_has_every_figure_and_every_fault_kind(report):
         assert trades["reconnects"] >= 2 and trades["watchdog_restarts"] >= 1, name  # drops, then a mute
         assert book["resyncs"] >= 1 and book["books"] > 0, name  # a depth gap
         assert trades["bad_messages"] >= 1, name
+        assert pipeline["sink"], name
+    assert report["pipelines"]["recorder"]["sink"]["trades"] == report["pipelines"]["recorder"]["trades_feed"]["trades"]
     assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p99"]
     assert report["latency_ms"]["p50"] < 100.0  # the seed's live-latency target, on loopback
     assert report["queue_wait_ms"]["p50"] is not None
