@@ -7,7 +7,8 @@ all, each target in a fresh interpreter, and returns the table rows; ``main_benc
 suite in ``tests/benchmarks/`` wraps the same scenarios. Input sizes come from
 ``BTCHANNELS_BENCH_SIZE``: ``quick`` (the default, seconds) or ``full`` (up to a 17-million-trade day).
 Inputs are generated with numpy and written with the project's writers (and, for the
-Binance zip, in Binance's own layout) into a directory, once.
+Binance zip, in Binance's own layout) into a directory, once. ``btchannels bench --only soak``
+runs the soak test instead (soak.py: the live parts together, with faults, for minutes or hours).
 """
 
 from .costs import COSTS

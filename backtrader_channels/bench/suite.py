@@ -279,7 +279,8 @@ def bench_parser() -> argparse.ArgumentParser:
                         help="full-size inputs (up to a 17-million-trade day; takes many minutes) "
                              "instead of quick ones (about a minute)")
     parser.add_argument("--only", help="comma-separated workloads to run, numbered as in docs/performance.md: "
-                                       + ",".join(TARGETS) + " (default: all)")
+                                       + ",".join(TARGETS) + f" (default: all); or {SOAK} alone, the soak test "
+                                       f"(btchannels bench --only {SOAK} --help)")
     parser.add_argument("--dir", type=Path,
                         help="keep the generated inputs here and reuse them (default: a temporary directory)")
     parser.add_argument("--in-process", action="store_true",
@@ -295,6 +296,16 @@ def bench_parser() -> argparse.ArgumentParser:
     peers.add_argument("--ema", type=ema_weights, default="0.01,0.001", metavar="FAST,SLOW",
                        help="weights of the newest price in the strategy's fast and slow EMA, "
                             "a few hundred orders per million trades by default (default: %(default)s)")
+    return parser
+
+
+SOAK = "soak"  # not a table row: a long live run with its own options (soak.py)
+
+
+def _only_parser() -> argparse.ArgumentParser:
+    """Just ``--only``, to see whether the soak is asked for before its options are parsed."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--only")
     return parser
 
 
@@ -317,8 +328,17 @@ def ema_weights(text: str) -> tuple[float, float]:
 
 def main_bench(argv: list[str] | None = None) -> int:
     """``btchannels bench [--full] [--only 1,2] [--dir DIR] [--in-process]``: run, print the table;
-    ``btchannels bench --peers [--trades N] [--rounds R] [--ema FAST,SLOW] [--dir DIR]``: the peers'."""
+    ``btchannels bench --peers [--trades N] [--rounds R] [--ema FAST,SLOW] [--dir DIR]``: the peers';
+    ``btchannels bench --only soak [--minutes M | --hours H] ...``: the soak test (soak.py)."""
     parser = bench_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    chosen, rest = _only_parser().parse_known_args(argv)
+    if chosen.only is not None and SOAK in chosen.only.split(","):
+        if chosen.only != SOAK:
+            parser.error(f"{SOAK} runs alone (it lasts minutes to hours): --only {SOAK}")
+        from .soak import main_soak
+
+        return main_soak(rest)
     args = parser.parse_args(argv)
     progress = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
     if args.peers:

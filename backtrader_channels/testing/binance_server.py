@@ -21,6 +21,7 @@ method is called from any other thread and returns once the server has done it::
         server.drop_connections()                          # a socket drop mid-stream
         server.send_depth_updates("BTC/USDT", 5, gap_at=2)  # update 2 never sent: a gap
         server.send_raw(server.trade_stream("BTC/USDT"), '{"e": "trade",')  # malformed
+        server.send_bad_trade("BTC/USDT")                  # a trade priced "abc", taking an id
         server.mute()                                      # connections go silent
         server.send_mark_prices("BTC/USDT:USDT", [MarkPriceUpdate(...)])  # perpetuals only
 
@@ -185,6 +186,7 @@ class FakeBinance:
         self.port: int | None = None
         self.trades: dict[str, list[dict[str, Any]]] = {symbol: [] for symbol in self._markets}
         self.sent_at: dict[int, float] = {}
+        self.bad_trades: dict[str, list[dict[str, Any]]] = {}  # send_bad_trade's payloads, per symbol
         self.rest_calls: Counter[str] = Counter()
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # (method, url, headers) of calls not served
         self.subscriptions: Counter[str] = Counter()
@@ -649,21 +651,9 @@ class FakeBinance:
         False: the server stops, it is not sent."""
         if self._stopping.is_set() or timeout is not None and not await self._await_subscriber(stream, timeout):
             return False
-        trade_id = market.next_trade_id
-        market.next_trade_id += 1
         price, quantity = self._next_print(market)
-        now = _now_ms() + int(time_offset * 1000)  # the send time, so recv - T is the client's latency
-        payload = {
-            "e": "trade",
-            "E": now,
-            "s": market.id,
-            "t": trade_id,
-            "p": f"{price:.8f}",
-            "q": f"{quantity:.8f}",
-            "T": now,
-            "m": self._rng.random() < 0.5,
-            "M": True,
-        }
+        payload = self._trade_payload(market, f"{price:.8f}", f"{quantity:.8f}", time_offset)
+        trade_id = payload["t"]
         text = json.dumps(payload, separators=(",", ":"))
         self.sent_at[trade_id] = time.time()
         self.trades[market.symbol].append(payload)
@@ -717,3 +707,29 @@ class FakeBinance:
                 side.pop(price, None)
             changes[0 if is_bid else 1].append((price, size))
         return changes
+
+    # -- soak faults (bench/soak.py) ---------------------------------------------------------
+    def send_bad_trade(self, symbol: str, price: str = "abc") -> int:
+        """Send one trade whose price is ``price`` (not a number) to whoever listens; returns its id.
+
+        It takes the next trade id, as a real print would, so the ids after it go on from
+        there: a feed must count it once, as a bad message, not also as a missed id. Not in
+        ``trades`` (the valid prints); in ``bad_trades``.
+        """
+        market = self._market(symbol)
+
+        async def send() -> int:
+            payload = self._trade_payload(market, price, "0.10000000", 0.0)
+            self.bad_trades.setdefault(symbol, []).append(payload)
+            await self._send_text(self.trade_stream(symbol), json.dumps(payload, separators=(",", ":")))
+            return payload["t"]
+
+        return self._call(self._sending(send()))
+
+    def _trade_payload(self, market: _Market, price: str, quantity: str, time_offset: float) -> dict[str, Any]:
+        """The next trade of ``market`` in Binance's ``<symbol>@trade`` format; takes its id."""
+        trade_id = market.next_trade_id
+        market.next_trade_id += 1
+        now = _now_ms() + int(time_offset * 1000)  # the send time, so recv - T is the client's latency
+        return {"e": "trade", "E": now, "s": market.id, "t": trade_id, "p": price, "q": quantity, "T": now,
+                "m": self._rng.random() < 0.5, "M": True}
