@@ -40,11 +40,28 @@ from typing import Any
 
 from ..events import Event, OrderBookEvent, TickEvent
 
-__all__ = ["LiveDataValidator"]
+__all__ = ["LiveDataValidator", "refusal_cause"]
 
 _isfinite = math.isfinite
 Key = tuple[str, Any]
 INVALID_DATA = frozenset({"invalid_price", "invalid_volume", "invalid_timestamp"})
+
+
+def refusal_cause(price: Any, size: Any) -> str | None:
+    """Why a trade or a delivered book level ``(price, size)`` (numbers, or numbers as the
+    wire's text) is unusable, or None: ``unparseable`` (not a number), ``nan_or_inf``,
+    ``invalid_price`` (<= 0) or ``invalid_volume`` (<= 0: a trade of nothing; a book holds
+    no empty level). The price is judged first. The feeds refuse such items themselves."""
+    for value, non_positive in ((price, "invalid_price"), (size, "invalid_volume")):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return "unparseable"
+        if not _isfinite(number):
+            return "nan_or_inf"
+        if number <= 0:
+            return non_positive
+    return None
 
 
 class _RecentIds:
