@@ -39,7 +39,7 @@ import ccxt
 from ..events import Event
 from ..live.backoff import Backoff
 from ..live.feed import AsyncFeed
-from .guard import create_exchange
+from .guard import Refused, create_exchange
 from .redact import RedactingFilter, redact_error, redact_library_logs, register_secrets
 
 if TYPE_CHECKING:
@@ -137,9 +137,13 @@ class CCXTFeedBase(AsyncFeed):
         return True
 
     def _on_bad_frame(self, data: Any, error: Exception) -> None:
-        """The guard's report of a frame ccxt could not handle."""
+        """The guard's report of a frame ccxt could not handle, or that ``_check_message`` refused."""
         self._counters.messages += 1
-        self._skip_bad(data, error)
+        self._skip_bad(data, error, error.cause if isinstance(error, Refused) else "unparseable")
+
+    def _check_message(self, message: Any) -> Refused | None:
+        """A message to refuse before ccxt handles it (guarded exchanges only), or None."""
+        return None
 
     def _skip_bad(self, data: Any, error: Exception, cause: str = "unparseable") -> None:
         """Count ``data`` as a bad message under ``cause`` and skip it."""
@@ -148,7 +152,7 @@ class CCXTFeedBase(AsyncFeed):
 
     def _new_exchange(self, markets_from: Any = None) -> Any:
         on_bad = self._on_bad_frame if self.guard_messages else None
-        exchange = create_exchange(self.exchange_id, self.config, on_bad)
+        exchange = create_exchange(self.exchange_id, self.config, on_bad, self._check_message)
         if markets_from is not None and markets_from.markets:
             exchange.set_markets(markets_from.markets, markets_from.currencies)
         return exchange

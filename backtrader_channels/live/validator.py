@@ -47,21 +47,32 @@ Key = tuple[str, Any]
 INVALID_DATA = frozenset({"invalid_price", "invalid_volume", "invalid_timestamp"})
 
 
-def refusal_cause(price: Any, size: Any) -> str | None:
-    """Why a trade or a delivered book level ``(price, size)`` (numbers, or numbers as the
-    wire's text) is unusable, or None: ``unparseable`` (not a number), ``nan_or_inf``,
-    ``invalid_price`` (<= 0) or ``invalid_volume`` (<= 0: a trade of nothing; a book holds
-    no empty level). The price is judged first. The feeds refuse such items themselves."""
-    for value, non_positive in ((price, "invalid_price"), (size, "invalid_volume")):
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return "unparseable"
-        if not _isfinite(number):
-            return "nan_or_inf"
-        if number <= 0:
-            return non_positive
+def refusal_cause(price: Any, size: Any, *, zero_size: bool = False) -> str | None:
+    """Why a trade or a book level ``(price, size)`` (numbers, or numbers as the wire's text)
+    is unusable, or None: ``unparseable`` (not a number), ``nan_or_inf``, ``invalid_price``
+    (<= 0) or ``invalid_volume`` (<= 0: a trade of nothing, or an empty level in a book;
+    with ``zero_size``, < 0: in a book diff a size of 0 removes the level). The price is
+    judged first. The feeds refuse such items themselves."""
+    number = _finite(price)
+    if isinstance(number, str):
+        return number
+    if number <= 0:
+        return "invalid_price"
+    number = _finite(size)
+    if isinstance(number, str):
+        return number
+    if number < 0 or (number == 0 and not zero_size):
+        return "invalid_volume"
     return None
+
+
+def _finite(value: Any) -> float | str:
+    """``value`` as a finite float, or the cause it is not one."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "unparseable"
+    return number if _isfinite(number) else "nan_or_inf"
 
 
 class _RecentIds:

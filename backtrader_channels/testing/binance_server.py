@@ -717,3 +717,20 @@ class FakeBinance:
                 side.pop(price, None)
             changes[0 if is_bid else 1].append((price, size))
         return changes
+
+    # -- fault hooks of the feed-faults tests ------------------------------------------------
+    def send_depth_levels(self, symbol: str, bids: list[Any], asks: list[Any], timeout: float = 10.0) -> int:
+        """Send one diff-depth update carrying ``bids``/``asks`` as given (e.g. ``[["1000", "NaN"]]``),
+        next in the update-id sequence, that the server's book never applies (a bad update the
+        exchange's own book never held); returns its ``u``. Binance sends levels as
+        ``[price, quantity]`` strings and a ``U``/``u`` continuing the previous update's ``u``."""
+        market = self._market(symbol)
+
+        def next_update() -> dict[str, Any]:
+            market.last_update_id += 1
+            return {"e": "depthUpdate", "E": _now_ms(), "s": market.id, "U": market.last_update_id,
+                    "u": market.last_update_id, "b": bids, "a": asks}
+
+        payload = self._call(self._run(next_update))
+        self.send_raw(self.depth_stream(symbol), json.dumps(payload, separators=(",", ":")), timeout)
+        return int(payload["u"])

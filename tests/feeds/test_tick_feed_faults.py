@@ -6,9 +6,11 @@ Real ccxt.pro client, local FakeBinance on 127.0.0.1: the faults are in what the
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
-from backtrader_channels.live import LiveDataValidator
+from backtrader_channels.live import LiveDataValidator, LiveEventQueue
 from tests.phase4.test_ccxt_feed import (  # noqa: F401
     SYMBOL,
     assert_no_more,
@@ -16,6 +18,7 @@ from tests.phase4.test_ccxt_feed import (  # noqa: F401
     server,
     start_feed,
     trade_ids,
+    wait_for,
 )
 
 YEAR = 365 * 24 * 3600.0
@@ -85,3 +88,49 @@ def test_empty_and_scalar_frames_are_counted_as_bad_messages(server, start_feed,
     assert (stats.bad_messages, stats.messages, stats.trades) == (len(frames), 4 + len(frames), 4)
     assert (stats.reconnects, stats.watchdog_restarts) == (0, 0)
     assert_no_more(queue)
+
+
+FLOOD = 20_000
+
+
+def flood(server, start_feed, trades_limit=None):  # noqa: F811
+    """Send FLOOD trades as fast as the server can to a feed whose consumer is slow (it holds
+    the interpreter a while per event); the feed's stats once every trade is accounted for."""
+    options = {}
+    if trades_limit is not None:
+        config = server.ccxt_config()
+        options["config"] = {**config, "options": {**config["options"], "tradesLimit": trades_limit}}
+    feed, queue = start_feed(queue=LiveEventQueue(max_queue_size=FLOOD), **options)
+    popped: list[int] = []
+    stop = threading.Event()
+
+    def consume() -> None:
+        while not stop.is_set():
+            event = queue.pop(timeout=0.05)
+            if event is not None:
+                popped.append(event.data.trade_id)
+                sum(range(300))  # a strategy's work
+
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
+    try:
+        assert server.send_trades(SYMBOL, FLOOD) == list(range(1, FLOOD + 1))
+        wait_for(lambda: feed.stats.trades + feed.stats.overflowed_trades >= FLOOD, timeout=20)
+        wait_for(lambda: len(popped) == feed.stats.trades, timeout=20)
+    finally:
+        stop.set()
+        consumer.join()
+    assert popped == sorted(set(popped))  # each delivered once, in order
+    return feed.stats
+
+
+def test_a_flood_lost_in_ccxts_trade_cache_is_counted_as_overflowed_not_missed(server, start_feed):  # noqa: F811
+    stats = flood(server, start_feed, trades_limit=10)
+    assert stats.overflowed_trades > 0
+    assert stats.overflowed_trades + stats.trades == FLOOD
+    assert (stats.missed_trades, stats.duplicates, stats.bad_messages) == (0, 0, 0)
+
+
+def test_a_flood_fits_the_feeds_trade_cache(server, start_feed):  # noqa: F811
+    stats = flood(server, start_feed)
+    assert (stats.trades, stats.overflowed_trades, stats.missed_trades) == (FLOOD, 0, 0)
