@@ -87,7 +87,7 @@ class CCXTLiveTickFeed(CCXTFeedBase):
         for trade in trades:
             counters.messages += 1
             tick = self._tick(trade, recv_timestamp)
-            if type(tick) is str:
+            if isinstance(tick, str):
                 error = ValueError(f"trade refused: {tick}")
                 self._refuse(trade, error, tick, _trade_id(trade.get("id")), _seconds(trade.get("timestamp")))
             elif not trade_ids.accept(tick.trade_id, tick.timestamp):

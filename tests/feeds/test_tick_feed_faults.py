@@ -6,6 +6,7 @@ Real ccxt.pro client, local FakeBinance on 127.0.0.1: the faults are in what the
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -134,3 +135,27 @@ def test_a_flood_lost_in_ccxts_trade_cache_is_counted_as_overflowed_not_missed(s
 def test_a_flood_fits_the_feeds_trade_cache(server, start_feed):  # noqa: F811
     stats = flood(server, start_feed)
     assert (stats.trades, stats.overflowed_trades, stats.missed_trades) == (FLOOD, 0, 0)
+
+
+# issue 20: a bad trade with a valid id was counted as a bad message and, its id never
+# accepted, as a missed trade too. Prices "abc"/"NaN" make ccxt raise (the guard reports
+# the raw frame); "0", "-5", "1e400" and sizes "0"/"-1" come out of ccxt as numbers.
+@pytest.mark.parametrize(
+    ("field", "value", "cause"),
+    [("p", "abc", "unparseable"), ("p", "NaN", "nan_or_inf"), ("p", "1e400", "nan_or_inf"), ("p", "0", "invalid_price"),
+     ("p", "-5", "invalid_price"), ("q", "0", "invalid_volume"), ("q", "-1", "invalid_volume"), ("q", "", "unparseable")],
+)
+def test_a_bad_trade_with_a_readable_id_is_counted_once_even_when_replayed(server, start_feed, field, value, cause):  # noqa: F811
+    feed, queue = start_feed()
+    server.send_trades(SYMBOL, 3)
+    bad = {"e": "trade", "E": 1, "s": "BTCUSDT", "t": 4, "p": "50000.0", "q": "1.0", "T": 1, "m": True, "M": True}
+    bad[field] = value
+    for _ in range(2):  # the second: a replay of the same trade after a reconnect
+        server.send_raw(server.trade_stream(SYMBOL), json.dumps(bad))
+    server.skip_trades(SYMBOL, 1)  # id 4 was that trade
+    server.send_trades(SYMBOL, 3)
+    assert trade_ids(collect(queue, 6)) == [1, 2, 3, 5, 6, 7]
+    stats = feed.stats
+    assert (stats.bad_messages, stats.bad_by_cause, stats.duplicates, stats.missed_trades) == (1, {cause: 1}, 1, 0)
+    assert stats.messages == 8
+    assert_no_more(queue)
