@@ -205,10 +205,14 @@ class CCXTLiveOrderBookFeed(CCXTFeedBase):
         try:
             for side in (data.get("b") or (), data.get("a") or ()):
                 for level in side:
-                    cause = refusal_cause(level[0], level[1], zero_size=True)
-                    if cause is not None:
+                    try:  # the usual case, inline: a finite price > 0 and a finite size >= 0
+                        good = 0 < float(level[0]) < _INF and 0 <= float(level[1]) < _INF
+                    except (TypeError, ValueError, IndexError, KeyError):
+                        good = False
+                    if not good:
+                        cause = _diff_level_cause(level)
                         return Refused(f"depth update {data.get('u')}: level {level!r} refused ({cause})", cause)
-        except (TypeError, IndexError, KeyError):  # a side or a level that is no list
+        except TypeError:  # a side that is no list
             return Refused(f"depth update {data.get('u')}: levels unreadable", "unparseable")
         return None
 
@@ -244,6 +248,14 @@ class CCXTLiveOrderBookFeed(CCXTFeedBase):
         self._last_nonce, self._last_timestamp = nonce, timestamp
         if self._emit(update, timestamp):
             counters.books += 1
+
+
+def _diff_level_cause(level: Any) -> str:
+    """Why a level of a diff is refused (a size of 0 is good there: it removes the level)."""
+    try:
+        return refusal_cause(level[0], level[1], zero_size=True) or "unparseable"
+    except (TypeError, IndexError, KeyError):  # not a [price, size] pair
+        return "unparseable"
 
 
 def _bad_level(levels: Any) -> str | None:
