@@ -101,7 +101,9 @@ class CCXTLiveTickFeed(CCXTFeedBase):
     def _tick(self, trade: Any, recv_timestamp: float) -> TickEvent | str:
         """``trade`` (ccxt's) as a TickEvent, or the cause it is refused for."""
         try:
-            trade_id = _trade_id(trade["id"])
+            trade_id = trade["id"]
+            if type(trade_id) is str and trade_id.isdigit():  # the usual case, inline (see _trade_id)
+                trade_id = int(trade_id)
             timestamp = trade["timestamp"] / 1000.0
             price, amount = float(trade["price"]), float(trade["amount"])
             side = trade["side"]
@@ -109,7 +111,7 @@ class CCXTLiveTickFeed(CCXTFeedBase):
             return refusal_cause(trade.get("price"), trade.get("amount")) or "unparseable"
         if not (0 < price < _INF and 0 < amount < _INF):
             return refusal_cause(price, amount) or "unparseable"
-        if trade_id is None or side not in ("buy", "sell"):
+        if type(trade_id) is not int and _trade_id(trade_id) is None or side not in ("buy", "sell"):
             return "unparseable"
         return TickEvent(timestamp, price, amount, side, trade_id, self.symbol, recv_timestamp)
 
