@@ -45,8 +45,9 @@ class TradeIdFilter:
 
     @property
     def missed(self) -> int:
-        """Ids the exchange never sent: the gaps less the trades lost on the way (a lost trade
-        that was a copy, e.g. replayed after a reconnect, filled no gap: never below 0)."""
+        """Ids the exchange never sent: the gaps less the trades lost on the way. Exact unless a
+        lost trade was a copy (replayed after a reconnect): it filled no gap, and hides one
+        later missed id (never below 0)."""
         return max(0, self.gaps - self.lost)
 
     def lose(self, count: int) -> None:
