@@ -52,13 +52,9 @@ log.addFilter(RedactingFilter())  # no API key, secret or request signature in a
 redact_library_logs()
 
 
-class Resync(Exception):
+class Resync(Refused):
     """Raised by ``_deliver``: the exchange's data is wrong as a whole; rebuild it from a snapshot.
     ``cause`` is what it is counted under in ``bad_by_cause`` (see ``BAD_CAUSES``)."""
-
-    def __init__(self, message: str, cause: str) -> None:
-        super().__init__(message)
-        self.cause = cause
 
 
 class CCXTFeedBase(AsyncFeed):
@@ -267,7 +263,7 @@ class CCXTFeedBase(AsyncFeed):
         return None
 
     def _resync_after_bad(self, data: Any, error: Exception) -> str:
-        self._skip_bad(data, error, error.cause if isinstance(error, Resync) else "unparseable")
+        self._skip_bad(data, error, error.cause if isinstance(error, Refused) else "unparseable")
         self._counters.resyncs += 1
         log.warning("%r: resynchronising after a bad message", self)
         return "resync"

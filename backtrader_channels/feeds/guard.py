@@ -26,7 +26,7 @@ BadMessageHandler = Callable[[Any, Exception], None]
 
 
 class Refused(ValueError):
-    """A message refused before ccxt handled it; ``cause`` is what it is counted under."""
+    """A message or data refused as bad; ``cause`` is what it is counted under (``BAD_CAUSES``)."""
 
     def __init__(self, message: str, cause: str) -> None:
         super().__init__(message)
