@@ -16,8 +16,8 @@ queue), kept alive across failures:
   new one (markets carried over, so no extra REST call) and reconnects.
 - a message ccxt cannot handle inside ``watch_*`` (a non-ccxt error, e.g. ``TypeError`` on a
   depth price ``"abc"``: ccxt drops its book and rejects the watch) or data the feed refuses
-  as a whole (``Resync``, e.g. a crossed book): counted in ``bad_messages``, then resynced
-  like a gap. A feed never dies of one message.
+  as a whole (``Resync``, e.g. a NaN level or a crossed book): counted in ``bad_messages``
+  (and ``bad_by_cause``), then resynced like a gap. A feed never dies of one message.
 - any other ccxt error (bad symbol, authentication) ends the feed: ``start()`` raises it;
   with ``keep_going=True`` it is counted in ``failures`` (``last_error``) and retried after
   the backoff instead, for ever (or until ``max_retries`` failures in a row).
@@ -39,7 +39,7 @@ import ccxt
 from ..events import Event
 from ..live.backoff import Backoff
 from ..live.feed import AsyncFeed
-from .guard import create_exchange
+from .guard import Refused, create_exchange
 from .redact import RedactingFilter, redact_error, redact_library_logs, register_secrets
 
 if TYPE_CHECKING:
@@ -52,8 +52,9 @@ log.addFilter(RedactingFilter())  # no API key, secret or request signature in a
 redact_library_logs()
 
 
-class Resync(Exception):
-    """Raised by ``_deliver``: the exchange's data is wrong as a whole; rebuild it from a snapshot."""
+class Resync(Refused):
+    """Raised by ``_deliver``: the exchange's data is wrong as a whole; rebuild it from a snapshot.
+    ``cause`` is what it is counted under in ``bad_by_cause`` (see ``BAD_CAUSES``)."""
 
 
 class CCXTFeedBase(AsyncFeed):
@@ -132,17 +133,22 @@ class CCXTFeedBase(AsyncFeed):
         return True
 
     def _on_bad_frame(self, data: Any, error: Exception) -> None:
-        """The guard's report of a frame ccxt could not handle."""
+        """The guard's report of a frame ccxt could not handle, or that ``_check_message`` refused."""
         self._counters.messages += 1
-        self._skip_bad(data, error)
+        self._skip_bad(data, error, error.cause if isinstance(error, Refused) else "unparseable")
 
-    def _skip_bad(self, data: Any, error: Exception) -> None:
-        self._counters.bad_messages += 1
-        log.warning("%r: skipped a bad message (%s: %s): %.200r", self, type(error).__name__, error, data)
+    def _check_message(self, message: Any) -> Refused | None:
+        """A message to refuse before ccxt handles it (guarded exchanges only), or None."""
+        return None
+
+    def _skip_bad(self, data: Any, error: Exception, cause: str = "unparseable") -> None:
+        """Count ``data`` as a bad message under ``cause`` and skip it."""
+        self._counters.bad(cause)
+        log.warning("%r: skipped a bad message (%s, %s: %s): %.200r", self, cause, type(error).__name__, error, data)
 
     def _new_exchange(self, markets_from: Any = None) -> Any:
         on_bad = self._on_bad_frame if self.guard_messages else None
-        exchange = create_exchange(self.exchange_id, self.config, on_bad)
+        exchange = create_exchange(self.exchange_id, self.config, on_bad, self._check_message)
         if markets_from is not None and markets_from.markets:
             exchange.set_markets(markets_from.markets, markets_from.currencies)
         return exchange
@@ -257,7 +263,7 @@ class CCXTFeedBase(AsyncFeed):
         return None
 
     def _resync_after_bad(self, data: Any, error: Exception) -> str:
-        self._skip_bad(data, error)
+        self._skip_bad(data, error, error.cause if isinstance(error, Refused) else "unparseable")
         self._counters.resyncs += 1
         log.warning("%r: resynchronising after a bad message", self)
         return "resync"

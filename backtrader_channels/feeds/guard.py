@@ -6,7 +6,8 @@ receive-loop callback: the loop is never rescheduled and every pending ``watch_*
 forever on a socket that is still open. The guarded exchange wraps each client's frame
 handler so that such a frame is reported to a callback and skipped, and the stream goes on.
 Frames that parse but hold no message (``[]``, ``{}``, ``null``, a bare string or number),
-which ccxt would ignore without a trace, are reported the same way.
+which ccxt would ignore without a trace, are reported the same way, and so is a message the
+feed's ``check`` refuses (a ``Refused`` error naming its cause) before ccxt applies it.
 """
 
 from __future__ import annotations
@@ -19,16 +20,29 @@ import ccxt.pro
 
 from .redact import redacted_print
 
-__all__ = ["BadMessageHandler", "create_exchange"]
+__all__ = ["BadMessageHandler", "MessageCheck", "Refused", "create_exchange"]
 
 BadMessageHandler = Callable[[Any, Exception], None]
 
 
+class Refused(ValueError):
+    """A message or data refused as bad; ``cause`` is what it is counted under (``BAD_CAUSES``)."""
+
+    def __init__(self, message: str, cause: str) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+MessageCheck = Callable[[Any], "Refused | None"]
+
+
 def create_exchange(
-    exchange_id: str, config: Mapping[str, Any] | None = None, on_bad_message: BadMessageHandler | None = None
+    exchange_id: str, config: Mapping[str, Any] | None = None, on_bad_message: BadMessageHandler | None = None,
+    check: MessageCheck | None = None,
 ) -> Any:
-    """A ``ccxt.pro.<exchange_id>(config)``, guarded when ``on_bad_message`` is given; its
-    ``verbose`` output, if asked for, has credentials masked."""
+    """A ``ccxt.pro.<exchange_id>(config)``, guarded when ``on_bad_message`` is given (each
+    parsed message first goes through ``check``, if any: a ``Refused`` one is reported and
+    dropped); its ``verbose`` output, if asked for, has credentials masked."""
     try:
         exchange_class = getattr(ccxt.pro, exchange_id)
     except AttributeError:
@@ -37,6 +51,7 @@ def create_exchange(
     exchange.log = redacted_print  # ccxt's verbose output: no key or signature printed
     if on_bad_message is not None:
         exchange.on_bad_message = on_bad_message
+        exchange.check_message = check
     return exchange
 
 
@@ -60,6 +75,10 @@ def _guarded(exchange_class: type[Any]) -> type:
     def handle_message(self: Any, ws_client: Any, message: Any) -> Any:
         if not message or not isinstance(message, (dict, list)):
             self.on_bad_message(message, ValueError("a frame with no message in it"))
+            return None
+        refused = None if self.check_message is None else self.check_message(message)
+        if refused is not None:
+            self.on_bad_message(message, refused)
             return None
         return exchange_class.handle_message(self, ws_client, message)
 

@@ -40,11 +40,39 @@ from typing import Any
 
 from ..events import Event, OrderBookEvent, TickEvent
 
-__all__ = ["LiveDataValidator"]
+__all__ = ["LiveDataValidator", "refusal_cause"]
 
 _isfinite = math.isfinite
 Key = tuple[str, Any]
 INVALID_DATA = frozenset({"invalid_price", "invalid_volume", "invalid_timestamp"})
+
+
+def refusal_cause(price: Any, size: Any, *, zero_size: bool = False) -> str | None:
+    """Why a trade or a book level ``(price, size)`` (numbers, or numbers as the wire's text)
+    is unusable, or None: ``unparseable`` (not a number), ``nan_or_inf``, ``invalid_price``
+    (<= 0) or ``invalid_volume`` (<= 0: a trade of nothing, or an empty level in a book;
+    with ``zero_size``, < 0: in a book diff a size of 0 removes the level). The price is
+    judged first. The feeds refuse such items themselves."""
+    number = _finite(price)
+    if isinstance(number, str):
+        return number
+    if number <= 0:
+        return "invalid_price"
+    number = _finite(size)
+    if isinstance(number, str):
+        return number
+    if number < 0 or (number == 0 and not zero_size):
+        return "invalid_volume"
+    return None
+
+
+def _finite(value: Any) -> float | str:
+    """``value`` as a finite float, or the cause it is not one."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "unparseable"
+    return number if _isfinite(number) else "nan_or_inf"
 
 
 class _RecentIds:

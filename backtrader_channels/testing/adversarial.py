@@ -14,7 +14,8 @@ Causes (the names the counters use):
 - ``invalid_price``: a price <= 0;
 - ``invalid_volume``: a size < 0 (a trade size of 0 is ``invalid_volume`` too: nothing traded).
 
-Book levels of size 0 are good: on Binance a 0 size removes the level.
+Book levels of size 0 are good: on Binance a 0 size removes the level. A consumer of whole
+books adds ``crossed_book`` (best bid >= best ask).
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ from hypothesis import strategies as st
 
 __all__ = [
     "BadValue",
+    "Frame",
     "TradeCase",
     "bad_book_levels",
     "bad_frames",
     "bad_prices",
     "bad_trade_sizes",
+    "binance_trade_frames",
     "binance_trade_payload",
     "binance_trades_csv",
     "good_prices",
@@ -151,6 +154,29 @@ def binance_trade_payload(case: TradeCase, symbol_id: str = "BTCUSDT") -> dict[s
         "e": "trade", "E": case.time_ms, "s": symbol_id, "t": case.trade_id, "p": case.price, "q": case.size,
         "T": case.time_ms, "m": case.buyer_maker, "M": True,
     }
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One WebSocket text frame of a generated stream: the trade it carries (None: junk) and
+    the cause it must be counted under (None: a good trade)."""
+
+    text: str
+    trade: TradeCase | None
+    cause: str | None
+
+
+@st.composite
+def binance_trade_frames(
+    draw: st.DrawFn, *, symbol_id: str = "BTCUSDT", max_junk: int = 5, **trade_case_options: Any
+) -> list[Frame]:
+    """A ``<symbol>@trade`` stream: the frames of ``trade_cases(**trade_case_options)`` in order,
+    with up to ``max_junk`` ``bad_frames`` (``unparseable``) slipped in anywhere."""
+    frames = [Frame(json.dumps(binance_trade_payload(case, symbol_id)), case, case.cause)
+              for case in draw(trade_cases(**trade_case_options))]
+    for junk in draw(st.lists(bad_frames(), max_size=max_junk)):
+        frames.insert(draw(st.integers(0, len(frames))), Frame(junk, None, "unparseable"))
+    return frames
 
 
 def binance_trades_csv(cases: Sequence[TradeCase]) -> str:

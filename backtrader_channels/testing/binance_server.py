@@ -733,3 +733,20 @@ class FakeBinance:
         now = _now_ms() + int(time_offset * 1000)  # the send time, so recv - T is the client's latency
         return {"e": "trade", "E": now, "s": market.id, "t": trade_id, "p": price, "q": quantity, "T": now,
                 "m": self._rng.random() < 0.5, "M": True}
+
+    # -- fault hooks of the feed-faults tests ------------------------------------------------
+    def send_depth_levels(self, symbol: str, bids: list[Any], asks: list[Any], timeout: float = 10.0) -> int:
+        """Send one diff-depth update carrying ``bids``/``asks`` as given (e.g. ``[["1000", "NaN"]]``),
+        next in the update-id sequence, that the server's book never applies (a bad update the
+        exchange's own book never held); returns its ``u``. Binance sends levels as
+        ``[price, quantity]`` strings and a ``U``/``u`` continuing the previous update's ``u``."""
+        market = self._market(symbol)
+
+        def next_update() -> dict[str, Any]:
+            market.last_update_id += 1
+            return {"e": "depthUpdate", "E": _now_ms(), "s": market.id, "U": market.last_update_id,
+                    "u": market.last_update_id, "b": bids, "a": asks}
+
+        payload = self._call(self._run(next_update))
+        self.send_raw(self.depth_stream(symbol), json.dumps(payload, separators=(",", ":")), timeout)
+        return int(payload["u"])

@@ -149,12 +149,14 @@ def test_malformed_json_and_missing_fields_are_counted_and_the_stream_goes_on(se
     server.send_raw(stream, '{"e":"trade","E":1,"s":"BTCU')  # not JSON: ccxt's decoder raises
     no_symbol = {"e": "trade", "E": 1, "t": 4, "p": "1.0", "q": "1.0", "T": 1, "m": True, "M": True}
     server.send_raw(stream, json.dumps(no_symbol))  # ccxt's handler raises (TypeError)
+    server.skip_trades(SYMBOL, 1)  # id 4 was that trade: seen (bad), so not missed
     no_id_no_price = {"e": "trade", "E": 1, "s": "BTCUSDT", "q": "1.0", "T": 1, "m": True, "M": True}
     server.send_raw(stream, json.dumps(no_id_no_price))  # parsed by ccxt, refused by the feed
     server.send_trades(SYMBOL, 3)
-    assert trade_ids(collect(queue, 6)) == [1, 2, 3, 4, 5, 6]
+    assert trade_ids(collect(queue, 6)) == [1, 2, 3, 5, 6, 7]
     stats = feed.stats
     assert (stats.bad_messages, stats.messages, stats.trades) == (3, 9, 6)
+    assert stats.bad_by_cause == {"unparseable": 3}
     assert (stats.reconnects, stats.watchdog_restarts, stats.missed_trades) == (0, 0, 0)
     assert_no_more(queue)
 
@@ -190,17 +192,22 @@ def test_silent_server_triggers_watchdog_reconnect(server, start_feed):
     assert (stats.missed_trades, stats.duplicates) == (0, 0)
 
 
-def test_validator_refuses_bad_trades_before_the_queue(server, start_feed):
+def test_the_feed_refuses_a_zero_price_and_the_validator_an_old_trade_before_the_queue(server, start_feed):
     validator = LiveDataValidator()
     feed, queue = start_feed(validator=validator)
     server.send_trades(SYMBOL, 3)
-    zero_price = {"e": "trade", "E": 1, "s": "BTCUSDT", "t": 4, "p": "0.00000000", "q": "1.0", "T": int(time.time() * 1000), "m": False, "M": True}
-    server.send_raw(server.trade_stream(SYMBOL), json.dumps(zero_price))
-    server.skip_trades(SYMBOL, 1)  # id 4 was that trade
+    now_ms = int(time.time() * 1000)
+    zero_price = {"e": "trade", "E": 1, "s": "BTCUSDT", "t": 4, "p": "0.00000000", "q": "1.0", "T": now_ms, "m": False, "M": True}
+    an_hour_old = {**zero_price, "t": 5, "p": "50000.00", "T": now_ms - 3_600_000}
+    for trade in (zero_price, an_hour_old):
+        server.send_raw(server.trade_stream(SYMBOL), json.dumps(trade))
+    server.skip_trades(SYMBOL, 2)  # ids 4 and 5 were those trades
     server.send_trades(SYMBOL, 2)
-    assert trade_ids(collect(queue, 5)) == [1, 2, 3, 5, 6]
-    assert feed.stats.rejected == 1
-    assert validator.get_anomaly_report() == {("tick", SYMBOL): {"invalid_price": 1, "invalid_data": 1}}
+    assert trade_ids(collect(queue, 5)) == [1, 2, 3, 6, 7]
+    stats = feed.stats
+    assert (stats.bad_messages, stats.bad_by_cause, stats.rejected) == (1, {"invalid_price": 1}, 1)
+    assert (stats.missed_trades, stats.duplicates) == (0, 0)  # each counted once, where it was refused
+    assert validator.get_anomaly_report() == {("tick", SYMBOL): {"out_of_order": 1}}
 
 
 def test_overflowing_queue_counts_drops_and_keeps_the_most_urgent(server, start_feed):

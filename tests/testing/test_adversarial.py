@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
 import zipfile
 
 from hypothesis import HealthCheck, given, settings
 
 from backtrader_channels.testing.adversarial import (
+    Frame,
     TradeCase,
     bad_book_levels,
+    binance_trade_frames,
+    binance_trade_payload,
     binance_trades_csv,
     trade_cases,
     zip_without_newline,
@@ -50,6 +54,20 @@ def test_bad_book_levels_name_the_cause_of_their_one_bad_field(level_and_cause: 
     if size_cause == "invalid_volume" and float(size) == 0:
         size_cause = None  # a book size of 0 removes the level: good
     assert [c for c in (price_cause, size_cause) if c] == [cause]
+
+
+@settings(max_examples=60)
+@given(binance_trade_frames(max_junk=3))
+def test_trade_frames_keep_the_trades_in_order_with_junk_counted_unparseable(frames: list[Frame]) -> None:
+    trades = [frame.trade for frame in frames if frame.trade is not None]
+    assert [case.trade_id for case in trades] == list(range(1, len(trades) + 1))
+    for frame in frames:
+        if frame.trade is None:
+            assert frame.cause == "unparseable"
+        else:
+            assert json.loads(frame.text) == binance_trade_payload(frame.trade)
+            assert frame.cause == frame.trade.cause
+    assert len(frames) - len(trades) <= 3
 
 
 def test_trades_csv_writes_one_binance_row_per_case() -> None:
