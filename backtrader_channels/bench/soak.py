@@ -347,13 +347,13 @@ class Soak:
 
     def _record(self, exchange: Any, out: Path) -> None:
         from ..record.pump import pump_feeds
-        from ..record.recorder import Recorder, _FeedGaps
+        from ..record.recorder import FeedGaps, Recorder
 
         queue = LiveEventQueue(100_000)
         feeds = _feeds("recorder", exchange, queue, self.config)
         recorder = Recorder(out)
         self.pipelines["recorder"] = Pipeline("recorder", queue, feeds, {"recorder": recorder, "out": out})
-        gaps = _FeedGaps(feeds, recorder)
+        gaps = FeedGaps(feeds, recorder)
 
         def sink(events: list[Event]) -> None:
             gaps.check()
@@ -553,7 +553,7 @@ class Soak:
         """The feeds' stats, and the trade ids accounted: each id once, under its cause."""
         trades, book = (feed.stats for feed in pipeline.feeds)
         garbage, bad_written = written["garbage"], written["bad_trades"]
-        overflowed = getattr(trades, "overflowed_trades", 0)  # lost in ccxt's trade cache, where feeds count it
+        overflowed = trades.overflowed_trades  # lost in ccxt's trade cache
         accounted = trades.trades + trades.rejected + trades.bad_messages - garbage + trades.missed_trades + overflowed
         note = ""
         if accounted - issued == bad_written and bad_written:
@@ -595,7 +595,7 @@ class Soak:
         recording = self.pipelines["recorder"].extra
         recorder = recording["recorder"]
         rows, unique, missed_marked = self._read_recording(recording["out"])
-        refused = getattr(recorder.stats, "refused", 0)  # the recorder counts rows it refused, where it does
+        refused = recorder.stats.refused.total()  # rows the recorder refused (the feed refuses bad trades first)
         rec_feed = self.pipelines["recorder"].trades_feed.stats
         checks += [Check("recorder: trades the feed delivered == rows written + refused", rec_feed.trades,
                          recorder.stats.trades + refused),

@@ -50,7 +50,7 @@ from ..sources.files import atomic_output
 from ..sources.recordings import BOOK_STREAM, TRADE_STREAM, segment_files, symbol_dir_name
 from .pump import market_feeds, pump_feeds
 
-__all__ = ["GAPS_SCHEMA", "Recorder", "RecorderStats", "record"]
+__all__ = ["GAPS_SCHEMA", "FeedGaps", "Recorder", "RecorderStats", "record"]
 
 log = logging.getLogger("backtrader_channels.record")
 INF = float("inf")
@@ -124,6 +124,9 @@ class Recorder:
         self._streams: dict[tuple[str, str], _Stream] = {}
         self._books: dict[str, _Book] = {}
         self._last_trade_id: dict[str, int] = {}
+        # True: gaps in the ids of the trades written are marked missed_trades; FeedGaps turns
+        # it off, the feeds counting them (they know the ids that were bad or lost in ccxt's cache)
+        self.follow_trade_ids = True
         self._last_time: dict[str, float] = {}
         self._next_flush = time.monotonic() + flush_interval
         self._recovered: set[str] = set()
@@ -183,7 +186,7 @@ class Recorder:
     def _trade(self, symbol: str, tick: TickEvent) -> None:
         trade_id = tick.trade_id if type(tick.trade_id) is int else -1
         last = self._last_trade_id.get(symbol)
-        if last is not None and trade_id > last + 1:
+        if self.follow_trade_ids and last is not None and trade_id > last + 1:
             self.gap(symbol, TRADE_STREAM, "missed_trades", trade_id - last - 1, tick.timestamp)
         if trade_id >= 0:
             self._last_trade_id[symbol] = trade_id
@@ -443,7 +446,7 @@ def record(
     feeds = market_feeds(exchange_id, symbols, queue, trades=trades, book=book, config=config, depth=depth,
                          purpose="record")
     recorder = Recorder(out, flush_interval=flush_interval, max_segment_bytes=max_segment_bytes)
-    watch = _FeedGaps(feeds, recorder)
+    watch = FeedGaps(feeds, recorder)
 
     def sink(events: list[Event]) -> None:
         watch.check()
@@ -456,26 +459,39 @@ def record(
     return recorder
 
 
-class _FeedGaps:
-    """Gap markers from the feeds' counters: reconnects (trades, book) and resyncs (book)."""
+class FeedGaps:
+    """Gap markers from the feeds' counters: what a feed did not deliver, under its cause.
+
+    Reconnects and resyncs; trade ids the exchange never sent (``missed_trades``); trades lost
+    in ccxt's cache (``overflowed_trades``); bad messages by cause (``unparseable``,
+    ``invalid_price``...). The feeds know which ids were bad or lost in ccxt's cache, so the
+    recorder stops inferring missed trades from its own id gaps (``follow_trade_ids``): each
+    trade id not recorded is marked once, under its real cause. A counter that goes down (a
+    late trade filling a gap) marks nothing until it passes its highest value again.
+    """
 
     def __init__(self, feeds: list[Any], recorder: Recorder) -> None:
         self.feeds = feeds
         self.recorder = recorder
-        self.seen = {id(feed): (0, 0) for feed in feeds}
+        recorder.follow_trade_ids = False
+        self.seen: dict[int, Counter[str]] = {id(feed): Counter() for feed in feeds}
 
     def check(self) -> None:
         for feed in self.feeds:
-            counters = feed._counters  # plain ints; feed.stats would sort latencies every batch
-            now = (counters.reconnects, counters.resyncs)
-            before = self.seen[id(feed)]
-            if now == before:
-                continue
-            self.seen[id(feed)] = now
             stream = kind_of(feed.channel_type).recording
             if stream is None:
                 continue  # a kind the recorder does not keep
-            if now[0] > before[0]:
-                self.recorder.gap(feed.symbol, stream, "reconnect", now[0] - before[0])
-            if now[1] > before[1]:
-                self.recorder.gap(feed.symbol, stream, "resync", now[1] - before[1])
+            now, before = _not_delivered(feed._counters), self.seen[id(feed)]
+            for kind, count in now.items():
+                if count > before[kind]:
+                    self.recorder.gap(feed.symbol, stream, kind, count - before[kind])
+            self.seen[id(feed)] = now | before
+
+
+def _not_delivered(counters: Any) -> Counter[str]:
+    """A feed's counts of what it did not deliver, by cause (its plain counters: ``feed.stats``
+    would sort the latencies at every batch)."""
+    counts = Counter(reconnect=counters.reconnects, resync=counters.resyncs, missed_trades=counters.missed_trades,
+                     overflowed_trades=counters.overflowed_trades)
+    counts.update(counters.bad_by_cause)
+    return counts

@@ -85,8 +85,6 @@ def test_what_each_feed_delivered_is_what_its_sink_took(report):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 20 'Double counting': a bad trade is counted both in bad_messages and, "
-                                       "as the id it leaves out, in missed_trades; the feed-faults branch fixes it")
 def test_every_trade_id_is_delivered_or_counted_once_under_its_cause(report):
     feeds = [check for check in report["reconciliation"] if "trade ids issued" in check["name"]
              or "bad frames" in check["name"]]
