@@ -308,14 +308,14 @@ class Dataset:
                     chunk = self._join(file, chunk, previous)
                     if not len(chunk):
                         continue
-                    ids = getattr(chunk, "trade_id", None)
-                    first_id = None if ids is None else int(ids[0])
+                    first_id = None if getattr(chunk, "trade_id", None) is None else int(chunk.trade_id[0])
                     edge = _Edge(file.path, int(chunk.ts_ns[0]), 0, first_id, first_id)
                     self._check_period(file, edge.first_ns, "first")
                 edge.last_ns = int(chunk.ts_ns[-1])
-                ids = getattr(chunk, "trade_id", None)
-                edge.last_id = None if ids is None or edge.first_id is None else int(ids[-1])
+                if edge.first_id is not None:
+                    edge.last_id = int(chunk.trade_id[-1])
                 yield chunk
+            chunk = None  # hold nothing of this file while the next one is read
             self._add(source)
             if edge is not None:
                 self._check_period(file, edge.last_ns, "last")
