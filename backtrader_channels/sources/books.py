@@ -58,7 +58,7 @@ def open_book(
     (``btchannels record``) is read as one (recordings.py); a list, a glob or another
     directory of files as one dataset, in time order (dataset.py).
     """
-    if is_dataset(path):
+    if isinstance(path, (list, tuple)) or is_dataset(path):  # isinstance narrows the type
 
         def open_file(file: Path, chunk_rows: int = chunk_rows) -> BookSource:
             return BookSource(file, format=format, on_error=on_error, chunk_rows=chunk_rows,

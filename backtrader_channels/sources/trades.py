@@ -77,7 +77,7 @@ def open_trades(
     is read as one (recordings.py); a list, a glob or another directory of files as one
     dataset, in time order (dataset.py).
     """
-    if is_dataset(path):
+    if isinstance(path, (list, tuple)) or is_dataset(path):  # isinstance narrows the type
 
         def open_file(file: Path, chunk_rows: int = chunk_rows) -> TradeSource:
             return TradeSource(file, symbol=symbol, format=format, on_error=on_error, chunk_rows=chunk_rows,

@@ -23,7 +23,14 @@ import pytest
 
 import backtrader_channels as bc
 from backtrader_channels.cli import main
-from backtrader_channels.sources import SourceError, TradeChunk, open_book, open_trades, write_trades
+from backtrader_channels.sources import (
+    SourceError,
+    TradeChunk,
+    open_book,
+    open_trades,
+    write_trades,
+)
+from backtrader_channels.sources.window import DateWindow, window_ns
 from tests.conftest import write_book_jsonl, write_trades_csv
 
 DAY0_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
@@ -218,8 +225,6 @@ def test_fromdate_todate_skip_whole_days_without_opening_them(tmp_path):
     # the 2nd trade (day 2's 2nd) buys at day 2's 3rd (112); the 6th (day 3's 2nd) closes at day 3's 3rd (122)
     assert fills(result) == [(seconds(1, 3), 1.0, 112.0), (seconds(2, 3), -1.0, 122.0)]
     channel_source = open_trades(tmp_path, symbol=SYMBOL)
-    from backtrader_channels.sources.window import DateWindow, window_ns
-
     windowed = DateWindow(channel_source, window_ns(dt.datetime(2024, 1, 2, 0, 0, 2), dt.date(2024, 1, 2)))
     assert [f.path.name for f in windowed.source.files] == ["BTCUSDT-trades-2024-01-02.zip"]
     assert [int(i) for chunk in windowed.chunks() for i in chunk.trade_id] == [105, 106, 107]
