@@ -20,7 +20,7 @@ from .bookjson import JSONL_SUFFIXES, MAX_LINE_BYTES, JsonBook
 from .bookparquet import ParquetBook
 from .chunks import BookChunk, slice_rows
 from .columns import Levels, level_offsets
-from .dataset import BookDataset, is_dataset, open_dataset
+from .dataset import BookDataset, is_dataset
 from .errors import Problems, SourceError
 from .files import PARQUET_SUFFIXES, existing_file, line_limit, plain_suffix
 from .recordings import BOOK_STREAM, RecordingSource, is_recording, open_recording
@@ -58,13 +58,15 @@ def open_book(
     (``btchannels record``) is read as one (recordings.py); a list, a glob or another
     directory of files as one dataset, in time order (dataset.py).
     """
+    if isinstance(path, (list, tuple)) and len(path) == 1:  # one entry: read as if given alone
+        (path,) = path
     if isinstance(path, (list, tuple)) or is_dataset(path):  # isinstance narrows the type
 
         def open_file(file: Path, chunk_rows: int = chunk_rows) -> BookSource:
             return BookSource(file, format=format, on_error=on_error, chunk_rows=chunk_rows,
                               max_line_bytes=max_line_bytes)
 
-        return open_dataset(path, BookDataset, open_file, on_error=on_error)
+        return BookDataset(path, open_file, on_error=on_error)
     if is_recording(path):
         return open_recording(path, BOOK_STREAM, open_book, format=format, on_error=on_error, chunk_rows=chunk_rows)
     return BookSource(path, format=format, on_error=on_error, chunk_rows=chunk_rows, max_line_bytes=max_line_bytes)

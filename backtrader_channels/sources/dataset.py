@@ -29,6 +29,7 @@ window by their names without opening them, and files without a date by their fi
 from __future__ import annotations
 
 import calendar
+import copy
 import datetime as dt
 import glob
 import logging
@@ -46,7 +47,7 @@ from .chunks import slice_rows
 from .errors import SourceError
 from .recordings import has_recording_layout
 
-__all__ = ["BookDataset", "Dataset", "TradeDataset", "dataset_bytes", "dataset_files", "is_dataset", "open_dataset"]
+__all__ = ["BookDataset", "Dataset", "TradeDataset", "dataset_bytes", "is_dataset"]
 
 log = logging.getLogger("backtrader_channels.sources")
 
@@ -143,38 +144,15 @@ def _expand(entry: str | os.PathLike) -> tuple[list[Path], bool]:
     return [path], False
 
 
-def dataset_files(dataname: Any) -> list[Path]:
-    """The files of ``dataname`` (a path, glob, directory or list of them), directories and
-    globs sorted by name; each file once, at its first place."""
-    entries = list(dataname) if isinstance(dataname, (list, tuple)) else [dataname]
-    if not entries:
-        raise ValueError("dataname is an empty list: no files to read")
-    files: list[Path] = []
-    for entry in entries:
-        files += _expand(entry)[0]
-    return list(dict.fromkeys(files))
-
-
 def dataset_bytes(dataname: Any) -> int:
-    """The size on disk of a file, a recording's files or a dataset's files (0 when there is
-    nothing to read: the source says why, with the path)."""
+    """The size on disk of a file, or of the files of a directory, glob or list (0 when there
+    is nothing to read: the source says why, with the path)."""
+    entries = list(dataname) if isinstance(dataname, (list, tuple)) else [dataname]
     try:
-        if not is_dataset(dataname):
-            path = Path(dataname)
-            return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
-        return sum(path.stat().st_size for path in dataset_files(dataname))
-    except (OSError, ValueError, TypeError):
+        files = {path for entry in entries for path in _expand(entry)[0]}
+        return sum(path.stat().st_size for path in files)
+    except (OSError, ValueError, TypeError):  # a SourceError is a ValueError
         return 0
-
-
-def open_dataset(dataname: Any, cls: type[Dataset], opener: Callable[..., Any], **options: Any) -> Any:
-    """``cls(dataname, opener, **options)``; a list of one file is that file's own source."""
-    if isinstance(dataname, (list, tuple)) and len(dataname) == 1 and not is_dataset(dataname[0]):
-        path = Path(dataname[0])
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such file")
-        return opener(path)
-    return cls(dataname, opener, **options)
 
 
 @dataclass
@@ -203,7 +181,6 @@ class Dataset:
         entries = list(dataname) if isinstance(dataname, (list, tuple)) else [dataname]
         if not entries:
             raise ValueError("dataname is an empty list: no files to read")
-        self.dataname = dataname
         self.on_error = on_error
         self._opener = opener
         groups = [_expand(entry) for entry in entries]
@@ -270,8 +247,7 @@ class Dataset:
                                             and after.first_ns is not None and after.first_ns < first):
                     continue
             kept.append(file)
-        narrowed = object.__new__(type(self))
-        narrowed.__dict__.update(self.__dict__)
+        narrowed = copy.copy(self)
         narrowed.files = kept
         narrowed._reset()
         return narrowed

@@ -21,7 +21,7 @@ from .binance import BINANCE_FORMATS, binance_by_header, binance_by_values
 from .chunks import TradeChunk, slice_rows
 from .columns import TradeFields, per_value, trade_chunk
 from .csvtext import NUMBER, CsvLayout, split_line
-from .dataset import TradeDataset, is_dataset, open_dataset
+from .dataset import TradeDataset, is_dataset
 from .errors import SourceError
 from .files import (
     PARQUET_SUFFIXES,
@@ -77,14 +77,15 @@ def open_trades(
     is read as one (recordings.py); a list, a glob or another directory of files as one
     dataset, in time order (dataset.py).
     """
+    if isinstance(path, (list, tuple)) and len(path) == 1:  # one entry: read as if given alone
+        (path,) = path
     if isinstance(path, (list, tuple)) or is_dataset(path):  # isinstance narrows the type
 
         def open_file(file: Path, chunk_rows: int = chunk_rows) -> TradeSource:
             return TradeSource(file, symbol=symbol, format=format, on_error=on_error, chunk_rows=chunk_rows,
                                check_symbol=check_symbol, max_line_bytes=max_line_bytes)
 
-        return open_dataset(path, TradeDataset, open_file, symbol=symbol, check_symbol=check_symbol,
-                            on_error=on_error)
+        return TradeDataset(path, open_file, symbol=symbol, check_symbol=check_symbol, on_error=on_error)
     if is_recording(path):
         return open_recording(path, TRADE_STREAM, open_trades, symbol=symbol, format=format, on_error=on_error,
                               chunk_rows=chunk_rows)

@@ -345,3 +345,13 @@ def test_memory_stays_flat_over_ten_files(tmp_path):
     # measured: 7.8-8.8 MB for one file, 8.9-10.9 MB for ten (a file's reader, blocks read ahead in a
     # thread, the chunk): the ten days are never held, nor a quarter of them
     assert ten[2] < one[2] + everything // 4, (one, ten)
+
+
+def test_a_list_of_one_entry_is_read_as_that_entry(tmp_path):
+    (day,) = write_days(tmp_path / "days", DAYS[:1])
+    assert open_trades([day]).format == "binance-spot-trades"
+    assert len(open_trades([tmp_path / "days"]).files) == 1  # a directory: a dataset
+    recording = tmp_path / "rec" / "BTCUSDT" / "trades"
+    recording.mkdir(parents=True)
+    write_project(recording / "2024-01-01T00-000.parquet", DAYS[0])
+    assert repr(open_trades([tmp_path / "rec"])).startswith("RecordingSource(")  # as --ticks DIR gives it
