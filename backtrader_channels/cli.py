@@ -37,8 +37,8 @@ __all__ = ["main"]
 DEFAULT_OUT = Path("btchannels-output")
 
 
-def _run_backtest(strategy: type[bt.Strategy], ticks: Path, book: Path | None, symbol: str, cash: float,
-                  commission: float, **strategy_kw: Any) -> RunResult:
+def _run_backtest(strategy: type[bt.Strategy], ticks: Path | list[Path], book: Path | list[Path] | None, symbol: str,
+                  cash: float, commission: float, **strategy_kw: Any) -> RunResult:
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.broker.setcash(cash)
     cerebro.broker.setcommission(commission=commission)
@@ -453,9 +453,12 @@ def _parser() -> argparse.ArgumentParser:
 
     backtest = command("backtest", "tick backtest of the strategy in a Python file")
     _strategy_file(backtest)
-    backtest.add_argument("--ticks", type=Path, required=True,
-                          help="trades file: project CSV(.gz), Parquet, or a Binance trades/aggTrades zip or CSV")
-    backtest.add_argument("--book", type=Path, help="order-book file: JSON lines(.gz) or Parquet (default: none)")
+    backtest.add_argument("--ticks", type=Path, required=True, action="append",
+                          help="trades: project CSV(.gz), Parquet, or Binance trades/aggTrades zip or CSV; a file, a "
+                               "directory or a quoted glob; repeat for more (all are read, in time order)")
+    backtest.add_argument("--book", type=Path, action="append",
+                          help="order book: JSON lines(.gz) or Parquet; a file, a directory or a quoted glob; repeat "
+                               "for more (default: none)")
     backtest.add_argument("--symbol", default="BTC/USDT", help="the market the files hold")
     _money(backtest, 0.001)
     backtest.add_argument("--chart", type=output_file,

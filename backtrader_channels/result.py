@@ -42,6 +42,7 @@ class RunResult:
     symbol: str
     skipped_rows: dict[str, int] = field(default_factory=dict)
     duplicate_trade_ids: dict[str, int] = field(default_factory=dict)  # per symbol: trades whose id repeats
+    missed_trade_ids: dict[str, int] = field(default_factory=dict)  # per symbol: ids the gaps between files miss
     rejected_book_updates: dict[str, dict[str, int]] = field(default_factory=dict)
     cashflows: list[CashFlow] = field(default_factory=list)  # funding payments...
     live_rows: list[tuple[str, str]] = field(default_factory=list)  # live runs: feeds, queue, validator
@@ -94,6 +95,8 @@ class RunResult:
         rows += [(f"skipped rows {name}", f"{count:,}") for name, count in self.skipped_rows.items() if count]
         rows += [(f"duplicate trade ids {name}", f"{count:,}") for name, count in self.duplicate_trade_ids.items()
                  if count]
+        rows += [(f"missed trade ids {name}", f"{count:,} (gaps between files)")
+                 for name, count in self.missed_trade_ids.items() if count]
         for name, kinds in self.rejected_book_updates.items():
             rows += [(f"rejected book updates {name} ({kind})", f"{count:,}") for kind, count in kinds.items()]
         return rows + self.live_rows
@@ -129,6 +132,7 @@ def build_result(engine: Any, strategies: list, wall_seconds: float) -> RunResul
         },
         duplicate_trade_ids={c.symbol: c.source.duplicate_ids for c in channels  # a TradeSource (or its DateWindow)
                              if hasattr(c.source, "duplicate_ids")},
+        missed_trade_ids={c.symbol: c.source.missed_ids for c in channels if hasattr(c.source, "missed_ids")},
         rejected_book_updates={
             c.symbol: dict(c.rejected) for c in channels if getattr(c, "rejected", None)
         },

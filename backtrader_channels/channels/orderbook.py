@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..events import Level, OrderBookEvent
 from ..extras import missing_extra
+from ..sources.dataset import dataset_bytes
 from .base import Channel
 from .book import BookError, OrderBook, Updates, level_columns
 
@@ -46,19 +46,6 @@ def fastest_book(file_bytes: int = 0) -> type:
     return CompiledOrderBook
 
 
-def _bytes_of(dataname: Any) -> int:
-    """The size of a book file, or of a recording's files (0 when there is none to read)."""
-    if dataname is None:
-        return 0
-    path = Path(dataname)
-    try:
-        if path.is_dir():
-            return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
-        return path.stat().st_size
-    except OSError:  # missing or unreadable: the source says so, with the path
-        return 0
-
-
 class BookTop(NamedTuple):
     """Top of the book after one update: what ``OrderBookChannel.history`` keeps."""
 
@@ -80,7 +67,7 @@ class OrderBookChannel(Channel):
     book_class: type | None = None  # None: chosen by ``fastest_book`` from the file's size
 
     def __init__(self, symbol: str, dataname: Any = None, **kwargs: Any) -> None:
-        self.book = (self.book_class or fastest_book(_bytes_of(dataname)))(symbol)
+        self.book = (self.book_class or fastest_book(dataset_bytes(dataname)))(symbol)
         self.rejected: Counter[str] = Counter()
         super().__init__(symbol, dataname, **kwargs)
 

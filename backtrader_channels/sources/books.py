@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from os import PathLike
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -19,6 +20,7 @@ from .bookjson import JSONL_SUFFIXES, MAX_LINE_BYTES, JsonBook
 from .bookparquet import ParquetBook
 from .chunks import BookChunk, slice_rows
 from .columns import Levels, level_offsets
+from .dataset import BookDataset, is_dataset
 from .errors import Problems, SourceError
 from .files import PARQUET_SUFFIXES, existing_file, line_limit, plain_suffix
 from .recordings import BOOK_STREAM, RecordingSource, is_recording, open_recording
@@ -41,20 +43,30 @@ BOOK_FORMATS = ("jsonl", "parquet")
 
 
 def open_book(
-    path: str | PathLike,
+    path: str | PathLike | list | tuple,
     *,
     format: str | None = None,
     on_error: str = "raise",
     chunk_rows: int = 100_000,
     max_line_bytes: int = MAX_LINE_BYTES,
-) -> BookSource | RecordingSource:
+) -> BookSource | RecordingSource | BookDataset:
     """Open an order-book file (checked now: it exists and its format is known).
 
     ``format`` overrides detection ('jsonl' or 'parquet'); ``on_error`` is 'raise' or
     'skip'; chunks hold at most ``chunk_rows`` updates; a JSON line longer than
-    ``max_line_bytes`` is a SourceError (file, byte, zip member). A directory is read as a
-    recording (``btchannels record``, see recordings.py).
+    ``max_line_bytes`` is a SourceError (file, byte, zip member). A recording directory
+    (``btchannels record``) is read as one (recordings.py); a list, a glob or another
+    directory of files as one dataset, in time order (dataset.py).
     """
+    if isinstance(path, (list, tuple)) and len(path) == 1:  # one entry: read as if given alone
+        (path,) = path
+    if isinstance(path, (list, tuple)) or is_dataset(path):  # isinstance narrows the type
+
+        def open_file(file: Path, chunk_rows: int = chunk_rows) -> BookSource:
+            return BookSource(file, format=format, on_error=on_error, chunk_rows=chunk_rows,
+                              max_line_bytes=max_line_bytes)
+
+        return BookDataset(path, open_file, on_error=on_error)
     if is_recording(path):
         return open_recording(path, BOOK_STREAM, open_book, format=format, on_error=on_error, chunk_rows=chunk_rows)
     return BookSource(path, format=format, on_error=on_error, chunk_rows=chunk_rows, max_line_bytes=max_line_bytes)

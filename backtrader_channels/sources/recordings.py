@@ -10,6 +10,7 @@ Files whose names start with ``.`` (half-written temporaries) are never read.
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from os import PathLike
@@ -21,12 +22,13 @@ import pyarrow.parquet as pq
 
 from .errors import SourceError
 
-__all__ = ["BOOK_STREAM", "TRADE_STREAM", "RecordingSource", "is_recording", "open_recording", "recording_gaps",
-           "segment_files"]
+__all__ = ["BOOK_STREAM", "TRADE_STREAM", "RecordingSource", "has_recording_layout", "is_recording", "open_recording",
+           "recording_gaps", "segment_files"]
 
 log = logging.getLogger("backtrader_channels.sources")
 # the stream directories of a recording (each Kind names its own: ``Kind.recording``)
 TRADE_STREAM, BOOK_STREAM = "trades", "book"
+SEGMENT_NAME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}-\d{3}")  # a UTC hour and a rotation counter
 
 
 def symbol_dir_name(symbol: str) -> str:
@@ -64,6 +66,20 @@ def _stream_dir(path: Path, stream: str, symbol: str | None) -> Path:
 
 def is_recording(path: str | PathLike) -> bool:
     return Path(path).is_dir()
+
+
+def _holds_segments(directory: Path) -> bool:
+    return directory.is_dir() and any(
+        SEGMENT_NAME.fullmatch(entry.stem if entry.is_file() else entry.name) for entry in directory.iterdir())
+
+
+def has_recording_layout(path: Path) -> bool:
+    """Whether ``path`` is a recording's root, symbol or stream directory: a stream directory
+    (itself, ``trades``/``book`` in it, or in one of its subdirectories) holding segments."""
+    streams = (TRADE_STREAM, BOOK_STREAM, "gaps")
+    candidates = [path, *(path / stream for stream in streams)]
+    candidates += [child / stream for child in path.iterdir() if child.is_dir() for stream in streams]
+    return any(_holds_segments(candidate) for candidate in candidates)
 
 
 def recording_gaps(stream_dir: Path) -> list[dict[str, Any]]:

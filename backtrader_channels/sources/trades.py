@@ -10,6 +10,7 @@ import re
 import warnings
 from collections.abc import Callable, Iterator
 from os import PathLike
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +21,7 @@ from .binance import BINANCE_FORMATS, binance_by_header, binance_by_values
 from .chunks import TradeChunk, slice_rows
 from .columns import TradeFields, per_value, trade_chunk
 from .csvtext import NUMBER, CsvLayout, split_line
+from .dataset import TradeDataset, is_dataset
 from .errors import SourceError
 from .files import (
     PARQUET_SUFFIXES,
@@ -55,7 +57,7 @@ BINANCE_NAME = re.compile(r"([A-Za-z0-9]+)-(?:trades|aggTrades)-\d{4}-\d{2}(?:-\
 
 
 def open_trades(
-    path: str | PathLike,
+    path: str | PathLike | list | tuple,
     *,
     symbol: str | None = None,
     format: str | None = None,
@@ -63,7 +65,7 @@ def open_trades(
     chunk_rows: int = 100_000,
     check_symbol: bool = True,
     max_line_bytes: int = MAX_LINE_BYTES,
-) -> TradeSource | RecordingSource:
+) -> TradeSource | RecordingSource | TradeDataset:
     """Open a trades file (checked now: it exists and its format is known) to stream chunks.
 
     ``symbol`` keeps only that symbol's rows of a file with a ``symbol`` column; ``format``
@@ -71,9 +73,19 @@ def open_trades(
     chunks hold at most ``chunk_rows`` trades. With ``check_symbol`` a ``symbol`` that a
     Binance file name contradicts ('BTCUSDT-trades-2025-01-01.zip') is a SourceError, and a
     pass that finds only other symbols' rows warns. A text line longer than ``max_line_bytes``
-    is a SourceError (file, byte, zip member). A directory is read as a recording
-    (``btchannels record``, see recordings.py).
+    is a SourceError (file, byte, zip member). A recording directory (``btchannels record``)
+    is read as one (recordings.py); a list, a glob or another directory of files as one
+    dataset, in time order (dataset.py).
     """
+    if isinstance(path, (list, tuple)) and len(path) == 1:  # one entry: read as if given alone
+        (path,) = path
+    if isinstance(path, (list, tuple)) or is_dataset(path):  # isinstance narrows the type
+
+        def open_file(file: Path, chunk_rows: int = chunk_rows) -> TradeSource:
+            return TradeSource(file, symbol=symbol, format=format, on_error=on_error, chunk_rows=chunk_rows,
+                               check_symbol=check_symbol, max_line_bytes=max_line_bytes)
+
+        return TradeDataset(path, open_file, symbol=symbol, check_symbol=check_symbol, on_error=on_error)
     if is_recording(path):
         return open_recording(path, TRADE_STREAM, open_trades, symbol=symbol, format=format, on_error=on_error,
                               chunk_rows=chunk_rows)

@@ -52,10 +52,12 @@ def window_ns(fromdate: DateLike, todate: DateLike) -> tuple[int, int] | None:
 class DateWindow:
     """A source streaming only its rows from ``first`` to ``last`` ns (both included); every
     other attribute is the source's. A book starts at its first snapshot in the window (the
-    deltas before it update a book not yet known)."""
+    deltas before it update a book not yet known). A dataset (many files) first drops the
+    files wholly outside the window, unopened (``Dataset.within``)."""
 
     def __init__(self, source: Any, window: tuple[int, int]) -> None:
-        self.source = source
+        within = getattr(source, "within", None)
+        self.source = source if within is None else within(window)
         self.first, self.last = window
 
     def chunks(self) -> Iterator[Any]:
