@@ -17,9 +17,9 @@ from os import PathLike
 from pathlib import Path
 
 from ..extras import missing_extra
-from .errors import DownloadError, DownloadFailed
+from .failures import DownloadError, DownloadFailed
 from .layout import DATA_SETS, INTERVALS, MARKETS, RemoteFile, binance_symbol, plan
-from .report import DownloadReport, Failure
+from .outcome import DownloadReport, Failure
 
 __all__ = [
     "DATA_SETS", "DEFAULT_BASE_URL", "INTERVALS", "MARKETS", "DownloadError", "DownloadFailed", "DownloadReport",

@@ -30,10 +30,10 @@ from typing import TypeVar
 
 import aiohttp
 
-from .errors import DownloadError
+from .failures import DownloadError
 from .layout import RemoteFile
-from .progress import Progress
-from .report import DownloadReport, Failure
+from .outcome import DownloadReport, Failure
+from .progress_bar import Progress
 
 __all__ = ["fetch_files"]
 

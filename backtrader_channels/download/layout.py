@@ -25,7 +25,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
-from .errors import DownloadError
+from .failures import DownloadError
 
 __all__ = ["DATA_SETS", "INTERVALS", "MARKETS", "RemoteFile", "binance_symbol", "days_of", "plan"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DownloadFailed
+from .failures import DownloadFailed
 from .layout import RemoteFile
 
 __all__ = ["DownloadReport", "Failure"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .report import DownloadReport
+    from .outcome import DownloadReport
 
 __all__ = ["DownloadError", "DownloadFailed"]
 
