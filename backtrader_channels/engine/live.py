@@ -100,10 +100,12 @@ class LiveSession:
                 f", latency p50 {1e3 * stats.latency_p50:.1f} ms p99 {1e3 * stats.latency_p99:.1f} ms"
                 if stats.latency_p50 is not None else ""
             )
+            causes = ", ".join(f"{cause} {count:,}" for cause, count in sorted(stats.bad_by_cause.items()))
+            overflowed = f", {stats.overflowed_trades:,} lost in ccxt's cache" if stats.overflowed_trades else ""
             rows.append((f"feed {feed.channel_type} {feed.symbol}",
                          f"{stats.messages:,} messages, {stats.reconnects} reconnects, {stats.resyncs} resyncs, "
-                         f"{stats.bad_messages} bad, {stats.duplicates} duplicates, {stats.missed_trades} missed, "
-                         f"{stats.id_epochs} id epochs{latency}"))
+                         f"{stats.bad_messages} bad{f' ({causes})' if causes else ''}, {stats.duplicates} duplicates, "
+                         f"{stats.missed_trades} missed{overflowed}, {stats.id_epochs} id epochs{latency}"))
             if feed.error is not None:
                 rows.append((f"feed error {feed.channel_type} {feed.symbol}", f"{type(feed.error).__name__}: {feed.error}"))
             elif feed.last_error is not None:
