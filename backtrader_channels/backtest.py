@@ -11,7 +11,7 @@ import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -79,10 +79,12 @@ def bar_spec(text: str) -> tuple[int, int]:
     return timeframe, int(number) * scale
 
 
-def utc_date(text: str) -> datetime:
-    """``--from``/``--to``: ``YYYY-MM-DD`` or an ISO 8601 time, as an aware UTC datetime
-    (naive means UTC)."""
+def utc_date(text: str) -> date | datetime:
+    """``--from``/``--to``: a day ``YYYY-MM-DD`` (as a date: ``--to`` includes all of it) or
+    an ISO 8601 time (an aware UTC datetime; naive means UTC)."""
     try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: give a day YYYY-MM-DD or a time YYYY-MM-DDTHH:MM:SS") from None
@@ -131,7 +133,7 @@ def _plain(value: Any) -> Any:
 
 def run_backtest(strategy: type[bt.Strategy], ticks: Any, *, book: Any = None, symbol: str = "BTC/USDT",
                  cash: float = 10_000.0, commission: float = 0.001, params: dict[str, Any] | None = None,
-                 fromdate: datetime | None = None, todate: datetime | None = None,
+                 fromdate: date | datetime | None = None, todate: date | datetime | None = None,
                  analyzers: Sequence[str] = (), bars: str | None = None) -> BacktestRun:
     """One tick-mode backtest of ``strategy`` on the trades ``ticks`` (and order book ``book``)
     between ``fromdate`` and ``todate``; ``bars`` (``'1m'``) gives the strategy ``self.data``
@@ -206,9 +208,10 @@ def _flat(analysis: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [(prefix.rstrip("."), analysis)]
 
 
-def print_report(run: BacktestRun, stream: TextIO = sys.stdout) -> None:
-    """The report's tables: ``rich`` tables on a terminal (when installed), else plain text
-    (two columns of label and value, aligned)."""
+def print_report(run: BacktestRun, stream: TextIO | None = None) -> None:
+    """The report's tables on ``stream`` (standard output): ``rich`` tables on a terminal
+    (when installed), else plain text (label and values, aligned)."""
+    stream = stream or sys.stdout
     tables = _tables(run)
     if stream.isatty():
         try:
