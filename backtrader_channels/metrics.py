@@ -134,10 +134,13 @@ def round_trips(fills: Iterable[FillRecord], marks: dict[str, tuple[float, float
 
 def daily_returns(times: np.ndarray, values: np.ndarray, start: float) -> list[tuple[str, float, float]]:
     """``(day 'YYYY-MM-DD', equity at the day's last sample, return on the day before)`` per
-    UTC day with samples; the first day's return is on ``start``."""
+    UTC day with samples; the first day's return is on ``start``. A sample at 00:00:00 is
+    the end of the day before (but for the first sample)."""
     if not len(times):
         return []
-    days = (np.asarray(times) // 86_400).astype(np.int64)
+    times = np.asarray(times, dtype=float)
+    days = (times // 86_400).astype(np.int64)
+    days[1:] -= times[1:] % 86_400 == 0  # a sample at midnight (a day's last bar close) ends the day before
     last = np.flatnonzero(np.r_[days[1:] != days[:-1], True])
     rows, before = [], start
     for index in last:

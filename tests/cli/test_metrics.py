@@ -102,3 +102,10 @@ def test_drawdown_duration_ends_when_the_peak_is_regained():
     times = np.array([0.0, 10.0, 20.0, 30.0, 40.0, 50.0])
     assert drawdown_duration(times, np.array([1.0, 2.0, 1.5, 2.0, 1.9, 2.1])) == 20.0  # 10 s -> 30 s
     assert drawdown_duration(times, np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])) == 0.0
+
+
+def test_a_sample_at_midnight_ends_the_day_before():
+    times = np.array([T0, T0 + 3_600, T0 + 86_400, T0 + 86_400 + 60])
+    days = daily_returns(times, np.array([100.0, 101.0, 102.0, 99.96]), 100.0)
+    assert [(day, equity) for day, equity, _ in days] == [("2025-01-01", 102.0), ("2025-01-02", 99.96)]
+    assert [ret for *_, ret in days] == pytest.approx([0.02, -0.02])
