@@ -4,6 +4,7 @@ run's trades, and logs no error."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -67,8 +68,6 @@ def test_the_report_of_a_backtest_opens_offline_with_plots_and_trades(browser, t
     assert main(["backtest", str(strategy), "--ticks", str(files.trades), "--report", str(report),
                  "--json", str(tmp_path / "s.json")]) == 0
     assert f"report: {report}" in capsys.readouterr().out
-    import json
-
     summary = json.loads((tmp_path / "s.json").read_text())
     trades = summary["closed_trades"] + summary["open_trades"]
     assert len(trades) >= 5

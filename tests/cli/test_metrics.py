@@ -7,7 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from backtrader_channels.metrics import compute_metrics, daily_returns, drawdown_duration, round_trips
+from backtrader_channels.metrics import (
+    compute_metrics,
+    daily_returns,
+    drawdown_duration,
+    round_trips,
+)
 from backtrader_channels.result import RunResult
 from tests.conftest import T0
 
