@@ -1,7 +1,7 @@
 """The HTML report of a backtest: one self-contained file a person opens in a browser.
 
 Plotly draws the charts (zoomable, hover values) with its JavaScript inlined in the page
-(``include_plotlyjs=True``, about 4.7 MB: no CDN, so it opens offline and keeps working
+(``include_plotlyjs=True``, about 4.8 MB: no CDN, so it opens offline and keeps working
 when archived); bokeh's inline resources would do too, but plotly's single figure with
 shared time axes and its built-in range zoom need no server and no custom JavaScript.
 The tables (metrics, per-day returns, trades) are plain HTML around the figure.

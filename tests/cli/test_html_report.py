@@ -72,7 +72,7 @@ def test_the_report_of_a_backtest_opens_offline_with_plots_and_trades(browser, t
     trades = summary["closed_trades"] + summary["open_trades"]
     assert len(trades) >= 5
     size = report.stat().st_size
-    assert 3_000_000 < size < 8_000_000  # plotly.js inlined (about 4.7 MB) and the run's data
+    assert 3_000_000 < size < 8_000_000  # plotly.js inlined (about 4.8 MB) and the run's data
     page, errors = open_offline(browser, report)
     page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
     assert page.locator(".js-plotly-plot").count() == 1
