@@ -17,10 +17,11 @@ from typing import Any, TextIO
 
 import backtrader as bt
 
+from . import seam
 from .channels import OrderBookChannel, TickChannel
 from .cli_errors import output_file
-from .metrics import Metrics, compute_metrics
 from .result import RunResult
+from .run_metrics import Metrics, compute_metrics
 
 __all__ = ["BacktestRun", "analyzer_class", "bar_spec", "export_trades", "parse_params", "print_report",
            "run_backtest", "utc_date", "write_json", "export_file"]
@@ -45,7 +46,7 @@ def _value(text: str) -> Any:
 def parse_params(strategy: type[bt.Strategy], pairs: list[str]) -> dict[str, Any]:
     """``['fast=5', 'stop=0.01']`` as the strategy's keyword arguments; a name the strategy
     does not declare in ``params`` is refused, naming the ones it does."""
-    known = list(strategy.params._getkeys())
+    known = list(seam.param_values(strategy.params()))  # the defaults, by name
     params: dict[str, Any] = {}
     for pair in pairs:
         name, equals, text = pair.partition("=")

@@ -17,14 +17,16 @@ from __future__ import annotations
 import html
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .extras import missing_extra
-from .metrics import Metrics, Trade, compute_metrics
 from .report import BUY_COLOR, SELL_COLOR, fill_roles
-from .result import RunResult
+from .run_metrics import Metrics, Trade, compute_metrics
+
+if TYPE_CHECKING:
+    from .result import RunResult
 
 __all__ = ["MAX_POINTS", "decimate", "render_report", "write_report"]
 

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .extras import missing_extra
-from .result import RunResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from .result import RunResult
 
 __all__ = ["draw_run", "fill_roles", "plot_run", "split_symbol"]
 

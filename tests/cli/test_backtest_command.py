@@ -146,3 +146,22 @@ def test_bad_options_are_one_line_errors(files, capsys, argv, words):
     assert "Traceback" not in err
     for word in words:
         assert word in err, err
+
+
+def test_a_terminal_gets_rich_tables(files):
+    """On a terminal (a pseudo-terminal here) the summary is drawn as rich tables."""
+    import os
+
+    from backtrader_channels.backtest import print_report, run_backtest
+    from backtrader_channels.strategy_file import load_strategy
+
+    w = files
+    run = run_backtest(load_strategy(w / "strategy.py", None), w / "t.csv", cash=1000.0)
+    leader, follower = os.openpty()
+    with open(follower, "w", closefd=True) as terminal:
+        assert terminal.isatty()
+        print_report(run, terminal)
+    text = os.read(leader, 1 << 16).decode()
+    os.close(leader)
+    assert "┃" in text or "│" in text  # rich's box drawing
+    assert "win rate" in text and "per-day returns (UTC)" in text

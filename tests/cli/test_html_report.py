@@ -13,8 +13,8 @@ import pytest
 
 from backtrader_channels.cli import main
 from backtrader_channels.html_report import MAX_POINTS, decimate, render_report
-from backtrader_channels.metrics import compute_metrics
 from backtrader_channels.result import RunResult
+from backtrader_channels.run_metrics import compute_metrics
 from backtrader_channels.sample import generate_sample
 
 CHROMIUM = "/usr/bin/chromium"

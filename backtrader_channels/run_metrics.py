@@ -17,12 +17,14 @@ import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .broker.channel_broker import FillRecord
-from .result import RunResult
+
+if TYPE_CHECKING:
+    from .result import RunResult
 
 __all__ = ["DAYS_PER_YEAR", "Metrics", "Trade", "compute_metrics", "daily_returns", "drawdown_duration",
            "round_trips"]

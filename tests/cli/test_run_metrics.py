@@ -7,13 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from backtrader_channels.metrics import (
+from backtrader_channels.result import RunResult
+from backtrader_channels.run_metrics import (
     compute_metrics,
     daily_returns,
     drawdown_duration,
     round_trips,
 )
-from backtrader_channels.result import RunResult
 from tests.conftest import T0
 
 PRICES = [100.0, 101.0, 102.0, 103.0, 104.0, 105.0, 106.0, 107.0]
