@@ -164,8 +164,7 @@ def export_trades(run: BacktestRun, path: Path) -> Path:
     ``path``'s extension: times, prices, size, PnL gross and net, fees, duration."""
     import pyarrow as pa
 
-    rows = [trade.record() | {"is_open": trade.is_open}
-            for trade in run.metrics.closed_trades + run.metrics.open_trades]
+    rows = [trade.record() for trade in run.metrics.closed_trades + run.metrics.open_trades]
     columns = ["symbol", "side", "size", "entry_time", "entry_price", "exit_time", "exit_price", "pnl_gross",
                "fees", "pnl_net", "duration_s", "is_open"]
     table = pa.Table.from_pylist(rows, schema=pa.schema([

@@ -266,8 +266,7 @@ def compute_metrics(result: RunResult) -> Metrics:
     wins = sum(pnl for pnl in net if pnl > 0)
     losses = -sum(pnl for pnl in net if pnl < 0)
     span = float(times[-1] - times[0]) if len(times) > 1 else 0.0
-    held = sum(min(t.exit_time, end) - max(t.entry_time, float(times[0]) if len(times) else t.entry_time)
-               for t in trades)
+    held = sum(trade.duration for trade in trades)  # an open trade's runs to the end
     days = daily_returns(times, values, result.start_cash)
     returns = np.array([ret for *_, ret in days])
     drawdown, drawdown_money = result.max_drawdown, result.max_drawdown_money
