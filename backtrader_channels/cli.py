@@ -10,7 +10,8 @@ from typing import Any
 
 import backtrader as bt
 
-from .channels import OrderBookChannel, TickChannel
+from .backtest import export_file, run_backtest, utc_date
+from .channels import OrderBookChannel
 from .cli_errors import (
     UserError,
     existing_file,
@@ -37,23 +38,15 @@ __all__ = ["main"]
 DEFAULT_OUT = Path("btchannels-output")
 
 
-def _run_backtest(strategy: type[bt.Strategy], ticks: Path | list[Path], book: Path | list[Path] | None, symbol: str,
-                  cash: float, commission: float, **strategy_kw: Any) -> RunResult:
-    cerebro = bt.Cerebro(stdstats=False)
-    cerebro.broker.setcash(cash)
-    cerebro.broker.setcommission(commission=commission)
-    if book is not None:
-        cerebro.add_channel(OrderBookChannel, symbol=symbol, dataname=book)
-    cerebro.add_channel(TickChannel, symbol=symbol, dataname=ticks)
-    cerebro.addstrategy(strategy, **strategy_kw)
-    cerebro.run(mode=bt.RunMode.TICK)
-    return cerebro.tick_result
-
-
 def _report(result: RunResult, chart: Path | None, *, optional_chart: bool = False) -> None:
-    """The run's summary, then its chart (skipped with a note when ``optional_chart`` and
-    matplotlib is missing; else that is an error)."""
+    """The run's summary, then its chart (see ``_chart``)."""
     print(result.summary())
+    _chart(result, chart, optional_chart=optional_chart)
+
+
+def _chart(result: RunResult, chart: Path | None, *, optional_chart: bool = False) -> None:
+    """The run's PNG chart at ``chart`` (none when None); skipped with a note when
+    ``optional_chart`` and matplotlib is missing, else that is an error."""
     if chart is None:
         return
     from .report import plot_run
@@ -82,7 +75,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     files = ensure_sample(args.out / "sample")
-    result = _run_backtest(BookImbalanceStrategy, files.trades, files.book, "BTC/USDT", args.cash, args.commission)
+    result = run_backtest(BookImbalanceStrategy, files.trades, book=files.book, cash=args.cash,
+                          commission=args.commission).result
     _report(result, None if args.no_chart else args.out / "demo.png", optional_chart=True)
     print(f"done in {time.perf_counter() - started:.1f} s")
     return 0
@@ -94,9 +88,20 @@ def _strategy(args: argparse.Namespace) -> type[bt.Strategy]:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
+    from .backtest import export_trades, parse_params, print_report, write_json
+
     strategy = _strategy(args)
-    result = _run_backtest(strategy, args.ticks, args.book, args.symbol, args.cash, args.commission)
-    _report(result, args.chart)
+    run = run_backtest(strategy, args.ticks, book=args.book, symbol=args.symbol, cash=args.cash,
+                       commission=args.commission, params=parse_params(strategy, args.param or []),
+                       fromdate=args.start, todate=args.end, analyzers=args.analyzer or [], bars=args.bars)
+    print_report(run)
+    if args.export is not None:
+        print(f"trades: {export_trades(run, args.export)}")
+    if args.json is not None:
+        print(f"json: {write_json(run, args.json)}")
+    if args.report is not None:
+        print(f"report: {run.result.report_html(args.report)}")
+    _chart(run.result, args.chart)
     return 0
 
 
@@ -461,6 +466,21 @@ def _parser() -> argparse.ArgumentParser:
                                "for more (default: none)")
     backtest.add_argument("--symbol", default="BTC/USDT", help="the market the files hold")
     _money(backtest, 0.001)
+    backtest.add_argument("--param", action="append", metavar="NAME=VALUE",
+                          help="a strategy parameter (int, float, true/false or text); repeat for several")
+    backtest.add_argument("--from", dest="start", type=utc_date,
+                          help="first day (YYYY-MM-DD, from its start) or time (ISO 8601, UTC) to run")
+    backtest.add_argument("--to", dest="end", type=utc_date,
+                          help="last day (YYYY-MM-DD, to its end) or time (ISO 8601, UTC) to run")
+    backtest.add_argument("--analyzer", action="append", metavar="NAME",
+                          help="a backtrader analyzer by name (SharpeRatio, DrawDown, TradeAnalyzer, SQN...): "
+                               "its result is printed and in --json; repeat for several")
+    backtest.add_argument("--bars", help="give the strategy self.data as bars made from the trades: 1s, 1m, 15m, 1h")
+    backtest.add_argument("--export", type=export_file,
+                          help="write every trade (entry/exit, PnL, fees, duration) here: a .csv or .parquet file")
+    backtest.add_argument("--json", type=output_file, help="write the summary as JSON here, for scripts")
+    backtest.add_argument("--report", type=output_file,
+                          help="write the HTML report (charts, metrics, trades; one file, works offline) here")
     backtest.add_argument("--chart", type=output_file,
                           help="write a PNG chart (price with fills, position, equity) here")
     backtest.set_defaults(run=cmd_backtest)

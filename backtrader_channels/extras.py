@@ -7,7 +7,7 @@ __all__ = ["EXTRA_OF", "install_hint", "missing_extra"]
 # the extra of pyproject.toml that brings each optional top-level package (the first one
 # listing it, for a package in several)
 EXTRA_OF = {
-    "ccxt": "live", "aiohttp": "live", "matplotlib": "plot", "pandas": "sweep", "dask": "sweep",
+    "ccxt": "live", "aiohttp": "live", "matplotlib": "plot", "plotly": "report", "pandas": "sweep", "dask": "sweep",
     "distributed": "sweep", "tqdm": "sweep", "redis": "bus", "hiredis": "bus", "msgpack": "bus",
     "nautilus_trader": "peers", "hftbacktest": "peers", "numba": "fast",
 }

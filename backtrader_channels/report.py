@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .extras import missing_extra
-from .result import RunResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from .result import RunResult
 
 __all__ = ["draw_run", "fill_roles", "plot_run", "split_symbol"]
 
@@ -102,7 +103,13 @@ def draw_run(result: RunResult, title: str | None = None) -> Figure:
     equity_axis.axhline(result.start_cash, color="#999999", linewidth=0.8, linestyle="--")
     equity_axis.set_ylabel(_with_unit("equity", quote))
     equity_axis.grid(alpha=0.3)
-    equity_axis.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
+    # labels to the span's precision (seconds for a minute of live run, days for a month):
+    # a fixed "%H:%M" labels every tick of a short run with the same minute
+    locator = mdates.AutoDateLocator()
+    equity_axis.xaxis.set_major_locator(locator)
+    equity_axis.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    for axis in (price_axis, position_axis, equity_axis):  # prices as they are, not "+9.405e4" offsets
+        axis.ticklabel_format(axis="y", useOffset=False, style="plain")
     equity_axis.set_xlabel("time (UTC)")
     money = f" {quote}" if quote else ""
     figure.suptitle(title or f"{result.symbol}: PnL {result.pnl:+,.2f}{money}, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -100,6 +101,13 @@ class RunResult:
         for name, kinds in self.rejected_book_updates.items():
             rows += [(f"rejected book updates {name} ({kind})", f"{count:,}") for kind, count in kinds.items()]
         return rows + self.live_rows
+
+    def report_html(self, path: str | Path, title: str | None = None) -> Path:
+        """Write the run's HTML report (charts, metrics, trades; one offline file) to ``path``:
+        see ``html_report``. Needs the ``report`` extra (plotly)."""
+        from .html_report import write_report
+
+        return write_report(self, path, title=title)
 
     def summary(self) -> str:
         rows = self.rows()

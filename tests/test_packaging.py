@@ -18,7 +18,8 @@ else:  # pytest brings tomli on Python 3.10
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 EXTRAS = PROJECT["optional-dependencies"]
-OPTIONAL = ("ccxt", "aiohttp", "matplotlib", "pandas", "redis", "msgpack", "dask", "distributed", "tqdm", "numba")
+OPTIONAL = ("ccxt", "aiohttp", "matplotlib", "pandas", "redis", "msgpack", "dask", "distributed", "tqdm", "numba",
+            "plotly", "rich")
 
 # a meta_path finder that makes the named top-level packages look not installed
 REFUSE = """
@@ -80,6 +81,7 @@ def test_the_core_install_is_backtrader_numpy_pyarrow_and_zlib_ng():
 def test_each_extra_brings_its_optional_packages():
     assert _names(EXTRAS["live"]) == {"ccxt", "aiohttp"}
     assert _names(EXTRAS["plot"]) == {"matplotlib"}
+    assert _names(EXTRAS["report"]) == {"plotly", "rich"}  # btchannels backtest --report, rich tables
     assert _names(EXTRAS["bench"]) == {"pandas"}
     assert _names(EXTRAS["sweep"]) == {"pandas", "dask", "tqdm"}
     assert _names(EXTRAS["bus"]) == {"redis", "hiredis", "msgpack"}
@@ -87,12 +89,12 @@ def test_each_extra_brings_its_optional_packages():
     assert _names(EXTRAS["peers"]) == {"pandas", "nautilus_trader", "hftbacktest"}  # btchannels bench --peers
     assert _names(EXTRAS["fast"]) == {"numba"}  # the compiled order book
     assert _names(EXTRAS["download"]) == {"aiohttp", "tqdm"}  # btchannels download
-    assert _self_extras(EXTRAS["all"]) == {"live", "plot", "bench", "sweep", "bus", "record", "download"}
+    assert _self_extras(EXTRAS["all"]) == {"live", "plot", "report", "bench", "sweep", "bus", "record", "download"}
 
 
 def test_the_test_extra_is_everything_plus_the_tools():
     assert _self_extras(EXTRAS["test"]) == {"all", "fast", "peers"}  # the peers test runs the peers
-    tools = {"pytest", "pytest-benchmark", "pytest-xdist", "hypothesis", "ruff", "mypy"}
+    tools = {"pytest", "pytest-benchmark", "pytest-xdist", "hypothesis", "ruff", "mypy", "playwright"}
     assert _names(EXTRAS["test"]) - {"backtrader-channels"} == tools
     assert "hypothesis>=6.100" in EXTRAS["test"]
 
@@ -166,6 +168,20 @@ def test_a_chart_without_matplotlib_names_the_plot_extra_after_the_summary(tmp_p
     assert "trades closed" not in done.stderr and "fills" in done.stdout  # the summary came first
     assert done.stderr.strip() == "btchannels: the chart needs matplotlib: pip install 'backtrader-channels[plot]'"
     assert not (tmp_path / "run.png").exists()
+
+
+def test_a_report_without_plotly_names_the_report_extra_after_the_summary(tmp_path):
+    ticks = _trades_csv(tmp_path / "ticks.csv")
+    (tmp_path / "buy_once.py").write_text(STRATEGY)
+    done = _run(f"""
+        import sys
+        from backtrader_channels.cli import main
+        sys.exit(main(["backtest", "buy_once.py", "--ticks", {str(ticks)!r}, "--report", "run.html"]))
+    """, cwd=tmp_path, blocked=("plotly", "rich"))
+    assert done.returncode == 2
+    assert "fills" in done.stdout  # the summary came first, as plain text
+    assert done.stderr.strip() == "btchannels: the HTML report needs plotly: pip install 'backtrader-channels[report]'"
+    assert not (tmp_path / "run.html").exists()
 
 
 def test_the_download_command_without_aiohttp_names_the_download_extra(tmp_path):

@@ -79,3 +79,24 @@ def test_fill_roles_and_symbols():
     assert split_symbol("ETHBTC") == ("ETH", "BTC")
     assert split_symbol("BTC/USDT:USDT") == ("BTC", "USDT")
     assert split_symbol("XYZ") == ("", "")
+
+
+def test_a_short_live_run_has_distinct_time_labels_and_plain_prices():
+    """40 s of a live run around 94,000: each time label differs (not all the same minute)
+    and the price axis reads whole prices, without a "+9.4e4" offset."""
+    from backtrader_channels.result import RunResult
+
+    times = np.arange(T0 + 30, T0 + 70, 1.0)  # 00:00:30 to 00:01:09
+    prices = 94_000.0 + 0.01 * np.arange(len(times))
+    result = RunResult(start_cash=1000.0, end_value=1000.0, end_cash=1000.0, events=40, wall_seconds=40.0, fills=[],
+                       trades_closed=0, trades_won=0, equity_times=times, equity_values=1000.0 + 0 * prices,
+                       prices=prices, symbol="BTC/USDT")
+    figure = draw_run(result)
+    figure.canvas.draw()
+    price_axis, _, equity_axis = figure.axes
+    labels = [label.get_text() for label in equity_axis.get_xticklabels() if label.get_text()]
+    assert len(labels) >= 3 and len(set(labels)) == len(labels), labels
+    price_labels = [label.get_text() for label in price_axis.get_yticklabels() if label.get_text()]
+    assert price_labels and all(93_999 < float(label.replace(",", "")) < 94_001 for label in price_labels), price_labels
+    assert price_axis.yaxis.get_offset_text().get_text() == ""
+    assert equity_axis.yaxis.get_offset_text().get_text() == ""

@@ -128,7 +128,20 @@ def check_record_and_replay(output: str, rows: dict[str, str]) -> None:
     assert re.search(rf"replay: identical: \d+ events, [1-9]\d* order notifications, cash {live_cash}", output)
 
 
+def check_download_and_report(output: str, rows: dict[str, str]) -> None:
+    assert re.search(r"2 of 2 files verified in .*: 2 downloaded", output)
+    assert number(rows["events"]) > 20_000  # the day's 20,000 trades and its bars
+    closed = int(rows["trades closed"].split()[0])
+    exported, still_open = map(int, re.search(r"exported (\d+) trades, (\d+) open at the end", output).groups())
+    assert closed > 0 and exported == closed + still_open
+    assert number(rows["fills"]) == 2 * closed + still_open
+    assert re.search(r"^sqn\s+-?[\d.]+$", output, re.M)  # --analyzer SQN
+    size, table_rows = re.search(r"report ([\d.]+) MB, (\d+) table rows", output).groups()
+    assert 3 < float(size) < 8 and int(table_rows) > exported
+
+
 CHECKS: dict[str, Callable[[str, dict[str, str]], None]] = {
+    "download_and_report.py": check_download_and_report,
     "bus_strategy.py": check_bus_strategy,
     "record_and_replay.py": check_record_and_replay,
     "tick_backtest.py": check_tick_backtest,
