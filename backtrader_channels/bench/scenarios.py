@@ -246,3 +246,17 @@ def scenario_fresh(which: str, trades: Path, bars: Path) -> Measured:
 def scenario_memory(trades: Path, bars: Path) -> Measured:
     """Target 7: target 2's run in a fresh interpreter that reports its own peak RSS."""
     return scenario_fresh("limits", trades, bars)
+
+
+def scenario_order_flow(trades: Path, strategy: type[bt.Strategy], **strategy_kw: Any) -> Measured:
+    """Orders from ``notify_tick`` (``Quoter``, ``FlipEvery``, ``FarLimits``): events, and orders
+    placed and cancelled, per second of the whole run, Cerebro set-up included."""
+    started = time.perf_counter()
+    cerebro = tick_cerebro(strategy, **strategy_kw)
+    cerebro.broker.set_shortcash(False)  # quotes on both sides may go short: margin mode
+    cerebro.add_channel(bc.TickChannel, symbol=SYMBOLS[0], dataname=trades)
+    (strategy_run,) = cerebro.run(mode=bt.RunMode.TICK)
+    seconds = time.perf_counter() - started
+    result = cerebro.tick_result
+    return Measured(result.events, seconds, {"orders": getattr(strategy_run, "orders", 0),
+                                             "fills": len(result.fills), "cash": cerebro.broker.getcash()})
