@@ -67,15 +67,19 @@ def backtrader_frame(trades: Path, n: int) -> Any:
                          "volume": chunk.volume[:n]}, index=index)
 
 
-def scenario_backtrader(frame: Any) -> Measured:
-    """Target 1's comparison: the ticks as bars through backtrader's own engine (PandasData)."""
+def scenario_backtrader(frame: Any, strategy: type[bt.Strategy] = BarArithmetic) -> Measured:
+    """Target 1's comparison: the ticks as bars through backtrader's own engine (PandasData);
+    ``strategy`` (a ``BarQuoter``) may place orders."""
     started = time.perf_counter()
     cerebro = bt.Cerebro(stdstats=False)
+    cerebro.broker.setcash(1_000_000.0)
+    cerebro.broker.set_shortcash(False)
     cerebro.adddata(bt.feeds.PandasData(dataname=frame))
-    cerebro.addstrategy(BarArithmetic)
-    (strategy,) = cerebro.run()
+    cerebro.addstrategy(strategy)
+    (run,) = cerebro.run()
     seconds = time.perf_counter() - started
-    return Measured(strategy.count, seconds, {"notional": strategy.notional})
+    return Measured(run.count, seconds, {"notional": getattr(run, "notional", math.nan),
+                                         "orders": getattr(run, "orders", 0)})
 
 
 def scenario_orders(trades: Path) -> Measured:

@@ -195,6 +195,9 @@ class Quoter(bt.Strategy):
         self.quotes: list[bt.Order] = []
 
     def notify_tick(self, tick: bc.TickEvent) -> None:
+        self.quote(tick.price)
+
+    def quote(self, price: float) -> None:
         self.count += 1
         if self.count % self.p.every:
             return
@@ -202,7 +205,7 @@ class Quoter(bt.Strategy):
             if order.alive():
                 self.cancel(order)
                 self.orders += 1
-        price, width, size = tick.price, self.p.width, self.p.size
+        width, size = self.p.width, self.p.size
         self.quotes = [self.buy(exectype=bt.Order.Limit, price=price - width, size=size),
                        self.sell(exectype=bt.Order.Limit, price=price + width, size=size)]
         self.orders += 2
@@ -210,6 +213,13 @@ class Quoter(bt.Strategy):
     def notify_order(self, order: bt.Order) -> None:
         if order.status == order.Completed:
             self.completed += 1
+
+
+class BarQuoter(Quoter):
+    """``Quoter`` in backtrader's engine: each trade is a bar; it quotes from ``next``."""
+
+    def next(self) -> None:
+        self.quote(self.data.close[0])
 
 
 class FlipEvery(bt.Strategy):

@@ -26,7 +26,7 @@ class Market:
         self.has_trades = False
         self.orders: list = []  # active orders, in submission order
         # the TickBroker's cache of the prices no working order can react to (see TickBroker.quiet_band)
-        self.quiet: tuple[float, float, float, float] | bool | None = None
+        self.quiet: tuple[float, ...] | None = None
 
     @classmethod
     def create(cls, symbol: str, environment: Any) -> Market:

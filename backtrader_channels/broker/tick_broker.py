@@ -303,8 +303,8 @@ class TickBroker(ChannelBroker):
             low, high = max(band[0], band[2]), min(band[1], band[3])
             window = prices[:candidate]
             touches = (window <= low) | (window >= high)
-            index = int(np.argmax(touches)) if len(touches) else 0
-            return index if len(touches) and touches[index] else candidate
+            first = int(np.argmax(touches)) if len(touches) else 0
+            return first if len(touches) and touches[first] else candidate
         special = self._params
         for order in market.orders:
             if not order.alive():
@@ -328,40 +328,43 @@ class TickBroker(ChannelBroker):
 
     def on_trade(self, market: Market, price: float, volume: float) -> None:
         """Match against a trade, before it becomes the market's last price."""
+        band = market.quiet
+        if band and not self.incoming and band[0] < price < band[1] and band[2] < price < band[3]:
+            return  # it crosses no working order (the hot path of resting orders: see quiet_band)
         self._match(market, price, volume)
 
     def on_book(self, market: Market) -> None:
         """Match against the market's book just after an update."""
         self._match(market, None, 0.0)
 
-    def quiet_band(self, market: Market) -> tuple[float, float, float, float] | bool:
+    def quiet_band(self, market: Market) -> tuple[float, ...]:
         """The prices no working order of ``market`` can react to, kept until an order
         arrives, ends, fills or is looked at: ``(buy_low, buy_high, sell_low, sell_high)``,
         a trade strictly inside both ranges (a book update whose best ask is inside the buy
         range and best bid inside the sell range) changes nothing, so it costs O(1) however
-        many orders rest. False when any event may matter (an order that reacts to every
+        many orders rest. Empty when any event may matter (an order that reacts to every
         price, expires, asks more, or a fill model without ``reach``)."""
         band = market.quiet
         if band is None:
             band = market.quiet = self._quiet_band(market)
         return band
 
-    def _quiet_band(self, market: Market) -> tuple[float, float, float, float] | bool:
+    def _quiet_band(self, market: Market) -> tuple[float, ...]:
         reach, special = self._reach, self._params
         if reach is None:
-            return False
+            return ()
         buy_low = sell_low = -math.inf
         buy_high = sell_high = math.inf
         for order in market.orders:
             if not order.alive() or (special and order.ref in special):
-                return False
+                return ()
             if not order.active():
                 continue  # a bracket child waits for its parent's fill, which recomputes the band
             if order.valid and order.exectype != Order.Market:
-                return False
+                return ()
             edges = reach(order)
             if edges is None:
-                return False
+                return ()
             if order.isbuy():
                 buy_low, buy_high = max(buy_low, edges[0]), min(buy_high, edges[1])
             else:
