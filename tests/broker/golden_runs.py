@@ -5,7 +5,8 @@ time), the fills, cash, value, position, the observers' lines and the analyzers'
 ``python -m tests.broker.golden_runs`` records these runs into ``data/golden_runs.json.gz``;
 test_orders_equal_golden_runs.py replays them and asserts the same outcome to the last digit,
 so a faster order path (matching, sampling, order objects) is held to the behaviour of the
-code that recorded them (recorded at commit a40b77a, before the order-path speedups).
+code that recorded them (recorded with the code of commit a40b77a, before the order-path speedups; bar cases act in
+``next`` only, so trades no order can react to are taken in bulk).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def make_case(seed: int) -> dict:
 
 
 class Scripted(bt.Strategy):
-    """Plays a case's script: on each event (tick, book update; with bars, each bar) its actions."""
+    """Plays a case's script on each bar (``on_bars``), or on each event (``ScriptedOnEvents``)."""
 
     params = (("script", None), ("on_bars", False))
 
@@ -80,15 +81,6 @@ class Scripted(bt.Strategy):
 
     def notify_trade(self, trade: Any) -> None:
         self.seen.append(("trade", trade.status, trade.size, trade.price, trade.pnl, trade.pnlcomm, trade.commission))
-
-    def notify_tick(self, tick: Any) -> None:
-        if not self.p.on_bars:
-            self._act(tick.price)
-
-    def notify_orderbook(self, book: Any) -> None:
-        if not self.p.on_bars:
-            mid = book.mid_price
-            self._act(mid if mid is not None else 100.0)
 
     def next(self) -> None:
         if self.p.on_bars:
@@ -141,6 +133,18 @@ class Scripted(bt.Strategy):
             self.sell(size=0.2, exectype=bt.Order.Limit, price=close + width, quote=True)
 
 
+class ScriptedOnEvents(Scripted):
+    """``Scripted`` acting on each trade and book update: every event takes the per-event path
+    (without these callbacks, trades no order can react to are taken in bulk)."""
+
+    def notify_tick(self, tick: Any) -> None:
+        self._act(tick.price)
+
+    def notify_orderbook(self, book: Any) -> None:
+        mid = book.mid_price
+        self._act(mid if mid is not None else 100.0)
+
+
 def _plain(value: Any) -> Any:
     """Analyzer results (AutoOrderedDicts, datetimes as keys) as JSON values."""
     if isinstance(value, dict):
@@ -182,7 +186,7 @@ def run_case(case: dict) -> dict:
         cerebro.addanalyzer(bt.analyzers.TimeReturn, _name="timereturn", timeframe=bt.TimeFrame.Minutes)
         cerebro.addanalyzer(bt.analyzers.SQN, _name="sqn")
         cerebro.addanalyzer(bt.analyzers.Transactions, _name="transactions")
-        cerebro.addstrategy(Scripted, script=case["script"], on_bars=case["bars"])
+        cerebro.addstrategy(Scripted if case["bars"] else ScriptedOnEvents, script=case["script"], on_bars=case["bars"])
         (strategy,) = cerebro.run(mode=bt.RunMode.TICK)
         broker = cerebro.broker
         position = broker.getposition(strategy.data)
