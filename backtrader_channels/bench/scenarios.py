@@ -67,15 +67,19 @@ def backtrader_frame(trades: Path, n: int) -> Any:
                          "volume": chunk.volume[:n]}, index=index)
 
 
-def scenario_backtrader(frame: Any) -> Measured:
-    """Target 1's comparison: the ticks as bars through backtrader's own engine (PandasData)."""
+def scenario_backtrader(frame: Any, strategy: type[bt.Strategy] = BarArithmetic) -> Measured:
+    """Target 1's comparison: the ticks as bars through backtrader's own engine (PandasData);
+    ``strategy`` (a ``BarQuoter``) may place orders."""
     started = time.perf_counter()
     cerebro = bt.Cerebro(stdstats=False)
+    cerebro.broker.setcash(1_000_000.0)
+    cerebro.broker.set_shortcash(False)
     cerebro.adddata(bt.feeds.PandasData(dataname=frame))
-    cerebro.addstrategy(BarArithmetic)
-    (strategy,) = cerebro.run()
+    cerebro.addstrategy(strategy)
+    (run,) = cerebro.run()
     seconds = time.perf_counter() - started
-    return Measured(strategy.count, seconds, {"notional": strategy.notional})
+    return Measured(run.count, seconds, {"notional": getattr(run, "notional", math.nan),
+                                         "orders": getattr(run, "orders", 0)})
 
 
 def scenario_orders(trades: Path) -> Measured:
@@ -246,3 +250,17 @@ def scenario_fresh(which: str, trades: Path, bars: Path) -> Measured:
 def scenario_memory(trades: Path, bars: Path) -> Measured:
     """Target 7: target 2's run in a fresh interpreter that reports its own peak RSS."""
     return scenario_fresh("limits", trades, bars)
+
+
+def scenario_order_flow(trades: Path, strategy: type[bt.Strategy], **strategy_kw: Any) -> Measured:
+    """Orders from ``notify_tick`` (``Quoter``, ``FlipEvery``, ``FarLimits``): events, and orders
+    placed and cancelled, per second of the whole run, Cerebro set-up included."""
+    started = time.perf_counter()
+    cerebro = tick_cerebro(strategy, **strategy_kw)
+    cerebro.broker.set_shortcash(False)  # quotes on both sides may go short: margin mode
+    cerebro.add_channel(bc.TickChannel, symbol=SYMBOLS[0], dataname=trades)
+    (strategy_run,) = cerebro.run(mode=bt.RunMode.TICK)
+    seconds = time.perf_counter() - started
+    result = cerebro.tick_result
+    return Measured(result.events, seconds, {"orders": getattr(strategy_run, "orders", 0),
+                                             "fills": len(result.fills), "cash": cerebro.broker.getcash()})

@@ -180,3 +180,79 @@ class BridgeSMA(bt.Strategy):
     def notify_tick(self, tick: bc.TickEvent) -> None:
         self.count += 1
         self.last_sma = self.sma[0]
+
+
+class Quoter(bt.Strategy):
+    """A market maker's loop: every ``every`` trades, cancel both working quotes and place a
+    bid and an ask ``width`` from the trade price (two cancels and two orders)."""
+
+    params = (("every", 20), ("width", 5.0), ("size", 0.01))
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.orders = 0  # placed and cancelled
+        self.completed = 0
+        self.quotes: list[bt.Order] = []
+
+    def notify_tick(self, tick: bc.TickEvent) -> None:
+        self.quote(tick.price)
+
+    def quote(self, price: float) -> None:
+        self.count += 1
+        if self.count % self.p.every:
+            return
+        for order in self.quotes:
+            if order.alive():
+                self.cancel(order)
+                self.orders += 1
+        width, size = self.p.width, self.p.size
+        self.quotes = [self.buy(exectype=bt.Order.Limit, price=price - width, size=size),
+                       self.sell(exectype=bt.Order.Limit, price=price + width, size=size)]
+        self.orders += 2
+
+    def notify_order(self, order: bt.Order) -> None:
+        if order.status == order.Completed:
+            self.completed += 1
+
+
+class BarQuoter(Quoter):
+    """``Quoter`` in backtrader's engine: each trade is a bar; it quotes from ``next``."""
+
+    def next(self) -> None:
+        self.quote(self.data.close[0])
+
+
+class FlipEvery(bt.Strategy):
+    """Every ``every`` trades a market order: buy ``size`` when flat, sell it when long
+    (``every=1``: an order on every trade)."""
+
+    params = (("every", 20), ("size", 0.01))
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.orders = 0
+        self.long = False
+
+    def notify_tick(self, tick: bc.TickEvent) -> None:
+        self.count += 1
+        if self.count % self.p.every:
+            return
+        (self.sell if self.long else self.buy)(size=self.p.size)
+        self.long = not self.long
+        self.orders += 1
+
+
+class FarLimits(TickArithmetic):
+    """``TickArithmetic`` with ``orders`` limits resting far from the price from the first
+    trade on (half bids at half the price, half asks at twice it): they never fill."""
+
+    params = (("orders", 1_000),)
+
+    def notify_tick(self, tick: bc.TickEvent) -> None:
+        if not self.count:
+            for k in range(self.p.orders):
+                if k % 2:
+                    self.sell(exectype=bt.Order.Limit, price=tick.price * 2 + k, size=0.001)
+                else:
+                    self.buy(exectype=bt.Order.Limit, price=tick.price / 2 - k, size=0.001)
+        super().notify_tick(tick)

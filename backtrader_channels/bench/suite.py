@@ -21,6 +21,7 @@ from .live_latency import scenario_latency
 from .measure import (
     DAY_TRADES,
     SIZES,
+    Measured,
     Row,
     Sizes,
     machine,
@@ -41,11 +42,13 @@ from .scenarios import (
     scenario_limits,
     scenario_load_zip,
     scenario_memory,
+    scenario_order_flow,
     scenario_orders,
     scenario_queue_one_thread,
     scenario_queue_threads,
     scenario_ticks,
 )
+from .strategies import BarQuoter, FarLimits, FlipEvery, Quoter, TickArithmetic
 
 # --- the table ------------------------------------------------------------------------------
 
@@ -74,6 +77,38 @@ def bench_orders(inputs: Inputs, sizes: Sizes) -> list[Row]:
         rate_row("orders", f"EmaFlip in notify_tick, {sizes.ticks:,} trades ({fills:,} market fills)", runs,
                   5e5, unit="events/s"),
         Row("orders", "peak RSS of that job", peak_rss_mb(), "MB", None, higher_is_better=False),
+    ]
+
+
+def bench_quoting(inputs: Inputs, sizes: Sizes) -> list[Row]:
+    """Orders as cheap as trades: quoting (cancel/replace a bid and an ask every 20 trades) against
+    backtrader on bars, a market order every 20 trades and on every trade, and what 1,000 limits
+    resting far from the price add to a trades-only run."""
+    trades = inputs.trades(sizes.ticks)
+    quoting = repeat(lambda: scenario_order_flow(trades, Quoter), sizes.rounds)
+    frame = backtrader_frame(trades, sizes.backtrader_ticks)
+    theirs = repeat(lambda: scenario_backtrader(frame, BarQuoter), sizes.rounds)
+    flip = repeat(lambda: scenario_order_flow(trades, FlipEvery, every=20), sizes.rounds)
+    every = inputs.trades(sizes.backtrader_ticks)
+    market = repeat(lambda: scenario_order_flow(every, FlipEvery, every=1), sizes.rounds)
+    plain = repeat(lambda: scenario_order_flow(trades, TickArithmetic), sizes.rounds)
+    far = repeat(lambda: scenario_order_flow(trades, FarLimits, orders=1_000), sizes.rounds)
+
+    def orders(runs: list[Measured]) -> float:
+        return statistics.median(run.checks["orders"] / run.seconds for run in runs)
+
+    extra = 100.0 * (statistics.median(run.seconds for run in far) / statistics.median(run.seconds for run in plain) - 1)
+    what = f"{sizes.ticks:,} trades"
+    return [
+        rate_row("quoting", f"cancel/replace 2 quotes every 20 trades, {what}", quoting, 5e5, unit="events/s"),
+        Row("quoting", "  the same: orders placed and cancelled", orders(quoting), "orders/s", 5e4),
+        rate_row("quoting", f"backtrader itself quoting, {sizes.backtrader_ticks:,} ticks as bars", theirs, None,
+                 unit="events/s"),
+        Row("quoting", "ratio ours / backtrader", median_rate(quoting) / median_rate(theirs), "x", 100.0),
+        rate_row("quoting", f"market order every 20 trades (flip long/flat), {what}", flip, 5e5, unit="events/s"),
+        Row("quoting", f"market order every trade, {sizes.backtrader_ticks:,} trades", orders(market), "orders/s", 1e5),
+        Row("quoting", f"1,000 far limits resting: time added to a trades-only run, {what}", extra, "%", 10.0,
+            higher_is_better=False),
     ]
 
 
@@ -178,6 +213,7 @@ TARGETS: dict[str, Callable[[Inputs, Sizes], list[Row]]] = {
     "1": bench_target1,
     "2": bench_target2,
     "orders": bench_orders,
+    "quoting": bench_quoting,
     "3": bench_target3,
     "4": bench_target4,
     "5": lambda inputs, sizes: bench_target5(sizes),

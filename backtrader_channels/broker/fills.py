@@ -17,6 +17,7 @@ trades that could fill an order) cannot disagree.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from itertools import takewhile
 from typing import Any, Protocol
@@ -33,12 +34,14 @@ __all__ = [
     "FillModel",
     "FrontOfQueue",
     "QueueModel",
+    "Reach",
     "TradeThroughFills",
     "limit_price",
     "walk",
 ]
 
 Fill = tuple[float, float, bool]  # (size, price, passive): passive fills are never slipped
+Reach = tuple[float, float]  # (low, high): only a price at or below low, or at or above high, can touch the order
 
 STOPS = (Order.Stop, Order.StopLimit, Order.StopTrail, Order.StopTrailLimit)
 TRAILING = (Order.StopTrail, Order.StopTrailLimit)
@@ -177,6 +180,26 @@ class TradeThroughFills:
         if self.queue.reached(buy, price, limit):
             return size, limit, True
         return None
+
+    def reach(self, order: Order) -> Reach | None:
+        """The prices that can change an active order, by the same rules as ``on_trade`` and
+        ``on_book``: a trade at ``price``, or for a book update the opposite best quote
+        (the best ask for a buy), can only touch it when ``price <= low`` or ``price >= high``.
+        None: any event can (a market order, a trailing stop, a limit not yet judged).
+
+        Its edges may be touched without a fill (a print at the limit without fill on touch):
+        the broker then looks at the order, which does nothing, as it would without this."""
+        kind = order.exectype
+        buy = order.isbuy()
+        if kind in STOPS and not order.triggered:
+            if kind in TRAILING:
+                return None
+            stop = order.created.price
+            return (-math.inf, stop) if buy else (stop, math.inf)
+        if _takes_any_price(order) or self.marketable.get(order.ref) is not False:
+            return None
+        limit = limit_price(order)
+        return (limit, math.inf) if buy else (-math.inf, limit)
 
     def first_trigger(self, order: Order, prices: np.ndarray) -> int | None:
         """Index of the first trade in ``prices`` that could fill or change an active order

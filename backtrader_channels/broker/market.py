@@ -16,7 +16,7 @@ __all__ = ["Market"]
 class Market:
     """Last trade, book and working orders of one symbol."""
 
-    __slots__ = ("symbol", "data", "last_price", "book", "orders", "has_trades")
+    __slots__ = ("symbol", "data", "last_price", "book", "orders", "has_trades", "quiet")
 
     def __init__(self, symbol: str, data: ChannelData) -> None:
         self.symbol = symbol
@@ -25,6 +25,8 @@ class Market:
         self.book: OrderBook | None = None
         self.has_trades = False
         self.orders: list = []  # active orders, in submission order
+        # the TickBroker's cache of the prices no working order can react to (see TickBroker.quiet_band)
+        self.quiet: tuple[float, ...] | None = None
 
     @classmethod
     def create(cls, symbol: str, environment: Any) -> Market:
@@ -37,6 +39,7 @@ class Market:
         """Forget prices and orders (a new run), keeping what the symbol has (book, trades)."""
         self.last_price = None
         self.orders = []
+        self.quiet = None
         self.data.reset()
 
     @property

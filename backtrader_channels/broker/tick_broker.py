@@ -9,6 +9,7 @@ BackBroker.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from .fills import (
     Fill,
     FillModel,
     FrontOfQueue,
+    Reach,
     TradeThroughFills,
     at_or_better,
     limit_price,
@@ -88,6 +90,7 @@ class TickBroker(ChannelBroker):
         self._params: dict[int, tuple[Order, OrderParams]] = {}  # order.ref -> working order asking more
         self.fill_model: FillModel = TradeThroughFills()
         self.latency_model: LatencyModel = FixedLatency()
+        self._reach: Callable[[Order], Reach | None] | None = None  # the fill model's, if it has one
 
     # -- configuration -------------------------------------------------------------------
     @classmethod
@@ -134,6 +137,9 @@ class TickBroker(ChannelBroker):
         queue = FrontOfQueue() if self.p.fill_on_touch else None
         self.fill_model = self.p.fill_model or TradeThroughFills(queue)
         self.fill_model.reset()
+        self._reach = getattr(self.fill_model, "reach", None)
+        for market in markets.values():
+            market.quiet = None
 
     def _order(self, cls: type[Order], owner: Any, data: Any, size: float, price: float | None,
                plimit: float | None, exectype: int | None, valid: Any, kwargs: dict) -> Order:
@@ -277,6 +283,7 @@ class TickBroker(ChannelBroker):
                     return
         self.fill_model.arrive(order, quote)
         market.orders.append(order)
+        market.quiet = None
 
     def _activate_due(self, market: Market, now: float) -> None:
         due = [pair for pair in self.incoming if pair[0] <= now and self.market_of(pair[1].data) is market]
@@ -291,6 +298,13 @@ class TickBroker(ChannelBroker):
         for active_at, order in self.incoming:
             if self.market_of(order.data) is market:
                 candidate = min(candidate, int(np.searchsorted(seconds, active_at, side="left")))
+        band = self.quiet_band(market)
+        if band:
+            low, high = max(band[0], band[2]), min(band[1], band[3])
+            window = prices[:candidate]
+            touches = (window <= low) | (window >= high)
+            first = int(np.argmax(touches)) if len(touches) else 0
+            return first if len(touches) and touches[first] else candidate
         special = self._params
         for order in market.orders:
             if not order.alive():
@@ -314,17 +328,67 @@ class TickBroker(ChannelBroker):
 
     def on_trade(self, market: Market, price: float, volume: float) -> None:
         """Match against a trade, before it becomes the market's last price."""
+        band = market.quiet
+        if band and not self.incoming and band[0] < price < band[1] and band[2] < price < band[3]:
+            return  # it crosses no working order (the hot path of resting orders: see quiet_band)
         self._match(market, price, volume)
 
     def on_book(self, market: Market) -> None:
         """Match against the market's book just after an update."""
         self._match(market, None, 0.0)
 
+    def quiet_band(self, market: Market) -> tuple[float, ...]:
+        """The prices no working order of ``market`` can react to, kept until an order
+        arrives, ends, fills or is looked at: ``(buy_low, buy_high, sell_low, sell_high)``,
+        a trade strictly inside both ranges (a book update whose best ask is inside the buy
+        range and best bid inside the sell range) changes nothing, so it costs O(1) however
+        many orders rest. Empty when any event may matter (an order that reacts to every
+        price, expires, asks more, or a fill model without ``reach``)."""
+        band = market.quiet
+        if band is None:
+            band = market.quiet = self._quiet_band(market)
+        return band
+
+    def _quiet_band(self, market: Market) -> tuple[float, ...]:
+        reach, special = self._reach, self._params
+        if reach is None:
+            return ()
+        buy_low = sell_low = -math.inf
+        buy_high = sell_high = math.inf
+        for order in market.orders:
+            if not order.alive() or (special and order.ref in special):
+                return ()
+            if not order.active():
+                continue  # a bracket child waits for its parent's fill, which recomputes the band
+            if order.valid and order.exectype != Order.Market:
+                return ()
+            edges = reach(order)
+            if edges is None:
+                return ()
+            if order.isbuy():
+                buy_low, buy_high = max(buy_low, edges[0]), min(buy_high, edges[1])
+            else:
+                sell_low, sell_high = max(sell_low, edges[0]), min(sell_high, edges[1])
+        return buy_low, buy_high, sell_low, sell_high
+
     def _match(self, market: Market, price: float | None, volume: float) -> None:
         now = self._now()
         if self.incoming and self.latency_model.delays_entry:
             self._activate_due(market, now)
         book = market.book if market.book is not None and market.book.has_snapshot else None
+        band = self.quiet_band(market)
+        if band:
+            if price is not None:
+                if band[0] < price < band[1] and band[2] < price < band[3]:
+                    return
+            elif book is None:
+                return  # no price and no book: nothing to match against, nothing expires
+            else:
+                ask, bid = book.best_ask, book.best_bid
+                if ((ask is None or band[0] < ask.price < band[1])
+                        and (bid is None or band[2] < bid.price < band[3])):
+                    return
+        market.quiet = None  # looking at the orders may trigger stops and judge limits
         partial = self.p.partial_fills
         special = self._params
         for order in list(market.orders):
@@ -408,6 +472,7 @@ class TickBroker(ChannelBroker):
 
     def _fill(self, order: Order, market: Market, size: float, price: float, passive: bool) -> None:
         """Execute ``size`` of ``order`` at ``price``; a reduce-only order never beyond the position."""
+        market.quiet = None
         if self._params and self._params.get(order.ref, (None, PLAIN))[1].reduce_only:
             size = min(size, abs(seam.positions(self)[order.data].size))
         if not passive:
@@ -466,6 +531,7 @@ class TickBroker(ChannelBroker):
 
     def _close_order(self, order: Order, market: Market) -> None:
         """Forget an order that can no longer fill, wherever it waits."""
+        market.quiet = None
         if order in market.orders:
             market.orders.remove(order)
         if order in seam.pending_orders(self):
