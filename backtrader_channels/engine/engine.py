@@ -451,11 +451,12 @@ class TickEngine:
                 market.data.step(self.clock_steps, now, market.price)
         price = self.first_market.price if self.first_market is not None else None
         broker = self.broker
-        self.equity.add(now, broker.getvalue(), math.nan if price is None else price)
-        self.fills_sampled = len(broker.fills)
-        interval = self.plan.equity_interval
-        self.next_sample = (math.floor(now / interval) + 1) * interval
-        if stepped:
-            seam.clock_step(self.strategies, to_num(now))
-            seam.step_writers(self.cerebro, self.strategies)
-            self.bridges.sample(now)  # for cerebro.plot()
+        with broker.value_held() as value:  # one valuation for the curve, observers and analyzers
+            self.equity.add(now, value, math.nan if price is None else price)
+            self.fills_sampled = len(broker.fills)
+            interval = self.plan.equity_interval
+            self.next_sample = (math.floor(now / interval) + 1) * interval
+            if stepped:
+                seam.clock_step(self.strategies, to_num(now))
+                seam.step_writers(self.cerebro, self.strategies)
+                self.bridges.sample(now)  # for cerebro.plot()
