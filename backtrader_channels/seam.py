@@ -657,6 +657,11 @@ def slipped(broker: BackBroker, buy: bool, cap: float, price: float, limited: bo
     return slip(cap, price, doslip=not limited or broker.p.slip_limit, lim=limited)
 
 
+def cash_pending(broker: BackBroker) -> bool:
+    """Whether ``add_cash`` queued cash that the next valuation takes in."""
+    return bool(broker._cash_addition)
+
+
 def revalue(broker: BackBroker) -> None:
     broker._get_value(datas=None, lever=False)
 

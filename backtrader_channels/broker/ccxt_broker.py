@@ -188,11 +188,7 @@ class CCXTBroker(ChannelBroker):
     def get_value(self, datas: Any = None, mkt: bool = False, lever: bool = False) -> float:
         """Spot: backtrader's value at the last prices. Futures: Binance's margin balance, the
         wallet plus the unrealized profit at the last trade price."""
-        if self.tick_mode:
-            now = self._now()
-            for data in seam.positions(self):
-                self.market_of(data).mark(now)
-            seam.revalue(self)
+        self._revalue()
         if not self.futures:
             return super().get_value(datas=datas, mkt=mkt, lever=lever)
         value = 0.0 if datas else self.getcash()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -83,6 +84,7 @@ class ChannelBroker(BackBroker):
         self.incoming: list[tuple[float, Order]] = []  # (time it starts working, order)
         self.fills: list[FillRecord] = []
         self.cashflows: list[CashFlow] = []
+        self._value_held = False  # inside value_held(): valuations reuse the one it made
 
     # -- tick mode lifecycle ---------------------------------------------------------------
     def attach(self, clock: Clock, markets: dict[str, Market]) -> None:
@@ -106,6 +108,30 @@ class ChannelBroker(BackBroker):
     @property
     def tick_mode(self) -> bool:
         return self._clock is not None
+
+    def _revalue(self) -> None:
+        """Tick mode: mark the held positions at their channels' last prices and revalue
+        (backtrader's ``_value``), unless inside ``value_held`` with no cash added since."""
+        if not self.tick_mode or (self._value_held and not seam.cash_pending(self)):
+            return
+        now = self._now()
+        for data in seam.positions(self):
+            self.market_of(data).mark(now)
+        seam.revalue(self)
+
+    @contextmanager
+    def value_held(self) -> Iterator[float]:
+        """Value the portfolio once and keep that value while the block runs.
+
+        A step's equity sample, cash/value notification, Broker observer and analyzers all
+        read the same portfolio at the same time: one valuation serves them all.
+        """
+        value = self.getvalue()
+        self._value_held = True
+        try:
+            yield value
+        finally:
+            self._value_held = False
 
     def _now(self) -> float:
         """The run's time (tick mode only)."""

@@ -234,11 +234,7 @@ class TickBroker(ChannelBroker):
         return cancelled
 
     def get_value(self, datas=None, mkt=False, lever=False) -> float:
-        if self.tick_mode:
-            now = self._now()
-            for data in seam.positions(self):
-                self.market_of(data).mark(now)
-            seam.revalue(self)
+        self._revalue()
         return super().get_value(datas=datas, mkt=mkt, lever=lever)
 
     getvalue = get_value

@@ -444,18 +444,24 @@ class TickEngine:
         bar feeds they step on the bars).
         """
         now = self.clock.now
-        stepped = self.stepped
-        if stepped:  # the data's new slot first: valuing marks the slot it is in
-            self.clock_steps += 1
-            for market in self.markets.values():
-                market.data.step(self.clock_steps, now, market.price)
-        price = self.first_market.price if self.first_market is not None else None
         broker = self.broker
-        self.equity.add(now, broker.getvalue(), math.nan if price is None else price)
-        self.fills_sampled = len(broker.fills)
-        interval = self.plan.equity_interval
-        self.next_sample = (math.floor(now / interval) + 1) * interval
-        if stepped:
+        if not self.stepped:
+            self._add_sample(now, broker.getvalue())
+            return
+        self.clock_steps += 1  # the data's new slot first: valuing marks the slot it is in
+        for market in self.markets.values():
+            market.data.step(self.clock_steps, now, market.price)
+        with broker.value_held() as value:  # one valuation for the curve, observers and analyzers
+            self._add_sample(now, value)
             seam.clock_step(self.strategies, to_num(now))
             seam.step_writers(self.cerebro, self.strategies)
             self.bridges.sample(now)  # for cerebro.plot()
+
+    def _add_sample(self, now: float, value: float) -> None:
+        """The equity curve's point at ``now``; the next one is due at the next multiple of
+        ``equity_interval``."""
+        price = self.first_market.price if self.first_market is not None else None
+        self.equity.add(now, value, math.nan if price is None else price)
+        self.fills_sampled = len(self.broker.fills)
+        interval = self.plan.equity_interval
+        self.next_sample = (math.floor(now / interval) + 1) * interval
