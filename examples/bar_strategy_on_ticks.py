@@ -25,12 +25,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import backtrader as bt
-import numpy as np
 
 import backtrader_channels  # noqa: F401  (registers resampledata on channels and bt.RunMode)
 from backtrader_channels import TickChannel
+from backtrader_channels.channel_bars import bars_of
 from backtrader_channels.sample import sample_market
 from backtrader_channels.sources import TradeChunk, write_trades
+
+MINUTE_NS = 60_000_000_000
 
 SYMBOL = "BTC/USDT"
 
@@ -64,19 +66,15 @@ class SmaCrossWithStop(bt.Strategy):
 
 
 def write_minute_bars(trades: TradeChunk, path: Path) -> int:
-    """1-minute OHLCV bars of ``trades`` as a CSV, stamped at their end (backtrader's way)."""
-    minute = trades.ts_ns // 60_000_000_000
-    first = np.flatnonzero(np.diff(minute, prepend=-1))
-    last = np.append(first[1:], len(minute)) - 1
-    price = trades.price
-    high, low = np.maximum.reduceat(price, first), np.minimum.reduceat(price, first)
-    volume = np.add.reduceat(trades.volume, first)
+    """1-minute OHLCV bars of ``trades`` as a CSV, stamped at their end (backtrader's way):
+    the bars ``resampledata`` builds from the channel, for plain backtrader to read."""
+    bars = bars_of(trades.ts_ns, trades.price, trades.volume, MINUTE_NS)
     lines = ["datetime,open,high,low,close,volume"]
-    for k, (a, b) in enumerate(zip(first, last)):
-        end = datetime.fromtimestamp((minute[a] + 1) * 60, tz=timezone.utc)
-        lines.append(f"{end:%Y-%m-%d %H:%M:%S},{price[a]},{high[k]},{low[k]},{price[b]},{volume[k]}")
+    for end_ns, *ohlcv in zip(*bars):
+        end = datetime.fromtimestamp(end_ns // 1_000_000_000, tz=timezone.utc)
+        lines.append(f"{end:%Y-%m-%d %H:%M:%S}," + ",".join(str(value) for value in ohlcv))
     path.write_text("\n".join(lines) + "\n")
-    return len(first)
+    return len(bars)
 
 
 def milliseconds(moment: datetime) -> str:

@@ -18,10 +18,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import backtrader as bt
-import numpy as np
 
 import backtrader_channels  # noqa: F401  (registers cerebro.add_channel and bt.RunMode)
 from backtrader_channels import TickChannel, TickEvent
+from backtrader_channels.channel_bars import bars_of
 from backtrader_channels.sample import sample_market
 from backtrader_channels.sources import TradeChunk, write_trades
 
@@ -31,21 +31,13 @@ BAR_SECONDS = 60
 
 def minute_bars(trades: TradeChunk, path: Path) -> int:
     """Write 1-minute OHLCV bars of ``trades`` to a CSV, each stamped with its close time."""
-    seconds = trades.ts_ns // 1_000_000_000
-    minute = seconds // BAR_SECONDS
-    starts = np.flatnonzero(np.diff(minute, prepend=-1))  # first trade of each minute
-    ends = np.append(starts[1:], len(minute)) - 1  # last trade of each minute
-    price = trades.price
-    high = np.maximum.reduceat(price, starts)
-    low = np.minimum.reduceat(price, starts)
-    volume = np.add.reduceat(trades.volume, starts)
+    bars = bars_of(trades.ts_ns, trades.price, trades.volume, BAR_SECONDS * 1_000_000_000)
     lines = ["datetime,open,high,low,close,volume"]
-    for k, (first, last) in enumerate(zip(starts, ends)):
-        close_time = datetime.fromtimestamp((minute[first] + 1) * BAR_SECONDS, tz=timezone.utc)
-        lines.append(f"{close_time:%Y-%m-%d %H:%M:%S},{price[first]},{high[k]},{low[k]},"
-                     f"{price[last]},{volume[k]:.5f}")
+    for end_ns, open_, high, low, close, volume in zip(*bars):
+        close_time = datetime.fromtimestamp(end_ns // 1_000_000_000, tz=timezone.utc)
+        lines.append(f"{close_time:%Y-%m-%d %H:%M:%S},{open_},{high},{low},{close},{volume:.5f}")
     path.write_text("\n".join(lines) + "\n")
-    return len(starts)
+    return len(bars)
 
 
 class SmaOnBarsTradeOnTicks(bt.Strategy):
