@@ -32,6 +32,8 @@ from typing import NamedTuple
 
 from aiohttp import web
 
+from .server_thread import ServerThread
+
 __all__ = ["BinanceDataServer", "SpotTrade", "generate_trades", "spot_trades_csv"]
 
 _NO_SUCH_KEY = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code>'
@@ -74,23 +76,20 @@ def spot_trades_csv(trades: Iterable[SpotTrade]) -> str:
     return "".join(lines)
 
 
-class BinanceDataServer:
+class BinanceDataServer(ServerThread):
     """Serves ``root/data/...`` as data.binance.vision does. ``requests`` counts the GETs of
     each path under ``data/``; ``bytes_per_second`` (None: at once) paces zip bodies, and
     may be changed while serving; ``unavailable[path] = n``: the next n GETs of ``path``
     answer 503."""
 
     def __init__(self, root: str | Path, *, bytes_per_second: float | None = None, host: str = "127.0.0.1") -> None:
+        super().__init__()
         self.root = Path(root)
         self.bytes_per_second = bytes_per_second
         self.requests: Counter[str] = Counter()
         self.unavailable: Counter[str] = Counter()
         self.port: int | None = None
         self._host = host
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
-        self._failure: list[BaseException] = []
 
     @property
     def url(self) -> str:
@@ -119,45 +118,9 @@ class BinanceDataServer:
             archive.writestr(f"{name}.csv", spot_trades_csv(trades))
         return self.publish(f"spot/{kind}/trades/{symbol}/{name}.zip", buffer.getvalue(), checksum=checksum)
 
-    # -- serving -----------------------------------------------------------------------
-    def start(self, timeout: float = 10.0) -> BinanceDataServer:
-        """Serve in a background thread; returns once the port is bound."""
-        ready = threading.Event()
-
-        def serve() -> None:
-            try:
-                asyncio.run(self._serve(ready))
-            except BaseException as error:  # reported by start() (binding) or stop()
-                self._failure.append(error)
-                ready.set()
-
-        self._thread = threading.Thread(target=serve, name="BinanceDataServer", daemon=True)
-        self._thread.start()
-        if not ready.wait(timeout):
-            raise TimeoutError("BinanceDataServer did not start")
-        if self._failure:
-            raise self._failure[0]
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        if self._thread is None or self._loop is None or self._stopping is None:
-            return
-        self._loop.call_soon_threadsafe(self._stopping.set)
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            raise TimeoutError(f"BinanceDataServer did not stop within {timeout} s")
-        if self._failure:
-            raise self._failure[0]
-
-    def __enter__(self) -> BinanceDataServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
+    # -- serving (ServerThread's start/stop/with) ------------------------------------------
     async def _serve(self, ready: threading.Event) -> None:
         self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
         app = web.Application()
         app.router.add_get("/data/{path:.+}", self._file)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)

@@ -48,6 +48,7 @@ from urllib.parse import urlsplit
 from aiohttp import WSMsgType, web
 
 from .futures import MarkPriceUpdate, mark_price_message, market_id, perpetual_info
+from .server_thread import ServerThread
 
 __all__ = ["FakeBinance", "binance_ccxt_config"]
 
@@ -160,9 +161,15 @@ def _levels(levels: Iterable[tuple[float, float]]) -> list[list[str]]:
     return [[f"{price:.2f}", f"{size:.8f}"] for price, size in levels]
 
 
-class FakeBinance:
+class FakeBinance(ServerThread):
     """A fake Binance market-data server for spot ``symbols`` (unified, e.g. ``'BTC/USDT'``)
-    and USD-M ``perpetuals`` (e.g. ``'BTC/USDT:USDT'``)."""
+    and USD-M ``perpetuals`` (e.g. ``'BTC/USDT:USDT'``).
+
+    ``stop()`` closes every connection and the listening socket and joins the server thread.
+    A send still running then (``send_trades`` from another thread) ends early, returning
+    what it sent; any other call still waiting fails at once with a RuntimeError. The loop
+    ends the way ``asyncio.run`` ends one, with no task left pending.
+    """
 
     def __init__(
         self,
@@ -175,6 +182,7 @@ class FakeBinance:
         seed: int = 1,
         clock_skew_ms: int = 0,
     ) -> None:
+        super().__init__()
         self._rng = random.Random(seed)
         self.clock_skew_ms = clock_skew_ms  # the server's clock runs this far ahead of the machine's (< 0: behind)
         self._perpetuals = {symbol: perpetual_info(symbol) for symbol in perpetuals}
@@ -191,58 +199,10 @@ class FakeBinance:
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # (method, url, headers) of calls not served
         self.subscriptions: Counter[str] = Counter()
         self._connections: list[_Connection] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._changed: asyncio.Condition | None = None
-        self._stopping = asyncio.Event()  # set by stop(): the server shuts down
-        self._failure: list[BaseException] = []  # what ended the server's thread
         self._sends: set[asyncio.Task[Any]] = set()  # send_* calls under way
 
-    # -- lifecycle -----------------------------------------------------------------------
-    def start(self, timeout: float = 10.0) -> FakeBinance:
-        """Serve in a background thread; returns once the port is bound."""
-        if self._thread is not None:
-            raise RuntimeError("FakeBinance is already started")
-        ready = threading.Event()
-        failure = self._failure
-
-        def serve() -> None:
-            try:
-                asyncio.run(self._serve(ready))
-            except BaseException as error:  # reported to start()'s caller (binding) or stop()'s
-                failure.append(error)
-                ready.set()
-
-        self._thread = threading.Thread(target=serve, name="FakeBinance", daemon=True)
-        self._thread.start()
-        if not ready.wait(timeout):
-            raise TimeoutError("FakeBinance did not start")
-        if failure:
-            raise failure[0]
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Close every connection and the listening socket; join the server thread.
-
-        A send still running then (``send_trades`` from another thread) ends early, returning
-        what it sent; any other call still waiting fails at once with a RuntimeError. The loop
-        ends the way ``asyncio.run`` ends one, with no task left pending.
-        """
-        if self._thread is None or self._loop is None or not self._thread.is_alive():
-            return
-        self._loop.call_soon_threadsafe(self._stopping.set)
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            raise TimeoutError(f"FakeBinance did not stop within {timeout} s")
-        if self._failure:
-            raise self._failure[0]
-
-    def __enter__(self) -> FakeBinance:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     @property
     def http_url(self) -> str:
